@@ -1,0 +1,29 @@
+# Nines: the two commands of the README, and the set-up they need.
+#   make demo   the main job on the embedded default
+#   make test   set-up if needed, then every test
+SHELL := /bin/bash
+CARGO ?= cargo
+STAMPS := third_party/libtorch/.nines-stamp models/smollm2/.nines-stamp models/minilm/.nines-stamp
+
+.PHONY: setup demo test bench fmt clippy
+
+setup: $(STAMPS)
+
+$(STAMPS) &: scripts/setup.sh
+	bash scripts/setup.sh
+
+demo: setup
+	$(CARGO) run --release --example demo -- $(ARGS)
+
+test: setup
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+bench: setup
+	$(CARGO) bench --bench generation
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets

@@ -1,0 +1,1 @@
+//! nines-active (work in progress).

@@ -1,0 +1,1 @@
+//! nines-classify (work in progress).

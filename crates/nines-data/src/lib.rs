@@ -1,0 +1,1 @@
+//! nines-data (work in progress).

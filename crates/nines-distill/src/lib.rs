@@ -1,0 +1,1 @@
+//! nines-distill (work in progress).

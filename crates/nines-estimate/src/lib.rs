@@ -1,0 +1,1 @@
+//! nines-estimate (work in progress).

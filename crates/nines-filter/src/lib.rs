@@ -1,0 +1,1 @@
+//! nines-filter (work in progress).

@@ -1,0 +1,123 @@
+//! Hugging Face checkpoint folders: `config.json`, `model.safetensors` or a sharded
+//! `model.safetensors.index.json`, and `tokenizer.json`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use safetensors::{Dtype, SafeTensors};
+use tch::{Kind, Tensor};
+
+use super::{TensorSource, tensor_from_bytes};
+use crate::error::{Result, RuntimeError};
+
+/// Reads a JSON file into a serde type, with the path and line in errors.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| RuntimeError::Json { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// The safetensors files of one checkpoint, memory-mapped.
+pub struct SafetensorsSource {
+    root: PathBuf,
+    files: Vec<(PathBuf, Mmap)>,
+    /// Tensor name → index into `files`.
+    index: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for SafetensorsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SafetensorsSource").field("root", &self.root).field("tensors", &self.index.len()).finish()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ShardIndex {
+    weight_map: HashMap<String, String>,
+}
+
+impl SafetensorsSource {
+    /// Opens `model.safetensors`, or the shards listed in `model.safetensors.index.json`, in `dir`.
+    ///
+    /// # Errors
+    /// A missing weight file, an index that names a missing shard, or a corrupt safetensors header.
+    pub fn open_dir(dir: &Path) -> Result<Self> {
+        let single = dir.join("model.safetensors");
+        let index_path = dir.join("model.safetensors.index.json");
+        let shard_names: Vec<String> = if single.is_file() {
+            vec!["model.safetensors".to_string()]
+        } else if index_path.is_file() {
+            let index: ShardIndex = read_json(&index_path)?;
+            let mut names: Vec<String> = index.weight_map.into_values().collect();
+            names.sort();
+            names.dedup();
+            names
+        } else {
+            return Err(RuntimeError::MissingFile {
+                path: single,
+                what: "model weights (model.safetensors or model.safetensors.index.json)",
+            });
+        };
+        let mut files = Vec::new();
+        let mut index = HashMap::new();
+        for shard in shard_names {
+            let path = dir.join(&shard);
+            if !path.is_file() {
+                return Err(RuntimeError::MissingFile { path, what: "weight shard named in model.safetensors.index.json" });
+            }
+            let file = File::open(&path).map_err(|e| RuntimeError::io(&path, e))?;
+            // SAFETY: read-only map of a checkpoint file.
+            let mmap = unsafe { Mmap::map(&file) }.map_err(|e| RuntimeError::io(&path, e))?;
+            let names = SafeTensors::deserialize(&mmap)
+                .map_err(|e| RuntimeError::corrupt(&path, format!("safetensors header: {e}")))?
+                .names()
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>();
+            for name in names {
+                index.insert(name, files.len());
+            }
+            files.push((path, mmap));
+        }
+        Ok(SafetensorsSource { root: dir.to_path_buf(), files, index })
+    }
+
+    /// Names of all stored tensors.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
+}
+
+impl TensorSource for SafetensorsSource {
+    fn read(&self, name: &str) -> Result<Option<Tensor>> {
+        let Some(&i) = self.index.get(name) else { return Ok(None) };
+        let (path, mmap) = &self.files[i];
+        let st = SafeTensors::deserialize(mmap).map_err(|e| RuntimeError::corrupt(path, format!("safetensors header: {e}")))?;
+        let view = st.tensor(name).map_err(|e| RuntimeError::corrupt(path, format!("tensor `{name}`: {e}")))?;
+        let kind = match view.dtype() {
+            Dtype::F32 => Kind::Float,
+            Dtype::F16 => Kind::Half,
+            Dtype::BF16 => Kind::BFloat16,
+            Dtype::F64 => Kind::Double,
+            Dtype::I64 => Kind::Int64,
+            other => {
+                return Err(RuntimeError::UnsupportedDtype {
+                    path: path.clone(),
+                    tensor: name.to_string(),
+                    dtype: format!("{other:?}"),
+                });
+            }
+        };
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        tensor_from_bytes(view.data(), &shape, kind).map(Some)
+    }
+
+    fn origin(&self, name: &str) -> PathBuf {
+        match self.index.get(name) {
+            Some(&i) => self.files[i].0.clone(),
+            None if self.files.len() == 1 => self.files[0].0.clone(),
+            None => self.root.clone(),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Checkpoint formats: Hugging Face folders (safetensors, sharded or not) and GGUF files.
+//!
+//! Models declare their parameters in a [`tch::nn::VarStore`] under Hugging Face tensor names;
+//! a [`TensorSource`] supplies the stored values by those names, and [`load_var_store`] copies
+//! them in, checking every shape. A missing tensor or a shape mismatch is an error naming the
+//! tensor and the file.
+
+pub mod dequant;
+pub mod gguf;
+pub mod hf;
+
+use std::path::PathBuf;
+
+use tch::{Kind, Tensor, nn::VarStore};
+
+use crate::error::{Result, RuntimeError};
+
+/// A store of named tensors on disk.
+pub trait TensorSource {
+    /// Reads a tensor by its Hugging Face name (as `f32`, `f16` or `bf16`, on the CPU), or
+    /// `None` when the checkpoint does not hold it.
+    fn read(&self, name: &str) -> Result<Option<Tensor>>;
+
+    /// The file that holds (or would hold) `name`, for error messages.
+    fn origin(&self, name: &str) -> PathBuf;
+}
+
+/// Prefixes that Hugging Face adds or omits depending on the head class a checkpoint was saved
+/// from (`BertModel` vs `BertForSequenceClassification`, `GPT2Model` vs `GPT2LMHeadModel`).
+const OPTIONAL_PREFIXES: [&str; 3] = ["model.", "transformer.", "bert."];
+
+fn read_with_prefix_fallback(source: &dyn TensorSource, name: &str) -> Result<Option<Tensor>> {
+    if let Some(t) = source.read(name)? {
+        return Ok(Some(t));
+    }
+    for prefix in OPTIONAL_PREFIXES {
+        if let Some(stripped) = name.strip_prefix(prefix) {
+            if let Some(t) = source.read(stripped)? {
+                return Ok(Some(t));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Copies every variable of `vs` from `source`, converting to the variable's dtype and device.
+///
+/// Variables whose names are listed in `optional` keep their initial values when the
+/// checkpoint lacks them (e.g. a fresh classification head).
+///
+/// # Errors
+/// [`RuntimeError::MissingTensor`] and [`RuntimeError::ShapeMismatch`], naming the tensor.
+pub fn load_var_store(vs: &VarStore, source: &dyn TensorSource, optional: &[&str]) -> Result<()> {
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in vars {
+        let Some(stored) = read_with_prefix_fallback(source, &name)? else {
+            if optional.contains(&name.as_str()) {
+                continue;
+            }
+            return Err(RuntimeError::MissingTensor { path: source.origin(&name), tensor: name });
+        };
+        if stored.size() != var.size() {
+            return Err(RuntimeError::ShapeMismatch {
+                path: source.origin(&name),
+                tensor: name,
+                expected: var.size(),
+                found: stored.size(),
+            });
+        }
+        var.f_copy_(&stored.f_to_kind(var.kind())?.f_to_device(var.device())?)?;
+    }
+    Ok(())
+}
+
+/// Converts raw little-endian bytes of a supported float dtype to a CPU tensor.
+pub(crate) fn tensor_from_bytes(data: &[u8], shape: &[i64], kind: Kind) -> Result<Tensor> {
+    Ok(Tensor::f_from_data_size(data, shape, kind)?)
+}

@@ -1,0 +1,219 @@
+//! A BERT-family text encoder with its tokenizer: sentence embeddings and text-pair batches.
+
+use std::path::{Path, PathBuf};
+
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use crate::checkpoint::hf::{SafetensorsSource, read_json};
+use crate::checkpoint::load_var_store;
+use crate::device::{DType, DeviceSpec};
+use crate::error::{Result, RuntimeError};
+use crate::lm::LoadOptions;
+use crate::models::bert::{BertConfig, BertModel, POOLER_VARS, mean_pool};
+use crate::tokenizer::Tokenizer;
+
+/// How token states become one vector per text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// Mask-weighted mean of the last hidden states (sentence-transformers' default).
+    #[default]
+    Mean,
+    /// The `[CLS]` token's last hidden state.
+    Cls,
+}
+
+/// A tokenized, padded batch for the encoder. All tensors `(batch, seq)` `i64`.
+#[derive(Debug)]
+pub struct EncodedBatch {
+    /// Token ids (padding id where `attention_mask` is 0).
+    pub input_ids: Tensor,
+    /// Segment ids: 0 for the first text, 1 for the second of a pair.
+    pub token_type_ids: Tensor,
+    /// 1 for real tokens, 0 for padding.
+    pub attention_mask: Tensor,
+}
+
+/// A BERT encoder and its tokenizer.
+///
+/// ```no_run
+/// use nines_runtime::{Encoder, LoadOptions, Pooling};
+/// let enc = Encoder::load("models/minilm", LoadOptions::default())?;
+/// let emb = enc.embed(&["A quiet morning.", "He fell off the horse."], Pooling::Mean)?;
+/// assert_eq!(emb.size(), vec![2, 384]);
+/// # Ok::<(), nines_runtime::RuntimeError>(())
+/// ```
+pub struct Encoder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    vars: VarStore,
+    source: PathBuf,
+    max_len: usize,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder").field("source", &self.source).field("config", self.model.config()).finish()
+    }
+}
+
+impl Encoder {
+    /// Loads a Hugging Face BERT folder (`config.json`, safetensors, `tokenizer.json`).
+    pub fn load(dir: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
+        Self::load_with(dir, options, |_| ())
+    }
+
+    /// Like [`load`](Self::load), letting `extend` declare more variables under the same
+    /// store (e.g. a classification head) before weights are read; variables the checkpoint
+    /// lacks keep their initial values only if `extend` registered them via the returned names.
+    pub fn load_with<F: FnOnce(&VarStore)>(dir: impl AsRef<Path>, options: LoadOptions, extend: F) -> Result<Self> {
+        let dir = dir.as_ref();
+        let config_path = dir.join("config.json");
+        if !config_path.is_file() {
+            return Err(RuntimeError::MissingFile { path: config_path, what: "encoder config.json" });
+        }
+        #[derive(serde::Deserialize)]
+        struct Head {
+            model_type: Option<String>,
+        }
+        let head: Head = read_json(&config_path)?;
+        let model_type = head.model_type.unwrap_or_default();
+        if !matches!(model_type.as_str(), "bert" | "") {
+            return Err(RuntimeError::UnknownArchitecture { path: config_path, architecture: model_type, supported: "bert" });
+        }
+        let cfg: BertConfig = read_json(&config_path)?;
+        cfg.validate(&config_path)?;
+        let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
+        if let Some(max) = tokenizer.max_token_id() {
+            if max as usize >= cfg.vocab_size {
+                return Err(RuntimeError::VocabMismatch {
+                    origin: tokenizer.origin().to_string(),
+                    tokenizer_vocab: max as usize + 1,
+                    model_vocab: cfg.vocab_size,
+                });
+            }
+        }
+        let mut vars = VarStore::new(options.device.resolve()?);
+        let model = BertModel::new(&vars.root(), &cfg);
+        let before: Vec<String> = vars.variables().into_keys().collect();
+        extend(&vars);
+        let added: Vec<String> = vars.variables().into_keys().filter(|k| !before.contains(k)).collect();
+        let mut optional: Vec<&str> = POOLER_VARS.to_vec();
+        optional.extend(added.iter().map(String::as_str));
+        let source = SafetensorsSource::open_dir(dir)?;
+        load_var_store(&vars, &source, &optional)?;
+        if options.dtype != DType::F32 {
+            vars.set_kind(options.dtype.kind());
+        }
+        let max_len = cfg.max_position_embeddings;
+        Ok(Encoder { model, tokenizer, vars, source: dir.to_path_buf(), max_len })
+    }
+
+    /// Loads on the CPU in f32.
+    pub fn load_cpu(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::load(dir, LoadOptions { device: DeviceSpec::Cpu, dtype: DType::F32 })
+    }
+
+    /// The network.
+    pub fn model(&self) -> &BertModel {
+        &self.model
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The parameters.
+    pub fn var_store(&self) -> &VarStore {
+        &self.vars
+    }
+
+    /// The parameters, mutably.
+    pub fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vars
+    }
+
+    /// The device.
+    pub fn device(&self) -> Device {
+        self.vars.device()
+    }
+
+    /// Where the encoder was loaded from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// Tokenizes single texts or pairs (`second` = `Some`) into a padded batch; sequences
+    /// longer than `max_len` (capped at the model's position table) keep their first tokens
+    /// and their final separator.
+    pub fn encode_batch(&self, first: &[&str], second: Option<&[&str]>, max_len: usize) -> Result<EncodedBatch> {
+        if first.is_empty() {
+            return Err(RuntimeError::InvalidInput("empty batch".into()));
+        }
+        if let Some(s) = second {
+            if s.len() != first.len() {
+                return Err(RuntimeError::InvalidInput(format!("{} first texts but {} second texts", first.len(), s.len())));
+            }
+        }
+        let max_len = max_len.min(self.max_len).max(2);
+        let mut rows = Vec::with_capacity(first.len());
+        for (i, a) in first.iter().enumerate() {
+            let (mut ids, mut types) = match second {
+                Some(s) => self.tokenizer.encode_pair(a, s[i])?,
+                None => {
+                    let ids = self.tokenizer.encode(a)?;
+                    let n = ids.len();
+                    (ids, vec![0; n])
+                }
+            };
+            if ids.len() > max_len {
+                let last = *ids.last().unwrap_or(&0);
+                let last_type = *types.last().unwrap_or(&0);
+                ids.truncate(max_len - 1);
+                types.truncate(max_len - 1);
+                ids.push(last);
+                types.push(last_type);
+            }
+            rows.push((ids, types));
+        }
+        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let pad = i64::from(self.tokenizer.pad_id());
+        let (mut ids, mut types, mut mask) = (Vec::new(), Vec::new(), Vec::new());
+        for (r_ids, r_types) in &rows {
+            let gap = width - r_ids.len();
+            ids.extend(r_ids.iter().map(|&t| i64::from(t)).chain(std::iter::repeat_n(pad, gap)));
+            types.extend(r_types.iter().map(|&t| i64::from(t)).chain(std::iter::repeat_n(0, gap)));
+            mask.extend(std::iter::repeat_n(1i64, r_ids.len()).chain(std::iter::repeat_n(0, gap)));
+        }
+        let shape = [rows.len() as i64, width as i64];
+        let d = self.device();
+        Ok(EncodedBatch {
+            input_ids: Tensor::from_slice(&ids).view(shape).to_device(d),
+            token_type_ids: Tensor::from_slice(&types).view(shape).to_device(d),
+            attention_mask: Tensor::from_slice(&mask).view(shape).to_device(d),
+        })
+    }
+
+    /// Last hidden states `(batch, seq, hidden)` of an encoded batch.
+    pub fn forward(&self, batch: &EncodedBatch, train: bool) -> Tensor {
+        self.model.forward(&batch.input_ids, &batch.token_type_ids, &batch.attention_mask, train)
+    }
+
+    /// Pools hidden states `(batch, seq, hidden)` into `(batch, hidden)`.
+    pub fn pool(&self, hidden: &Tensor, batch: &EncodedBatch, pooling: Pooling) -> Tensor {
+        match pooling {
+            Pooling::Mean => mean_pool(hidden, &batch.attention_mask),
+            Pooling::Cls => hidden.select(1, 0),
+        }
+    }
+
+    /// Embeddings `(texts, hidden)` of single texts, without gradients, as f32 on the CPU.
+    pub fn embed(&self, texts: &[&str], pooling: Pooling) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        let batch = self.encode_batch(texts, None, self.max_len)?;
+        let hidden = self.forward(&batch, false);
+        Ok(self.pool(&hidden, &batch, pooling).to_kind(Kind::Float).to_device(Device::Cpu))
+    }
+}

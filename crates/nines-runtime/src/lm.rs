@@ -1,0 +1,214 @@
+//! A causal language model with its tokenizer, loaded from a Hugging Face folder or a GGUF file.
+
+use std::path::{Path, PathBuf};
+
+use tch::nn::VarStore;
+
+use crate::checkpoint::gguf::{GgufFile, GgufLlamaSource};
+use crate::checkpoint::hf::{SafetensorsSource, read_json};
+use crate::checkpoint::{TensorSource, load_var_store};
+use crate::device::{DType, DeviceSpec};
+use crate::error::{Result, RuntimeError};
+use crate::models::gpt_neo::{GptNeo, GptNeoConfig};
+use crate::models::gpt2::{Gpt2, Gpt2Config};
+use crate::models::llama::{Llama, LlamaConfig};
+use crate::models::{Architecture, CausalLm};
+use crate::tokenizer::Tokenizer;
+
+/// Where and how to load a model.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub struct LoadOptions {
+    /// Device (default: CUDA when present, else CPU).
+    pub device: DeviceSpec,
+    /// Weight and activation dtype (default f32).
+    pub dtype: DType,
+}
+
+/// A causal LM, its tokenizer and its parameters.
+///
+/// ```no_run
+/// use nines_runtime::{GenerateConfig, LanguageModel, LoadOptions};
+/// let lm = LanguageModel::load("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", LoadOptions::default())?;
+/// let out = lm.generate(&["The door creaked open."], &GenerateConfig { max_new_tokens: 20, seed: 7, ..Default::default() })?;
+/// println!("{}", out[0].text);
+/// # Ok::<(), nines_runtime::RuntimeError>(())
+/// ```
+pub struct LanguageModel {
+    model: Box<dyn CausalLm>,
+    tokenizer: Tokenizer,
+    vars: VarStore,
+    source: PathBuf,
+    dtype: DType,
+}
+
+impl std::fmt::Debug for LanguageModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LanguageModel")
+            .field("source", &self.source)
+            .field("spec", self.model.spec())
+            .field("device", &self.vars.device())
+            .field("dtype", &self.dtype)
+            .finish()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ConfigHead {
+    model_type: Option<String>,
+    #[serde(default)]
+    eos_token_id: Option<serde_json::Value>,
+}
+
+impl LanguageModel {
+    /// Loads a model from a Hugging Face folder (`config.json`, safetensors, `tokenizer.json`),
+    /// a `.gguf` file, or a folder holding exactly one `.gguf` file.
+    ///
+    /// # Errors
+    /// Missing or corrupt files, unknown architectures, shape mismatches, tokenizer problems,
+    /// each naming the file and tensor or field.
+    pub fn load(path: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(RuntimeError::MissingFile { path: path.to_path_buf(), what: "model (a Hugging Face folder or a .gguf file)" });
+        }
+        if path.is_file() {
+            return Self::load_gguf(path, options);
+        }
+        if path.join("config.json").is_file() {
+            return Self::load_hf(path, options);
+        }
+        let ggufs: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| RuntimeError::io(path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+            .collect();
+        match ggufs.as_slice() {
+            [one] => Self::load_gguf(one, options),
+            [] => Err(RuntimeError::MissingFile { path: path.join("config.json"), what: "Hugging Face config (or a .gguf file in the folder)" }),
+            _ => Err(RuntimeError::InvalidInput(format!("{}: several .gguf files; name one", path.display()))),
+        }
+    }
+
+    fn load_hf(dir: &Path, options: LoadOptions) -> Result<Self> {
+        let config_path = dir.join("config.json");
+        let head: ConfigHead = read_json(&config_path)?;
+        let model_type = head
+            .model_type
+            .ok_or_else(|| RuntimeError::config(&config_path, "model_type", "missing"))?;
+        let arch = Architecture::from_model_type(&model_type).ok_or_else(|| RuntimeError::UnknownArchitecture {
+            path: config_path.clone(),
+            architecture: model_type.clone(),
+            supported: Architecture::SUPPORTED,
+        })?;
+        let device = options.device.resolve()?;
+        let vars = VarStore::new(device);
+        let model: Box<dyn CausalLm> = match arch {
+            Architecture::Llama => {
+                let cfg: LlamaConfig = read_json(&config_path)?;
+                cfg.validate(&config_path)?;
+                Box::new(Llama::new(&vars.root(), &cfg))
+            }
+            Architecture::Gpt2 => {
+                let cfg: Gpt2Config = read_json(&config_path)?;
+                cfg.validate(&config_path)?;
+                Box::new(Gpt2::new(&vars.root(), &cfg))
+            }
+            Architecture::GptNeo => {
+                let cfg: GptNeoConfig = read_json(&config_path)?;
+                cfg.validate(&config_path)?;
+                Box::new(GptNeo::new(&vars.root(), &cfg))
+            }
+        };
+        let source = SafetensorsSource::open_dir(dir)?;
+        let mut tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
+        let eos = eos_ids(head.eos_token_id.as_ref());
+        if !eos.is_empty() {
+            tokenizer.set_eos_ids(eos);
+        }
+        Self::finish(model, tokenizer, vars, &source, dir, options.dtype)
+    }
+
+    fn load_gguf(path: &Path, options: LoadOptions) -> Result<Self> {
+        let file = GgufFile::open(path)?;
+        let arch = file.require_str("general.architecture")?.to_string();
+        if Architecture::from_model_type(&arch) != Some(Architecture::Llama) {
+            return Err(RuntimeError::UnknownArchitecture { path: path.to_path_buf(), architecture: arch, supported: "llama (GGUF)" });
+        }
+        let cfg = LlamaConfig::from_gguf(&file)?;
+        cfg.validate(path)?;
+        let tokenizer = Tokenizer::from_gguf(&file)?;
+        let device = options.device.resolve()?;
+        let vars = VarStore::new(device);
+        let model = Box::new(Llama::new(&vars.root(), &cfg));
+        let heads = cfg.num_attention_heads as i64;
+        let kv_heads = cfg.num_key_value_heads.unwrap_or(cfg.num_attention_heads) as i64;
+        let source = GgufLlamaSource::new(file, heads, kv_heads);
+        Self::finish(model, tokenizer, vars, &source, path, options.dtype)
+    }
+
+    fn finish(model: Box<dyn CausalLm>, tokenizer: Tokenizer, mut vars: VarStore, source: &dyn TensorSource, path: &Path, dtype: DType) -> Result<Self> {
+        let model_vocab = model.spec().vocab_size;
+        if let Some(max) = tokenizer.max_token_id() {
+            if max as usize >= model_vocab {
+                return Err(RuntimeError::VocabMismatch {
+                    origin: tokenizer.origin().to_string(),
+                    tokenizer_vocab: max as usize + 1,
+                    model_vocab,
+                });
+            }
+        }
+        load_var_store(&vars, source, &[])?;
+        if dtype != DType::F32 {
+            vars.set_kind(dtype.kind());
+        }
+        Ok(LanguageModel { model, tokenizer, vars, source: path.to_path_buf(), dtype })
+    }
+
+    /// The network.
+    pub fn model(&self) -> &dyn CausalLm {
+        self.model.as_ref()
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The parameters (for training: optimizers, freezing, saving).
+    pub fn var_store(&self) -> &VarStore {
+        &self.vars
+    }
+
+    /// The parameters, mutably.
+    pub fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vars
+    }
+
+    /// The device the parameters live on.
+    pub fn device(&self) -> tch::Device {
+        self.vars.device()
+    }
+
+    /// The parameter dtype.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The file or folder the model was loaded from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// A short identifier: the file or folder name.
+    pub fn model_id(&self) -> String {
+        self.source.file_name().map_or_else(|| self.source.display().to_string(), |n| n.to_string_lossy().into_owned())
+    }
+}
+
+fn eos_ids(v: Option<&serde_json::Value>) -> Vec<u32> {
+    match v {
+        Some(serde_json::Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect(),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,192 @@
+//! BERT-family encoder (BERT, MiniLM, …): word + position + token-type embeddings,
+//! post-LayerNorm blocks, bidirectional attention with a padding mask, optional pooler.
+//! Mirrors Hugging Face `modeling_bert.py` (`BertModel`).
+
+use std::path::Path;
+
+use tch::{Kind, Tensor, nn};
+
+use super::{ACTIVATIONS, AttentionMask, Embedding, LayerNorm, Linear, activation, attention, merge_heads, split_heads};
+use crate::error::{Result, RuntimeError};
+
+/// Hyperparameters, as in a Hugging Face BERT `config.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BertConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden width.
+    pub hidden_size: usize,
+    /// Encoder layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads.
+    pub num_attention_heads: usize,
+    /// MLP width.
+    pub intermediate_size: usize,
+    /// MLP activation.
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    /// Longest input.
+    #[serde(default = "default_positions")]
+    pub max_position_embeddings: usize,
+    /// Number of token types (segments).
+    #[serde(default = "default_types")]
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    /// Dropout on hidden states (training only).
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f64,
+    /// Dropout on attention probabilities (training only).
+    #[serde(default = "default_dropout")]
+    pub attention_probs_dropout_prob: f64,
+    /// Position embedding kind (only `absolute`).
+    #[serde(default = "default_position_kind")]
+    pub position_embedding_type: String,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_positions() -> usize {
+    512
+}
+fn default_types() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_dropout() -> f64 {
+    0.1
+}
+fn default_position_kind() -> String {
+    "absolute".into()
+}
+
+impl BertConfig {
+    /// Checks that the sizes are consistent; `path` names the file in errors.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        if self.num_attention_heads == 0 || self.hidden_size == 0 || self.hidden_size % self.num_attention_heads != 0 {
+            return Err(RuntimeError::config(
+                path,
+                "hidden_size",
+                format!("{} is not a positive multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads),
+            ));
+        }
+        if self.position_embedding_type != "absolute" {
+            return Err(RuntimeError::config(path, "position_embedding_type", format!("`{}` is not supported (absolute)", self.position_embedding_type)));
+        }
+        if !ACTIVATIONS.contains(&self.hidden_act.as_str()) {
+            return Err(RuntimeError::config(path, "hidden_act", format!("`{}` is not supported", self.hidden_act)));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+}
+
+/// A BERT encoder with its pooler.
+#[derive(Debug)]
+pub struct BertModel {
+    cfg: BertConfig,
+    word_embeddings: Embedding,
+    position_embeddings: Embedding,
+    token_type_embeddings: Embedding,
+    embed_norm: LayerNorm,
+    layers: Vec<Layer>,
+    pooler: Linear,
+}
+
+/// Variable names of the pooler, which sentence-embedding checkpoints may omit.
+pub const POOLER_VARS: [&str; 2] = ["bert.pooler.dense.weight", "bert.pooler.dense.bias"];
+
+impl BertModel {
+    /// Declares the parameters under `root / "bert"` (Hugging Face names).
+    pub fn new(root: &nn::Path, cfg: &BertConfig) -> Self {
+        let h = cfg.hidden_size as i64;
+        let inter = cfg.intermediate_size as i64;
+        let b = root / "bert";
+        let e = &b / "embeddings";
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| {
+                let p = &b / "encoder" / "layer" / i;
+                let s = &p / "attention" / "self";
+                let o = &p / "attention" / "output";
+                Layer {
+                    query: Linear::new(&s / "query", h, h, true),
+                    key: Linear::new(&s / "key", h, h, true),
+                    value: Linear::new(&s / "value", h, h, true),
+                    attn_out: Linear::new(&o / "dense", h, h, true),
+                    attn_norm: LayerNorm::new(&o / "LayerNorm", h, cfg.layer_norm_eps),
+                    intermediate: Linear::new(&p / "intermediate" / "dense", h, inter, true),
+                    output: Linear::new(&p / "output" / "dense", inter, h, true),
+                    output_norm: LayerNorm::new(&p / "output" / "LayerNorm", h, cfg.layer_norm_eps),
+                }
+            })
+            .collect();
+        BertModel {
+            cfg: cfg.clone(),
+            word_embeddings: Embedding::new(&e / "word_embeddings", cfg.vocab_size as i64, h),
+            position_embeddings: Embedding::new(&e / "position_embeddings", cfg.max_position_embeddings as i64, h),
+            token_type_embeddings: Embedding::new(&e / "token_type_embeddings", cfg.type_vocab_size as i64, h),
+            embed_norm: LayerNorm::new(&e / "LayerNorm", h, cfg.layer_norm_eps),
+            layers,
+            pooler: Linear::new(&b / "pooler" / "dense", h, h, true),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BertConfig {
+        &self.cfg
+    }
+
+    /// Last hidden states `(batch, seq, hidden)`.
+    ///
+    /// `input_ids`, `token_type_ids`: `(batch, seq)` `i64`; `attention_mask`: `(batch, seq)`,
+    /// nonzero for real tokens. Dropout is active when `train`.
+    pub fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
+        let (b, t) = input_ids.size2().expect("input_ids must be (batch, seq)");
+        let positions = Tensor::arange(t, (Kind::Int64, input_ids.device())).unsqueeze(0);
+        let x = self.word_embeddings.forward(input_ids)
+            + self.position_embeddings.forward(&positions)
+            + self.token_type_embeddings.forward(token_type_ids);
+        let mut x = self.embed_norm.forward(&x).dropout(self.cfg.hidden_dropout_prob, train);
+        let valid = attention_mask.ne(0).view([b, 1, 1, t]);
+        let bias = Tensor::zeros([b, 1, 1, t], (x.kind(), x.device())).masked_fill(&valid.logical_not(), -1e30);
+        let mask = AttentionMask::Bias(bias);
+        let heads = self.cfg.num_attention_heads as i64;
+        for l in &self.layers {
+            let q = split_heads(&l.query.forward(&x), heads);
+            let k = split_heads(&l.key.forward(&x), heads);
+            let v = split_heads(&l.value.forward(&x), heads);
+            let a = merge_heads(&attention(&q, &k, &v, &mask, None));
+            x = l.attn_norm.forward(&(l.attn_out.forward(&a).dropout(self.cfg.hidden_dropout_prob, train) + &x));
+            let m = activation(&self.cfg.hidden_act, &l.intermediate.forward(&x));
+            x = l.output_norm.forward(&(l.output.forward(&m).dropout(self.cfg.hidden_dropout_prob, train) + &x));
+        }
+        x
+    }
+
+    /// The pooler's output `(batch, hidden)`: `tanh(W h_[CLS] + b)`.
+    pub fn pool(&self, hidden: &Tensor) -> Tensor {
+        self.pooler.forward(&hidden.select(1, 0)).tanh()
+    }
+}
+
+/// Mean of `hidden` `(batch, seq, hidden)` over positions where `attention_mask` `(batch, seq)`
+/// is nonzero → `(batch, hidden)`.
+pub fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> Tensor {
+    let m = attention_mask.to_kind(hidden.kind()).unsqueeze(-1);
+    (hidden * &m).sum_dim_intlist(1, false, None) / m.sum_dim_intlist(1, false, None).clamp_min(1e-9)
+}

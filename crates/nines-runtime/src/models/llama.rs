@@ -1,0 +1,309 @@
+//! Llama-family decoder (SmolLM2, Llama 2/3, TinyLlama, Mistral without sliding window):
+//! grouped-query attention, rotary position embeddings, RMSNorm, SwiGLU MLP, optional tied
+//! embeddings. Mirrors Hugging Face `modeling_llama.py` (`LlamaForCausalLM`).
+
+use std::path::Path;
+
+use tch::{Kind, Tensor, nn};
+
+use super::{
+    Architecture, AttentionMask, CausalLm, Embedding, Linear, ModelSpec, RmsNorm, attention, cached_kv, merge_heads,
+    split_heads,
+};
+use crate::checkpoint::gguf::GgufFile;
+use crate::error::{Result, RuntimeError};
+use crate::kv_cache::KvCache;
+
+/// Hyperparameters, as in a Hugging Face Llama `config.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LlamaConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Residual width.
+    pub hidden_size: usize,
+    /// MLP inner width.
+    pub intermediate_size: usize,
+    /// Decoder layers.
+    pub num_hidden_layers: usize,
+    /// Query heads.
+    pub num_attention_heads: usize,
+    /// Key/value heads (defaults to `num_attention_heads`).
+    #[serde(default)]
+    pub num_key_value_heads: Option<usize>,
+    /// Per-head width (defaults to `hidden_size / num_attention_heads`).
+    #[serde(default)]
+    pub head_dim: Option<usize>,
+    /// Context length.
+    #[serde(default = "default_context")]
+    pub max_position_embeddings: usize,
+    /// RMSNorm epsilon.
+    #[serde(default = "default_eps")]
+    pub rms_norm_eps: f64,
+    /// RoPE base.
+    #[serde(default = "default_theta")]
+    pub rope_theta: f64,
+    /// Whether the output projection shares the input embedding.
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+    /// MLP activation (only `silu` is supported).
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    /// RoPE scaling (only absent/null is supported).
+    #[serde(default)]
+    pub rope_scaling: Option<serde_json::Value>,
+    /// Bias on the attention projections.
+    #[serde(default)]
+    pub attention_bias: bool,
+    /// Bias on the MLP projections.
+    #[serde(default)]
+    pub mlp_bias: bool,
+}
+
+fn default_context() -> usize {
+    2048
+}
+fn default_eps() -> f64 {
+    1e-6
+}
+fn default_theta() -> f64 {
+    10_000.0
+}
+fn default_act() -> String {
+    "silu".into()
+}
+
+impl LlamaConfig {
+    fn kv_heads(&self) -> usize {
+        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
+    }
+
+    fn head_dim(&self) -> usize {
+        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
+    }
+
+    /// Checks that the sizes are consistent; `path` names the file in errors.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |field: &str, message: String| Err(RuntimeError::config(path, field, message));
+        for (field, v) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+        ] {
+            if v == 0 {
+                return bad(field, "must be positive".into());
+            }
+        }
+        if self.kv_heads() == 0 || self.num_attention_heads % self.kv_heads() != 0 {
+            return bad("num_key_value_heads", format!("{} does not divide num_attention_heads {}", self.kv_heads(), self.num_attention_heads));
+        }
+        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
+            return bad("hidden_size", format!("{} is not a multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads));
+        }
+        if self.head_dim() % 2 != 0 {
+            return bad("head_dim", format!("{} must be even for rotary embeddings", self.head_dim()));
+        }
+        if self.hidden_act != "silu" {
+            return bad("hidden_act", format!("`{}` is not supported (silu)", self.hidden_act));
+        }
+        if self.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
+            return bad("rope_scaling", "RoPE scaling is not supported".into());
+        }
+        Ok(())
+    }
+
+    /// Reads the hyperparameters from a GGUF file's `llama.*` metadata.
+    pub fn from_gguf(file: &GgufFile) -> Result<Self> {
+        let get = |k: &str| file.require_u64(&format!("llama.{k}")).map(|v| v as usize);
+        let float = |k: &str, default: f64| file.get(&format!("llama.{k}")).and_then(|v| v.as_f64()).unwrap_or(default);
+        let vocab_size = match file.get("llama.vocab_size").and_then(|v| v.as_u64()) {
+            Some(v) => v as usize,
+            None => file
+                .get("tokenizer.ggml.tokens")
+                .and_then(|v| v.as_array())
+                .map(<[_]>::len)
+                .or_else(|| file.tensor_info("token_embd.weight").map(|t| t.dims.get(1).copied().unwrap_or(0) as usize))
+                .ok_or_else(|| RuntimeError::config(file.path(), "llama.vocab_size", "missing, and no token list to infer it from"))?,
+        };
+        let num_attention_heads = get("attention.head_count")?;
+        let hidden_size = get("embedding_length")?;
+        let head_dim = file
+            .get("llama.rope.dimension_count")
+            .and_then(|v| v.as_u64())
+            .map(|d| d as usize)
+            .filter(|&d| d != hidden_size / num_attention_heads.max(1));
+        Ok(LlamaConfig {
+            vocab_size,
+            hidden_size,
+            intermediate_size: get("feed_forward_length")?,
+            num_hidden_layers: get("block_count")?,
+            num_attention_heads,
+            num_key_value_heads: Some(file.get("llama.attention.head_count_kv").and_then(|v| v.as_u64()).map_or(num_attention_heads, |v| v as usize)),
+            head_dim,
+            max_position_embeddings: get("context_length")?,
+            rms_norm_eps: float("attention.layer_norm_rms_epsilon", 1e-5),
+            rope_theta: float("rope.freq_base", 10_000.0),
+            tie_word_embeddings: file.tensor_info("output.weight").is_none(),
+            hidden_act: "silu".into(),
+            rope_scaling: None,
+            attention_bias: false,
+            mlp_bias: false,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    heads: i64,
+    kv_heads: i64,
+}
+
+#[derive(Debug)]
+struct Mlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+#[derive(Debug)]
+struct Block {
+    input_layernorm: RmsNorm,
+    self_attn: Attention,
+    post_attention_layernorm: RmsNorm,
+    mlp: Mlp,
+}
+
+/// A Llama causal LM.
+#[derive(Debug)]
+pub struct Llama {
+    spec: ModelSpec,
+    embed_tokens: Embedding,
+    layers: Vec<Block>,
+    norm: RmsNorm,
+    /// `None` when tied to `embed_tokens`.
+    lm_head: Option<Linear>,
+    /// `(context, head_dim)` cosine and sine tables.
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl Llama {
+    /// Declares the parameters under `root` (Hugging Face names: `model.layers.N...`).
+    pub fn new(root: &nn::Path, cfg: &LlamaConfig) -> Self {
+        let h = cfg.hidden_size as i64;
+        let heads = cfg.num_attention_heads as i64;
+        let kv_heads = cfg.kv_heads() as i64;
+        let hd = cfg.head_dim() as i64;
+        let inter = cfg.intermediate_size as i64;
+        let m = root / "model";
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| {
+                let p = &m / "layers" / i;
+                let a = &p / "self_attn";
+                let f = &p / "mlp";
+                Block {
+                    input_layernorm: RmsNorm::new(&p / "input_layernorm", h, cfg.rms_norm_eps),
+                    self_attn: Attention {
+                        q_proj: Linear::new(&a / "q_proj", h, heads * hd, cfg.attention_bias),
+                        k_proj: Linear::new(&a / "k_proj", h, kv_heads * hd, cfg.attention_bias),
+                        v_proj: Linear::new(&a / "v_proj", h, kv_heads * hd, cfg.attention_bias),
+                        o_proj: Linear::new(&a / "o_proj", heads * hd, h, cfg.attention_bias),
+                        heads,
+                        kv_heads,
+                    },
+                    post_attention_layernorm: RmsNorm::new(&p / "post_attention_layernorm", h, cfg.rms_norm_eps),
+                    mlp: Mlp {
+                        gate_proj: Linear::new(&f / "gate_proj", h, inter, cfg.mlp_bias),
+                        up_proj: Linear::new(&f / "up_proj", h, inter, cfg.mlp_bias),
+                        down_proj: Linear::new(&f / "down_proj", inter, h, cfg.mlp_bias),
+                    },
+                }
+            })
+            .collect();
+        let (cos, sin) = rope_tables(cfg.max_position_embeddings as i64, hd, cfg.rope_theta, root.device());
+        Llama {
+            spec: ModelSpec {
+                architecture: Architecture::Llama,
+                vocab_size: cfg.vocab_size,
+                hidden_size: cfg.hidden_size,
+                num_layers: cfg.num_hidden_layers,
+                context_length: cfg.max_position_embeddings,
+            },
+            embed_tokens: Embedding::new(&m / "embed_tokens", cfg.vocab_size as i64, h),
+            layers,
+            norm: RmsNorm::new(&m / "norm", h, cfg.rms_norm_eps),
+            lm_head: (!cfg.tie_word_embeddings).then(|| Linear::new(root / "lm_head", h, cfg.vocab_size as i64, false)),
+            cos,
+            sin,
+        }
+    }
+}
+
+/// Cosine and sine tables `(positions, head_dim)` in Hugging Face's "rotate half" layout.
+fn rope_tables(positions: i64, head_dim: i64, theta: f64, device: tch::Device) -> (Tensor, Tensor) {
+    let exponents = Tensor::arange_start_step(0, head_dim, 2, (Kind::Float, device)) / head_dim as f64;
+    let inv_freq = (Tensor::from(theta).to_device(device).pow(&exponents)).reciprocal();
+    let pos = Tensor::arange(positions, (Kind::Float, device));
+    let freqs = pos.unsqueeze(1) * inv_freq.unsqueeze(0);
+    let emb = Tensor::cat(&[&freqs, &freqs], 1);
+    (emb.cos(), emb.sin())
+}
+
+fn rotate_half(x: &Tensor) -> Tensor {
+    let half = x.size()[3] / 2;
+    Tensor::cat(&[x.narrow(3, half, half).neg(), x.narrow(3, 0, half)], 3)
+}
+
+impl CausalLm for Llama {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn forward_hidden(
+        &self,
+        input_ids: &Tensor,
+        position_ids: &Tensor,
+        key_valid: Option<&Tensor>,
+        mut cache: Option<&mut KvCache>,
+        _train: bool,
+    ) -> Tensor {
+        let (b, t) = input_ids.size2().expect("input_ids must be (batch, seq)");
+        let mut x = self.embed_tokens.forward(input_ids);
+        let kind = x.kind();
+        let past = cache.as_ref().map_or(0, |c| c.seq_len());
+        let mask = AttentionMask::build(key_valid, t, past + t, None, kind, x.device());
+        // (b, 1, t, head_dim), shared by all layers.
+        let flat = position_ids.flatten(0, 1);
+        let cos = self.cos.index_select(0, &flat).view([b, 1, t, -1]).to_kind(kind);
+        let sin = self.sin.index_select(0, &flat).view([b, 1, t, -1]).to_kind(kind);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let a = &layer.self_attn;
+            let h = layer.input_layernorm.forward(&x);
+            let q = split_heads(&a.q_proj.forward(&h), a.heads);
+            let k = split_heads(&a.k_proj.forward(&h), a.kv_heads);
+            let v = split_heads(&a.v_proj.forward(&h), a.kv_heads);
+            let q = &q * &cos + rotate_half(&q) * &sin;
+            let k = &k * &cos + rotate_half(&k) * &sin;
+            let (k, v) = cached_kv(cache.as_deref_mut(), i, k, v);
+            let attn = attention(&q, &k, &v, &mask, None);
+            x = x + a.o_proj.forward(&merge_heads(&attn));
+            let h = layer.post_attention_layernorm.forward(&x);
+            let f = &layer.mlp;
+            let gated = f.gate_proj.forward(&h).silu() * f.up_proj.forward(&h);
+            x = x + f.down_proj.forward(&gated);
+        }
+        self.norm.forward(&x)
+    }
+
+    fn logits(&self, hidden: &Tensor) -> Tensor {
+        match &self.lm_head {
+            Some(head) => head.forward(hidden),
+            None => hidden.linear::<Tensor>(&self.embed_tokens.weight, None),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Model architectures, one file each, and the layers they share.
+//!
+//! Parameters live in a [`tch::nn::VarStore`] under Hugging Face tensor names, so checkpoints
+//! load by name and training code (classifier, PPO, fine-tuning) sees ordinary variables.
+
+pub mod bert;
+pub mod gpt2;
+pub mod gpt_neo;
+pub mod llama;
+
+use tch::{Kind, Tensor, nn};
+
+use crate::kv_cache::KvCache;
+
+/// Causal-LM architectures the runtime implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Architecture {
+    /// Llama family (SmolLM2, Llama 2/3, TinyLlama...): GQA, RoPE, RMSNorm, SwiGLU.
+    Llama,
+    /// GPT-2: learned positions, LayerNorm, GELU MLP, fused QKV projection.
+    Gpt2,
+    /// GPT-Neo: GPT-2-like with alternating global and local (windowed) attention.
+    GptNeo,
+}
+
+impl Architecture {
+    /// Names accepted in `config.json`'s `model_type`, for error messages.
+    pub const SUPPORTED: &'static str = "llama, gpt2, gpt_neo";
+
+    /// Parses a Hugging Face `model_type` (or GGUF `general.architecture`).
+    pub fn from_model_type(model_type: &str) -> Option<Self> {
+        match model_type {
+            "llama" | "mistral" => Some(Architecture::Llama),
+            "gpt2" => Some(Architecture::Gpt2),
+            "gpt_neo" => Some(Architecture::GptNeo),
+            _ => None,
+        }
+    }
+}
+
+/// The sizes of a loaded causal LM.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelSpec {
+    /// Architecture family.
+    pub architecture: Architecture,
+    /// Rows of the embedding matrix.
+    pub vocab_size: usize,
+    /// Width of the residual stream.
+    pub hidden_size: usize,
+    /// Transformer blocks.
+    pub num_layers: usize,
+    /// Longest sequence (prompt + completion) the model accepts.
+    pub context_length: usize,
+}
+
+/// A decoder-only language model.
+///
+/// Shapes: `input_ids` and `position_ids` are `(batch, seq)` `i64`; `key_valid` is
+/// `(batch, past + seq)` `bool` (false for padding) or `None` when nothing is padded.
+pub trait CausalLm: Send {
+    /// The model's sizes.
+    fn spec(&self) -> &ModelSpec;
+
+    /// Final hidden states `(batch, seq, hidden)`, after the last normalization.
+    /// With a cache, `input_ids` are the new tokens and the cache is extended.
+    fn forward_hidden(
+        &self,
+        input_ids: &Tensor,
+        position_ids: &Tensor,
+        key_valid: Option<&Tensor>,
+        cache: Option<&mut KvCache>,
+        train: bool,
+    ) -> Tensor;
+
+    /// Vocabulary logits `(batch, seq, vocab)` of hidden states `(batch, seq, hidden)`.
+    fn logits(&self, hidden: &Tensor) -> Tensor;
+
+    /// Logits `(batch, seq, vocab)`: [`forward_hidden`](Self::forward_hidden) then [`logits`](Self::logits).
+    fn forward(
+        &self,
+        input_ids: &Tensor,
+        position_ids: &Tensor,
+        key_valid: Option<&Tensor>,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor {
+        self.logits(&self.forward_hidden(input_ids, position_ids, key_valid, cache, false))
+    }
+}
+
+/// A dense layer `y = x Wᵀ + b` with `W: (out, in)` (PyTorch `nn.Linear` layout).
+#[derive(Debug)]
+pub struct Linear {
+    /// `(out, in)`.
+    pub weight: Tensor,
+    /// `(out,)`.
+    pub bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// Declares `weight` (and `bias`) under `p`; values come from the checkpoint.
+    pub fn new(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool) -> Self {
+        let weight = p.var("weight", &[out_dim, in_dim], nn::Init::Const(0.0));
+        let bias = bias.then(|| p.var("bias", &[out_dim], nn::Init::Const(0.0)));
+        Linear { weight, bias }
+    }
+
+    /// `(…, in)` → `(…, out)`.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        x.linear(&self.weight, self.bias.as_ref())
+    }
+}
+
+/// Layer normalization with weight and bias.
+#[derive(Debug)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Declares `weight` and `bias` of size `dim` under `p`.
+    pub fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
+        LayerNorm {
+            weight: p.var("weight", &[dim], nn::Init::Const(1.0)),
+            bias: p.var("bias", &[dim], nn::Init::Const(0.0)),
+            eps,
+        }
+    }
+
+    /// Normalizes the last dimension.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        x.layer_norm([self.weight.size()[0]], Some(&self.weight), Some(&self.bias), self.eps, true)
+    }
+}
+
+/// Root-mean-square normalization (no centering, no bias).
+#[derive(Debug)]
+pub struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    /// Declares `weight` of size `dim` under `p`.
+    pub fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
+        RmsNorm { weight: p.var("weight", &[dim], nn::Init::Const(1.0)), eps }
+    }
+
+    /// Normalizes the last dimension.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        x.rms_norm([self.weight.size()[0]], Some(&self.weight), self.eps)
+    }
+}
+
+/// An embedding table `(rows, dim)`.
+#[derive(Debug)]
+pub struct Embedding {
+    /// `(rows, dim)`.
+    pub weight: Tensor,
+}
+
+impl Embedding {
+    /// Declares `weight` under `p`.
+    pub fn new(p: nn::Path, rows: i64, dim: i64) -> Self {
+        Embedding { weight: p.var("weight", &[rows, dim], nn::Init::Const(0.0)) }
+    }
+
+    /// `(…)` ids → `(…, dim)`.
+    pub fn forward(&self, ids: &Tensor) -> Tensor {
+        Tensor::embedding(&self.weight, ids, -1, false, false)
+    }
+}
+
+/// Additive mask value for disallowed positions: finite, so a row with nothing to attend to
+/// (a padding query) yields a harmless uniform average instead of NaN.
+const MASKED: f64 = -1e30;
+
+/// How attention is restricted.
+#[derive(Debug)]
+pub(crate) enum AttentionMask {
+    /// Every query may see every key (single new token, no padding, no window).
+    Full,
+    /// Plain causal mask with queries and keys aligned (no cache, no padding, no window).
+    Causal,
+    /// Additive bias `(batch or 1, 1, q_len, k_len)`.
+    Bias(Tensor),
+}
+
+impl AttentionMask {
+    /// The mask for `q_len` new queries over `k_len` keys (the last `q_len` keys are the
+    /// queries' own), optionally limited to the last `window` keys, with padded keys removed.
+    pub(crate) fn build(key_valid: Option<&Tensor>, q_len: i64, k_len: i64, window: Option<i64>, kind: Kind, device: tch::Device) -> Self {
+        let windowed = window.is_some_and(|w| w < k_len);
+        if key_valid.is_none() && !windowed {
+            if q_len == 1 {
+                return AttentionMask::Full;
+            }
+            if q_len == k_len {
+                return AttentionMask::Causal;
+            }
+        }
+        let opts = (Kind::Int64, device);
+        let q_pos = Tensor::arange_start(k_len - q_len, k_len, opts).unsqueeze(1);
+        let k_pos = Tensor::arange(k_len, opts).unsqueeze(0);
+        let diff = &q_pos - &k_pos; // (q, k): query index minus key index
+        let mut allowed = diff.ge(0);
+        if let Some(w) = window {
+            allowed = allowed.logical_and(&diff.lt(w));
+        }
+        let mut allowed = allowed.view([1, 1, q_len, k_len]);
+        if let Some(valid) = key_valid {
+            let b = valid.size()[0];
+            allowed = allowed.logical_and(&valid.view([b, 1, 1, k_len]));
+        }
+        let bias = Tensor::zeros(allowed.size(), (kind, device)).masked_fill(&allowed.logical_not(), MASKED);
+        AttentionMask::Bias(bias)
+    }
+}
+
+/// Scaled dot-product attention. `q`: `(b, heads, q, d)`; `k`, `v`: `(b, kv_heads, k, d)`;
+/// `kv_heads` may divide `heads` (grouped-query attention). `scale` defaults to `1/√d`.
+pub(crate) fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttentionMask, scale: Option<f64>) -> Tensor {
+    let gqa = q.size()[1] != k.size()[1];
+    match mask {
+        AttentionMask::Full => Tensor::scaled_dot_product_attention::<Tensor>(q, k, v, None, 0.0, false, scale, gqa),
+        AttentionMask::Causal => Tensor::scaled_dot_product_attention::<Tensor>(q, k, v, None, 0.0, true, scale, gqa),
+        AttentionMask::Bias(bias) => Tensor::scaled_dot_product_attention(q, k, v, Some(bias), 0.0, false, scale, gqa),
+    }
+}
+
+/// `(b, t, heads*d)` → `(b, heads, t, d)`.
+pub(crate) fn split_heads(x: &Tensor, heads: i64) -> Tensor {
+    let (b, t, hd) = x.size3().expect("3-D activations");
+    x.view([b, t, heads, hd / heads]).transpose(1, 2)
+}
+
+/// `(b, heads, t, d)` → `(b, t, heads*d)`.
+pub(crate) fn merge_heads(x: &Tensor) -> Tensor {
+    let (b, h, t, d) = x.size4().expect("4-D activations");
+    x.transpose(1, 2).contiguous().view([b, t, h * d])
+}
+
+/// Runs attention over the cache (when given) extended with this step's keys and values.
+pub(crate) fn cached_kv(cache: Option<&mut KvCache>, layer: usize, k: Tensor, v: Tensor) -> (Tensor, Tensor) {
+    match cache {
+        Some(c) => c.append(layer, k, v),
+        None => (k, v),
+    }
+}
+
+/// Applies the activation named by a Hugging Face config.
+pub(crate) fn activation(name: &str, x: &Tensor) -> Tensor {
+    match name {
+        "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => x.gelu("tanh"),
+        "relu" => x.relu(),
+        "silu" | "swish" => x.silu(),
+        _ => x.gelu("none"),
+    }
+}
+
+/// Activation names [`activation`] implements exactly.
+pub(crate) const ACTIVATIONS: [&str; 7] = ["gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish"];

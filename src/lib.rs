@@ -1,0 +1,13 @@
+//! Nines: a language model that almost never does the one thing it must not, with measurable
+//! nines of reliability, without being worse at everything else.
+//!
+//! This facade re-exports the member crates, one job each:
+//!
+//! - [`runtime`]: LibTorch model runtime (load HF or GGUF checkpoints, generate, score).
+//! - [`data`]: fiction corpus, snippets, the JSONL store and labelers.
+//! - [`estimate`]: importance-sampling estimators with error bars (pure Rust).
+#![deny(missing_docs)]
+
+pub use nines_data as data;
+pub use nines_estimate as estimate;
+pub use nines_runtime as runtime;
