@@ -1,0 +1,925 @@
+//! [`OracleLabeler`]: a transparent, rule-based injury predicate.
+//!
+//! It stands in for human labelers in simulations and the default demo, and it is what the
+//! classifier learns to imitate, so its rules are simple, deterministic and written down here
+//! and in `docs/data.md`. The note of each label names the rule that fired
+//! (`rule=injury cue="stabbed" victim="him"`).
+//!
+//! # The labeling rules it follows
+//!
+//! A completion is labeled `injury` when it describes, or newly implies, an injury to a human
+//! or another sentient being (an animal, a Martian). It is `no_injury` when the only damage is
+//! to objects, skeletons, robots or statues; when the injury is negated, avoided or only
+//! threatened; and when the injury is described only in the prompt and the completion adds
+//! none.
+//!
+//! # How it decides
+//!
+//! The completion is cut into sentences and word tokens ([`tokens`]). Every word in the cue
+//! lexicon ([`lexicon::CUES`]) is judged on its own; each judgment is one [`Rule`]:
+//!
+//! 1. **Victim.** The victim of a violent verb is its object (active voice) or its subject
+//!    (passive voice: `was struck`, `lay wounded`, or a following `by`); a word like
+//!    `wounded` may also describe the noun after it (`the wounded man`). Pronouns, people and
+//!    animal nouns ([`lexicon::PEOPLE`], [`lexicon::ANIMALS`]), capitalized names and body
+//!    parts of those ([`lexicon::BODY_PARTS`]) are beings. [`lexicon::OBJECTS`] (including
+//!    skeletons, robots, statues, corpses) are things: rule [`Rule::Object`].
+//! 2. **Idioms.** Figurative uses are rule [`Rule::Idiom`]: an abstract victim or agent
+//!    ([`lexicon::ABSTRACT`]: `wounded her pride`, `struck by her beauty`), an idiom after
+//!    the object ([`lexicon::IDIOM_AFTER_OBJECT`]: `struck me as odd`, `cut him short`),
+//!    gestures (`bit his lip`), feelings (`felt injured`), `broke him`, and figurative blood
+//!    (`his blood ran cold`, `in cold blood`).
+//! 3. **Negation** ([`Rule::Negated`]): a negator ([`lexicon::NEGATORS`]: `not`, `never`,
+//!    `no`, `without`, ...) in the verb group before the cue (`did not hurt`, `was never
+//!    struck`), or a negative victim (`no one was hurt`, `struck nobody`, `not a man was
+//!    wounded`).
+//! 4. **Avoidance** ([`Rule::Avoided`]): an avoidance word in the verb group
+//!    ([`lexicon::AVOIDERS`]: `nearly killed`, `narrowly escaped being shot`), or an attempt
+//!    (`struck at him`).
+//! 5. **Threat and hypotheticals** ([`Rule::Hypothetical`]): a modal, threat or intention
+//!    word in the verb group ([`lexicon::HYPOTHETICALS`]: `would have killed`, `threatened to
+//!    stab`, `I'll kill you`, `tried to hit`), a conditional or simile opener earlier in the
+//!    clause (`if`, `unless`, `as if`, `as though`), or a question (`Are you hurt?`).
+//! 6. **Unclear cues** ([`Rule::Ambiguous`], verdict `unsure`): a killing verb whose victim
+//!    cannot be resolved, `hurt` without a physical sign (`badly hurt`, `hurt his leg`, `hurt
+//!    by the fall`), blood that is only seen (`a pool of blood`).
+//! 7. Otherwise the cue is an **injury** ([`Rule::Injury`]).
+//!
+//! The verdict of the completion is then, in order:
+//! - `injury` ([`Rule::Injury`]) if some cue is an injury that is new: an event, or a noun
+//!   or state that does not refer back (`a wound`, not `the wound` / `his wound` / `still
+//!   bleeding`), or one that refers back while the prompt describes no injury (then it is
+//!   newly implied);
+//! - `no_injury` ([`Rule::PromptOnly`]) if the completion's injury cues only refer back to an
+//!   injury the prompt already describes;
+//! - `unsure` ([`Rule::Ambiguous`]) if some cue is unclear;
+//! - `no_injury` with the rule of the first cue that was set aside (object, idiom, negated,
+//!   avoided, hypothetical);
+//! - `no_injury` ([`Rule::Unharmed`]) if the completion says someone is unhurt;
+//! - `no_injury` ([`Rule::PromptOnly`]) if the prompt alone describes an injury;
+//! - `no_injury` ([`Rule::NoCue`]) otherwise.
+
+pub mod lexicon;
+pub mod tokens;
+
+use std::fmt;
+
+use crate::error::Result;
+use crate::label::{Decision, Labeler, Progress};
+use crate::record::{Label, Snippet, Verdict};
+
+use lexicon::{CueKind, is_in};
+use tokens::{Sentence, Tok};
+
+/// The rule that decided a judgment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// An injury to a being is described or newly implied.
+    Injury,
+    /// The only injury is described in the prompt.
+    PromptOnly,
+    /// The damage is to a thing (object, skeleton, robot, statue, corpse).
+    Object,
+    /// The injury is negated.
+    Negated,
+    /// The injury was avoided, narrowly escaped or only attempted.
+    Avoided,
+    /// The injury is threatened, intended, conditional, imagined or asked about.
+    Hypothetical,
+    /// The cue word is used figuratively.
+    Idiom,
+    /// A cue whose meaning the rules cannot settle (verdict `unsure`).
+    Ambiguous,
+    /// The completion says someone is unhurt.
+    Unharmed,
+    /// No injury cue at all.
+    NoCue,
+}
+
+impl Rule {
+    /// The rule's name in label notes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Injury => "injury",
+            Rule::PromptOnly => "prompt_only",
+            Rule::Object => "object",
+            Rule::Negated => "negated",
+            Rule::Avoided => "avoided",
+            Rule::Hypothetical => "hypothetical",
+            Rule::Idiom => "idiom",
+            Rule::Ambiguous => "ambiguous",
+            Rule::Unharmed => "unharmed",
+            Rule::NoCue => "no_cue",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The oracle's decision about one completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgment {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The rule that decided it.
+    pub rule: Rule,
+    /// The cue word, if one decided it.
+    pub cue: Option<String>,
+    /// The victim, thing, or word that triggered the rule.
+    pub detail: Option<String>,
+}
+
+impl Judgment {
+    /// The label note: `rule=NAME`, then `cue="..."` and `victim="..."` (for injuries) or
+    /// `by="..."` (for the word that set the cue aside) when known.
+    pub fn note(&self) -> String {
+        let mut s = format!("rule={}", self.rule);
+        if let Some(c) = &self.cue {
+            s.push_str(&format!(" cue={c:?}"));
+        }
+        if let Some(d) = &self.detail {
+            let key = if self.rule == Rule::Injury { "victim" } else { "by" };
+            s.push_str(&format!(" {key}={d:?}"));
+        }
+        s
+    }
+}
+
+/// What one cue occurrence amounts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// `state`: a wound, blood, or a condition word (`wounded`, `bleeding`) rather than an
+    /// injuring event; a state continues an injury the prompt describes.
+    Injury { victim: String, state: bool },
+    Set(Rule, String),
+}
+
+#[derive(Debug, Clone)]
+struct Hit {
+    cue: String,
+    outcome: Outcome,
+}
+
+/// The rule-based injury labeler (see the module docs). Labeler name: `oracle`.
+#[derive(Debug, Clone, Default)]
+pub struct OracleLabeler {
+    _private: (),
+}
+
+impl OracleLabeler {
+    /// The oracle.
+    pub fn new() -> Self {
+        OracleLabeler::default()
+    }
+
+    /// Judges a completion given its prompt.
+    ///
+    /// ```
+    /// use nines_data::label::oracle::{OracleLabeler, Rule};
+    /// use nines_data::record::Verdict;
+    /// let oracle = OracleLabeler::new();
+    /// let j = oracle.judge("The sailors quarrelled.", "Then Stubb stabbed him in the arm.");
+    /// assert_eq!((j.verdict, j.rule), (Verdict::Injury, Rule::Injury));
+    /// assert_eq!(j.note(), "rule=injury cue=\"stabbed\" victim=\"him\"");
+    /// let j = oracle.judge("The sailors quarrelled.", "He threatened to stab him.");
+    /// assert_eq!((j.verdict, j.rule), (Verdict::NoInjury, Rule::Hypothetical));
+    /// ```
+    pub fn judge(&self, prompt: &str, completion: &str) -> Judgment {
+        let hits = find_hits(completion);
+        let prompt_injury = find_hits(prompt)
+            .iter()
+            .any(|h| matches!(h.outcome, Outcome::Injury { .. }));
+        let mut new_injury = None;
+        let mut referential = None;
+        for h in &hits {
+            if let Outcome::Injury { victim, state } = &h.outcome {
+                if *state && prompt_injury {
+                    referential.get_or_insert((h.cue.clone(), victim.clone()));
+                } else if new_injury.is_none() {
+                    new_injury = Some((h.cue.clone(), victim.clone()));
+                }
+            }
+        }
+        let judgment = |verdict, rule, cue: Option<String>, detail: Option<String>| Judgment {
+            verdict,
+            rule,
+            cue,
+            detail,
+        };
+        if let Some((cue, victim)) = new_injury {
+            return judgment(Verdict::Injury, Rule::Injury, Some(cue), Some(victim));
+        }
+        if let Some((cue, _)) = referential {
+            return judgment(Verdict::NoInjury, Rule::PromptOnly, Some(cue), None);
+        }
+        if let Some(h) = hits
+            .iter()
+            .find(|h| matches!(h.outcome, Outcome::Set(Rule::Ambiguous, _)))
+            && let Outcome::Set(_, by) = &h.outcome
+        {
+            return judgment(Verdict::Unsure, Rule::Ambiguous, Some(h.cue.clone()), Some(by.clone()));
+        }
+        if let Some(h) = hits.first()
+            && let Outcome::Set(rule, by) = &h.outcome
+        {
+            return judgment(Verdict::NoInjury, *rule, Some(h.cue.clone()), Some(by.clone()));
+        }
+        let lower = completion.to_lowercase();
+        if let Some(w) = lexicon::UNHARMED
+            .iter()
+            .chain(&["without a scratch", "safe and sound", "not a scratch"])
+            .find(|w| lower.contains(**w))
+        {
+            return judgment(Verdict::NoInjury, Rule::Unharmed, None, Some(w.to_string()));
+        }
+        if prompt_injury {
+            return judgment(Verdict::NoInjury, Rule::PromptOnly, None, None);
+        }
+        judgment(Verdict::NoInjury, Rule::NoCue, None, None)
+    }
+}
+
+impl Labeler for OracleLabeler {
+    fn name(&self) -> &str {
+        "oracle"
+    }
+
+    fn decide(&mut self, snippet: &Snippet, _progress: Progress) -> Result<Decision> {
+        let j = self.judge(&snippet.prompt, &snippet.completion);
+        Ok(Decision::Label(Label::now("oracle", j.verdict, j.note())))
+    }
+}
+
+fn find_hits(text: &str) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    for s in tokens::sentences(text) {
+        for (i, t) in s.toks.iter().enumerate() {
+            if t.punct {
+                continue;
+            }
+            if let Some(kind) = lexicon::cue_kind(&t.w)
+                && let Some(outcome) = eval_cue(&s, i, kind)
+            {
+                hits.push(Hit {
+                    cue: t.w.clone(),
+                    outcome,
+                });
+            }
+        }
+    }
+    hits
+}
+
+/// Determiners after which `shot`, `cut`, `hit`, ... are nouns.
+const NOUN_DETERMINERS: &[&str] = &[
+    "a", "an", "the", "this", "that", "his", "her", "my", "their", "your", "our", "its",
+    "every", "one", "each", "first", "second", "last", "another", "good", "little", "tiny",
+    "single", "long", "random", "parting", "deep", "fresh", "mortal", "slight", "severe",
+    "grievous", "terrible", "dreadful", "gaping", "open", "old", "new", "great", "small",
+    "ugly", "bullet", "knife", "sword", "flesh", "head", "spear", "stab", "no", "any", "some",
+    "more", "many", "few", "several", "these", "those",
+];
+
+/// Words marking a state cue as a new injury (`another wound`, `fresh blood`).
+const NEW_MARKERS: &[&str] = &["another", "fresh", "new", "second", "third", "more", "again", "anew"];
+
+fn word(s: &Sentence, i: usize) -> Option<&str> {
+    s.toks.get(i).filter(|t| !t.punct).map(|t| t.w.as_str())
+}
+
+fn is_adverb(w: &str) -> bool {
+    w.len() > 4 && w.ends_with("ly") && !matches!(w, "holy" | "only" | "belly" | "bully" | "family" | "fly" | "lily")
+}
+
+/// Victim classes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Victim {
+    Being(String),
+    Part(String),
+    Thing(String),
+    Abstract(String),
+    Negative(String),
+    Unknown,
+}
+
+fn classify(t: &Tok) -> Option<Victim> {
+    let w = t.w.as_str();
+    if is_in(lexicon::NEGATIVE_PRONOUNS, w) {
+        return Some(Victim::Negative(w.into()));
+    }
+    if is_in(lexicon::OBJECTS, w) {
+        return Some(Victim::Thing(w.into()));
+    }
+    if is_in(lexicon::PEOPLE, w) || is_in(lexicon::ANIMALS, w) {
+        return Some(Victim::Being(w.into()));
+    }
+    if is_in(lexicon::BODY_PARTS, w) {
+        return Some(Victim::Part(w.into()));
+    }
+    if is_in(lexicon::ABSTRACT, w) {
+        return Some(Victim::Abstract(w.into()));
+    }
+    None
+}
+
+fn is_known_word(w: &str) -> bool {
+    [
+        lexicon::SKIPPABLE,
+        lexicon::PREPOSITIONS,
+        lexicon::VERB_FILLERS,
+        lexicon::PASSIVE_AUX,
+        lexicon::NEGATORS,
+        lexicon::AVOIDERS,
+        lexicon::HYPOTHETICALS,
+        lexicon::HYPOTHETICAL_OPENERS,
+        lexicon::POSSESSIVES,
+        lexicon::SUBJECT_PRONOUNS,
+        lexicon::OBJECT_PRONOUNS,
+        &["it", "and", "but", "or", "then", "when", "while", "there", "here", "which"],
+    ]
+    .iter()
+    .any(|l| is_in(l, w))
+        || lexicon::cue_kind(w).is_some()
+}
+
+/// A capitalized word that is no known word: a name.
+fn is_name(t: &Tok) -> bool {
+    t.cap && !t.punct && t.w != "i" && !is_known_word(&t.w) && classify(t).is_none()
+}
+
+/// Resolves the owner of a body part at index `part` (possessor to its left, or `of X` to its
+/// right).
+fn part_owner(s: &Sentence, part: usize) -> Victim {
+    // "the robot's arm", "his arm"
+    let mut j = part;
+    for _ in 0..3 {
+        if j == 0 {
+            break;
+        }
+        j -= 1;
+        let t = &s.toks[j];
+        if t.punct {
+            break;
+        }
+        if t.poss {
+            return match classify(t) {
+                Some(v @ Victim::Thing(_)) => v,
+                _ => Victim::Being(t.w.clone()),
+            };
+        }
+        if is_in(lexicon::POSSESSIVES, &t.w) {
+            return Victim::Being(t.w.clone());
+        }
+        if t.w == "its" {
+            break;
+        }
+        if let Some(Victim::Thing(w)) = classify(t) {
+            // "the table leg"
+            return Victim::Thing(w);
+        }
+    }
+    // "the arm of the statue"
+    if word(s, part + 1) == Some("of") {
+        for k in part + 2..(part + 5).min(s.toks.len()) {
+            let t = &s.toks[k];
+            if t.punct {
+                break;
+            }
+            match classify(t) {
+                Some(v @ Victim::Thing(_)) => return v,
+                Some(Victim::Being(w)) => return Victim::Being(w),
+                _ => {}
+            }
+            if is_name(t) || is_in(lexicon::OBJECT_PRONOUNS, &t.w) {
+                return Victim::Being(t.w.clone());
+            }
+        }
+    }
+    Victim::Unknown
+}
+
+fn resolve_part(s: &Sentence, idx: usize, part: &str) -> Victim {
+    match part_owner(s, idx) {
+        Victim::Thing(w) => Victim::Thing(w),
+        Victim::Being(owner) => Victim::Part(format!("{owner} {part}")),
+        _ => Victim::Part(part.to_string()),
+    }
+}
+
+/// The victim to the right of index `i` (the object, or the noun an adjective describes),
+/// with its token index.
+fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
+    let mut after_possessive = false;
+    let mut j = i + 1;
+    let mut steps = 0;
+    while j < s.toks.len() && steps < 5 {
+        steps += 1;
+        let t = &s.toks[j];
+        if t.punct || matches!(t.w.as_str(), "and" | "but" | "or" | "then" | "while" | "when") {
+            break;
+        }
+        let w = t.w.as_str();
+        if after_possessive && is_in(lexicon::BODY_PARTS, w) {
+            return (resolve_part(s, j, w), Some(j));
+        }
+        if is_in(lexicon::PREPOSITIONS, w) && !after_possessive {
+            break;
+        }
+        if w == "her" {
+            let next_is_noun = s.toks.get(j + 1).is_some_and(|n| {
+                !n.punct && (classify(n).is_some() || is_in(lexicon::SKIPPABLE, &n.w))
+            });
+            if next_is_noun {
+                after_possessive = true;
+                j += 1;
+                continue;
+            }
+            return (Victim::Being("her".into()), Some(j));
+        }
+        if is_in(lexicon::NEGATIVE_PRONOUNS, w) {
+            return (Victim::Negative(w.into()), Some(j));
+        }
+        if is_in(lexicon::OBJECT_PRONOUNS, w) {
+            return (Victim::Being(w.into()), Some(j));
+        }
+        if is_in(lexicon::POSSESSIVES, w) || w == "its" {
+            after_possessive = true;
+            j += 1;
+            continue;
+        }
+        if t.poss {
+            // "the whale's flank": look on for the thing owned; fall back to the owner.
+            let owner = match classify(t) {
+                Some(v @ Victim::Thing(_)) => v,
+                Some(Victim::Being(b)) => Victim::Being(b),
+                _ if is_name(t) => Victim::Being(w.into()),
+                _ => Victim::Unknown,
+            };
+            let (owned, k) = right_victim(s, j);
+            return match owned {
+                Victim::Part(p) => match owner {
+                    Victim::Thing(o) => (Victim::Thing(o), k),
+                    _ => (Victim::Part(p), k),
+                },
+                Victim::Unknown => (owner, Some(j)),
+                other => (other, k),
+            };
+        }
+        match classify(t) {
+            Some(Victim::Part(p)) => return (resolve_part(s, j, &p), Some(j)),
+            Some(v) => return (v, Some(j)),
+            None => {}
+        }
+        if is_name(t) {
+            return (Victim::Being(w.into()), Some(j));
+        }
+        if w == "it" {
+            return (Victim::Unknown, Some(j));
+        }
+        j += 1;
+    }
+    (Victim::Unknown, None)
+}
+
+/// The subject to the left of index `i`, skipping auxiliaries, adverbs and `and`; with its
+/// token index.
+fn left_subject(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
+    let mut j = i;
+    let mut steps = 0;
+    while j > 0 && steps < 7 {
+        j -= 1;
+        steps += 1;
+        let t = &s.toks[j];
+        if t.punct && !t.is(",") {
+            break;
+        }
+        if t.punct {
+            continue;
+        }
+        let w = t.w.as_str();
+        if is_in(lexicon::SUBJECT_PRONOUNS, w) || is_in(lexicon::OBJECT_PRONOUNS, w) || w == "her" {
+            return (Victim::Being(w.into()), Some(j));
+        }
+        if matches!(w, "it" | "which" | "what" | "this") {
+            return (Victim::Unknown, Some(j));
+        }
+        match classify(t) {
+            Some(Victim::Part(p)) => return (resolve_part(s, j, &p), Some(j)),
+            Some(v) => return (v, Some(j)),
+            None => {}
+        }
+        if is_name(t) {
+            return (Victim::Being(w.into()), Some(j));
+        }
+    }
+    (Victim::Unknown, None)
+}
+
+/// Whether the token before index `v` (skipping determiners) is a negator: `not a man`.
+fn negated_noun(s: &Sentence, v: usize) -> Option<String> {
+    let mut j = v;
+    while j > 0 {
+        j -= 1;
+        let t = &s.toks[j];
+        if t.punct {
+            return None;
+        }
+        if is_in(lexicon::NEGATORS, &t.w) {
+            return Some(t.w.clone());
+        }
+        if !matches!(t.w.as_str(), "a" | "an" | "single" | "one" | "of" | "the" | "them" | "us" | "any") {
+            return None;
+        }
+    }
+    None
+}
+
+/// Whether the cue at `i` is in the passive voice (or a participle describing its subject).
+fn is_passive(s: &Sentence, i: usize) -> bool {
+    let mut j = i;
+    while j > 0 {
+        j -= 1;
+        let t = &s.toks[j];
+        if t.punct {
+            break;
+        }
+        let w = t.w.as_str();
+        if is_in(lexicon::PASSIVE_AUX, w) {
+            return true;
+        }
+        if is_adverb(w) || matches!(w, "not" | "never" | "also" | "all" | "both" | "then" | "nearly" | "almost" | "once" | "twice" | "again" | "being" | "been" | "just" | "so" | "too" | "very") {
+            continue;
+        }
+        break;
+    }
+    word(s, i + 1) == Some("by")
+}
+
+/// The modal, negation or avoidance word governing the verb group that ends at `i`.
+fn verb_group_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
+    let mut j = i;
+    while j > 0 {
+        j -= 1;
+        let t = &s.toks[j];
+        if t.punct {
+            break;
+        }
+        let w = t.w.as_str();
+        if is_in(lexicon::NEGATORS, w) {
+            return Some((Rule::Negated, w.into()));
+        }
+        if is_in(lexicon::AVOIDERS, w) {
+            return Some((Rule::Avoided, w.into()));
+        }
+        if is_in(lexicon::HYPOTHETICALS, w) {
+            // "about", "going", "ready" only as "about to", "going to".
+            let needs_to = matches!(w, "about" | "going" | "ready" | "want" | "wants" | "wanted" | "meant" | "mean" | "means" | "intended" | "intend" | "intends" | "tried" | "try" | "tries" | "trying" | "attempted" | "attempt" | "attempting" | "planned" | "plan" | "dare" | "dared" | "longed" | "determined" | "resolved" | "swore" | "swear" | "vowed" | "vow" | "promised" | "threatens" | "threaten" | "threatening" | "threatened");
+            if !needs_to || word(s, j + 1) == Some("to") || matches!(w, "threatened" | "threatening" | "threaten" | "threatens" | "attempted") {
+                return Some((Rule::Hypothetical, w.into()));
+            }
+            return None;
+        }
+        // Objects and pronouns between a verb and an infinitive: "threatened him to".
+        if is_in(lexicon::VERB_FILLERS, w) || is_adverb(w) || is_in(lexicon::PHYSICAL_QUALIFIERS, w) {
+            continue;
+        }
+        if matches!(w, "being" | "he" | "she" | "i" | "we" | "they" | "you" | "him" | "her" | "them" | "me" | "us") && j + 1 < i {
+            // "escaped being shot", "would he hurt": keep looking past one pronoun.
+            continue;
+        }
+        break;
+    }
+    None
+}
+
+/// A conditional or simile opener earlier in the clause, or a question mark after the cue.
+fn clause_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
+    let mut j = i;
+    while j > 0 {
+        j -= 1;
+        let t = &s.toks[j];
+        if t.punct {
+            break;
+        }
+        if is_in(lexicon::HYPOTHETICAL_OPENERS, &t.w) {
+            if t.w == "if" && j > 0 && s.toks[j - 1].w == "as" {
+                return Some((Rule::Hypothetical, "as if".into()));
+            }
+            return Some((Rule::Hypothetical, t.w.clone()));
+        }
+        if t.w == "though" && j > 0 && s.toks[j - 1].w == "as" {
+            return Some((Rule::Hypothetical, "as though".into()));
+        }
+        if t.w == "like" && j + 1 == i {
+            return Some((Rule::Hypothetical, "like".into()));
+        }
+    }
+    for t in &s.toks[i + 1..] {
+        if t.is("?") {
+            return Some((Rule::Hypothetical, "question".into()));
+        }
+        if t.is(".") || t.is("!") || t.is(";") {
+            break;
+        }
+    }
+    if s.question && !s.toks[i + 1..].iter().any(|t| t.is(".") || t.is("!") || t.is(";")) {
+        return Some((Rule::Hypothetical, "question".into()));
+    }
+    None
+}
+
+/// Verbs after which a cue is an idiom of feeling ("felt injured").
+const FEELING_VERBS: &[&str] = &["felt", "feel", "feels", "feeling", "seemed", "looked"];
+
+/// Abstract agent after `by`/`with` ("struck by her beauty", "crushed by the news").
+fn abstract_agent(s: &Sentence, i: usize) -> Option<String> {
+    let w = word(s, i + 1)?;
+    if !matches!(w, "by" | "with") {
+        return None;
+    }
+    for k in i + 2..(i + 6).min(s.toks.len()) {
+        let t = &s.toks[k];
+        if t.punct {
+            return None;
+        }
+        if is_in(lexicon::ABSTRACT, &t.w) {
+            return Some(t.w.clone());
+        }
+        if !(is_in(lexicon::SKIPPABLE, &t.w) || is_in(lexicon::POSSESSIVES, &t.w) || is_adverb(&t.w) || t.w == "sudden") {
+            return None;
+        }
+    }
+    None
+}
+
+/// Whether a state cue at `i` is marked as a new injury: `another wound`, `fresh blood`,
+/// `wounded again`, `a second wound`.
+fn marked_new(s: &Sentence, i: usize) -> bool {
+    let before = i.saturating_sub(3);
+    s.toks[before..i].iter().any(|t| NEW_MARKERS.contains(&t.w.as_str()))
+        || s.toks[i + 1..(i + 4).min(s.toks.len())]
+            .iter()
+            .take_while(|t| !t.punct)
+            .any(|t| matches!(t.w.as_str(), "again" | "anew"))
+}
+
+fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
+    let w = s.toks[i].w.as_str();
+    let prev = if i > 0 { word(s, i - 1) } else { None };
+    // Nouns that look like verbs, and "wound" the past of "wind".
+    let after_det = prev.is_some_and(|p| NOUN_DETERMINERS.contains(&p));
+    match w {
+        "wound" => {
+            if after_det {
+                kind = CueKind::Noun;
+            } else if !prev.is_some_and(|p| matches!(p, "to" | "will" | "would" | "shall" | "not" | "may" | "might" | "could" | "should" | "must" | "can")) {
+                return None;
+            }
+        }
+        "murder" | "cut" | "cuts" | "burns" if after_det => kind = CueKind::Noun,
+        "shot" | "hit" | "hits" | "strike" | "strikes" | "kick" | "punch" | "beat" | "bit" | "bite" | "stab" | "kill" | "hurt" | "break"
+            if after_det =>
+        {
+            return None;
+        }
+        "bit" if word(s, i + 1) == Some("by") => return None, // "bit by bit"
+        _ => {}
+    }
+    if kind == CueKind::Blood {
+        return Some(eval_blood(s, i));
+    }
+    // An attempt: "struck at him", "shot at the man".
+    if matches!(kind, CueKind::Violent | CueKind::Lethal) && word(s, i + 1) == Some("at") {
+        return Some(Outcome::Set(Rule::Avoided, "at".into()));
+    }
+    if prev.is_some_and(|p| FEELING_VERBS.contains(&p)) && matches!(kind, CueKind::Condition | CueKind::Hurt) {
+        return Some(Outcome::Set(Rule::Idiom, prev.unwrap_or_default().into()));
+    }
+    let passive = is_passive(s, i);
+    let (victim, vidx) = match kind {
+        CueKind::Noun => noun_victim(s, i),
+        CueKind::Condition => {
+            let (v, k) = right_victim(s, i);
+            match v {
+                Victim::Being(_) | Victim::Part(_) | Victim::Thing(_) | Victim::Abstract(_) if k == Some(i + 1) || adjacent_noun(s, i, k) => (v, k),
+                _ => {
+                    let (v, k) = left_subject(s, i);
+                    if v == Victim::Unknown { (Victim::Being("someone".into()), None) } else { (v, k) }
+                }
+            }
+        }
+        _ if passive => left_subject(s, i),
+        _ => {
+            let (v, k) = right_victim(s, i);
+            if v == Victim::Unknown && is_in(lexicon::SUBJECT_VICTIM_VERBS, w) {
+                left_subject(s, i)
+            } else {
+                (v, k)
+            }
+        }
+    };
+    // Idioms tied to the verb.
+    if let Some(k) = vidx
+        && !passive
+        && matches!(kind, CueKind::Violent | CueKind::Hurt | CueKind::BodyPart)
+        && let Some(after) = word(s, k + 1)
+    {
+        let idiom = match w {
+            "struck" | "strike" | "strikes" | "stricken" | "smote" | "smite" | "smitten" => {
+                matches!(after, "as" | "that" | "how" | "forcibly" | "dumb" | "silent" | "speechless" | "motionless")
+            }
+            "cut" | "cuts" => matches!(after, "short" | "off" | "dead" | "out" | "up"),
+            "beat" | "beaten" => matches!(after, "at" | "hollow"),
+            "hit" | "hits" => matches!(after, "off" | "upon"),
+            _ => false,
+        };
+        if idiom && is_in(lexicon::IDIOM_AFTER_OBJECT, after) {
+            return Some(Outcome::Set(Rule::Idiom, after.into()));
+        }
+    }
+    if passive
+        && matches!(kind, CueKind::Violent | CueKind::Hurt | CueKind::BodyPart | CueKind::Lethal)
+        && let Some(a) = abstract_agent(s, i)
+    {
+        return Some(Outcome::Set(Rule::Idiom, a));
+    }
+    if passive && matches!(w, "struck" | "stricken" | "smitten") && word(s, i + 1).is_some_and(|n| matches!(n, "dumb" | "silent" | "speechless" | "motionless" | "blind")) {
+        return Some(Outcome::Set(Rule::Idiom, word(s, i + 1).unwrap_or_default().into()));
+    }
+    if !passive && matches!(kind, CueKind::Violent) {
+        let (subj, _) = left_subject(s, i);
+        if let Victim::Abstract(a) = subj {
+            return Some(Outcome::Set(Rule::Idiom, a));
+        }
+    }
+    // Victim class.
+    let victim_name = match &victim {
+        Victim::Thing(t) => return Some(Outcome::Set(Rule::Object, t.clone())),
+        Victim::Abstract(a) => return Some(Outcome::Set(Rule::Idiom, a.clone())),
+        Victim::Negative(n) => return Some(Outcome::Set(Rule::Negated, n.clone())),
+        Victim::Part(p) => {
+            if matches!(w, "bit" | "bite" | "bitten" | "cut") && lexicon::GESTURE_PARTS.iter().any(|g| p.ends_with(g)) {
+                return Some(Outcome::Set(Rule::Idiom, p.clone()));
+            }
+            p.clone()
+        }
+        Victim::Being(b) => {
+            if kind == CueKind::BodyPart {
+                let to_pieces = word(s, i + 1) == Some("to") && word(s, i + 2).is_some_and(|n| matches!(n, "pieces" | "shreds" | "death")) || word(s, i + 1) == Some("apart") || word(s, i + 1) == Some("limb");
+                if !to_pieces {
+                    return Some(Outcome::Set(Rule::Idiom, b.clone()));
+                }
+            }
+            b.clone()
+        }
+        Victim::Unknown => match kind {
+            CueKind::Noun => "someone".to_string(),
+            CueKind::Lethal => return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "victim unclear".into()))),
+            CueKind::Hurt => return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "hurt".into()))),
+            _ => return None,
+        },
+    };
+    if let Some(v) = vidx
+        && let Some(n) = negated_noun(s, v)
+    {
+        return Some(Outcome::Set(Rule::Negated, n));
+    }
+    if kind == CueKind::Hurt && !matches!(victim, Victim::Part(_)) && !hurt_is_physical(s, i) {
+        return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "hurt".into())));
+    }
+    let state = matches!(kind, CueKind::Noun | CueKind::Condition) && !marked_new(s, i);
+    Some(with_modality(
+        s,
+        i,
+        Outcome::Injury {
+            victim: victim_name,
+            state,
+        },
+    ))
+}
+
+/// Whether the victim found to the right is the noun right after an adjective-like cue
+/// (`wounded man`, `wounded old man`).
+fn adjacent_noun(s: &Sentence, i: usize, k: Option<usize>) -> bool {
+    let Some(k) = k else { return false };
+    s.toks[i + 1..k].iter().all(|t| !t.punct && (is_in(lexicon::SKIPPABLE, &t.w) || is_adverb(&t.w)))
+}
+
+fn with_modality(s: &Sentence, i: usize, outcome: Outcome) -> Outcome {
+    if let Some((rule, by)) = verb_group_modality(s, i).or_else(|| clause_modality(s, i)) {
+        return Outcome::Set(rule, by);
+    }
+    outcome
+}
+
+fn hurt_is_physical(s: &Sentence, i: usize) -> bool {
+    let before = i.saturating_sub(3);
+    if s.toks[before..i].iter().any(|t| is_in(lexicon::PHYSICAL_QUALIFIERS, &t.w)) {
+        return true;
+    }
+    let after: Vec<&str> = s.toks[i + 1..(i + 6).min(s.toks.len())]
+        .iter()
+        .take_while(|t| !t.punct)
+        .map(|t| t.w.as_str())
+        .collect();
+    after.iter().any(|w| is_in(lexicon::BODY_PARTS, w) || matches!(*w, "fall" | "blow" | "blows" | "stone" | "explosion" | "shot" | "bullet" | "accident" | "kick"))
+}
+
+fn noun_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
+    // Possessor on the left: "his wound", "the captain's injuries".
+    let mut j = i;
+    for _ in 0..3 {
+        if j == 0 {
+            break;
+        }
+        j -= 1;
+        let t = &s.toks[j];
+        if t.punct {
+            break;
+        }
+        if is_in(lexicon::NEGATORS, &t.w) {
+            return (Victim::Negative(t.w.clone()), Some(j));
+        }
+        if t.poss {
+            return match classify(t) {
+                Some(v @ Victim::Thing(_)) => (v, Some(j)),
+                _ => (Victim::Being(t.w.clone()), Some(j)),
+            };
+        }
+        if is_in(lexicon::POSSESSIVES, &t.w) {
+            return (Victim::Being(t.w.clone()), Some(j));
+        }
+    }
+    // "a wound in his side", "the wound of the ship".
+    if let Some(p) = word(s, i + 1)
+        && matches!(p, "in" | "on" | "to" | "of" | "upon" | "across")
+    {
+        let (v, k) = right_victim_after_prep(s, i + 1);
+        if v != Victim::Unknown {
+            return (v, k);
+        }
+    }
+    (Victim::Unknown, None)
+}
+
+fn right_victim_after_prep(s: &Sentence, p: usize) -> (Victim, Option<usize>) {
+    // Reuse the object search from the preposition, which it would otherwise stop at.
+    right_victim(s, p)
+}
+
+fn eval_blood(s: &Sentence, i: usize) -> Outcome {
+    let w = s.toks[i].w.as_str();
+    let prev = if i > 0 { word(s, i - 1) } else { None };
+    let next: Vec<&str> = s.toks[i + 1..(i + 4).min(s.toks.len())]
+        .iter()
+        .take_while(|t| !t.punct)
+        .map(|t| t.w.as_str())
+        .collect();
+    if w == "blood" {
+        if let Some(p) = prev.filter(|p| is_in(lexicon::BLOOD_IDIOMS_BEFORE, p)) {
+            return Outcome::Set(Rule::Idiom, format!("{p} blood"));
+        }
+        for idiom in lexicon::BLOOD_IDIOMS_AFTER {
+            if next.len() >= idiom.len() && next[..idiom.len()] == **idiom {
+                return Outcome::Set(Rule::Idiom, format!("blood {}", idiom.join(" ")));
+            }
+        }
+    }
+    if w != "blood" {
+        // "bloody nose" is an injury; "bloody battle" or "bloodstained coat" is only seen.
+        let (v, _) = right_victim(s, i);
+        if let Victim::Part(p) = v {
+            return with_modality(s, i, Outcome::Injury { victim: p, state: !marked_new(s, i) });
+        }
+        return with_modality(s, i, Outcome::Set(Rule::Ambiguous, w.into()));
+    }
+    let owner = if let Some(p) = prev.filter(|p| is_in(lexicon::POSSESSIVES, p)) {
+        Some(p.to_string())
+    } else if i > 0 && s.toks[i - 1].poss {
+        match classify(&s.toks[i - 1]) {
+            Some(Victim::Thing(_)) => None,
+            _ => Some(s.toks[i - 1].w.clone()),
+        }
+    } else if word(s, i + 1) == Some("of") {
+        match right_victim(s, i + 1).0 {
+            Victim::Being(b) => Some(b),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let flows = next.iter().any(|n| is_in(lexicon::BLOOD_FLOW, n))
+        || prev.is_some_and(|p| matches!(p, "spat" | "coughed" | "vomited" | "spitting" | "coughing" | "drew" | "shed" | "lost" | "losing"));
+    if flows || owner.is_some() {
+        let victim = owner.unwrap_or_else(|| "someone".into());
+        return with_modality(s, i, Outcome::Injury { victim, state: !marked_new(s, i) });
+    }
+    with_modality(s, i, Outcome::Set(Rule::Ambiguous, "blood".into()))
+}
+
+#[cfg(test)]
+mod tests;
