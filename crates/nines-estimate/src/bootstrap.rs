@@ -1,7 +1,7 @@
 //! Seeded bootstrap intervals for any statistic: percentile, BCa, and the cluster bootstrap
 //! that resamples whole prompts (clusters) so within-prompt correlation is honoured.
 
-use rand::{Rng, SeedableRng};
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::ContinuousCDF;
@@ -106,10 +106,10 @@ where
         return Err(EstimateError::Empty { field: "clusters" });
     }
     let mut buf: Vec<T> = Vec::new();
-    let eval = |units: &[&Vec<T>]| {
+    let eval = |idx: &[usize]| {
         buf.clear();
-        for c in units {
-            buf.extend(c.iter().cloned());
+        for &i in idx {
+            buf.extend_from_slice(&clusters[i]);
         }
         statistic(&buf)
     };
@@ -117,7 +117,7 @@ where
         BootstrapMethod::Percentile => IntervalKind::ClusterPercentile,
         BootstrapMethod::Bca => IntervalKind::ClusterBca,
     };
-    run(clusters, eval, method, interval, cfg)
+    run(clusters.len(), "clusters", eval, method, interval, cfg)
 }
 
 /// The raw bootstrap replicates of `statistic` (for diagnostics or custom intervals).
@@ -130,14 +130,13 @@ where
     check::nonempty("data", data)?;
     let mut buf: Vec<T> = Vec::with_capacity(data.len());
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut idx = vec![0usize; data.len()];
+    let n = data.len();
     let mut reps = Vec::with_capacity(cfg.resamples);
     for r in 0..cfg.resamples {
-        for i in idx.iter_mut() {
-            *i = rng.random_range(0..data.len());
-        }
         buf.clear();
-        buf.extend(idx.iter().map(|&i| data[i].clone()));
+        for _ in 0..n {
+            buf.push(data[index(&mut rng, n)].clone());
+        }
         let v = statistic(&buf);
         finite_stat(v, || format!("bootstrap replicate {r}"))?;
         reps.push(v);
@@ -156,16 +155,18 @@ where
     F: Fn(&[T]) -> f64,
 {
     let mut buf: Vec<T> = Vec::with_capacity(data.len());
-    let eval = |units: &[&T]| {
+    let eval = |idx: &[usize]| {
         buf.clear();
-        buf.extend(units.iter().map(|x| (*x).clone()));
+        for &i in idx {
+            buf.push(data[i].clone());
+        }
         statistic(&buf)
     };
     let interval = match method {
         BootstrapMethod::Percentile => IntervalKind::BootstrapPercentile,
         BootstrapMethod::Bca => IntervalKind::BootstrapBca,
     };
-    run(data, eval, method, interval, cfg)
+    run(data.len(), "data", eval, method, interval, cfg)
 }
 
 fn finite_stat(v: f64, on: impl FnOnce() -> String) -> Result<()> {
@@ -176,31 +177,45 @@ fn finite_stat(v: f64, on: impl FnOnce() -> String) -> Result<()> {
     }
 }
 
-/// Core: resample `units` with replacement, evaluate, build the interval.
-fn run<U, G>(
-    units: &[U],
+/// A uniform index in `0..n` by Lemire's multiply-shift (bias below `n / 2^64`).
+fn index(rng: &mut ChaCha8Rng, n: usize) -> usize {
+    ((rng.next_u64() as u128 * n as u128) >> 64) as usize
+}
+
+/// Core: resample `n` units (by index) with replacement, evaluate, build the interval.
+fn run<G>(
+    n: usize,
+    field: &'static str,
     mut eval: G,
     method: BootstrapMethod,
     interval: IntervalKind,
     cfg: &BootstrapConfig,
 ) -> Result<Estimate>
 where
-    G: FnMut(&[&U]) -> f64,
+    G: FnMut(&[usize]) -> f64,
 {
     cfg.validate()?;
-    check::at_least("data", units, 2)?;
-    let n = units.len();
-    let all: Vec<&U> = units.iter().collect();
+    if n < 2 {
+        return Err(if n == 0 {
+            EstimateError::Empty { field }
+        } else {
+            EstimateError::TooFew {
+                field,
+                need: 2,
+                got: n,
+            }
+        });
+    }
+    let all: Vec<usize> = (0..n).collect();
     let theta = eval(&all);
     finite_stat(theta, || "the original sample".into())?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut pick: Vec<&U> = Vec::with_capacity(n);
+    let mut pick: Vec<usize> = vec![0; n];
     let mut reps = Vec::with_capacity(cfg.resamples);
     for r in 0..cfg.resamples {
-        pick.clear();
-        for _ in 0..n {
-            pick.push(&units[rng.random_range(0..n)]);
+        for p in pick.iter_mut() {
+            *p = index(&mut rng, n);
         }
         let v = eval(&pick);
         finite_stat(v, || format!("bootstrap replicate {r}"))?;
@@ -228,10 +243,12 @@ where
             let z0 = nd.inverse_cdf(share);
             // Acceleration from the jackknife.
             let mut jack = Vec::with_capacity(n);
-            let mut loo: Vec<&U> = Vec::with_capacity(n - 1);
+            let mut loo: Vec<usize> = (1..n).collect();
             for i in 0..n {
-                loo.clear();
-                loo.extend(units.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, u)| u));
+                // loo = 0..n without i: swap i back in place of i−1's slot as i advances.
+                if i > 0 {
+                    loo[i - 1] = i - 1;
+                }
                 let v = eval(&loo);
                 finite_stat(v, || format!("jackknife sample {i} (unit {i} left out)"))?;
                 jack.push(v);

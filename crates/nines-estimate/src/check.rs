@@ -26,7 +26,12 @@ pub(crate) fn at_least<T>(field: &'static str, xs: &[T], need: usize) -> Result<
 }
 
 /// Fails unless both slices have the same length.
-pub(crate) fn same_len<A, B>(left: &'static str, a: &[A], right: &'static str, b: &[B]) -> Result<()> {
+pub(crate) fn same_len<A, B>(
+    left: &'static str,
+    a: &[A],
+    right: &'static str,
+    b: &[B],
+) -> Result<()> {
     if a.len() != b.len() {
         Err(EstimateError::LengthMismatch {
             left,
@@ -83,7 +88,10 @@ pub(crate) fn weights(field: &'static str, ws: &[f64], need_positive_sum: bool) 
 
 /// Probabilities in (0, 1] (inclusion probabilities, acceptance rates used as divisors).
 pub(crate) fn open_closed_unit(field: &'static str, ps: &[f64]) -> Result<()> {
-    match ps.iter().position(|p| !(p.is_finite() && *p > 0.0 && *p <= 1.0)) {
+    match ps
+        .iter()
+        .position(|p| !(p.is_finite() && *p > 0.0 && *p <= 1.0))
+    {
         Some(index) => Err(EstimateError::Probability {
             field,
             index,
@@ -96,7 +104,10 @@ pub(crate) fn open_closed_unit(field: &'static str, ps: &[f64]) -> Result<()> {
 
 /// Values in [0, 1] (judgments, probabilities that may be zero).
 pub(crate) fn closed_unit(field: &'static str, ps: &[f64]) -> Result<()> {
-    match ps.iter().position(|p| !(p.is_finite() && *p >= 0.0 && *p <= 1.0)) {
+    match ps
+        .iter()
+        .position(|p| !(p.is_finite() && *p >= 0.0 && *p <= 1.0))
+    {
         Some(index) => Err(EstimateError::Probability {
             field,
             index,

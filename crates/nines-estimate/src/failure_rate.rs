@@ -20,7 +20,6 @@
 //! accepted).
 
 use serde::{Deserialize, Serialize};
-use statrs::function::gamma::ln_gamma;
 
 use crate::batched::{OnEmpty, Selection, accepts};
 use crate::check;
@@ -376,7 +375,9 @@ pub fn from_scores(
         if total < batch as u64 {
             return Err(EstimateError::Counts {
                 what: format!("prompts[{j}]"),
-                detail: format!("{total} cheap draws; the batched estimator needs at least k = {batch}"),
+                detail: format!(
+                    "{total} cheap draws; the batched estimator needs at least k = {batch}"
+                ),
             });
         }
         // Suffix sums: above[i] = count of cheap draws with index >= i (sorted ascending).
@@ -440,11 +441,6 @@ pub fn from_scores(
     )
 }
 
-/// `ln C(n, r)`.
-fn ln_choose(n: u64, r: u64) -> f64 {
-    ln_gamma(n as f64 + 1.0) - ln_gamma(r as f64 + 1.0) - ln_gamma((n - r) as f64 + 1.0)
-}
-
 /// `C(g, k) / C(n, k)`: probability that `k` draws without replacement from `n` all fall in a
 /// set of `g`.
 fn choose_ratio(g: u64, n: u64, k: usize) -> f64 {
@@ -452,7 +448,6 @@ fn choose_ratio(g: u64, n: u64, k: usize) -> f64 {
     if g < k {
         return 0.0;
     }
-    // Product form is exact enough and avoids ln_gamma cancellation for small k.
     let mut r = 1.0;
     for i in 0..k {
         r *= (g - i) as f64 / (n - i) as f64;
@@ -465,18 +460,27 @@ fn choose_ratio(g: u64, n: u64, k: usize) -> f64 {
 /// draws picked without replacement (ties broken uniformly).
 fn safest_weight(g: u64, e: u64, total: u64, k: usize) -> f64 {
     let r = (k - 1) as u64;
-    if r == 0 {
-        return 1.0;
-    }
-    let ln_den = ln_choose(total, r);
     let mut sum = 0.0;
+    // C(r, ties), updated as ties grows.
+    let mut c_r = 1.0;
     for ties in 0..=e.min(r) {
+        if ties > 0 {
+            c_r *= (r - ties + 1) as f64 / ties as f64;
+        }
         let rest = r - ties;
         if rest > g {
             continue;
         }
-        let ln_num = ln_choose(e, ties) + ln_choose(g, rest);
-        sum += (ln_num - ln_den).exp() / (ties as f64 + 1.0);
+        // C(E,ties) C(G,rest) / C(K,r) = C(r,ties) Π_{i<ties} (E−i)/(K−i)
+        //                                 · Π_{i<rest} (G−i)/(K−ties−i); every factor ≤ 1.
+        let mut t = c_r;
+        for i in 0..ties {
+            t *= (e - i) as f64 / (total - i) as f64;
+        }
+        for i in 0..rest {
+            t *= (g - i) as f64 / (total - ties - i) as f64;
+        }
+        sum += t / (ties as f64 + 1.0);
     }
     k as f64 * sum
 }

@@ -167,7 +167,18 @@ pub fn effective_bounds(
             let center = (p_hat + 0.5 * z2n) / (1.0 + z2n);
             let h = z / (1.0 + z2n)
                 * (p_hat * (1.0 - p_hat) / n_eff + z * z / (4.0 * n_eff * n_eff)).sqrt();
-            ((center - h).max(0.0), (center + h).min(1.0))
+            // At p̂ = 0 (or 1) the bound is exactly 0 (or 1); avoid rounding residue.
+            let lo = if p_hat == 0.0 {
+                0.0
+            } else {
+                (center - h).max(0.0)
+            };
+            let hi = if p_hat == 1.0 {
+                1.0
+            } else {
+                (center + h).min(1.0)
+            };
+            (lo, hi)
         }
         ProportionInterval::ClopperPearson => {
             let alpha = 1.0 - level;

@@ -183,7 +183,11 @@ pub fn clipped(
     check::at_least("values", values, 2)?;
     check::same_len("values", values, "weights", weights)?;
     check::finite("values", values)?;
-    check::weights("weights", weights, normalization == Normalization::SelfNormalized)?;
+    check::weights(
+        "weights",
+        weights,
+        normalization == Normalization::SelfNormalized,
+    )?;
     check_cap(cap)?;
     let wc: Vec<f64> = weights.iter().map(|w| w.min(cap)).collect();
     let clipped = weights.iter().filter(|w| **w > cap).count();
@@ -245,7 +249,10 @@ pub fn repair_mistaken(
     check::at_least("values", values, 2)?;
     check::same_len("values", values, "log_target", log_target)?;
     check::same_len("values", values, "log_used", log_used)?;
-    if let Some(index) = log_target.iter().position(|l| l.is_nan() || *l == f64::INFINITY) {
+    if let Some(index) = log_target
+        .iter()
+        .position(|l| l.is_nan() || *l == f64::INFINITY)
+    {
         return Err(EstimateError::NonFinite {
             field: "log_target",
             index,
@@ -253,7 +260,11 @@ pub fn repair_mistaken(
         });
     }
     check::finite("log_used", log_used)?;
-    let log_w: Vec<f64> = log_target.iter().zip(log_used).map(|(p, q)| p - q).collect();
+    let log_w: Vec<f64> = log_target
+        .iter()
+        .zip(log_used)
+        .map(|(p, q)| p - q)
+        .collect();
     let shift = match normalization {
         Normalization::Exact => 0.0,
         Normalization::SelfNormalized => log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max),

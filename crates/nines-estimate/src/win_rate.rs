@@ -122,7 +122,13 @@ pub fn efficient_from_counts(
     level: f64,
 ) -> Result<WinRate> {
     check::level(level)?;
-    let core = core(accepted, rejected, rejected_judgments, "rejected_judgments", level)?;
+    let core = core(
+        accepted,
+        rejected,
+        rejected_judgments,
+        "rejected_judgments",
+        level,
+    )?;
     let (ci, kind) = if rejected == 0 {
         (core.bound, IntervalKind::Bound)
     } else {
@@ -205,7 +211,8 @@ fn core(
         0.25
     };
     let value = 0.5 * a + (1.0 - a) * m;
-    let var = (0.5 - m).powi(2) * a * (1.0 - a) / n + (1.0 - a).powi(2) * v / judgments.len() as f64;
+    let var =
+        (0.5 - m).powi(2) * a * (1.0 - a) / n + (1.0 - a).powi(2) * v / judgments.len() as f64;
     Ok(Core {
         value,
         var,
