@@ -61,13 +61,14 @@ impl std::fmt::Debug for Encoder {
 impl Encoder {
     /// Loads a Hugging Face BERT folder (`config.json`, safetensors, `tokenizer.json`).
     pub fn load(dir: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
-        Self::load_with(dir, options, |_| ())
+        Ok(Self::load_with(dir, options, |_| ())?.0)
     }
 
-    /// Like [`load`](Self::load), letting `extend` declare more variables under the same
-    /// store (e.g. a classification head) before weights are read; variables the checkpoint
-    /// lacks keep their initial values only if `extend` registered them via the returned names.
-    pub fn load_with<F: FnOnce(&VarStore)>(dir: impl AsRef<Path>, options: LoadOptions, extend: F) -> Result<Self> {
+    /// Like [`load`](Self::load), letting `extend` declare more parameters under the same
+    /// store root (e.g. a classification head `classifier.weight`) before weights are read.
+    /// Those parameters are read from the checkpoint when it has them and keep their initial
+    /// values otherwise. Returns the encoder and what `extend` built.
+    pub fn load_with<T>(dir: impl AsRef<Path>, options: LoadOptions, extend: impl FnOnce(&tch::nn::Path) -> T) -> Result<(Self, T)> {
         let dir = dir.as_ref();
         let config_path = dir.join("config.json");
         if !config_path.is_file() {
@@ -97,7 +98,7 @@ impl Encoder {
         let mut vars = VarStore::new(options.device.resolve()?);
         let model = BertModel::new(&vars.root(), &cfg);
         let before: Vec<String> = vars.variables().into_keys().collect();
-        extend(&vars);
+        let extra = extend(&vars.root());
         let added: Vec<String> = vars.variables().into_keys().filter(|k| !before.contains(k)).collect();
         let mut optional: Vec<&str> = POOLER_VARS.to_vec();
         optional.extend(added.iter().map(String::as_str));
@@ -107,7 +108,7 @@ impl Encoder {
             vars.set_kind(options.dtype.kind());
         }
         let max_len = cfg.max_position_embeddings;
-        Ok(Encoder { model, tokenizer, vars, source: dir.to_path_buf(), max_len })
+        Ok((Encoder { model, tokenizer, vars, source: dir.to_path_buf(), max_len }, extra))
     }
 
     /// Loads on the CPU in f32.
