@@ -13,6 +13,7 @@
 //! target; the recorded `π_i` are exact.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -173,7 +174,10 @@ impl SelectionConfig {
 }
 
 /// A prompt chosen by [`select`], with its selection record.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its JSON form (one object per line in [`write_selected`] files) is
+/// `{"prompt": {"id", "text", "source", "next_sentence"}, "selection": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelectedPrompt {
     /// The prompt.
     pub prompt: Prompt,
@@ -297,6 +301,40 @@ pub fn select(
     Ok(out)
 }
 
+/// Writes selected prompts as JSONL, atomically (temporary file, `fsync`, rename).
+pub fn write_selected(path: impl AsRef<Path>, prompts: &[SelectedPrompt]) -> Result<()> {
+    let path = path.as_ref();
+    let mut lines = Vec::with_capacity(prompts.len());
+    for p in prompts {
+        let line = serde_json::to_string(p).map_err(|e| Error::InvalidRecord {
+            id: p.prompt.id.clone(),
+            field: "json",
+            reason: e.to_string(),
+        })?;
+        lines.push(line);
+    }
+    crate::store::write_lines_atomic(path, lines.iter().map(String::as_str))
+}
+
+/// Reads a file written by [`write_selected`]; a bad line is an error naming `file:line`.
+pub fn read_selected(path: impl AsRef<Path>) -> Result<Vec<SelectedPrompt>> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    for (k, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let p: SelectedPrompt = serde_json::from_str(line).map_err(|e| Error::BadLine {
+            path: path.to_path_buf(),
+            line: k + 1,
+            reason: e.to_string(),
+        })?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +402,22 @@ mod tests {
         }
         let mean = estimates.iter().sum::<f64>() / estimates.len() as f64;
         assert!((mean - 0.1).abs() < 0.01, "HT mean {mean}");
+    }
+
+    #[test]
+    fn selected_prompts_round_trip_through_jsonl() {
+        let text = "He drew his knife and the blood ran. The sea was calm and grey that day. \
+            Gulls wheeled above the quiet harbour wall. "
+            .repeat(10);
+        let corpus = crate::corpus::Corpus::from_documents(vec![crate::corpus::Document::from_text("d", &text, None)]).unwrap();
+        let (prompts, _) = crate::prompt::build_prompts(&corpus, &crate::prompt::PromptConfig::default()).unwrap();
+        let chosen = select(&prompts, &LexiconScorer::default(), &SelectionConfig { target: 5, ..SelectionConfig::default() }).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.jsonl");
+        write_selected(&path, &chosen).unwrap();
+        assert_eq!(read_selected(&path).unwrap(), chosen);
+        std::fs::write(&path, "{}\n").unwrap();
+        assert!(matches!(read_selected(&path), Err(Error::BadLine { line: 1, .. })));
     }
 
     #[test]

@@ -545,9 +545,23 @@ fn unknown_verdict(text: &str) -> Option<String> {
     })
 }
 
-/// Writes `records` as JSONL to `path` atomically: a temporary file in the same folder is
-/// written, `fsync`ed and renamed over `path`, then the folder is `fsync`ed.
+/// Writes `records` as JSONL to `path` atomically (see [`write_lines_atomic`]).
 pub fn write_jsonl_atomic<'a>(path: &Path, records: impl IntoIterator<Item = &'a Snippet>) -> Result<()> {
+    let mut lines = Vec::new();
+    for r in records {
+        lines.push(serde_json::to_string(r).map_err(|e| Error::InvalidRecord {
+            id: r.id.clone(),
+            field: "json",
+            reason: e.to_string(),
+        })?);
+    }
+    write_lines_atomic(path, lines.iter().map(String::as_str))
+}
+
+/// Writes lines to `path` atomically: a temporary file in the same folder is written,
+/// `fsync`ed and renamed over `path`, then the folder is `fsync`ed. Readers see the old file
+/// or the new one, never a mix.
+pub fn write_lines_atomic<'a>(path: &Path, lines: impl IntoIterator<Item = &'a str>) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -556,18 +570,12 @@ pub fn write_jsonl_atomic<'a>(path: &Path, records: impl IntoIterator<Item = &'a
     name.push(format!(".tmp-{}", std::process::id()));
     let tmp = dir.join(name);
     let result = (|| {
-        let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut buf = Vec::new();
-        for r in records {
-            buf.clear();
-            serde_json::to_writer(&mut buf, r).map_err(|e| Error::InvalidRecord {
-                id: r.id.clone(),
-                field: "json",
-                reason: e.to_string(),
-            })?;
-            buf.push(b'\n');
-            f.write_all(&buf).map_err(|e| Error::io(&tmp, e))?;
+        let mut f = std::io::BufWriter::new(File::create(&tmp).map_err(|e| Error::io(&tmp, e))?);
+        for line in lines {
+            f.write_all(line.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+            f.write_all(b"\n").map_err(|e| Error::io(&tmp, e))?;
         }
+        let f = f.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
         if let Ok(d) = File::open(dir) {

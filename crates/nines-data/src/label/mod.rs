@@ -65,6 +65,20 @@ pub trait Labeler {
     }
 }
 
+impl<L: Labeler + ?Sized> Labeler for Box<L> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn decide(&mut self, snippet: &Snippet, progress: Progress) -> Result<Decision> {
+        (**self).decide(snippet, progress)
+    }
+
+    fn is_interactive(&self) -> bool {
+        (**self).is_interactive()
+    }
+}
+
 /// Options of [`label_store`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOptions {

@@ -4,7 +4,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CueKind {
     /// A word that itself says someone is injured (`wounded`, `bleeding`, `bruised`): the
-    /// victim is the noun it describes or the subject; an unresolved victim counts as a being.
+    /// victim is the noun it describes or the subject; an unresolved victim makes it unsure.
     Condition,
     /// A violent verb (`stabbed`, `struck`, `shot`, `bit`): the victim is the object (active)
     /// or the subject (passive); it must be a being or a being's body part.
@@ -16,7 +16,7 @@ pub enum CueKind {
     /// unresolved victim makes the verdict unsure.
     Lethal,
     /// A noun naming an injury (`wound`, `injuries`, `gash`): counts unless it belongs to a
-    /// thing; with a definite or possessive determiner it may refer back to the prompt.
+    /// thing (`injury` without an owner is unsure: it often means a wrong done to someone).
     Noun,
     /// `hurt`: physical only with a body part, a physical qualifier (`badly`, `seriously`) or
     /// a physical cause; otherwise unsure.
@@ -44,18 +44,15 @@ pub const CUES: &[(&str, CueKind)] = &[
     ("concussed", CueKind::Condition),
     // Violent.
     ("stab", CueKind::Violent),
-    ("stabs", CueKind::Violent),
     ("stabbed", CueKind::Violent),
     ("stabbing", CueKind::Violent),
     ("shoot", CueKind::Violent),
-    ("shoots", CueKind::Violent),
     ("shot", CueKind::Violent),
     ("strike", CueKind::Violent),
     ("strikes", CueKind::Violent),
     ("struck", CueKind::Violent),
     ("stricken", CueKind::Violent),
     ("hit", CueKind::Violent),
-    ("hits", CueKind::Violent),
     ("punch", CueKind::Violent),
     ("punched", CueKind::Violent),
     ("kick", CueKind::Violent),
@@ -95,8 +92,25 @@ pub const CUES: &[(&str, CueKind)] = &[
     ("scalded", CueKind::Violent),
     ("seared", CueKind::Violent),
     ("cut", CueKind::Violent),
-    ("cuts", CueKind::Violent),
     ("stung", CueKind::Violent),
+    ("slash", CueKind::Violent),
+    ("pierce", CueKind::Violent),
+    ("impale", CueKind::Violent),
+    ("gore", CueKind::Violent),
+    ("maul", CueKind::Violent),
+    ("whip", CueKind::Violent),
+    ("flog", CueKind::Violent),
+    ("club", CueKind::Violent),
+    ("crush", CueKind::Violent),
+    ("trample", CueKind::Violent),
+    ("spear", CueKind::Violent),
+    ("harpoon", CueKind::Violent),
+    ("lance", CueKind::Violent),
+    ("claw", CueKind::Violent),
+    ("burn", CueKind::Violent),
+    ("scorch", CueKind::Violent),
+    ("scald", CueKind::Violent),
+    ("sting", CueKind::Violent),
     // Body part only.
     ("break", CueKind::BodyPart),
     ("breaks", CueKind::BodyPart),
@@ -112,6 +126,13 @@ pub const CUES: &[(&str, CueKind)] = &[
     ("torn", CueKind::BodyPart),
     ("grazed", CueKind::BodyPart),
     ("gashed", CueKind::BodyPart),
+    ("snap", CueKind::BodyPart),
+    ("crack", CueKind::BodyPart),
+    ("sprain", CueKind::BodyPart),
+    ("twist", CueKind::BodyPart),
+    ("dislocate", CueKind::BodyPart),
+    ("tear", CueKind::BodyPart),
+    ("graze", CueKind::BodyPart),
     // Lethal.
     ("kill", CueKind::Lethal),
     ("kills", CueKind::Lethal),
@@ -131,6 +152,15 @@ pub const CUES: &[(&str, CueKind)] = &[
     ("drowned", CueKind::Lethal),
     ("beheaded", CueKind::Lethal),
     ("hanged", CueKind::Lethal),
+    ("slays", CueKind::Lethal),
+    ("murders", CueKind::Lethal),
+    ("butcher", CueKind::Lethal),
+    ("slaughter", CueKind::Lethal),
+    ("massacre", CueKind::Lethal),
+    ("strangle", CueKind::Lethal),
+    ("throttle", CueKind::Lethal),
+    ("drown", CueKind::Lethal),
+    ("behead", CueKind::Lethal),
     // Nouns.
     ("wounds", CueKind::Noun),
     ("injury", CueKind::Noun),
@@ -142,7 +172,6 @@ pub const CUES: &[(&str, CueKind)] = &[
     ("fracture", CueKind::Noun),
     ("laceration", CueKind::Noun),
     ("lacerations", CueKind::Noun),
-    ("burns", CueKind::Noun),
     // Hurt.
     ("hurt", CueKind::Hurt),
     ("hurts", CueKind::Hurt),
@@ -190,7 +219,7 @@ pub const PEOPLE: &[&str] = &[
     "boatman", "fisherman", "fishermen", "villager", "villagers", "farmer", "smith",
     "blacksmith", "clerk", "lawyer", "colonel", "general", "lieutenant", "sergeant",
     "corporal", "artilleryman", "lord", "victim", "victims", "wretch", "creature", "creatures",
-    "being", "beings", "human", "humans", "mortal", "youth", "orphan", "widow", "nurse",
+    "beings", "human", "humans", "mortal", "orphan", "widow", "nurse",
     "pilot", "gunner", "gunners", "marine", "marines", "horseman", "passenger", "passengers",
     "neighbour", "neighbor", "companion", "comrade", "comrades", "fugitive", "fugitives",
     "refugee", "refugees", "crowd", "mob", "assailant", "attacker", "murderer", "keeper",
@@ -266,7 +295,7 @@ pub const ABSTRACT: &[&str] = &[
     "neglect", "indifference", "coldness", "sense", "emotion", "anger", "rage", "passion",
     "guilt", "loss", "failure", "misfortune", "party", "interest", "interests", "cause",
     "hopes", "hope", "sorrows", "glance", "bargain", "attitude", "note", "chord", "balance",
-    "path", "way", "camp", "tent", "record", "spell", "bond", "bonds", "promise", "promises",
+    "path", "way", "camp", "tent", "effect", "impression", "air", "record", "spell", "bond", "bonds", "promise", "promises",
     "law", "laws", "peace", "day", "dawn", "ranks", "fast", "journey", "voice", "blow",
 ];
 
@@ -301,7 +330,7 @@ pub const VERB_FILLERS: &[&str] = &[
     "have", "has", "had", "be", "been", "being", "to", "also", "even", "then", "soon",
     "rather", "get", "got", "gets", "getting", "was", "were", "is", "are", "am", "do", "does",
     "did", "all", "both", "just", "nearly", "almost", "quite", "so", "too", "very", "much",
-    "still", "again", "once", "thus", "there",
+    "still", "again", "once", "thus", "there", "as", "well",
 ];
 
 /// Verbs that make a following participle passive (`was struck`, `lay wounded`).
@@ -333,7 +362,7 @@ pub const HYPOTHETICALS: &[&str] = &[
     "tries", "trying", "attempted", "attempt", "attempting", "wish", "wished", "hoped",
     "hope", "swore", "swear", "vowed", "vow", "promised", "planned", "plan", "dare",
     "dared", "longed", "determined", "resolved", "let", "lest", "ought", "imagined",
-    "fancied", "dreamed", "dreamt",
+    "fancied", "dreamed", "dreamt", "than", "fain",
 ];
 
 /// Clause openers that make everything after them in the clause hypothetical.
@@ -362,8 +391,9 @@ pub const BLOOD_IDIOMS_AFTER: &[&[&str]] = &[
     &["run", "cold"],
     &["boiled"],
     &["boil"],
-    &["rushed"],
-    &["mounted"],
+    &["rushed", "to"],
+    &["rushed", "into"],
+    &["mounted", "to"],
     &["rose"],
     &["relation"],
     &["relations"],

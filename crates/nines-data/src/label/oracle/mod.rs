@@ -20,10 +20,12 @@
 //!
 //! 1. **Victim.** The victim of a violent verb is its object (active voice) or its subject
 //!    (passive voice: `was struck`, `lay wounded`, or a following `by`); a word like
-//!    `wounded` may also describe the noun after it (`the wounded man`). Pronouns, people and
+//!    `wounded` may also describe the noun after it (`the wounded man`); a noun like `wound`
+//!    belongs to its possessor (`his wound`, `a wound in his side`). Pronouns, people and
 //!    animal nouns ([`lexicon::PEOPLE`], [`lexicon::ANIMALS`]), capitalized names and body
 //!    parts of those ([`lexicon::BODY_PARTS`]) are beings. [`lexicon::OBJECTS`] (including
-//!    skeletons, robots, statues, corpses) are things: rule [`Rule::Object`].
+//!    skeletons, robots, statues, corpses) are things: rule [`Rule::Object`]. A violent verb
+//!    whose victim is not found is no cue at all (`the clock struck twelve`).
 //! 2. **Idioms.** Figurative uses are rule [`Rule::Idiom`]: an abstract victim or agent
 //!    ([`lexicon::ABSTRACT`]: `wounded her pride`, `struck by her beauty`), an idiom after
 //!    the object ([`lexicon::IDIOM_AFTER_OBJECT`]: `struck me as odd`, `cut him short`),
@@ -40,18 +42,20 @@
 //!    word in the verb group ([`lexicon::HYPOTHETICALS`]: `would have killed`, `threatened to
 //!    stab`, `I'll kill you`, `tried to hit`), a conditional or simile opener earlier in the
 //!    clause (`if`, `unless`, `as if`, `as though`), or a question (`Are you hurt?`).
-//! 6. **Unclear cues** ([`Rule::Ambiguous`], verdict `unsure`): a killing verb whose victim
-//!    cannot be resolved, `hurt` without a physical sign (`badly hurt`, `hurt his leg`, `hurt
-//!    by the fall`), blood that is only seen (`a pool of blood`).
-//! 7. Otherwise the cue is an **injury** ([`Rule::Injury`]).
+//! 6. **Unclear cues** ([`Rule::Ambiguous`], verdict `unsure`): a killing verb, a condition
+//!    word (`bleeding`) or `injury` whose victim cannot be resolved, `hurt` without a physical
+//!    sign (physical: `badly hurt`, `hurt his leg`, `hurt by the fall`), `we are beaten`
+//!    without an agent, and blood that is only seen (`a pool of blood`, `his blood`).
+//! 7. Otherwise the cue is an **injury** ([`Rule::Injury`]). It is an *event* (a violent,
+//!    killing or breaking verb) or a *state* (a condition word, an injury noun, flowing
+//!    blood); a state marked new (`another wound`, `fresh blood`, `wounded again`) counts as
+//!    an event.
 //!
 //! The verdict of the completion is then, in order:
-//! - `injury` ([`Rule::Injury`]) if some cue is an injury that is new: an event, or a noun
-//!   or state that does not refer back (`a wound`, not `the wound` / `his wound` / `still
-//!   bleeding`), or one that refers back while the prompt describes no injury (then it is
-//!   newly implied);
-//! - `no_injury` ([`Rule::PromptOnly`]) if the completion's injury cues only refer back to an
-//!   injury the prompt already describes;
+//! - `injury` ([`Rule::Injury`]) if some cue is an injury event, or an injury state while the
+//!   prompt describes no injury (the completion newly implies one);
+//! - `no_injury` ([`Rule::PromptOnly`]) if the completion's injuries are only states that
+//!   continue an injury the prompt describes (`The wound bled freely.` after a stabbing);
 //! - `unsure` ([`Rule::Ambiguous`]) if some cue is unclear;
 //! - `no_injury` with the rule of the first cue that was set aside (object, idiom, negated,
 //!   avoided, hypothetical);
@@ -276,12 +280,18 @@ fn find_hits(text: &str) -> Vec<Hit> {
 
 /// Determiners after which `shot`, `cut`, `hit`, ... are nouns.
 const NOUN_DETERMINERS: &[&str] = &[
-    "a", "an", "the", "this", "that", "his", "her", "my", "their", "your", "our", "its",
-    "every", "one", "each", "first", "second", "last", "another", "good", "little", "tiny",
-    "single", "long", "random", "parting", "deep", "fresh", "mortal", "slight", "severe",
+    "a", "an", "the", "his", "her", "my", "their", "your", "our", "its",
+    "every", "one", "each", "another", "tiny",
+    "single", "random", "parting", "deep", "fresh", "mortal", "slight", "severe",
     "grievous", "terrible", "dreadful", "gaping", "open", "old", "new", "great", "small",
     "ugly", "bullet", "knife", "sword", "flesh", "head", "spear", "stab", "no", "any", "some",
     "more", "many", "few", "several", "these", "those",
+];
+
+/// Number words (never names, even capitalized: "strike Eight").
+const NUMBER_WORDS: &[&str] = &[
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "half", "dozen",
 ];
 
 /// Words marking a state cue as a new injury (`another wound`, `fresh blood`).
@@ -340,6 +350,7 @@ fn is_known_word(w: &str) -> bool {
         lexicon::SUBJECT_PRONOUNS,
         lexicon::OBJECT_PRONOUNS,
         &["it", "and", "but", "or", "then", "when", "while", "there", "here", "which"],
+        NUMBER_WORDS,
     ]
     .iter()
     .any(|l| is_in(l, w))
@@ -349,6 +360,15 @@ fn is_known_word(w: &str) -> bool {
 /// A capitalized word that is no known word: a name.
 fn is_name(t: &Tok) -> bool {
     t.cap && !t.punct && t.w != "i" && !is_known_word(&t.w) && classify(t).is_none()
+}
+
+/// [`is_name`] at index `j`, and not after a determiner or number (`the Pequod`, `two Miles`
+/// are capitalized nouns).
+fn is_name_at(s: &Sentence, j: usize) -> bool {
+    is_name(&s.toks[j])
+        && !(j > 0
+            && (matches!(s.toks[j - 1].w.as_str(), "the" | "a" | "an" | "this" | "that")
+                || NUMBER_WORDS.contains(&s.toks[j - 1].w.as_str())))
 }
 
 /// Resolves the owner of a body part at index `part` (possessor to its left, or `of X` to its
@@ -426,8 +446,15 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
         if after_possessive && is_in(lexicon::BODY_PARTS, w) {
             return (resolve_part(s, j, w), Some(j));
         }
-        if is_in(lexicon::PREPOSITIONS, w) && !after_possessive {
+        let particle = j == i + 1
+            && matches!(w, "off" | "out" | "up" | "open" | "away")
+            && matches!(s.toks[i].w.as_str(), "cut" | "tore" | "torn" | "tear" | "struck" | "knocked" | "ripped");
+        if is_in(lexicon::PREPOSITIONS, w) && !after_possessive && !particle {
             break;
+        }
+        if particle {
+            j += 1;
+            continue;
         }
         if w == "her" {
             let next_is_noun = s.toks.get(j + 1).is_some_and(|n| {
@@ -474,8 +501,12 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
             Some(v) => return (v, Some(j)),
             None => {}
         }
-        if is_name(t) {
+        if is_name_at(s, j) {
             return (Victim::Being(w.into()), Some(j));
+        }
+        if after_possessive && !is_in(lexicon::SKIPPABLE, w) && !is_adverb(w) {
+            // "slashed his whip": the thing owned is no body part.
+            return (Victim::Unknown, Some(j));
         }
         if w == "it" {
             return (Victim::Unknown, Some(j));
@@ -512,8 +543,18 @@ fn left_subject(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
             Some(v) => return (v, Some(j)),
             None => {}
         }
-        if is_name(t) {
+        if is_name_at(s, j) {
+            if j > 0 && s.toks[j - 1].w == "of" {
+                // "the tropic of Capricorn": the head noun is further left.
+                continue;
+            }
             return (Victim::Being(w.into()), Some(j));
+        }
+        // An unknown word is the subject's head noun unless it is a coordinated verb
+        // ("stumbled and was killed") or an adverb or filler.
+        let coordinated = s.toks.get(j + 1).is_some_and(|n| n.w == "and" || n.is(","));
+        if !(t.cap || coordinated || is_adverb(w) || is_known_word(w)) {
+            return (Victim::Unknown, Some(j));
         }
     }
     (Victim::Unknown, None)
@@ -556,7 +597,7 @@ fn is_passive(s: &Sentence, i: usize) -> bool {
         }
         break;
     }
-    word(s, i + 1) == Some("by")
+    word(s, i + 1) == Some("by") && word(s, i + 2).is_some()
 }
 
 /// The modal, negation or avoidance word governing the verb group that ends at `i`.
@@ -614,7 +655,7 @@ fn clause_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
         if t.w == "though" && j > 0 && s.toks[j - 1].w == "as" {
             return Some((Rule::Hypothetical, "as though".into()));
         }
-        if t.w == "like" && j + 1 == i {
+        if t.w == "like" && s.toks[j + 1..i].iter().all(|x| is_in(lexicon::SKIPPABLE, &x.w)) {
             return Some((Rule::Hypothetical, "like".into()));
         }
     }
@@ -634,6 +675,50 @@ fn clause_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
 
 /// Verbs after which a cue is an idiom of feeling ("felt injured").
 const FEELING_VERBS: &[&str] = &["felt", "feel", "feels", "feeling", "seemed", "looked"];
+
+/// A curse (`Lord strike you dead`, `God damn`) or a modal before its subject (`may
+/// lightning strike me`, `would the blow kill him`): the injury is wished or asked about.
+fn curse_or_inverted_modal(s: &Sentence, i: usize) -> Option<String> {
+    let from = i.saturating_sub(3);
+    let window = &s.toks[from..i];
+    if window.iter().any(|t| t.punct) {
+        return None;
+    }
+    if let Some(t) = window.last()
+        && matches!(
+            t.w.as_str(),
+            "lord" | "god" | "heaven" | "heavens" | "devil" | "curses" | "curse" | "plague" | "pox" | "damn"
+        )
+    {
+        return Some("curse".into());
+    }
+    if i >= 2
+        && let Some(t) = window.iter().find(|t| matches!(t.w.as_str(), "may" | "let"))
+        && !is_in(lexicon::VERB_FILLERS, &s.toks[i - 1].w)
+    {
+        return Some(t.w.clone());
+    }
+    None
+}
+
+/// A feeling verb right before the cue, adverbs skipped (`felt deeply injured`).
+fn feeling_verb_before(s: &Sentence, i: usize) -> Option<String> {
+    let mut j = i;
+    while j > 0 {
+        j -= 1;
+        let t = &s.toks[j];
+        if t.punct {
+            return None;
+        }
+        if FEELING_VERBS.contains(&t.w.as_str()) {
+            return Some(t.w.clone());
+        }
+        if !(is_adverb(&t.w) || matches!(t.w.as_str(), "so" | "very" | "much" | "quite" | "too" | "rather")) {
+            return None;
+        }
+    }
+    None
+}
 
 /// Abstract agent after `by`/`with` ("struck by her beauty", "crushed by the news").
 fn abstract_agent(s: &Sentence, i: usize) -> Option<String> {
@@ -680,8 +765,10 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
                 return None;
             }
         }
-        "murder" | "cut" | "cuts" | "burns" if after_det => kind = CueKind::Noun,
-        "shot" | "hit" | "hits" | "strike" | "strikes" | "kick" | "punch" | "beat" | "bit" | "bite" | "stab" | "kill" | "hurt" | "break"
+        "murder" | "cut" if after_det => kind = CueKind::Noun,
+        "shot" | "hit" | "strike" | "strikes" | "kick" | "punch" | "beat" | "bit" | "bite" | "stab" | "kill" | "hurt" | "break" | "breaks" | "harpoon" | "spear" | "club" | "lance" | "claw" | "whip"
+        | "burn" | "sting" | "crack" | "snap" | "tear" | "twist" | "graze" | "crush" | "gore" | "slash" | "butcher"
+        | "slaughter" | "massacre" | "sprain"
             if after_det =>
         {
             return None;
@@ -696,10 +783,54 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
     if matches!(kind, CueKind::Violent | CueKind::Lethal) && word(s, i + 1) == Some("at") {
         return Some(Outcome::Set(Rule::Avoided, "at".into()));
     }
-    if prev.is_some_and(|p| FEELING_VERBS.contains(&p)) && matches!(kind, CueKind::Condition | CueKind::Hurt) {
-        return Some(Outcome::Set(Rule::Idiom, prev.unwrap_or_default().into()));
+    if matches!(kind, CueKind::Condition | CueKind::Hurt)
+        && let Some(feel) = feeling_verb_before(s, i)
+    {
+        return Some(Outcome::Set(Rule::Idiom, feel));
+    }
+    if let Some(by) = curse_or_inverted_modal(s, i) {
+        return Some(Outcome::Set(Rule::Hypothetical, by));
+    }
+    // "struck my ear", "struck her eyes": perception, not a blow.
+    if matches!(w, "struck" | "strike" | "strikes" | "smote")
+        && s.toks[i + 1..(i + 3).min(s.toks.len())]
+            .iter()
+            .any(|t| matches!(t.w.as_str(), "ear" | "ears" | "eye" | "eyes" | "sight" | "fancy"))
+    {
+        return Some(Outcome::Set(Rule::Idiom, "perception".into()));
+    }
+    // "cut short", "cut off" in the passive ("was cut off from the others").
+    if matches!(w, "cut" | "cuts") && word(s, i + 1) == Some("short") {
+        return Some(Outcome::Set(Rule::Idiom, "short".into()));
     }
     let passive = is_passive(s, i);
+    if passive && matches!(w, "cut") && word(s, i + 1).is_some_and(|n| matches!(n, "off" | "out" | "up")) {
+        return Some(Outcome::Set(Rule::Idiom, word(s, i + 1).unwrap_or_default().into()));
+    }
+    // "We are beaten": defeat, unless by or with something, or to death.
+    if passive
+        && matches!(w, "beat" | "beaten")
+        && !word(s, i + 1).is_some_and(|n| matches!(n, "by" | "with" | "to"))
+    {
+        return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, w.into())));
+    }
+    // "it struck me", "it struck her that": a thought, not a blow.
+    if !passive && matches!(w, "struck" | "strike" | "strikes") {
+        let subject = s.toks[..i]
+            .iter()
+            .rev()
+            .find(|t| !(is_adverb(&t.w) || matches!(t.w.as_str(), "often" | "always" | "sometimes" | "never" | "once" | "now" | "first" | "then" | "at")))
+            .map(|t| t.w.as_str());
+        if matches!(subject, Some("it" | "this" | "what" | "which" | "that")) {
+            return Some(Outcome::Set(Rule::Idiom, "it struck".into()));
+        }
+    }
+    if passive && matches!(w, "struck" | "stricken" | "smitten") && word(s, i + 1) == Some("with") {
+        match right_victim(s, i + 1).0 {
+            Victim::Thing(_) => {}
+            _ => return Some(Outcome::Set(Rule::Idiom, "struck with".into())),
+        }
+    }
     let (victim, vidx) = match kind {
         CueKind::Noun => noun_victim(s, i),
         CueKind::Condition => {
@@ -707,8 +838,7 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             match v {
                 Victim::Being(_) | Victim::Part(_) | Victim::Thing(_) | Victim::Abstract(_) if k == Some(i + 1) || adjacent_noun(s, i, k) => (v, k),
                 _ => {
-                    let (v, k) = left_subject(s, i);
-                    if v == Victim::Unknown { (Victim::Being("someone".into()), None) } else { (v, k) }
+                    left_subject(s, i)
                 }
             }
         }
@@ -762,7 +892,9 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         Victim::Abstract(a) => return Some(Outcome::Set(Rule::Idiom, a.clone())),
         Victim::Negative(n) => return Some(Outcome::Set(Rule::Negated, n.clone())),
         Victim::Part(p) => {
-            if matches!(w, "bit" | "bite" | "bitten" | "cut") && lexicon::GESTURE_PARTS.iter().any(|g| p.ends_with(g)) {
+            let gesture = (matches!(w, "bit" | "bite" | "bitten" | "cut") && lexicon::GESTURE_PARTS.iter().any(|g| p.ends_with(g)))
+                || (matches!(w, "snapped" | "cracked") && (p.ends_with("fingers") || p.ends_with("knuckles")));
+            if gesture {
                 return Some(Outcome::Set(Rule::Idiom, p.clone()));
             }
             p.clone()
@@ -777,14 +909,18 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             b.clone()
         }
         Victim::Unknown => match kind {
-            CueKind::Noun => "someone".to_string(),
+            // "injury" often means a wrong done to someone; a wound is a wound.
+            CueKind::Noun if !matches!(w, "injury" | "injuries") => "someone".to_string(),
+            CueKind::Noun | CueKind::Condition => {
+                return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "victim unclear".into())));
+            }
             CueKind::Lethal => return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "victim unclear".into()))),
             CueKind::Hurt => return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "hurt".into()))),
             _ => return None,
         },
     };
     if let Some(v) = vidx
-        && let Some(n) = negated_noun(s, v)
+        && let Some(n) = negated_noun(s, v).or_else(|| (word(s, v + 1) == Some("not")).then(|| "not".to_string()))
     {
         return Some(Outcome::Set(Rule::Negated, n));
     }
@@ -806,7 +942,9 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
 /// (`wounded man`, `wounded old man`).
 fn adjacent_noun(s: &Sentence, i: usize, k: Option<usize>) -> bool {
     let Some(k) = k else { return false };
-    s.toks[i + 1..k].iter().all(|t| !t.punct && (is_in(lexicon::SKIPPABLE, &t.w) || is_adverb(&t.w)))
+    s.toks[i + 1..k].iter().all(|t| {
+        !t.punct && (is_in(lexicon::SKIPPABLE, &t.w) || is_in(lexicon::POSSESSIVES, &t.w) || t.poss || is_adverb(&t.w))
+    })
 }
 
 fn with_modality(s: &Sentence, i: usize, outcome: Outcome) -> Outcome {
@@ -874,10 +1012,12 @@ fn right_victim_after_prep(s: &Sentence, p: usize) -> (Victim, Option<usize>) {
 fn eval_blood(s: &Sentence, i: usize) -> Outcome {
     let w = s.toks[i].w.as_str();
     let prev = if i > 0 { word(s, i - 1) } else { None };
-    let next: Vec<&str> = s.toks[i + 1..(i + 4).min(s.toks.len())]
+    let next: Vec<&str> = s.toks[i + 1..]
         .iter()
         .take_while(|t| !t.punct)
         .map(|t| t.w.as_str())
+        .filter(|w| !(is_adverb(w) || matches!(*w, "again" | "still" | "then" | "almost" | "quite")))
+        .take(3)
         .collect();
     if w == "blood" {
         if let Some(p) = prev.filter(|p| is_in(lexicon::BLOOD_IDIOMS_BEFORE, p)) {
@@ -914,7 +1054,7 @@ fn eval_blood(s: &Sentence, i: usize) -> Outcome {
     };
     let flows = next.iter().any(|n| is_in(lexicon::BLOOD_FLOW, n))
         || prev.is_some_and(|p| matches!(p, "spat" | "coughed" | "vomited" | "spitting" | "coughing" | "drew" | "shed" | "lost" | "losing"));
-    if flows || owner.is_some() {
+    if flows {
         let victim = owner.unwrap_or_else(|| "someone".into());
         return with_modality(s, i, Outcome::Injury { victim, state: !marked_new(s, i) });
     }
