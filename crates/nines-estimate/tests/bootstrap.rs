@@ -95,7 +95,7 @@ fn monte_carlo_cluster_bootstrap_vs_iid() {
         let clusters = simulate(rng);
         seed += 1;
         let cfg = BootstrapConfig {
-            resamples: 300,
+            resamples: 200,
             level: 0.95,
             seed,
         };
@@ -103,9 +103,9 @@ fn monte_carlo_cluster_bootstrap_vs_iid() {
     });
     assert_valid("cluster bootstrap percentile, 120 prompts x 3", &s);
 
-    // A demonstration of failure, not a coverage claim: 300 experiments suffice.
+    // A demonstration of failure, not a coverage claim: 200 experiments suffice.
     let mut seed = 0u64;
-    let iid = run(300, 23, 3.0, |rng| {
+    let iid = run(200, 23, 3.0, |rng| {
         let flat: Vec<f64> = simulate(rng).concat();
         seed += 1;
         let cfg = BootstrapConfig {

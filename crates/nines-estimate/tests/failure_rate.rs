@@ -267,10 +267,10 @@ fn monte_carlo_adaptive_threshold() {
         / types.len() as f64;
     let mut global = Vec::new();
     let s = run(REPS, 120, truth, |rng| {
-        let prompts: Vec<PromptScores> = (0..300)
+        let prompts: Vec<PromptScores> = (0..200)
             .map(|_| {
                 let i = rng.random_range(0..types.len());
-                draw_scores(rng, &levels[i], Some(thresholds[i]), 100, 4)
+                draw_scores(rng, &levels[i], Some(thresholds[i]), 100, 6)
             })
             .collect();
         let wrong: Vec<PromptScores> = prompts
@@ -320,10 +320,10 @@ fn batched_case(on_empty: OnEmpty, seed: u64) {
         / types.len() as f64;
     println!("batched-safest ({on_empty:?}) truth {truth:.5}, sequential {seq_truth:.5}");
     let s = run(REPS, seed, truth, |rng| {
-        let prompts: Vec<PromptScores> = (0..300)
+        let prompts: Vec<PromptScores> = (0..200)
             .map(|_| {
                 let i = rng.random_range(0..types.len());
-                draw_scores(rng, &levels[i], None, 60, 4)
+                draw_scores(rng, &levels[i], None, 60, 6)
             })
             .collect();
         failure_rate::from_scores(&prompts, &sel, &FailureRateConfig::default())
@@ -357,10 +357,10 @@ fn monte_carlo_sequential_from_scores() {
         .sum::<f64>()
         / types.len() as f64;
     let s = run(REPS, 132, truth, |rng| {
-        let prompts: Vec<PromptScores> = (0..300)
+        let prompts: Vec<PromptScores> = (0..200)
             .map(|_| {
                 let i = rng.random_range(0..types.len());
-                draw_scores(rng, &levels[i], None, 60, 4)
+                draw_scores(rng, &levels[i], None, 60, 6)
             })
             .collect();
         failure_rate::from_scores(&prompts, &sel, &FailureRateConfig::default())
