@@ -231,6 +231,7 @@ fn plot() -> Result<String> {
     let mut naive = Vec::new();
     let mut eff = Vec::new();
     let mut sub = Vec::new();
+    let mut formula = Vec::new();
     let steps = 80;
     for i in 0..=steps {
         let lr = x0 + (x1 - x0) * i as f64 / steps as f64;
@@ -239,6 +240,7 @@ fn plot() -> Result<String> {
         let p = win_rate::plan(&scenario(a), HALF_WIDTH, LEVEL)?;
         naive.push((px(r), py(p.naive_comparisons)));
         eff.push((px(r), py(efficient_sizes(&p, a).0)));
+        formula.push((px(r), py(p.efficient_comparisons)));
         let s = if r / 2.0 <= HALF_WIDTH {
             1.0
         } else {
@@ -313,6 +315,7 @@ fn plot() -> Result<String> {
         ("naive", "#d62728", "", &naive),
         ("efficient", "#1f77b4", "", &eff),
         ("efficient, subsampled", "#2ca02c", "6 4", &sub),
+        ("efficient, no floor", "#9ecae1", "2 3", &formula),
     ];
     for (i, (name, color, dash, pts)) in series.iter().enumerate() {
         let d: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
@@ -340,7 +343,7 @@ fn plot() -> Result<String> {
             ly + 4.0
         )?;
     }
-    let ny = top + 20.0 + 22.0 * 3.0 + 8.0;
+    let ny = top + 20.0 + 22.0 * series.len() as f64 + 8.0;
     for (j, line) in [
         "floor: 30 judged",
         "rejected pairs;",
