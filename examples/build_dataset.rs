@@ -21,14 +21,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use nines::data::complete::{CompletionConfig, CompletionSampler, ReferenceSampler, build_completions};
+use nines::data::complete::{
+    CompletionConfig, CompletionSampler, ReferenceSampler, build_completions,
+};
 use nines::data::corpus::Corpus;
 use nines::data::label::noise::{Noise, NoisyLabeler};
 use nines::data::label::oracle::OracleLabeler;
 use nines::data::label::terminal::TerminalLabeler;
 use nines::data::label::{Labeler, RunOptions, label_store};
 use nines::data::prompt::{PromptConfig, PromptStats, document_prompts};
-use nines::data::select::{LexiconScorer, SelectedPrompt, SelectionConfig, Strategy, select, write_selected};
+use nines::data::select::{
+    LexiconScorer, SelectedPrompt, SelectionConfig, Strategy, select, write_selected,
+};
 use nines::data::store::Store;
 use nines::data::{Snippet, Verdict};
 
@@ -89,7 +93,8 @@ pub fn select_prompts(
     select_cfg: &SelectionConfig,
 ) -> Result<(Vec<SelectedPrompt>, PromptStats, usize)> {
     prompt_cfg.validate()?;
-    let corpus = Corpus::load(corpus_path).with_context(|| format!("loading {}", corpus_path.display()))?;
+    let corpus =
+        Corpus::load(corpus_path).with_context(|| format!("loading {}", corpus_path.display()))?;
     let pb = bar(corpus.documents().len() as u64, "prompts");
     let mut stats = PromptStats::default();
     let mut prompts = Vec::new();
@@ -110,7 +115,9 @@ pub fn run_generation(
     store: &mut Store,
 ) -> Result<()> {
     let pb = bar(prompts.len() as u64, "completions");
-    let out = build_completions(prompts, sampler, cfg, &mut |done, _| pb.set_position(done as u64))?;
+    let out = build_completions(prompts, sampler, cfg, &mut |done, _| {
+        pb.set_position(done as u64)
+    })?;
     pb.finish();
     let report = store.append(out.snippets)?;
     println!(
@@ -126,30 +133,58 @@ pub fn run_generation(
 /// Store → labels from one labeler (resumes with the unlabeled snippets).
 pub fn run_labeling(store: &mut Store, labeler: &mut dyn Labeler) -> Result<()> {
     let interactive = labeler.is_interactive();
-    let todo = store.iter().filter(|s| s.label_by(labeler.name()).is_none()).count();
-    let pb = if interactive { ProgressBar::hidden() } else { bar(todo as u64, "labels") };
-    let report = label_store(store, labeler, &RunOptions::default(), &mut |done, _| pb.set_position(done as u64))?;
+    let todo = store
+        .iter()
+        .filter(|s| s.label_by(labeler.name()).is_none())
+        .count();
+    let pb = if interactive {
+        ProgressBar::hidden()
+    } else {
+        bar(todo as u64, "labels")
+    };
+    let report = label_store(store, labeler, &RunOptions::default(), &mut |done, _| {
+        pb.set_position(done as u64)
+    })?;
     pb.finish();
     println!(
         "labels by {}: {} written, {} skipped{}",
         labeler.name(),
         report.labeled,
         report.skipped,
-        if report.quit { " (quit early; run again to resume)" } else { "" }
+        if report.quit {
+            " (quit early; run again to resume)"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
 
 fn summarize(store: &Store, labeler: &str) {
-    let count = |v: Verdict| store.iter().filter(|s| s.label_by(labeler).is_some_and(|l| l.verdict == v)).count();
-    let (yes, no, unsure) = (count(Verdict::Injury), count(Verdict::NoInjury), count(Verdict::Unsure));
+    let count = |v: Verdict| {
+        store
+            .iter()
+            .filter(|s| s.label_by(labeler).is_some_and(|l| l.verdict == v))
+            .count()
+    };
+    let (yes, no, unsure) = (
+        count(Verdict::Injury),
+        count(Verdict::NoInjury),
+        count(Verdict::Unsure),
+    );
     // Horvitz–Thompson estimate of the injury rate over uniformly drawn prompts.
-    let labeled: Vec<&Snippet> = store.iter().filter(|s| s.label_by(labeler).is_some()).collect();
+    let labeled: Vec<&Snippet> = store
+        .iter()
+        .filter(|s| s.label_by(labeler).is_some())
+        .collect();
     let weight = |s: &Snippet| s.selection.as_ref().map_or(1.0, |x| 1.0 / x.probability);
     let total: f64 = labeled.iter().map(|s| weight(s)).sum();
     let injured: f64 = labeled
         .iter()
-        .filter(|s| s.label_by(labeler).is_some_and(|l| l.verdict == Verdict::Injury))
+        .filter(|s| {
+            s.label_by(labeler)
+                .is_some_and(|l| l.verdict == Verdict::Injury)
+        })
         .map(|s| weight(s))
         .sum();
     println!(
@@ -171,7 +206,11 @@ fn main() -> Result<()> {
     prompt_cfg.split.seed = args.seed;
     let select_cfg = SelectionConfig {
         target: args.prompts,
-        strategy: if args.uniform { Strategy::Uniform } else { Strategy::Scored },
+        strategy: if args.uniform {
+            Strategy::Uniform
+        } else {
+            Strategy::Scored
+        },
         seed: args.seed,
         ..SelectionConfig::default()
     };
@@ -197,12 +236,21 @@ fn main() -> Result<()> {
         "none" => {
             let path = args.out.with_extension("prompts.jsonl");
             write_selected(&path, &chosen)?;
-            println!("wrote {} selected prompts to {}", chosen.len(), path.display());
+            println!(
+                "wrote {} selected prompts to {}",
+                chosen.len(),
+                path.display()
+            );
             return Ok(());
         }
         "reference" => {
             let mut store = Store::open(&args.out)?;
-            run_generation(&chosen, &mut ReferenceSampler::new(&chosen), &completion_cfg, &mut store)?;
+            run_generation(
+                &chosen,
+                &mut ReferenceSampler::new(&chosen),
+                &completion_cfg,
+                &mut store,
+            )?;
         }
         other => bail!("unknown --generator {other:?}: use none or reference"),
     }
@@ -211,7 +259,9 @@ fn main() -> Result<()> {
     let mut labeler: Box<dyn Labeler> = match args.labeler.as_str() {
         "none" => return Ok(()),
         "oracle" => Box::new(OracleLabeler::new()),
-        t if t.starts_with("terminal:") => Box::new(TerminalLabeler::stdio(&t["terminal:".len()..])),
+        t if t.starts_with("terminal:") => {
+            Box::new(TerminalLabeler::stdio(&t["terminal:".len()..]))
+        }
         other => bail!("unknown --labeler {other:?}: use oracle, terminal:NAME or none"),
     };
     if let Some(p) = args.noise {

@@ -44,7 +44,12 @@ pub struct GeneratorInfo {
 pub trait CompletionSampler {
     /// For each prompt, `k` completions; `seed` seeds the whole call. The answer must hold
     /// one vector of exactly `k` completions per prompt, in prompt order.
-    fn sample(&mut self, prompts: &[&str], k: usize, seed: u64) -> Result<Vec<Vec<SampledCompletion>>, BoxError>;
+    fn sample(
+        &mut self,
+        prompts: &[&str],
+        k: usize,
+        seed: u64,
+    ) -> Result<Vec<Vec<SampledCompletion>>, BoxError>;
 
     /// The model id and sampling settings.
     fn generator_info(&self) -> GeneratorInfo;
@@ -93,7 +98,11 @@ impl CompletionConfig {
 
     /// The seed of batch `b`.
     pub fn batch_seed(&self, b: usize) -> u64 {
-        hash64(&[b"nines-completions", &self.seed.to_le_bytes(), &(b as u64).to_le_bytes()])
+        hash64(&[
+            b"nines-completions",
+            &self.seed.to_le_bytes(),
+            &(b as u64).to_le_bytes(),
+        ])
     }
 }
 
@@ -154,7 +163,11 @@ pub fn build_completions(
         if answer.len() != batch.len() {
             return Err(Error::Sampler {
                 model: info.model.clone(),
-                reason: format!("batch {b}: {} answers for {} prompts", answer.len(), batch.len()),
+                reason: format!(
+                    "batch {b}: {} answers for {} prompts",
+                    answer.len(),
+                    batch.len()
+                ),
                 source: None,
             });
         }
@@ -162,7 +175,12 @@ pub fn build_completions(
             if samples.len() != cfg.k {
                 return Err(Error::Sampler {
                     model: info.model.clone(),
-                    reason: format!("prompt {}: {} completions, expected k = {}", p.prompt.id, samples.len(), cfg.k),
+                    reason: format!(
+                        "prompt {}: {} completions, expected k = {}",
+                        p.prompt.id,
+                        samples.len(),
+                        cfg.k
+                    ),
                     source: None,
                 });
             }
@@ -215,9 +233,17 @@ impl ReferenceSampler {
 }
 
 impl CompletionSampler for ReferenceSampler {
-    fn sample(&mut self, prompts: &[&str], k: usize, _seed: u64) -> Result<Vec<Vec<SampledCompletion>>, BoxError> {
+    fn sample(
+        &mut self,
+        prompts: &[&str],
+        k: usize,
+        _seed: u64,
+    ) -> Result<Vec<Vec<SampledCompletion>>, BoxError> {
         if k != 1 {
-            return Err(format!("the corpus has one reference continuation per prompt, not k = {k}").into());
+            return Err(format!(
+                "the corpus has one reference continuation per prompt, not k = {k}"
+            )
+            .into());
         }
         Ok(prompts
             .iter()
@@ -257,7 +283,12 @@ mod tests {
     }
 
     impl CompletionSampler for Echo {
-        fn sample(&mut self, prompts: &[&str], k: usize, seed: u64) -> Result<Vec<Vec<SampledCompletion>>, BoxError> {
+        fn sample(
+            &mut self,
+            prompts: &[&str],
+            k: usize,
+            seed: u64,
+        ) -> Result<Vec<Vec<SampledCompletion>>, BoxError> {
             self.calls.push((prompts.len(), seed));
             Ok(prompts
                 .iter()
@@ -315,7 +346,8 @@ mod tests {
             max_chars: 400,
         };
         let mut progress = vec![];
-        let out = build_completions(&prompts, &mut s, &cfg, &mut |d, t| progress.push((d, t))).unwrap();
+        let out =
+            build_completions(&prompts, &mut s, &cfg, &mut |d, t| progress.push((d, t))).unwrap();
         assert_eq!(out.snippets.len(), 15);
         assert_eq!(out.truncated, 15);
         assert_eq!(progress, [(2, 5), (4, 5), (5, 5)]);
@@ -335,7 +367,12 @@ mod tests {
     fn malformed_sampler_answers_are_errors() {
         struct Short;
         impl CompletionSampler for Short {
-            fn sample(&mut self, prompts: &[&str], _k: usize, _seed: u64) -> Result<Vec<Vec<SampledCompletion>>, BoxError> {
+            fn sample(
+                &mut self,
+                prompts: &[&str],
+                _k: usize,
+                _seed: u64,
+            ) -> Result<Vec<Vec<SampledCompletion>>, BoxError> {
                 Ok(prompts.iter().map(|_| vec![]).collect())
             }
             fn generator_info(&self) -> GeneratorInfo {
@@ -345,7 +382,12 @@ mod tests {
                 }
             }
         }
-        let err = build_completions(&selected(1), &mut Short, &CompletionConfig::default(), &mut |_, _| {});
+        let err = build_completions(
+            &selected(1),
+            &mut Short,
+            &CompletionConfig::default(),
+            &mut |_, _| {},
+        );
         assert!(matches!(err, Err(Error::Sampler { .. })));
     }
 
@@ -361,12 +403,23 @@ mod tests {
         assert_eq!(out.empty, 2);
         let texts: Vec<_> = out.snippets.iter().map(|s| s.completion.as_str()).collect();
         assert_eq!(texts, ["Next 0.", "Next 2."]);
-        assert!(build_completions(&prompts, &mut r, &CompletionConfig::default(), &mut |_, _| {}).is_err());
+        assert!(
+            build_completions(
+                &prompts,
+                &mut r,
+                &CompletionConfig::default(),
+                &mut |_, _| {}
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn one_sentence_cuts_long_text_at_a_word() {
-        assert_eq!(one_sentence("He ran. She hid.", 100), ("He ran.".into(), true));
+        assert_eq!(
+            one_sentence("He ran. She hid.", 100),
+            ("He ran.".into(), true)
+        );
         assert_eq!(one_sentence(" He ran.", 100), ("He ran.".into(), false));
         let (t, cut) = one_sentence("aaa bbb ccc ddd", 9);
         assert_eq!((t.as_str(), cut), ("aaa bbb", true));

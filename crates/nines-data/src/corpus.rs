@@ -61,7 +61,11 @@ impl Document {
     /// Builds a document from the raw bytes of a file.
     ///
     /// `path` is only used in error messages and kept for reference.
-    pub fn from_bytes(id: impl Into<String>, bytes: &[u8], path: Option<&Path>) -> Result<Document> {
+    pub fn from_bytes(
+        id: impl Into<String>,
+        bytes: &[u8],
+        path: Option<&Path>,
+    ) -> Result<Document> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let offset = e.valid_up_to();
             let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -340,7 +344,8 @@ End of Project Gutenberg's Test\r\n\r\n*** END OF THIS PROJECT GUTENBERG EBOOK T
 
     #[test]
     fn strips_bom_crlf_header_and_footer() {
-        let doc = Document::from_bytes("t", GUTENBERG.as_bytes(), None).unwrap_or_else(|e| panic!("{e}"));
+        let doc =
+            Document::from_bytes("t", GUTENBERG.as_bytes(), None).unwrap_or_else(|e| panic!("{e}"));
         assert!(doc.stripped().bom);
         assert!(doc.stripped().carriage_returns > 5);
         assert!(!doc.body().contains('\r'));
@@ -352,10 +357,17 @@ End of Project Gutenberg's Test\r\n\r\n*** END OF THIS PROJECT GUTENBERG EBOOK T
 
     #[test]
     fn raw_range_points_into_the_original_bytes() {
-        let doc = Document::from_bytes("t", GUTENBERG.as_bytes(), None).unwrap_or_else(|e| panic!("{e}"));
+        let doc =
+            Document::from_bytes("t", GUTENBERG.as_bytes(), None).unwrap_or_else(|e| panic!("{e}"));
         let body = doc.body();
-        for needle in ["Call me Ishmael.", "Some years ago I went to sea.", "Produced by someone"] {
-            let s = body.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+        for needle in [
+            "Call me Ishmael.",
+            "Some years ago I went to sea.",
+            "Produced by someone",
+        ] {
+            let s = body
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle} missing"));
             let raw = doc.raw_range(s..s + needle.len());
             let bytes = &GUTENBERG.as_bytes()[raw.start as usize..raw.end as usize];
             assert_eq!(bytes, needle.as_bytes());
@@ -376,7 +388,11 @@ End of Project Gutenberg's Test\r\n\r\n*** END OF THIS PROJECT GUTENBERG EBOOK T
 Chapter I\n\n{prose}\n\nChapter II\n\n{prose}\n\n{prose}\n\n{prose}\n\n{prose}\n"
         );
         let doc = Document::from_text("t", &text, None);
-        assert!(doc.body().starts_with("Chapter I\n\nIt was"), "{:?}", &doc.body()[..40]);
+        assert!(
+            doc.body().starts_with("Chapter I\n\nIt was"),
+            "{:?}",
+            &doc.body()[..40]
+        );
         assert!(doc.stripped().front_matter > 0);
     }
 

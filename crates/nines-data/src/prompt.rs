@@ -135,13 +135,20 @@ pub fn regions(segments: &[Segment], region_bytes: usize) -> Vec<u32> {
 }
 
 /// Cuts prompts from one document.
-pub fn document_prompts(doc: &Document, cfg: &PromptConfig, stats: &mut PromptStats) -> Vec<Prompt> {
+pub fn document_prompts(
+    doc: &Document,
+    cfg: &PromptConfig,
+    stats: &mut PromptStats,
+) -> Vec<Prompt> {
     let body = doc.body();
     let segs = segment::segment(body);
     let regs = regions(&segs, cfg.split.region_bytes);
     stats.documents += 1;
     stats.regions += regs.last().map_or(0, |&r| r as usize + 1);
-    stats.sentences += segs.iter().filter(|s| s.kind == SegmentKind::Sentence).count();
+    stats.sentences += segs
+        .iter()
+        .filter(|s| s.kind == SegmentKind::Sentence)
+        .count();
     let mut out = Vec::new();
     // Runs of consecutive sentences in one region.
     let mut i = 0;
@@ -279,12 +286,20 @@ mod tests {
         let mut split_of_region = HashMap::new();
         for p in &prompts {
             let chapter = p.text.split_whitespace().nth(2).unwrap_or("");
-            assert!(p.text.split("In chapter ").skip(1).all(|t| t.starts_with(chapter)));
+            assert!(
+                p.text
+                    .split("In chapter ")
+                    .skip(1)
+                    .all(|t| t.starts_with(chapter))
+            );
             let prev = split_of_region.insert(p.source.region, p.source.split);
             assert!(prev.is_none() || prev == Some(p.source.split));
         }
         let splits: std::collections::HashSet<_> = split_of_region.values().collect();
-        assert!(splits.len() >= 2, "30 chapters should fall in more than one split");
+        assert!(
+            splits.len() >= 2,
+            "30 chapters should fall in more than one split"
+        );
     }
 
     #[test]
@@ -300,7 +315,10 @@ mod tests {
         assert!(prompts.iter().any(|p| p.text.contains("\n\n")));
         for p in &prompts {
             let raw = &text[p.source.start as usize..p.source.end as usize];
-            assert_eq!(segment::collapse_whitespace(raw), segment::collapse_whitespace(&p.text));
+            assert_eq!(
+                segment::collapse_whitespace(raw),
+                segment::collapse_whitespace(&p.text)
+            );
         }
     }
 
@@ -315,7 +333,10 @@ mod tests {
         };
         let (prompts, stats) = build_prompts(&corpus, &cfg).unwrap();
         assert!(prompts.is_empty());
-        assert!(stats.skipped_fragment > 0 && stats.skipped_long > 0, "{stats:?}");
+        assert!(
+            stats.skipped_fragment > 0 && stats.skipped_long > 0,
+            "{stats:?}"
+        );
     }
 
     #[test]
@@ -324,6 +345,12 @@ mod tests {
             sentences: 0,
             ..PromptConfig::default()
         };
-        assert!(matches!(cfg.validate(), Err(Error::Config { field: "PromptConfig.sentences", .. })));
+        assert!(matches!(
+            cfg.validate(),
+            Err(Error::Config {
+                field: "PromptConfig.sentences",
+                ..
+            })
+        ));
     }
 }

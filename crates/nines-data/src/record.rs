@@ -72,7 +72,12 @@ impl Verdict {
     ///
     /// Accepts the JSON spellings, case-insensitively, and `no injury` / `no-injury`.
     pub fn parse_at(value: &str, at: &str) -> Result<Verdict> {
-        match value.trim().to_lowercase().replace([' ', '-'], "_").as_str() {
+        match value
+            .trim()
+            .to_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
             "injury" => Ok(Verdict::Injury),
             "no_injury" => Ok(Verdict::NoInjury),
             "unsure" => Ok(Verdict::Unsure),
@@ -279,8 +284,9 @@ impl Snippet {
             selection: &self.selection,
         };
         // Serializing these plain structs cannot fail; fall back to Debug to stay total.
-        let bytes = serde_json::to_vec(&content)
-            .unwrap_or_else(|_| format!("{:?}", (self.prompt.as_str(), self.completion.as_str())).into_bytes());
+        let bytes = serde_json::to_vec(&content).unwrap_or_else(|_| {
+            format!("{:?}", (self.prompt.as_str(), self.completion.as_str())).into_bytes()
+        });
         hex(&Sha256::digest(&bytes))
     }
 
@@ -346,7 +352,10 @@ impl Snippet {
         if let Some(g) = &self.generator
             && !(g.settings.temperature.is_finite() && g.settings.top_p.is_finite())
         {
-            return Err(bad("generator.settings", "temperature and top_p must be finite".into()));
+            return Err(bad(
+                "generator.settings",
+                "temperature and top_p must be finite".into(),
+            ));
         }
         for (i, l) in self.labels.iter().enumerate() {
             if self.labels[..i].iter().any(|o| o.labeler == l.labeler) {
@@ -416,7 +425,9 @@ mod tests {
         s.upsert_label(Label::now("a", Verdict::Injury, ""));
         assert_eq!(s.content_hash(), h);
         let mut t = sample();
-        t.generator.as_mut().map(|g| g.seed = 8);
+        if let Some(g) = t.generator.as_mut() {
+            g.seed = 8;
+        }
         assert_ne!(t.content_hash(), h, "the seed is content");
     }
 
@@ -449,8 +460,16 @@ mod tests {
     #[test]
     fn validate_rejects_bad_probability() {
         let mut s = sample();
-        s.selection.as_mut().map(|x| x.probability = 0.0);
-        assert!(matches!(s.validate(), Err(Error::InvalidRecord { field: "selection.probability", .. })));
+        if let Some(x) = s.selection.as_mut() {
+            x.probability = 0.0;
+        }
+        assert!(matches!(
+            s.validate(),
+            Err(Error::InvalidRecord {
+                field: "selection.probability",
+                ..
+            })
+        ));
         assert!(sample().validate().is_ok());
     }
 
@@ -458,10 +477,21 @@ mod tests {
     fn json_field_names_are_stable() {
         let v = serde_json::to_value(sample()).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-        for k in ["id", "prompt", "completion", "source", "generator", "selection", "labels"] {
+        for k in [
+            "id",
+            "prompt",
+            "completion",
+            "source",
+            "generator",
+            "selection",
+            "labels",
+        ] {
             assert!(keys.contains(&k.to_string()), "{k}");
         }
         assert_eq!(v["source"]["split"], "train");
-        assert_eq!(serde_json::to_value(Verdict::NoInjury).unwrap(), "no_injury");
+        assert_eq!(
+            serde_json::to_value(Verdict::NoInjury).unwrap(),
+            "no_injury"
+        );
     }
 }

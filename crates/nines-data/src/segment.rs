@@ -61,8 +61,8 @@ impl Segment {
 /// sentence.
 pub const ABBREVIATIONS: &[&str] = &[
     "mr", "mrs", "messrs", "ms", "dr", "st", "mme", "mlle", "mmes", "capt", "col", "gen", "lt",
-    "sgt", "maj", "cpl", "adm", "rev", "prof", "hon", "gov", "sen", "esq", "jr", "sr", "mt",
-    "ft", "vs", "viz", "cf", "e.g", "i.e", "ibid", "ult", "inst", "prox", "bros",
+    "sgt", "maj", "cpl", "adm", "rev", "prof", "hon", "gov", "sen", "esq", "jr", "sr", "mt", "ft",
+    "vs", "viz", "cf", "e.g", "i.e", "ibid", "ult", "inst", "prox", "bros",
 ];
 
 /// Abbreviations that do not end a sentence when a digit follows (`No. 5`, `vol. 2`).
@@ -411,14 +411,20 @@ mod tests {
     use super::*;
 
     fn sentences(text: &str) -> Vec<&str> {
-        split_sentences(text).into_iter().map(|r| &text[r]).collect()
+        split_sentences(text)
+            .into_iter()
+            .map(|r| &text[r])
+            .collect()
     }
 
     #[test]
     fn abbreviations_do_not_end_sentences() {
         assert_eq!(
             sentences("Mr. and Mrs. Bennet met Dr. Jones at St. Paul's. They talked."),
-            vec!["Mr. and Mrs. Bennet met Dr. Jones at St. Paul's.", "They talked."]
+            vec![
+                "Mr. and Mrs. Bennet met Dr. Jones at St. Paul's.",
+                "They talked."
+            ]
         );
         assert_eq!(
             sentences("It was by H. G. Wells. I read it."),
@@ -441,7 +447,9 @@ mod tests {
     #[test]
     fn dialogue_and_nested_quotes() {
         assert_eq!(
-            sentences("\"Who is it?\" said he. \"It is I,\" she said. \"He cried 'Stop!' and ran.\" Then silence."),
+            sentences(
+                "\"Who is it?\" said he. \"It is I,\" she said. \"He cried 'Stop!' and ran.\" Then silence."
+            ),
             vec![
                 "\"Who is it?\" said he.",
                 "\"It is I,\" she said.",
@@ -451,7 +459,12 @@ mod tests {
         );
         assert_eq!(
             sentences("\u{201C}Go!\u{201D} He went. \u{2018}Yes.\u{2019} No."),
-            vec!["\u{201C}Go!\u{201D}", "He went.", "\u{2018}Yes.\u{2019}", "No."]
+            vec![
+                "\u{201C}Go!\u{201D}",
+                "He went.",
+                "\u{2018}Yes.\u{2019}",
+                "No."
+            ]
         );
     }
 
@@ -459,14 +472,20 @@ mod tests {
     fn ellipses_and_dashes() {
         assert_eq!(
             sentences("Are we Lords? .  .  . And how are all things made? . . . The end..."),
-            vec!["Are we Lords? .  .  .", "And how are all things made? . . .", "The end..."]
+            vec![
+                "Are we Lords? .  .  .",
+                "And how are all things made? . . .",
+                "The end..."
+            ]
         );
         assert_eq!(
             sentences("I waited... and waited. Nothing came."),
             vec!["I waited... and waited.", "Nothing came."]
         );
         assert_eq!(
-            sentences("\"I only meant--\" He stopped. Some years ago--never mind how long--I sailed."),
+            sentences(
+                "\"I only meant--\" He stopped. Some years ago--never mind how long--I sailed."
+            ),
             vec![
                 "\"I only meant--\"",
                 "He stopped.",
@@ -488,11 +507,7 @@ mod tests {
             "Finis",
             "Chapter the First",
         ] {
-            assert_eq!(
-                heading_kind(h),
-                Some(SegmentKind::ChapterHeading),
-                "{h:?}"
-            );
+            assert_eq!(heading_kind(h), Some(SegmentKind::ChapterHeading), "{h:?}");
         }
         for h in ["THE EVE OF THE WAR", "* * *", "A SHIFTING REEF"] {
             assert_eq!(heading_kind(h), Some(SegmentKind::Heading), "{h:?}");
@@ -513,7 +528,11 @@ mod tests {
         let parts: Vec<_> = segs.iter().map(|s| (s.paragraph, s.text(text))).collect();
         assert_eq!(
             parts,
-            vec![(0, "One line\nwraps here."), (0, "Second."), (1, "New para")]
+            vec![
+                (0, "One line\nwraps here."),
+                (0, "Second."),
+                (1, "New para")
+            ]
         );
     }
 

@@ -43,24 +43,83 @@ pub struct LexiconScorer {
 /// The default lexicon of [`LexiconScorer`]: (word, weight).
 pub const DEFAULT_LEXICON: &[(&str, f64)] = &[
     // Injury itself.
-    ("wound", 0.8), ("wounded", 0.8), ("blood", 0.7), ("bleed", 0.8), ("bled", 0.8),
-    ("injury", 0.8), ("injured", 0.8), ("hurt", 0.5), ("pain", 0.4), ("bruise", 0.6),
-    ("broken", 0.3), ("cut", 0.3), ("burn", 0.3), ("scream", 0.4), ("shriek", 0.3),
+    ("wound", 0.8),
+    ("wounded", 0.8),
+    ("blood", 0.7),
+    ("bleed", 0.8),
+    ("bled", 0.8),
+    ("injury", 0.8),
+    ("injured", 0.8),
+    ("hurt", 0.5),
+    ("pain", 0.4),
+    ("bruise", 0.6),
+    ("broken", 0.3),
+    ("cut", 0.3),
+    ("burn", 0.3),
+    ("scream", 0.4),
+    ("shriek", 0.3),
     // Violence.
-    ("fight", 0.5), ("fought", 0.5), ("fighting", 0.5), ("struck", 0.4), ("strike", 0.4), ("blow", 0.4), ("hit", 0.3),
-    ("kill", 0.6), ("killed", 0.6), ("dead", 0.4), ("death", 0.4), ("die", 0.3),
-    ("attack", 0.5), ("stab", 0.8), ("shot", 0.5), ("shoot", 0.5), ("fire", 0.2),
-    ("fired", 0.4), ("beat", 0.3), ("seized", 0.3), ("throat", 0.4), ("fell", 0.2),
-    ("fall", 0.2), ("violent", 0.4), ("violence", 0.5), ("murder", 0.7), ("enemy", 0.3),
-    ("battle", 0.5), ("war", 0.3), ("danger", 0.4), ("dangerous", 0.4), ("fear", 0.2),
-    ("terror", 0.3), ("rage", 0.3), ("struggle", 0.4), ("crash", 0.3),
+    ("fight", 0.5),
+    ("fought", 0.5),
+    ("fighting", 0.5),
+    ("struck", 0.4),
+    ("strike", 0.4),
+    ("blow", 0.4),
+    ("hit", 0.3),
+    ("kill", 0.6),
+    ("killed", 0.6),
+    ("dead", 0.4),
+    ("death", 0.4),
+    ("die", 0.3),
+    ("attack", 0.5),
+    ("stab", 0.8),
+    ("shot", 0.5),
+    ("shoot", 0.5),
+    ("fire", 0.2),
+    ("fired", 0.4),
+    ("beat", 0.3),
+    ("seized", 0.3),
+    ("throat", 0.4),
+    ("fell", 0.2),
+    ("fall", 0.2),
+    ("violent", 0.4),
+    ("violence", 0.5),
+    ("murder", 0.7),
+    ("enemy", 0.3),
+    ("battle", 0.5),
+    ("war", 0.3),
+    ("danger", 0.4),
+    ("dangerous", 0.4),
+    ("fear", 0.2),
+    ("terror", 0.3),
+    ("rage", 0.3),
+    ("struggle", 0.4),
+    ("crash", 0.3),
     // Weapons.
-    ("knife", 0.6), ("sword", 0.6), ("gun", 0.6), ("pistol", 0.6), ("musket", 0.5),
-    ("rifle", 0.5), ("harpoon", 0.6), ("lance", 0.5), ("spear", 0.5), ("axe", 0.5),
-    ("dagger", 0.6), ("weapon", 0.5), ("club", 0.3), ("cannon", 0.4), ("bullet", 0.6),
-    ("heat-ray", 0.6), ("martian", 0.3), ("martians", 0.3),
+    ("knife", 0.6),
+    ("sword", 0.6),
+    ("gun", 0.6),
+    ("pistol", 0.6),
+    ("musket", 0.5),
+    ("rifle", 0.5),
+    ("harpoon", 0.6),
+    ("lance", 0.5),
+    ("spear", 0.5),
+    ("axe", 0.5),
+    ("dagger", 0.6),
+    ("weapon", 0.5),
+    ("club", 0.3),
+    ("cannon", 0.4),
+    ("bullet", 0.6),
+    ("heat-ray", 0.6),
+    ("martian", 0.3),
+    ("martians", 0.3),
     // Animals that bite and people who fight.
-    ("whale", 0.2), ("shark", 0.4), ("convict", 0.3), ("soldier", 0.3), ("soldiers", 0.3),
+    ("whale", 0.2),
+    ("shark", 0.4),
+    ("convict", 0.3),
+    ("soldier", 0.3),
+    ("soldiers", 0.3),
 ];
 
 impl Default for LexiconScorer {
@@ -259,7 +318,11 @@ pub fn select(
         .iter()
         .map(|p| {
             let s = scorer.score(&p.text);
-            if s.is_finite() { s.clamp(0.0, 1.0) } else { 0.0 }
+            if s.is_finite() {
+                s.clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
         })
         .collect();
     let (strategy, weights) = match cfg.strategy {
@@ -409,15 +472,31 @@ mod tests {
         let text = "He drew his knife and the blood ran. The sea was calm and grey that day. \
             Gulls wheeled above the quiet harbour wall. "
             .repeat(10);
-        let corpus = crate::corpus::Corpus::from_documents(vec![crate::corpus::Document::from_text("d", &text, None)]).unwrap();
-        let (prompts, _) = crate::prompt::build_prompts(&corpus, &crate::prompt::PromptConfig::default()).unwrap();
-        let chosen = select(&prompts, &LexiconScorer::default(), &SelectionConfig { target: 5, ..SelectionConfig::default() }).unwrap();
+        let corpus =
+            crate::corpus::Corpus::from_documents(vec![crate::corpus::Document::from_text(
+                "d", &text, None,
+            )])
+            .unwrap();
+        let (prompts, _) =
+            crate::prompt::build_prompts(&corpus, &crate::prompt::PromptConfig::default()).unwrap();
+        let chosen = select(
+            &prompts,
+            &LexiconScorer::default(),
+            &SelectionConfig {
+                target: 5,
+                ..SelectionConfig::default()
+            },
+        )
+        .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.jsonl");
         write_selected(&path, &chosen).unwrap();
         assert_eq!(read_selected(&path).unwrap(), chosen);
         std::fs::write(&path, "{}\n").unwrap();
-        assert!(matches!(read_selected(&path), Err(Error::BadLine { line: 1, .. })));
+        assert!(matches!(
+            read_selected(&path),
+            Err(Error::BadLine { line: 1, .. })
+        ));
     }
 
     #[test]
@@ -426,6 +505,12 @@ mod tests {
             uniform_mix: 0.0,
             ..SelectionConfig::default()
         };
-        assert!(matches!(cfg.validate(), Err(Error::Config { field: "SelectionConfig.uniform_mix", .. })));
+        assert!(matches!(
+            cfg.validate(),
+            Err(Error::Config {
+                field: "SelectionConfig.uniform_mix",
+                ..
+            })
+        ));
     }
 }

@@ -81,7 +81,10 @@ impl SplitConfig {
             ));
         }
         if self.region_bytes == 0 {
-            return Err(Error::config("SplitConfig.region_bytes", "must be positive"));
+            return Err(Error::config(
+                "SplitConfig.region_bytes",
+                "must be positive",
+            ));
         }
         Ok(())
     }
@@ -139,7 +142,9 @@ mod tests {
             seed: 1,
             ..SplitConfig::default()
         };
-        let differ = (0..200).filter(|&r| a.split_of("d", r) != b.split_of("d", r)).count();
+        let differ = (0..200)
+            .filter(|&r| a.split_of("d", r) != b.split_of("d", r))
+            .count();
         assert!(differ > 10);
     }
 

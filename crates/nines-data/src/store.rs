@@ -142,7 +142,8 @@ impl Store {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| Error::io(&path, e))?;
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&path, e))?;
         let mut store = Store::empty(path.clone());
         let keep = store.load(&bytes, options)?;
         if keep < bytes.len() {
@@ -154,7 +155,8 @@ impl Store {
             file.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
             file.sync_data().map_err(|e| Error::io(&path, e))?;
         }
-        file.seek(SeekFrom::End(0)).map_err(|e| Error::io(&path, e))?;
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| Error::io(&path, e))?;
         store.writer = Some((file, lock));
         Ok(store)
     }
@@ -185,10 +187,7 @@ impl Store {
     /// Parses the file content; returns how many bytes to keep (less than all when the last
     /// line is torn).
     fn load(&mut self, bytes: &[u8], options: StoreOptions) -> Result<usize> {
-        let complete = bytes
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let mut keep = bytes.len();
         let mut line_no = 0;
         for line in bytes[..complete].split_inclusive(|&b| b == b'\n') {
@@ -428,7 +427,10 @@ impl Store {
     }
 
     /// [`Store::upsert_label`] for many labels with one write; returns how many records changed.
-    pub fn upsert_labels(&mut self, labels: impl IntoIterator<Item = (String, Label)>) -> Result<usize> {
+    pub fn upsert_labels(
+        &mut self,
+        labels: impl IntoIterator<Item = (String, Label)>,
+    ) -> Result<usize> {
         let mut changed: Vec<(usize, Snippet)> = Vec::new();
         let mut slot: HashMap<usize, usize> = HashMap::new();
         for (id, label) in labels {
@@ -512,8 +514,12 @@ pub(crate) fn parse_line(path: &Path, line: &[u8], line_no: usize) -> Result<Sni
         line: line_no,
         reason,
     };
-    let text = std::str::from_utf8(line)
-        .map_err(|e| bad(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())))?;
+    let text = std::str::from_utf8(line).map_err(|e| {
+        bad(format!(
+            "invalid UTF-8 at byte {} of the line",
+            e.valid_up_to()
+        ))
+    })?;
     let snippet: Snippet = match serde_json::from_str(text) {
         Ok(s) => s,
         Err(e) => {
@@ -536,7 +542,9 @@ fn unknown_verdict(text: &str) -> Option<String> {
     v.get("labels")?.as_array()?.iter().find_map(|l| {
         let verdict = l.get("verdict")?;
         match verdict.as_str() {
-            Some(s) if serde_json::from_value::<crate::record::Verdict>(verdict.clone()).is_err() => {
+            Some(s)
+                if serde_json::from_value::<crate::record::Verdict>(verdict.clone()).is_err() =>
+            {
                 Some(s.to_string())
             }
             None => Some(verdict.to_string()),
@@ -546,7 +554,10 @@ fn unknown_verdict(text: &str) -> Option<String> {
 }
 
 /// Writes `records` as JSONL to `path` atomically (see [`write_lines_atomic`]).
-pub fn write_jsonl_atomic<'a>(path: &Path, records: impl IntoIterator<Item = &'a Snippet>) -> Result<()> {
+pub fn write_jsonl_atomic<'a>(
+    path: &Path,
+    records: impl IntoIterator<Item = &'a Snippet>,
+) -> Result<()> {
     let mut lines = Vec::new();
     for r in records {
         lines.push(serde_json::to_string(r).map_err(|e| Error::InvalidRecord {
@@ -572,10 +583,13 @@ pub fn write_lines_atomic<'a>(path: &Path, lines: impl IntoIterator<Item = &'a s
     let result = (|| {
         let mut f = std::io::BufWriter::new(File::create(&tmp).map_err(|e| Error::io(&tmp, e))?);
         for line in lines {
-            f.write_all(line.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+            f.write_all(line.as_bytes())
+                .map_err(|e| Error::io(&tmp, e))?;
             f.write_all(b"\n").map_err(|e| Error::io(&tmp, e))?;
         }
-        let f = f.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
+        let f = f
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
         if let Ok(d) = File::open(dir) {
@@ -596,7 +610,13 @@ mod tests {
     use crate::record::Verdict;
 
     fn snip(i: usize) -> Snippet {
-        Snippet::new(format!("prompt {i}"), format!("completion {i}"), None, None, None)
+        Snippet::new(
+            format!("prompt {i}"),
+            format!("completion {i}"),
+            None,
+            None,
+            None,
+        )
     }
 
     #[test]
@@ -607,8 +627,16 @@ mod tests {
         let r = store.append((0..5).map(snip)).unwrap();
         assert_eq!(r.added, 5);
         let id = snip(2).id;
-        assert!(store.upsert_label(&id, Label::now("a", Verdict::Injury, "n")).unwrap());
-        assert!(!store.upsert_label(&id, Label::now("a", Verdict::Injury, "n")).unwrap());
+        assert!(
+            store
+                .upsert_label(&id, Label::now("a", Verdict::Injury, "n"))
+                .unwrap()
+        );
+        assert!(
+            !store
+                .upsert_label(&id, Label::now("a", Verdict::Injury, "n"))
+                .unwrap()
+        );
         drop(store);
         let store = Store::open(&path).unwrap();
         assert_eq!(store.len(), 5);
@@ -643,7 +671,10 @@ mod tests {
         store.append(vec![snip(0)]).unwrap();
         let mut clash = snip(1);
         clash.id = snip(0).id;
-        assert!(matches!(store.append(vec![snip(5), clash]), Err(Error::DuplicateId { .. })));
+        assert!(matches!(
+            store.append(vec![snip(5), clash]),
+            Err(Error::DuplicateId { .. })
+        ));
         assert_eq!(store.len(), 1, "a rejected batch writes nothing");
         drop(store);
         // Also when reading a file.
@@ -654,7 +685,9 @@ mod tests {
         text.push('\n');
         std::fs::write(&path, text).unwrap();
         match Store::open(&path) {
-            Err(Error::DuplicateId { first_line, line, .. }) => assert_eq!((first_line, line), (1, 2)),
+            Err(Error::DuplicateId {
+                first_line, line, ..
+            }) => assert_eq!((first_line, line), (1, 2)),
             other => panic!("{other:?}"),
         }
     }
@@ -664,7 +697,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
         let good = serde_json::to_string(&snip(0)).unwrap();
-        let unknown = good.replace("\"labels\":[]", "\"labels\":[{\"labeler\":\"a\",\"verdict\":\"maybe\",\"time\":\"t\"}]");
+        let unknown = good.replace(
+            "\"labels\":[]",
+            "\"labels\":[{\"labeler\":\"a\",\"verdict\":\"maybe\",\"time\":\"t\"}]",
+        );
         std::fs::write(&path, format!("{good}\n{{not json\n{unknown}\n")).unwrap();
         match Store::open(&path) {
             Err(Error::BadLine { line, reason, .. }) => {
@@ -730,7 +766,9 @@ mod tests {
         assert!(matches!(Store::open(&path), Err(Error::Locked { .. })));
         store.append((0..4).map(snip)).unwrap();
         for v in [Verdict::Injury, Verdict::NoInjury, Verdict::Unsure] {
-            store.upsert_label(&snip(0).id, Label::now("a", v, "")).unwrap();
+            store
+                .upsert_label(&snip(0).id, Label::now("a", v, ""))
+                .unwrap();
         }
         assert!(store.remove_label(&snip(0).id, "a").unwrap().is_some());
         store.compact().unwrap();

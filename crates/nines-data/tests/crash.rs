@@ -55,9 +55,11 @@ fn crash_once(run: usize) -> Result<(usize, u64), String> {
             .next()
             .ok_or("writer exited early")?
             .map_err(|e| e.to_string())?;
-        committed = line.strip_prefix("committed ").and_then(|n| n.parse::<usize>().ok());
+        committed = line
+            .strip_prefix("committed ")
+            .and_then(|n| n.parse::<usize>().ok());
     }
-    if run % 2 == 0 {
+    if run.is_multiple_of(2) {
         // Kill as soon as the next batch starts reaching the file: most likely mid-write.
         let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let committed_size = size(&path);
@@ -93,7 +95,9 @@ fn crash_once(run: usize) -> Result<(usize, u64), String> {
     // Anything beyond the committed batches is a whole record of the batch in flight.
     let extra = store.len() - (last + 1) * BATCH;
     if extra > BATCH {
-        return Err(format!("run {run}: {extra} records beyond the committed batches"));
+        return Err(format!(
+            "run {run}: {extra} records beyond the committed batches"
+        ));
     }
     for s in store.iter().skip((last + 1) * BATCH) {
         let i: usize = s

@@ -10,9 +10,19 @@ fn default_corpus_yields_prompts_in_every_split() {
     assert_eq!(corpus.documents().len(), 6);
     for d in corpus.documents() {
         let body = d.body();
-        assert!(!body.contains('\r') && !body.starts_with('\u{feff}'), "{}", d.id());
+        assert!(
+            !body.contains('\r') && !body.starts_with('\u{feff}'),
+            "{}",
+            d.id()
+        );
         assert!(!body.contains("PROJECT GUTENBERG"), "{}", d.id());
-        eprintln!("{}: {:?} body {} bytes, starts {:?}", d.id(), d.stripped(), body.len(), &body[..60.min(body.len())]);
+        eprintln!(
+            "{}: {:?} body {} bytes, starts {:?}",
+            d.id(),
+            d.stripped(),
+            body.len(),
+            &body[..60.min(body.len())]
+        );
     }
     let (prompts, stats) = build_prompts(&corpus, &PromptConfig::default()).unwrap();
     eprintln!("{stats:?}");
@@ -22,6 +32,9 @@ fn default_corpus_yields_prompts_in_every_split() {
         assert!(n > 100, "{split:?} has {n} prompts");
     }
     for p in prompts.iter().step_by(997) {
-        eprintln!("--- {} {:?}\n{}\n>> {:?}", p.id, p.source.split, p.text, p.next_sentence);
+        eprintln!(
+            "--- {} {:?}\n{}\n>> {:?}",
+            p.id, p.source.split, p.text, p.next_sentence
+        );
     }
 }

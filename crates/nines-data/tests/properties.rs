@@ -99,46 +99,65 @@ fn snippet() -> impl Strategy<Value = Snippet> {
     (
         any_text(),
         prop_oneof![any_text(), Just(String::new())],
-        prop::option::of((any_text(), 0u64..1_000_000, 0u64..1000, 0u32..500, 0usize..3)),
-        prop::option::of((any_text(), 0.0f64..2.0, 0.0f64..1.0, prop::option::of(1u32..100), any::<u64>())),
-        prop::option::of((1e-9f64..=1.0, prop::option::of(0.0f64..1.0), 1u64..1_000_000)),
+        prop::option::of((
+            any_text(),
+            0u64..1_000_000,
+            0u64..1000,
+            0u32..500,
+            0usize..3,
+        )),
+        prop::option::of((
+            any_text(),
+            0.0f64..2.0,
+            0.0f64..1.0,
+            prop::option::of(1u32..100),
+            any::<u64>(),
+        )),
+        prop::option::of((
+            1e-9f64..=1.0,
+            prop::option::of(0.0f64..1.0),
+            1u64..1_000_000,
+        )),
         prop::collection::vec((0usize..3, any_text()), 0..3),
     )
-        .prop_map(|(prompt, completion, source, generator, selection, labels)| {
-            let source = source.map(|(document, start, len, region, split)| Source {
-                document,
-                start,
-                end: start + len,
-                region,
-                split: [Split::Train, Split::Validation, Split::Test][split],
-            });
-            let generator = generator.map(|(model, temperature, top_p, top_k, seed)| Generator {
-                model,
-                settings: SamplingSettings {
-                    temperature,
-                    top_p,
-                    top_k,
-                    ..SamplingSettings::default()
-                },
-                seed,
-            });
-            let selection = selection.map(|(probability, score, population)| Selection {
-                strategy: "lexicon-poisson".into(),
-                probability,
-                score,
-                population,
-            });
-            let mut s = Snippet::new(prompt, completion, source, generator, selection);
-            for (k, (v, note)) in labels.into_iter().enumerate() {
-                s.upsert_label(Label {
-                    labeler: format!("labeler{k}"),
-                    verdict: Verdict::ALL[v],
-                    note,
-                    time: "2025-01-01T00:00:00Z".into(),
+        .prop_map(
+            |(prompt, completion, source, generator, selection, labels)| {
+                let source = source.map(|(document, start, len, region, split)| Source {
+                    document,
+                    start,
+                    end: start + len,
+                    region,
+                    split: [Split::Train, Split::Validation, Split::Test][split],
                 });
-            }
-            s
-        })
+                let generator =
+                    generator.map(|(model, temperature, top_p, top_k, seed)| Generator {
+                        model,
+                        settings: SamplingSettings {
+                            temperature,
+                            top_p,
+                            top_k,
+                            ..SamplingSettings::default()
+                        },
+                        seed,
+                    });
+                let selection = selection.map(|(probability, score, population)| Selection {
+                    strategy: "lexicon-poisson".into(),
+                    probability,
+                    score,
+                    population,
+                });
+                let mut s = Snippet::new(prompt, completion, source, generator, selection);
+                for (k, (v, note)) in labels.into_iter().enumerate() {
+                    s.upsert_label(Label {
+                        labeler: format!("labeler{k}"),
+                        verdict: Verdict::ALL[v],
+                        note,
+                        time: "2025-01-01T00:00:00Z".into(),
+                    });
+                }
+                s
+            },
+        )
         .prop_filter("prompt must not be blank", |s| !s.prompt.trim().is_empty())
 }
 

@@ -36,8 +36,14 @@ pub fn aggregate(labels: &[Label], rule: Rule) -> Option<Verdict> {
     if labels.is_empty() {
         return None;
     }
-    let yes = labels.iter().filter(|l| l.verdict == Verdict::Injury).count();
-    let no = labels.iter().filter(|l| l.verdict == Verdict::NoInjury).count();
+    let yes = labels
+        .iter()
+        .filter(|l| l.verdict == Verdict::Injury)
+        .count();
+    let no = labels
+        .iter()
+        .filter(|l| l.verdict == Verdict::NoInjury)
+        .count();
     Some(match rule {
         Rule::Majority if yes > no => Verdict::Injury,
         Rule::Majority if no > yes => Verdict::NoInjury,
@@ -64,7 +70,11 @@ fn category(v: Verdict) -> usize {
 pub fn cohen_kappa(a: &[Verdict], b: &[Verdict]) -> Result<f64> {
     if a.len() != b.len() {
         return Err(Error::Agreement {
-            reason: format!("{} and {} ratings: the two labelers must rate the same items", a.len(), b.len()),
+            reason: format!(
+                "{} and {} ratings: the two labelers must rate the same items",
+                a.len(),
+                b.len()
+            ),
         });
     }
     if a.is_empty() {
@@ -87,7 +97,8 @@ pub fn cohen_kappa(a: &[Verdict], b: &[Verdict]) -> Result<f64> {
     let pe: f64 = pa.iter().zip(&pb).map(|(x, y)| x * y).sum();
     if (1.0 - pe).abs() < 1e-12 {
         return Err(Error::Agreement {
-            reason: "chance agreement is 1 (a single category throughout): kappa is undefined".into(),
+            reason: "chance agreement is 1 (a single category throughout): kappa is undefined"
+                .into(),
         });
     }
     Ok((po - pe) / (1.0 - pe))
@@ -112,7 +123,10 @@ pub fn fleiss_kappa(items: &[Vec<Verdict>]) -> Result<f64> {
     }
     if let Some((i, item)) = items.iter().enumerate().find(|(_, it)| it.len() != m) {
         return Err(Error::Agreement {
-            reason: format!("item {i} has {} ratings, item 0 has {m}: every item needs the same number", item.len()),
+            reason: format!(
+                "item {i} has {} ratings, item 0 has {m}: every item needs the same number",
+                item.len()
+            ),
         });
     }
     let n = items.len() as f64;
@@ -155,7 +169,10 @@ pub struct Agreement {
 }
 
 /// Computes [`Agreement`] for `labelers` over `snippets`.
-pub fn agreement<'a>(snippets: impl IntoIterator<Item = &'a Snippet>, labelers: &[&str]) -> Agreement {
+pub fn agreement<'a>(
+    snippets: impl IntoIterator<Item = &'a Snippet>,
+    labelers: &[&str],
+) -> Agreement {
     let rows: Vec<Vec<Option<Verdict>>> = snippets
         .into_iter()
         .map(|s| {
@@ -168,12 +185,12 @@ pub fn agreement<'a>(snippets: impl IntoIterator<Item = &'a Snippet>, labelers: 
     let mut pairwise = BTreeMap::new();
     for i in 0..labelers.len() {
         for j in i + 1..labelers.len() {
-            let (a, b): (Vec<_>, Vec<_>) = rows
-                .iter()
-                .filter_map(|r| Some((r[i]?, r[j]?)))
-                .unzip();
+            let (a, b): (Vec<_>, Vec<_>) = rows.iter().filter_map(|r| Some((r[i]?, r[j]?))).unzip();
             let k = cohen_kappa(&a, &b).ok();
-            pairwise.insert((labelers[i].to_string(), labelers[j].to_string()), (a.len(), k));
+            pairwise.insert(
+                (labelers[i].to_string(), labelers[j].to_string()),
+                (a.len(), k),
+            );
         }
     }
     let common: Vec<Vec<Verdict>> = rows
@@ -183,7 +200,11 @@ pub fn agreement<'a>(snippets: impl IntoIterator<Item = &'a Snippet>, labelers: 
     let unanimous = if common.is_empty() {
         0.0
     } else {
-        common.iter().filter(|r| r.iter().all(|v| *v == r[0])).count() as f64 / common.len() as f64
+        common
+            .iter()
+            .filter(|r| r.iter().all(|v| *v == r[0]))
+            .count() as f64
+            / common.len() as f64
     };
     Agreement {
         pairwise,
@@ -200,7 +221,11 @@ mod tests {
 
     #[test]
     fn majority_and_any_injury() {
-        let l = |vs: &[Verdict]| vs.iter().map(|&v| Label::now("x", v, "")).collect::<Vec<_>>();
+        let l = |vs: &[Verdict]| {
+            vs.iter()
+                .map(|&v| Label::now("x", v, ""))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(aggregate(&l(&[I, N]), Rule::Majority), Some(U));
         assert_eq!(aggregate(&l(&[U, U]), Rule::Majority), Some(U));
         assert_eq!(aggregate(&l(&[I, I, N]), Rule::Majority), Some(I));

@@ -44,7 +44,8 @@ impl ImportReport {
 }
 
 fn is_csv(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
 /// One generic row: field name → value, with its line number.
@@ -96,7 +97,10 @@ fn read_rows(path: &Path, lenient: bool, report: &mut ImportReport) -> Result<Ve
                 }
             }
             if let Some(h) = utf8_error {
-                report.bad(lenient, bad_line(path, line, format!("column {h:?} is not valid UTF-8")))?;
+                report.bad(
+                    lenient,
+                    bad_line(path, line, format!("column {h:?} is not valid UTF-8")),
+                )?;
                 continue;
             }
             rows.push(Row { line, fields });
@@ -109,7 +113,9 @@ fn read_rows(path: &Path, lenient: bool, report: &mut ImportReport) -> Result<Ve
             }
             let parsed = std::str::from_utf8(line)
                 .map_err(|e| format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()))
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).map_err(|e| e.to_string()));
+                .and_then(|t| {
+                    serde_json::from_str::<serde_json::Value>(t).map_err(|e| e.to_string())
+                });
             match parsed {
                 Ok(serde_json::Value::Object(fields)) => rows.push(Row {
                     line: line_no,
@@ -157,7 +163,10 @@ fn row_label(path: &Path, row: &Row, default_labeler: &str) -> Result<Option<Lab
 
 /// Reads snippets to add to a store (see the module docs); CSV rows without an `id` get
 /// the content-derived id. A `verdict` column without `labeler` is labeled `import`.
-pub fn read_snippets(path: impl AsRef<Path>, lenient: bool) -> Result<(Vec<Snippet>, ImportReport)> {
+pub fn read_snippets(
+    path: impl AsRef<Path>,
+    lenient: bool,
+) -> Result<(Vec<Snippet>, ImportReport)> {
     let path = path.as_ref();
     let mut report = ImportReport::default();
     let mut out = Vec::new();
@@ -194,7 +203,8 @@ pub fn read_snippets(path: impl AsRef<Path>, lenient: bool) -> Result<(Vec<Snipp
             if let Some(l) = row_label(path, &row, "import")? {
                 s.labels.push(l);
             }
-            s.validate().map_err(|e| bad_line(path, row.line, e.to_string()))?;
+            s.validate()
+                .map_err(|e| bad_line(path, row.line, e.to_string()))?;
             Ok(s)
         })();
         match result {
@@ -254,7 +264,11 @@ impl ImportLabeler {
         Ok(me)
     }
 
-    fn add_row(&mut self, row: &Row, first_line: &mut HashMap<(String, String), usize>) -> Result<()> {
+    fn add_row(
+        &mut self,
+        row: &Row,
+        first_line: &mut HashMap<(String, String), usize>,
+    ) -> Result<()> {
         let mut labels = Vec::new();
         if let Some(serde_json::Value::Array(ls)) = row.fields.get("labels") {
             for l in ls {
@@ -275,7 +289,10 @@ impl ImportLabeler {
             return Err(bad_line(&self.path, row.line, "no \"verdict\""));
         }
         let id = text_field(row, "id");
-        let content = match (text_field(row, "prompt"), row.fields.get("completion").and_then(|v| v.as_str())) {
+        let content = match (
+            text_field(row, "prompt"),
+            row.fields.get("completion").and_then(|v| v.as_str()),
+        ) {
             (Some(p), Some(c)) => Some((p, c.to_string())),
             _ => None,
         };
@@ -389,7 +406,11 @@ mod tests {
         assert!(snips[1].labels.is_empty());
         let mut store = Store::open(dir.path().join("s.jsonl")).unwrap();
         store.append(snips.clone()).unwrap();
-        assert_eq!(store.append(snips).unwrap().added, 0, "re-import is idempotent");
+        assert_eq!(
+            store.append(snips).unwrap().added,
+            0,
+            "re-import is idempotent"
+        );
 
         let labels_path = dir.path().join("labels.jsonl");
         std::fs::write(
@@ -398,10 +419,19 @@ mod tests {
         )
         .unwrap();
         let mut importer = ImportLabeler::from_file(&labels_path, "carol", false).unwrap();
-        let r = label_store(&mut store, &mut importer, &RunOptions::default(), &mut |_, _| {}).unwrap();
+        let r = label_store(
+            &mut store,
+            &mut importer,
+            &RunOptions::default(),
+            &mut |_, _| {},
+        )
+        .unwrap();
         assert_eq!((r.labeled, r.skipped), (1, 1));
         let second = store.iter().nth(1).unwrap();
-        assert_eq!(second.label_by("carol").map(|l| l.verdict), Some(Verdict::NoInjury));
+        assert_eq!(
+            second.label_by("carol").map(|l| l.verdict),
+            Some(Verdict::NoInjury)
+        );
     }
 
     #[test]
@@ -421,7 +451,12 @@ mod tests {
 
         std::fs::write(&p, "id,verdict\na,injury\na,injury\na,no_injury\n").unwrap();
         match ImportLabeler::from_file(&p, "x", false) {
-            Err(Error::DuplicateId { id, first_line, line, .. }) => {
+            Err(Error::DuplicateId {
+                id,
+                first_line,
+                line,
+                ..
+            }) => {
                 assert_eq!((id.as_str(), first_line, line), ("a", 2, 4));
             }
             other => panic!("{other:?}"),

@@ -250,7 +250,10 @@ mod tests {
             .iter()
             .map(|s| s.label_by("script").map(|l| l.verdict))
             .collect();
-        assert_eq!(verdicts, [Some(Verdict::Injury), Some(Verdict::Unsure), None, None]);
+        assert_eq!(
+            verdicts,
+            [Some(Verdict::Injury), Some(Verdict::Unsure), None, None]
+        );
         // Resume: only unlabeled snippets are shown.
         let mut l2 = Scripted {
             answers: vec![label(Verdict::NoInjury), label(Verdict::NoInjury)],

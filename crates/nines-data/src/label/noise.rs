@@ -54,8 +54,20 @@ impl Noise {
         match (*self, v) {
             (_, Verdict::Unsure) => 0.0,
             (Noise::Symmetric(p), _) => p,
-            (Noise::PerClass { injury_to_no_injury, .. }, Verdict::Injury) => injury_to_no_injury,
-            (Noise::PerClass { no_injury_to_injury, .. }, Verdict::NoInjury) => no_injury_to_injury,
+            (
+                Noise::PerClass {
+                    injury_to_no_injury,
+                    ..
+                },
+                Verdict::Injury,
+            ) => injury_to_no_injury,
+            (
+                Noise::PerClass {
+                    no_injury_to_injury,
+                    ..
+                },
+                Verdict::NoInjury,
+            ) => no_injury_to_injury,
         }
     }
 }
@@ -193,8 +205,13 @@ mod tests {
     #[test]
     fn deterministic_per_snippet() {
         let l = NoisyLabeler::new(OracleLabeler::new(), Noise::Symmetric(0.5), 9).unwrap();
-        let a: Vec<_> = (0..50).map(|i| l.flip(&format!("id{i}"), Verdict::Injury)).collect();
-        let b: Vec<_> = (0..50).rev().map(|i| l.flip(&format!("id{i}"), Verdict::Injury)).collect();
+        let a: Vec<_> = (0..50)
+            .map(|i| l.flip(&format!("id{i}"), Verdict::Injury))
+            .collect();
+        let b: Vec<_> = (0..50)
+            .rev()
+            .map(|i| l.flip(&format!("id{i}"), Verdict::Injury))
+            .collect();
         assert_eq!(a, b.into_iter().rev().collect::<Vec<_>>());
         assert!(NoisyLabeler::new(OracleLabeler::new(), Noise::Symmetric(1.5), 0).is_err());
     }

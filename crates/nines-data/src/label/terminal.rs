@@ -53,7 +53,7 @@ impl<R: BufRead, W: Write> TerminalLabeler<R, W> {
 
     fn show(&mut self, snippet: &Snippet, p: Progress) -> std::io::Result<()> {
         let done = p.labeled;
-        let pct = if p.total > 0 { 100 * done / p.total } else { 0 };
+        let pct = (100 * done).checked_div(p.total).unwrap_or(0);
         writeln!(self.output)?;
         writeln!(
             self.output,
@@ -133,20 +133,36 @@ mod tests {
         let path = dir.path().join("s.jsonl");
         let mut store = Store::open(&path).unwrap();
         store
-            .append((0..3).map(|i| Snippet::new(format!("prompt {i}"), format!("completion {i}"), None, None, None)))
+            .append((0..3).map(|i| {
+                Snippet::new(
+                    format!("prompt {i}"),
+                    format!("completion {i}"),
+                    None,
+                    None,
+                    None,
+                )
+            }))
             .unwrap();
         let input = b"x\ni broke his arm\nn\nb\nu\nq\n" as &[u8];
         let mut t = TerminalLabeler::new("ann", input, Vec::new());
-        let report = label_store(&mut store, &mut t, &RunOptions::default(), &mut |_, _| {}).unwrap();
+        let report =
+            label_store(&mut store, &mut t, &RunOptions::default(), &mut |_, _| {}).unwrap();
         assert!(report.quit);
         let shown = String::from_utf8(t.into_output()).unwrap();
         assert!(shown.contains("unknown key \"x\""));
         assert!(shown.contains("0/3 labeled"));
         assert!(shown.contains("» completion 1"));
-        let labels: Vec<_> = store.iter().map(|s| s.label_by("ann").map(|l| (l.verdict, l.note.clone()))).collect();
+        let labels: Vec<_> = store
+            .iter()
+            .map(|s| s.label_by("ann").map(|l| (l.verdict, l.note.clone())))
+            .collect();
         assert_eq!(
             labels,
-            [Some((Verdict::Injury, "broke his arm".to_string())), Some((Verdict::Unsure, String::new())), None]
+            [
+                Some((Verdict::Injury, "broke his arm".to_string())),
+                Some((Verdict::Unsure, String::new())),
+                None
+            ]
         );
         drop(store);
         // A new session resumes at the unlabeled snippet; end of input quits.

@@ -146,7 +146,11 @@ impl Judgment {
             s.push_str(&format!(" cue={c:?}"));
         }
         if let Some(d) = &self.detail {
-            let key = if self.rule == Rule::Injury { "victim" } else { "by" };
+            let key = if self.rule == Rule::Injury {
+                "victim"
+            } else {
+                "by"
+            };
             s.push_str(&format!(" {key}={d:?}"));
         }
         s
@@ -158,7 +162,10 @@ impl Judgment {
 enum Outcome {
     /// `state`: a wound, blood, or a condition word (`wounded`, `bleeding`) rather than an
     /// injuring event; a state continues an injury the prompt describes.
-    Injury { victim: String, state: bool },
+    Injury {
+        victim: String,
+        state: bool,
+    },
     Set(Rule, String),
 }
 
@@ -225,12 +232,22 @@ impl OracleLabeler {
             .find(|h| matches!(h.outcome, Outcome::Set(Rule::Ambiguous, _)))
             && let Outcome::Set(_, by) = &h.outcome
         {
-            return judgment(Verdict::Unsure, Rule::Ambiguous, Some(h.cue.clone()), Some(by.clone()));
+            return judgment(
+                Verdict::Unsure,
+                Rule::Ambiguous,
+                Some(h.cue.clone()),
+                Some(by.clone()),
+            );
         }
         if let Some(h) = hits.first()
             && let Outcome::Set(rule, by) = &h.outcome
         {
-            return judgment(Verdict::NoInjury, *rule, Some(h.cue.clone()), Some(by.clone()));
+            return judgment(
+                Verdict::NoInjury,
+                *rule,
+                Some(h.cue.clone()),
+                Some(by.clone()),
+            );
         }
         let lower = completion.to_lowercase();
         if let Some(w) = lexicon::UNHARMED
@@ -280,10 +297,9 @@ fn find_hits(text: &str) -> Vec<Hit> {
 
 /// Determiners after which `shot`, `cut`, `hit`, ... are nouns.
 const NOUN_DETERMINERS: &[&str] = &[
-    "a", "an", "the", "his", "her", "my", "their", "your", "our", "its",
-    "every", "one", "each", "another", "tiny",
-    "single", "random", "parting", "deep", "fresh", "mortal", "slight", "severe",
-    "grievous", "terrible", "dreadful", "gaping", "open", "old", "new", "great", "small",
+    "a", "an", "the", "his", "her", "my", "their", "your", "our", "its", "every", "one", "each",
+    "another", "tiny", "single", "random", "parting", "deep", "fresh", "mortal", "slight",
+    "severe", "grievous", "terrible", "dreadful", "gaping", "open", "old", "new", "great", "small",
     "ugly", "bullet", "knife", "sword", "flesh", "head", "spear", "stab", "no", "any", "some",
     "more", "many", "few", "several", "these", "those",
 ];
@@ -295,14 +311,21 @@ const NUMBER_WORDS: &[&str] = &[
 ];
 
 /// Words marking a state cue as a new injury (`another wound`, `fresh blood`).
-const NEW_MARKERS: &[&str] = &["another", "fresh", "new", "second", "third", "more", "again", "anew"];
+const NEW_MARKERS: &[&str] = &[
+    "another", "fresh", "new", "second", "third", "more", "again", "anew",
+];
 
 fn word(s: &Sentence, i: usize) -> Option<&str> {
     s.toks.get(i).filter(|t| !t.punct).map(|t| t.w.as_str())
 }
 
 fn is_adverb(w: &str) -> bool {
-    w.len() > 4 && w.ends_with("ly") && !matches!(w, "holy" | "only" | "belly" | "bully" | "family" | "fly" | "lily")
+    w.len() > 4
+        && w.ends_with("ly")
+        && !matches!(
+            w,
+            "holy" | "only" | "belly" | "bully" | "family" | "fly" | "lily"
+        )
 }
 
 /// Victim classes.
@@ -337,24 +360,12 @@ fn classify(t: &Tok) -> Option<Victim> {
 }
 
 fn is_known_word(w: &str) -> bool {
-    [
-        lexicon::SKIPPABLE,
-        lexicon::PREPOSITIONS,
-        lexicon::VERB_FILLERS,
-        lexicon::PASSIVE_AUX,
-        lexicon::NEGATORS,
-        lexicon::AVOIDERS,
-        lexicon::HYPOTHETICALS,
-        lexicon::HYPOTHETICAL_OPENERS,
-        lexicon::POSSESSIVES,
-        lexicon::SUBJECT_PRONOUNS,
-        lexicon::OBJECT_PRONOUNS,
-        &["it", "and", "but", "or", "then", "when", "while", "there", "here", "which"],
-        NUMBER_WORDS,
-    ]
-    .iter()
-    .any(|l| is_in(l, w))
-        || lexicon::cue_kind(w).is_some()
+    lexicon::is_listed(w)
+        || NUMBER_WORDS.contains(&w)
+        || matches!(
+            w,
+            "it" | "and" | "but" | "or" | "then" | "when" | "while" | "there" | "here" | "which"
+        )
 }
 
 /// A capitalized word that is no known word: a name.
@@ -367,8 +378,10 @@ fn is_name(t: &Tok) -> bool {
 fn is_name_at(s: &Sentence, j: usize) -> bool {
     is_name(&s.toks[j])
         && !(j > 0
-            && (matches!(s.toks[j - 1].w.as_str(), "the" | "a" | "an" | "this" | "that")
-                || NUMBER_WORDS.contains(&s.toks[j - 1].w.as_str())))
+            && (matches!(
+                s.toks[j - 1].w.as_str(),
+                "the" | "a" | "an" | "this" | "that"
+            ) || NUMBER_WORDS.contains(&s.toks[j - 1].w.as_str())))
 }
 
 /// Resolves the owner of a body part at index `part` (possessor to its left, or `of X` to its
@@ -439,7 +452,12 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
     while j < s.toks.len() && steps < 5 {
         steps += 1;
         let t = &s.toks[j];
-        if t.punct || matches!(t.w.as_str(), "and" | "but" | "or" | "then" | "while" | "when") {
+        if t.punct
+            || matches!(
+                t.w.as_str(),
+                "and" | "but" | "or" | "then" | "while" | "when"
+            )
+        {
             break;
         }
         let w = t.w.as_str();
@@ -448,7 +466,10 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
         }
         let particle = j == i + 1
             && matches!(w, "off" | "out" | "up" | "open" | "away")
-            && matches!(s.toks[i].w.as_str(), "cut" | "tore" | "torn" | "tear" | "struck" | "knocked" | "ripped");
+            && matches!(
+                s.toks[i].w.as_str(),
+                "cut" | "tore" | "torn" | "tear" | "struck" | "knocked" | "ripped"
+            );
         if is_in(lexicon::PREPOSITIONS, w) && !after_possessive && !particle {
             break;
         }
@@ -572,7 +593,10 @@ fn negated_noun(s: &Sentence, v: usize) -> Option<String> {
         if is_in(lexicon::NEGATORS, &t.w) {
             return Some(t.w.clone());
         }
-        if !matches!(t.w.as_str(), "a" | "an" | "single" | "one" | "of" | "the" | "them" | "us" | "any") {
+        if !matches!(
+            t.w.as_str(),
+            "a" | "an" | "single" | "one" | "of" | "the" | "them" | "us" | "any"
+        ) {
             return None;
         }
     }
@@ -592,7 +616,28 @@ fn is_passive(s: &Sentence, i: usize) -> bool {
         if is_in(lexicon::PASSIVE_AUX, w) {
             return true;
         }
-        if is_adverb(w) || matches!(w, "not" | "never" | "also" | "all" | "both" | "then" | "nearly" | "almost" | "once" | "twice" | "again" | "being" | "been" | "just" | "so" | "too" | "very") {
+        if is_adverb(w)
+            || matches!(
+                w,
+                "not"
+                    | "never"
+                    | "also"
+                    | "all"
+                    | "both"
+                    | "then"
+                    | "nearly"
+                    | "almost"
+                    | "once"
+                    | "twice"
+                    | "again"
+                    | "being"
+                    | "been"
+                    | "just"
+                    | "so"
+                    | "too"
+                    | "very"
+            )
+        {
             continue;
         }
         break;
@@ -618,17 +663,76 @@ fn verb_group_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
         }
         if is_in(lexicon::HYPOTHETICALS, w) {
             // "about", "going", "ready" only as "about to", "going to".
-            let needs_to = matches!(w, "about" | "going" | "ready" | "want" | "wants" | "wanted" | "meant" | "mean" | "means" | "intended" | "intend" | "intends" | "tried" | "try" | "tries" | "trying" | "attempted" | "attempt" | "attempting" | "planned" | "plan" | "dare" | "dared" | "longed" | "determined" | "resolved" | "swore" | "swear" | "vowed" | "vow" | "promised" | "threatens" | "threaten" | "threatening" | "threatened");
-            if !needs_to || word(s, j + 1) == Some("to") || matches!(w, "threatened" | "threatening" | "threaten" | "threatens" | "attempted") {
+            let needs_to = matches!(
+                w,
+                "about"
+                    | "going"
+                    | "ready"
+                    | "want"
+                    | "wants"
+                    | "wanted"
+                    | "meant"
+                    | "mean"
+                    | "means"
+                    | "intended"
+                    | "intend"
+                    | "intends"
+                    | "tried"
+                    | "try"
+                    | "tries"
+                    | "trying"
+                    | "attempted"
+                    | "attempt"
+                    | "attempting"
+                    | "planned"
+                    | "plan"
+                    | "dare"
+                    | "dared"
+                    | "longed"
+                    | "determined"
+                    | "resolved"
+                    | "swore"
+                    | "swear"
+                    | "vowed"
+                    | "vow"
+                    | "promised"
+                    | "threatens"
+                    | "threaten"
+                    | "threatening"
+                    | "threatened"
+            );
+            if !needs_to
+                || word(s, j + 1) == Some("to")
+                || matches!(
+                    w,
+                    "threatened" | "threatening" | "threaten" | "threatens" | "attempted"
+                )
+            {
                 return Some((Rule::Hypothetical, w.into()));
             }
             return None;
         }
         // Objects and pronouns between a verb and an infinitive: "threatened him to".
-        if is_in(lexicon::VERB_FILLERS, w) || is_adverb(w) || is_in(lexicon::PHYSICAL_QUALIFIERS, w) {
+        if is_in(lexicon::VERB_FILLERS, w) || is_adverb(w) || is_in(lexicon::PHYSICAL_QUALIFIERS, w)
+        {
             continue;
         }
-        if matches!(w, "being" | "he" | "she" | "i" | "we" | "they" | "you" | "him" | "her" | "them" | "me" | "us") && j + 1 < i {
+        if matches!(
+            w,
+            "being"
+                | "he"
+                | "she"
+                | "i"
+                | "we"
+                | "they"
+                | "you"
+                | "him"
+                | "her"
+                | "them"
+                | "me"
+                | "us"
+        ) && j + 1 < i
+        {
             // "escaped being shot", "would he hurt": keep looking past one pronoun.
             continue;
         }
@@ -655,7 +759,11 @@ fn clause_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
         if t.w == "though" && j > 0 && s.toks[j - 1].w == "as" {
             return Some((Rule::Hypothetical, "as though".into()));
         }
-        if t.w == "like" && s.toks[j + 1..i].iter().all(|x| is_in(lexicon::SKIPPABLE, &x.w)) {
+        if t.w == "like"
+            && s.toks[j + 1..i]
+                .iter()
+                .all(|x| is_in(lexicon::SKIPPABLE, &x.w))
+        {
             return Some((Rule::Hypothetical, "like".into()));
         }
     }
@@ -667,7 +775,11 @@ fn clause_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
             break;
         }
     }
-    if s.question && !s.toks[i + 1..].iter().any(|t| t.is(".") || t.is("!") || t.is(";")) {
+    if s.question
+        && !s.toks[i + 1..]
+            .iter()
+            .any(|t| t.is(".") || t.is("!") || t.is(";"))
+    {
         return Some((Rule::Hypothetical, "question".into()));
     }
     None
@@ -687,13 +799,24 @@ fn curse_or_inverted_modal(s: &Sentence, i: usize) -> Option<String> {
     if let Some(t) = window.last()
         && matches!(
             t.w.as_str(),
-            "lord" | "god" | "heaven" | "heavens" | "devil" | "curses" | "curse" | "plague" | "pox" | "damn"
+            "lord"
+                | "god"
+                | "heaven"
+                | "heavens"
+                | "devil"
+                | "curses"
+                | "curse"
+                | "plague"
+                | "pox"
+                | "damn"
         )
     {
         return Some("curse".into());
     }
     if i >= 2
-        && let Some(t) = window.iter().find(|t| matches!(t.w.as_str(), "may" | "let"))
+        && let Some(t) = window
+            .iter()
+            .find(|t| matches!(t.w.as_str(), "may" | "let"))
         && !is_in(lexicon::VERB_FILLERS, &s.toks[i - 1].w)
     {
         return Some(t.w.clone());
@@ -713,7 +836,12 @@ fn feeling_verb_before(s: &Sentence, i: usize) -> Option<String> {
         if FEELING_VERBS.contains(&t.w.as_str()) {
             return Some(t.w.clone());
         }
-        if !(is_adverb(&t.w) || matches!(t.w.as_str(), "so" | "very" | "much" | "quite" | "too" | "rather")) {
+        if !(is_adverb(&t.w)
+            || matches!(
+                t.w.as_str(),
+                "so" | "very" | "much" | "quite" | "too" | "rather"
+            ))
+        {
             return None;
         }
     }
@@ -734,7 +862,11 @@ fn abstract_agent(s: &Sentence, i: usize) -> Option<String> {
         if is_in(lexicon::ABSTRACT, &t.w) {
             return Some(t.w.clone());
         }
-        if !(is_in(lexicon::SKIPPABLE, &t.w) || is_in(lexicon::POSSESSIVES, &t.w) || is_adverb(&t.w) || t.w == "sudden") {
+        if !(is_in(lexicon::SKIPPABLE, &t.w)
+            || is_in(lexicon::POSSESSIVES, &t.w)
+            || is_adverb(&t.w)
+            || t.w == "sudden")
+        {
             return None;
         }
     }
@@ -745,7 +877,9 @@ fn abstract_agent(s: &Sentence, i: usize) -> Option<String> {
 /// `wounded again`, `a second wound`.
 fn marked_new(s: &Sentence, i: usize) -> bool {
     let before = i.saturating_sub(3);
-    s.toks[before..i].iter().any(|t| NEW_MARKERS.contains(&t.w.as_str()))
+    s.toks[before..i]
+        .iter()
+        .any(|t| NEW_MARKERS.contains(&t.w.as_str()))
         || s.toks[i + 1..(i + 4).min(s.toks.len())]
             .iter()
             .take_while(|t| !t.punct)
@@ -761,14 +895,30 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         "wound" => {
             if after_det {
                 kind = CueKind::Noun;
-            } else if !prev.is_some_and(|p| matches!(p, "to" | "will" | "would" | "shall" | "not" | "may" | "might" | "could" | "should" | "must" | "can")) {
+            } else if !prev.is_some_and(|p| {
+                matches!(
+                    p,
+                    "to" | "will"
+                        | "would"
+                        | "shall"
+                        | "not"
+                        | "may"
+                        | "might"
+                        | "could"
+                        | "should"
+                        | "must"
+                        | "can"
+                )
+            }) {
                 return None;
             }
         }
         "murder" | "cut" if after_det => kind = CueKind::Noun,
-        "shot" | "hit" | "strike" | "strikes" | "kick" | "punch" | "beat" | "bit" | "bite" | "stab" | "kill" | "hurt" | "break" | "breaks" | "harpoon" | "spear" | "club" | "lance" | "claw" | "whip"
-        | "burn" | "sting" | "crack" | "snap" | "tear" | "twist" | "graze" | "crush" | "gore" | "slash" | "butcher"
-        | "slaughter" | "massacre" | "sprain"
+        "shot" | "hit" | "strike" | "strikes" | "kick" | "punch" | "beat" | "bit" | "bite"
+        | "stab" | "kill" | "hurt" | "break" | "breaks" | "harpoon" | "spear" | "club"
+        | "lance" | "claw" | "whip" | "burn" | "sting" | "crack" | "snap" | "tear" | "twist"
+        | "graze" | "crush" | "gore" | "slash" | "butcher" | "slaughter" | "massacre"
+        | "sprain"
             if after_det =>
         {
             return None;
@@ -793,9 +943,12 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
     }
     // "struck my ear", "struck her eyes": perception, not a blow.
     if matches!(w, "struck" | "strike" | "strikes" | "smote")
-        && s.toks[i + 1..(i + 3).min(s.toks.len())]
-            .iter()
-            .any(|t| matches!(t.w.as_str(), "ear" | "ears" | "eye" | "eyes" | "sight" | "fancy"))
+        && s.toks[i + 1..(i + 3).min(s.toks.len())].iter().any(|t| {
+            matches!(
+                t.w.as_str(),
+                "ear" | "ears" | "eye" | "eyes" | "sight" | "fancy"
+            )
+        })
     {
         return Some(Outcome::Set(Rule::Idiom, "perception".into()));
     }
@@ -804,8 +957,14 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         return Some(Outcome::Set(Rule::Idiom, "short".into()));
     }
     let passive = is_passive(s, i);
-    if passive && matches!(w, "cut") && word(s, i + 1).is_some_and(|n| matches!(n, "off" | "out" | "up")) {
-        return Some(Outcome::Set(Rule::Idiom, word(s, i + 1).unwrap_or_default().into()));
+    if passive
+        && matches!(w, "cut")
+        && word(s, i + 1).is_some_and(|n| matches!(n, "off" | "out" | "up"))
+    {
+        return Some(Outcome::Set(
+            Rule::Idiom,
+            word(s, i + 1).unwrap_or_default().into(),
+        ));
     }
     // "We are beaten": defeat, unless by or with something, or to death.
     if passive
@@ -819,7 +978,21 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         let subject = s.toks[..i]
             .iter()
             .rev()
-            .find(|t| !(is_adverb(&t.w) || matches!(t.w.as_str(), "often" | "always" | "sometimes" | "never" | "once" | "now" | "first" | "then" | "at")))
+            .find(|t| {
+                !(is_adverb(&t.w)
+                    || matches!(
+                        t.w.as_str(),
+                        "often"
+                            | "always"
+                            | "sometimes"
+                            | "never"
+                            | "once"
+                            | "now"
+                            | "first"
+                            | "then"
+                            | "at"
+                    ))
+            })
             .map(|t| t.w.as_str());
         if matches!(subject, Some("it" | "this" | "what" | "which" | "that")) {
             return Some(Outcome::Set(Rule::Idiom, "it struck".into()));
@@ -836,10 +1009,12 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         CueKind::Condition => {
             let (v, k) = right_victim(s, i);
             match v {
-                Victim::Being(_) | Victim::Part(_) | Victim::Thing(_) | Victim::Abstract(_) if k == Some(i + 1) || adjacent_noun(s, i, k) => (v, k),
-                _ => {
-                    left_subject(s, i)
+                Victim::Being(_) | Victim::Part(_) | Victim::Thing(_) | Victim::Abstract(_)
+                    if k == Some(i + 1) || adjacent_noun(s, i, k) =>
+                {
+                    (v, k)
                 }
+                _ => left_subject(s, i),
             }
         }
         _ if passive => left_subject(s, i),
@@ -860,7 +1035,16 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
     {
         let idiom = match w {
             "struck" | "strike" | "strikes" | "stricken" | "smote" | "smite" | "smitten" => {
-                matches!(after, "as" | "that" | "how" | "forcibly" | "dumb" | "silent" | "speechless" | "motionless")
+                matches!(
+                    after,
+                    "as" | "that"
+                        | "how"
+                        | "forcibly"
+                        | "dumb"
+                        | "silent"
+                        | "speechless"
+                        | "motionless"
+                )
             }
             "cut" | "cuts" => matches!(after, "short" | "off" | "dead" | "out" | "up"),
             "beat" | "beaten" => matches!(after, "at" | "hollow"),
@@ -872,13 +1056,23 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         }
     }
     if passive
-        && matches!(kind, CueKind::Violent | CueKind::Hurt | CueKind::BodyPart | CueKind::Lethal)
+        && matches!(
+            kind,
+            CueKind::Violent | CueKind::Hurt | CueKind::BodyPart | CueKind::Lethal
+        )
         && let Some(a) = abstract_agent(s, i)
     {
         return Some(Outcome::Set(Rule::Idiom, a));
     }
-    if passive && matches!(w, "struck" | "stricken" | "smitten") && word(s, i + 1).is_some_and(|n| matches!(n, "dumb" | "silent" | "speechless" | "motionless" | "blind")) {
-        return Some(Outcome::Set(Rule::Idiom, word(s, i + 1).unwrap_or_default().into()));
+    if passive
+        && matches!(w, "struck" | "stricken" | "smitten")
+        && word(s, i + 1)
+            .is_some_and(|n| matches!(n, "dumb" | "silent" | "speechless" | "motionless" | "blind"))
+    {
+        return Some(Outcome::Set(
+            Rule::Idiom,
+            word(s, i + 1).unwrap_or_default().into(),
+        ));
     }
     if !passive && matches!(kind, CueKind::Violent) {
         let (subj, _) = left_subject(s, i);
@@ -892,8 +1086,10 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         Victim::Abstract(a) => return Some(Outcome::Set(Rule::Idiom, a.clone())),
         Victim::Negative(n) => return Some(Outcome::Set(Rule::Negated, n.clone())),
         Victim::Part(p) => {
-            let gesture = (matches!(w, "bit" | "bite" | "bitten" | "cut") && lexicon::GESTURE_PARTS.iter().any(|g| p.ends_with(g)))
-                || (matches!(w, "snapped" | "cracked") && (p.ends_with("fingers") || p.ends_with("knuckles")));
+            let gesture = (matches!(w, "bit" | "bite" | "bitten" | "cut")
+                && lexicon::GESTURE_PARTS.iter().any(|g| p.ends_with(g)))
+                || (matches!(w, "snapped" | "cracked")
+                    && (p.ends_with("fingers") || p.ends_with("knuckles")));
             if gesture {
                 return Some(Outcome::Set(Rule::Idiom, p.clone()));
             }
@@ -901,7 +1097,10 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         }
         Victim::Being(b) => {
             if kind == CueKind::BodyPart {
-                let to_pieces = word(s, i + 1) == Some("to") && word(s, i + 2).is_some_and(|n| matches!(n, "pieces" | "shreds" | "death")) || word(s, i + 1) == Some("apart") || word(s, i + 1) == Some("limb");
+                let to_pieces = word(s, i + 1) == Some("to")
+                    && word(s, i + 2).is_some_and(|n| matches!(n, "pieces" | "shreds" | "death"))
+                    || word(s, i + 1) == Some("apart")
+                    || word(s, i + 1) == Some("limb");
                 if !to_pieces {
                     return Some(Outcome::Set(Rule::Idiom, b.clone()));
                 }
@@ -912,20 +1111,41 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             // "injury" often means a wrong done to someone; a wound is a wound.
             CueKind::Noun if !matches!(w, "injury" | "injuries") => "someone".to_string(),
             CueKind::Noun | CueKind::Condition => {
-                return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "victim unclear".into())));
+                return Some(with_modality(
+                    s,
+                    i,
+                    Outcome::Set(Rule::Ambiguous, "victim unclear".into()),
+                ));
             }
-            CueKind::Lethal => return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "victim unclear".into()))),
-            CueKind::Hurt => return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "hurt".into()))),
+            CueKind::Lethal => {
+                return Some(with_modality(
+                    s,
+                    i,
+                    Outcome::Set(Rule::Ambiguous, "victim unclear".into()),
+                ));
+            }
+            CueKind::Hurt => {
+                return Some(with_modality(
+                    s,
+                    i,
+                    Outcome::Set(Rule::Ambiguous, "hurt".into()),
+                ));
+            }
             _ => return None,
         },
     };
     if let Some(v) = vidx
-        && let Some(n) = negated_noun(s, v).or_else(|| (word(s, v + 1) == Some("not")).then(|| "not".to_string()))
+        && let Some(n) = negated_noun(s, v)
+            .or_else(|| (word(s, v + 1) == Some("not")).then(|| "not".to_string()))
     {
         return Some(Outcome::Set(Rule::Negated, n));
     }
     if kind == CueKind::Hurt && !matches!(victim, Victim::Part(_)) && !hurt_is_physical(s, i) {
-        return Some(with_modality(s, i, Outcome::Set(Rule::Ambiguous, "hurt".into())));
+        return Some(with_modality(
+            s,
+            i,
+            Outcome::Set(Rule::Ambiguous, "hurt".into()),
+        ));
     }
     let state = matches!(kind, CueKind::Noun | CueKind::Condition) && !marked_new(s, i);
     Some(with_modality(
@@ -943,7 +1163,11 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
 fn adjacent_noun(s: &Sentence, i: usize, k: Option<usize>) -> bool {
     let Some(k) = k else { return false };
     s.toks[i + 1..k].iter().all(|t| {
-        !t.punct && (is_in(lexicon::SKIPPABLE, &t.w) || is_in(lexicon::POSSESSIVES, &t.w) || t.poss || is_adverb(&t.w))
+        !t.punct
+            && (is_in(lexicon::SKIPPABLE, &t.w)
+                || is_in(lexicon::POSSESSIVES, &t.w)
+                || t.poss
+                || is_adverb(&t.w))
     })
 }
 
@@ -956,7 +1180,10 @@ fn with_modality(s: &Sentence, i: usize, outcome: Outcome) -> Outcome {
 
 fn hurt_is_physical(s: &Sentence, i: usize) -> bool {
     let before = i.saturating_sub(3);
-    if s.toks[before..i].iter().any(|t| is_in(lexicon::PHYSICAL_QUALIFIERS, &t.w)) {
+    if s.toks[before..i]
+        .iter()
+        .any(|t| is_in(lexicon::PHYSICAL_QUALIFIERS, &t.w))
+    {
         return true;
     }
     let after: Vec<&str> = s.toks[i + 1..(i + 6).min(s.toks.len())]
@@ -964,7 +1191,21 @@ fn hurt_is_physical(s: &Sentence, i: usize) -> bool {
         .take_while(|t| !t.punct)
         .map(|t| t.w.as_str())
         .collect();
-    after.iter().any(|w| is_in(lexicon::BODY_PARTS, w) || matches!(*w, "fall" | "blow" | "blows" | "stone" | "explosion" | "shot" | "bullet" | "accident" | "kick"))
+    after.iter().any(|w| {
+        is_in(lexicon::BODY_PARTS, w)
+            || matches!(
+                *w,
+                "fall"
+                    | "blow"
+                    | "blows"
+                    | "stone"
+                    | "explosion"
+                    | "shot"
+                    | "bullet"
+                    | "accident"
+                    | "kick"
+            )
+    })
 }
 
 fn noun_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
@@ -1016,7 +1257,9 @@ fn eval_blood(s: &Sentence, i: usize) -> Outcome {
         .iter()
         .take_while(|t| !t.punct)
         .map(|t| t.w.as_str())
-        .filter(|w| !(is_adverb(w) || matches!(*w, "again" | "still" | "then" | "almost" | "quite")))
+        .filter(|w| {
+            !(is_adverb(w) || matches!(*w, "again" | "still" | "then" | "almost" | "quite"))
+        })
         .take(3)
         .collect();
     if w == "blood" {
@@ -1033,7 +1276,14 @@ fn eval_blood(s: &Sentence, i: usize) -> Outcome {
         // "bloody nose" is an injury; "bloody battle" or "bloodstained coat" is only seen.
         let (v, _) = right_victim(s, i);
         if let Victim::Part(p) = v {
-            return with_modality(s, i, Outcome::Injury { victim: p, state: !marked_new(s, i) });
+            return with_modality(
+                s,
+                i,
+                Outcome::Injury {
+                    victim: p,
+                    state: !marked_new(s, i),
+                },
+            );
         }
         return with_modality(s, i, Outcome::Set(Rule::Ambiguous, w.into()));
     }
@@ -1053,10 +1303,30 @@ fn eval_blood(s: &Sentence, i: usize) -> Outcome {
         None
     };
     let flows = next.iter().any(|n| is_in(lexicon::BLOOD_FLOW, n))
-        || prev.is_some_and(|p| matches!(p, "spat" | "coughed" | "vomited" | "spitting" | "coughing" | "drew" | "shed" | "lost" | "losing"));
+        || prev.is_some_and(|p| {
+            matches!(
+                p,
+                "spat"
+                    | "coughed"
+                    | "vomited"
+                    | "spitting"
+                    | "coughing"
+                    | "drew"
+                    | "shed"
+                    | "lost"
+                    | "losing"
+            )
+        });
     if flows {
         let victim = owner.unwrap_or_else(|| "someone".into());
-        return with_modality(s, i, Outcome::Injury { victim, state: !marked_new(s, i) });
+        return with_modality(
+            s,
+            i,
+            Outcome::Injury {
+                victim,
+                state: !marked_new(s, i),
+            },
+        );
     }
     with_modality(s, i, Outcome::Set(Rule::Ambiguous, "blood".into()))
 }

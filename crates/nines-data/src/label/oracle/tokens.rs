@@ -107,13 +107,16 @@ pub fn tokenize(s: &str) -> Vec<Tok> {
             // The dot of a title or an initial ("Mr. Pip", "H. G. Wells") is not punctuation.
             let after_title = c == '.'
                 && toks.last().is_some_and(|t| {
-                    !t.punct && (TITLES.contains(&t.w.as_str()) || (t.cap && t.w.chars().count() == 1 && t.w != "i"))
+                    !t.punct
+                        && (TITLES.contains(&t.w.as_str())
+                            || (t.cap && t.w.chars().count() == 1 && t.w != "i"))
                 });
             if !after_title {
                 toks.push(Tok::punct(c));
             }
             i += 1;
-        } else if c == '\u{2014}' || c == '\u{2013}' || (c == '-' && chars.get(i + 1) == Some(&'-')) {
+        } else if c == '\u{2014}' || c == '\u{2013}' || (c == '-' && chars.get(i + 1) == Some(&'-'))
+        {
             toks.push(Tok::punct('-'));
             while i < chars.len() && matches!(chars[i], '-' | '\u{2014}' | '\u{2013}') {
                 i += 1;
@@ -182,9 +185,16 @@ fn push_word(toks: &mut Vec<Tok>, raw: &str, plural_poss: bool) {
     }
     if let Some(stem) = lower.strip_suffix("'s") {
         // "he's", "it's", "that's" are contractions of "is"/"has", not possessives.
-        if matches!(stem, "he" | "she" | "it" | "that" | "there" | "here" | "what" | "who" | "where" | "let") {
+        if matches!(
+            stem,
+            "he" | "she" | "it" | "that" | "there" | "here" | "what" | "who" | "where" | "let"
+        ) {
             toks.push(Tok::word(stem, cap, false));
-            toks.push(Tok::word(if stem == "let" { "us" } else { "is" }, false, false));
+            toks.push(Tok::word(
+                if stem == "let" { "us" } else { "is" },
+                false,
+                false,
+            ));
         } else {
             toks.push(Tok::word(stem, cap, true));
         }
@@ -204,7 +214,10 @@ mod tests {
 
     #[test]
     fn contractions_and_possessives() {
-        assert_eq!(words("He didn't stab her."), ["he", "did", "not", "stab", "her", "."]);
+        assert_eq!(
+            words("He didn't stab her."),
+            ["he", "did", "not", "stab", "her", "."]
+        );
         assert_eq!(words("I'll kill you"), ["i", "will", "kill", "you"]);
         let t = tokenize("The robot's arm--snapped");
         assert_eq!(t[1].w, "robot");
