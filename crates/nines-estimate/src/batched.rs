@@ -14,7 +14,7 @@
 //! `r(v) = Σ_{j<k} S≥(v)^j S>(v)^{k−1−j}` (equal to `(S≥^k − S>^k)/(S≥ − S>)`, and to
 //! `k S^{k−1}` for an atom-free score) and `Z = 1 − S>(t)^k` (retry) or 1 (emit safest).
 //! `r(v)/Z` is also the importance weight of an unfiltered draw with score `v`, which is how
-//! [`crate::failure_rate::batched`] estimates the batched filter's failure rate from labeled
+//! [`crate::failure_rate::from_scores`] estimates the batched filter's failure rate from labeled
 //! unfiltered samples.
 
 use rand::Rng;

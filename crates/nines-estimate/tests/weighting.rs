@@ -191,6 +191,23 @@ fn monte_carlo_clipping_bias_as_stated() {
     // Relative to the real target the mean is off by the stated bias, many SEs away.
     assert!(((s.mean - truth) - stated_bias).abs() < 3.0 * s.se_of_mean);
     assert!((s.mean - truth).abs() > 10.0 * s.se_of_mean);
+
+    // Self-normalized clipping targets E_q[min(w,c) f] / E_q[min(w,c)]; its bias is at most the
+    // excess mass δ (f in [0, 1]).
+    let z_c = phi(x_c - mu) + cap * (1.0 - phi(x_c));
+    let sn_target = clipped_truth / z_c;
+    assert!((sn_target - truth).abs() <= excess_truth);
+    let s = run(REPS, 137, sn_target, |rng| {
+        let (f, w) = gaussian_shift(rng, 1000, mu);
+        weighting::clipped(&f, &w, cap, Normalization::SelfNormalized, 0.95)
+            .unwrap()
+            .estimate
+    });
+    assert_valid("clipped self-normalized IS (clipped target)", &s);
+    println!(
+        "self-normalized clipping bias {:.5} (bound {excess_truth:.5})",
+        sn_target - truth
+    );
 }
 
 /// Data collected under a mistaken proposal: the plan was q = N(1, 1) to oversample the tail
