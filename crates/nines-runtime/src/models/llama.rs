@@ -39,9 +39,12 @@ pub struct LlamaConfig {
     /// RMSNorm epsilon.
     #[serde(default = "default_eps")]
     pub rms_norm_eps: f64,
-    /// RoPE base.
-    #[serde(default = "default_theta")]
-    pub rope_theta: f64,
+    /// RoPE base (transformers < 5 writes it here; see `rope_parameters`). Default 10000.
+    #[serde(default)]
+    pub rope_theta: Option<f64>,
+    /// RoPE settings as transformers ≥ 5 writes them: `{"rope_theta": …, "rope_type": "default"}`.
+    #[serde(default)]
+    pub rope_parameters: Option<serde_json::Value>,
     /// Whether the output projection shares the input embedding.
     #[serde(default)]
     pub tie_word_embeddings: bool,
@@ -65,14 +68,18 @@ fn default_context() -> usize {
 fn default_eps() -> f64 {
     1e-6
 }
-fn default_theta() -> f64 {
-    10_000.0
-}
 fn default_act() -> String {
     "silu".into()
 }
 
 impl LlamaConfig {
+    /// The RoPE base: `rope_theta`, else `rope_parameters.rope_theta`, else 10000.
+    pub fn rope_base(&self) -> f64 {
+        self.rope_theta
+            .or_else(|| self.rope_parameters.as_ref().and_then(|p| p.get("rope_theta")).and_then(serde_json::Value::as_f64))
+            .unwrap_or(10_000.0)
+    }
+
     fn kv_heads(&self) -> usize {
         self.num_key_value_heads.unwrap_or(self.num_attention_heads)
     }
@@ -110,6 +117,10 @@ impl LlamaConfig {
         if self.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
             return bad("rope_scaling", "RoPE scaling is not supported".into());
         }
+        let rope_type = self.rope_parameters.as_ref().and_then(|p| p.get("rope_type")).and_then(serde_json::Value::as_str);
+        if let Some(kind) = rope_type.filter(|k| *k != "default") {
+            return bad("rope_parameters.rope_type", format!("`{kind}` is not supported (default)"));
+        }
         Ok(())
     }
 
@@ -143,7 +154,8 @@ impl LlamaConfig {
             head_dim,
             max_position_embeddings: get("context_length")?,
             rms_norm_eps: float("attention.layer_norm_rms_epsilon", 1e-5),
-            rope_theta: float("rope.freq_base", 10_000.0),
+            rope_theta: Some(float("rope.freq_base", 10_000.0)),
+            rope_parameters: None,
             tie_word_embeddings: file.tensor_info("output.weight").is_none(),
             hidden_act: "silu".into(),
             rope_scaling: None,
@@ -225,7 +237,7 @@ impl Llama {
                 }
             })
             .collect();
-        let (cos, sin) = rope_tables(cfg.max_position_embeddings as i64, hd, cfg.rope_theta, root.device());
+        let (cos, sin) = rope_tables(cfg.max_position_embeddings as i64, hd, cfg.rope_base(), root.device());
         Llama {
             spec: ModelSpec {
                 architecture: Architecture::Llama,
@@ -305,5 +317,30 @@ impl CausalLm for Llama {
             Some(head) => head.forward(hidden),
             None => hidden.linear::<Tensor>(&self.embed_tokens.weight, None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(extra: serde_json::Value) -> LlamaConfig {
+        let mut v = serde_json::json!({
+            "vocab_size": 8, "hidden_size": 8, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 2
+        });
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn rope_base_from_either_layout() {
+        assert_eq!(cfg(serde_json::json!({})).rope_base(), 10_000.0);
+        assert_eq!(cfg(serde_json::json!({"rope_theta": 5e5})).rope_base(), 5e5);
+        let c = cfg(serde_json::json!({"rope_parameters": {"rope_theta": 1e6, "rope_type": "default"}}));
+        assert_eq!(c.rope_base(), 1e6);
+        assert!(c.validate(Path::new("config.json")).is_ok());
+        let c = cfg(serde_json::json!({"rope_parameters": {"rope_theta": 1e6, "rope_type": "yarn"}}));
+        assert!(c.validate(Path::new("config.json")).unwrap_err().to_string().contains("rope_type"));
     }
 }
