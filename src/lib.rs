@@ -8,6 +8,8 @@
 //! - [`estimate`]: importance-sampling estimators with error bars (pure Rust).
 #![deny(missing_docs)]
 
+pub mod sampler;
+
 pub use nines_data as data;
 pub use nines_estimate as estimate;
 pub use nines_runtime as runtime;
