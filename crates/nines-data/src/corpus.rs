@@ -403,6 +403,54 @@ Chapter I\n\n{prose}\n\nChapter II\n\n{prose}\n\n{prose}\n\n{prose}\n\n{prose}\n
     }
 
     #[test]
+    fn empty_corpora_are_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        match Corpus::load(dir.path()) {
+            Err(Error::EmptyCorpus { path, reason }) => {
+                assert_eq!(path, dir.path());
+                assert!(reason.contains("no .txt"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(dir.path().join("blank.txt"), " \r\n\n\t").unwrap();
+        assert!(matches!(
+            Corpus::load(dir.path()),
+            Err(Error::EmptyCorpus { .. })
+        ));
+        assert!(matches!(
+            Corpus::load(dir.path().join("blank.txt")),
+            Err(Error::EmptyCorpus { .. })
+        ));
+        assert!(matches!(
+            Corpus::load(dir.path().join("missing.txt")),
+            Err(Error::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn folder_ids_are_relative_paths_in_sorted_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("b.txt"), "Bee.").unwrap();
+        std::fs::write(dir.path().join("sub").join("a.TXT"), "Ay.").unwrap();
+        std::fs::write(dir.path().join("notes.md"), "ignored").unwrap();
+        std::fs::write(dir.path().join("empty.txt"), "").unwrap();
+        let corpus = Corpus::load(dir.path()).unwrap();
+        let ids: Vec<_> = corpus.documents().iter().map(Document::id).collect();
+        assert_eq!(ids, ["b", "sub/a"]);
+        assert_eq!(corpus.get("sub/a").map(Document::body), Some("Ay."));
+        // A bad file in a folder is named.
+        std::fs::write(dir.path().join("c.txt"), b"ok \xc3").unwrap();
+        match Corpus::load(dir.path()) {
+            Err(Error::InvalidUtf8 { path, offset, .. }) => {
+                assert!(path.ends_with("c.txt"));
+                assert_eq!(offset, 3);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn invalid_utf8_names_byte_and_line() {
         let bytes = b"line one\nline two \xff\xfe\n";
         match Document::from_bytes("t", bytes, Some(Path::new("bad.txt"))) {

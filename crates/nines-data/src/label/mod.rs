@@ -225,6 +225,51 @@ mod tests {
     }
 
     #[test]
+    fn oracle_run_writes_in_batches_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let mut store = Store::open(&path).unwrap();
+        let completions = [
+            "He stabbed the man.",
+            "She poured the tea.",
+            "He did not hurt her.",
+        ];
+        store
+            .append(
+                completions
+                    .iter()
+                    .map(|c| Snippet::new("The night was dark.", *c, None, None, None)),
+            )
+            .unwrap();
+        let mut oracle = oracle::OracleLabeler::new();
+        let options = RunOptions {
+            relabel: false,
+            batch: 2,
+        };
+        let mut calls = 0;
+        let r = label_store(&mut store, &mut oracle, &options, &mut |_, _| calls += 1).unwrap();
+        assert_eq!((r.labeled, calls), (3, 3));
+        let verdicts: Vec<_> = store
+            .iter()
+            .map(|s| s.label_by("oracle").map(|l| l.verdict))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                Some(Verdict::Injury),
+                Some(Verdict::NoInjury),
+                Some(Verdict::NoInjury)
+            ]
+        );
+        drop(store);
+        // Two batches of two and one: the label lines follow the three record lines.
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 6);
+        let mut store = Store::open(&path).unwrap();
+        let again = label_store(&mut store, &mut oracle, &options, &mut |_, _| {}).unwrap();
+        assert_eq!(again.labeled, 0, "a second run has nothing left to label");
+    }
+
+    #[test]
     fn undo_skip_quit_and_resume() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path().join("s.jsonl")).unwrap();
