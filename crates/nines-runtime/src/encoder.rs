@@ -54,7 +54,10 @@ pub struct Encoder {
 
 impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Encoder").field("source", &self.source).field("config", self.model.config()).finish()
+        f.debug_struct("Encoder")
+            .field("source", &self.source)
+            .field("config", self.model.config())
+            .finish()
     }
 }
 
@@ -68,11 +71,18 @@ impl Encoder {
     /// store root (e.g. a classification head `classifier.weight`) before weights are read.
     /// Those parameters are read from the checkpoint when it has them and keep their initial
     /// values otherwise. Returns the encoder and what `extend` built.
-    pub fn load_with<T>(dir: impl AsRef<Path>, options: LoadOptions, extend: impl FnOnce(&tch::nn::Path) -> T) -> Result<(Self, T)> {
+    pub fn load_with<T>(
+        dir: impl AsRef<Path>,
+        options: LoadOptions,
+        extend: impl FnOnce(&tch::nn::Path) -> T,
+    ) -> Result<(Self, T)> {
         let dir = dir.as_ref();
         let config_path = dir.join("config.json");
         if !config_path.is_file() {
-            return Err(RuntimeError::MissingFile { path: config_path, what: "encoder config.json" });
+            return Err(RuntimeError::MissingFile {
+                path: config_path,
+                what: "encoder config.json",
+            });
         }
         #[derive(serde::Deserialize)]
         struct Head {
@@ -81,7 +91,11 @@ impl Encoder {
         let head: Head = read_json(&config_path)?;
         let model_type = head.model_type.unwrap_or_default();
         if !matches!(model_type.as_str(), "bert" | "") {
-            return Err(RuntimeError::UnknownArchitecture { path: config_path, architecture: model_type, supported: "bert" });
+            return Err(RuntimeError::UnknownArchitecture {
+                path: config_path,
+                architecture: model_type,
+                supported: "bert",
+            });
         }
         let cfg: BertConfig = read_json(&config_path)?;
         cfg.validate(&config_path)?;
@@ -99,21 +113,39 @@ impl Encoder {
         let model = BertModel::new(&vars.root(), &cfg);
         let before: Vec<String> = vars.variables().into_keys().collect();
         let extra = extend(&vars.root());
-        let added: Vec<String> = vars.variables().into_keys().filter(|k| !before.contains(k)).collect();
-        let mut optional: Vec<&str> = POOLER_VARS.to_vec();
-        optional.extend(added.iter().map(String::as_str));
+        let added: Vec<String> = vars
+            .variables()
+            .into_keys()
+            .filter(|k| !before.contains(k))
+            .collect();
+        let optional = |name: &str| POOLER_VARS.contains(&name) || added.iter().any(|a| a == name);
         let source = SafetensorsSource::open_dir(dir)?;
         load_var_store(&vars, &source, &optional)?;
         if options.dtype != DType::F32 {
             vars.set_kind(options.dtype.kind());
         }
         let max_len = cfg.max_position_embeddings;
-        Ok((Encoder { model, tokenizer, vars, source: dir.to_path_buf(), max_len }, extra))
+        Ok((
+            Encoder {
+                model,
+                tokenizer,
+                vars,
+                source: dir.to_path_buf(),
+                max_len,
+            },
+            extra,
+        ))
     }
 
     /// Loads on the CPU in f32.
     pub fn load_cpu(dir: impl AsRef<Path>) -> Result<Self> {
-        Self::load(dir, LoadOptions { device: DeviceSpec::Cpu, dtype: DType::F32 })
+        Self::load(
+            dir,
+            LoadOptions {
+                device: DeviceSpec::Cpu,
+                dtype: DType::F32,
+            },
+        )
     }
 
     /// The network.
@@ -149,13 +181,22 @@ impl Encoder {
     /// Tokenizes single texts or pairs (`second` = `Some`) into a padded batch; sequences
     /// longer than `max_len` (capped at the model's position table) keep their first tokens
     /// and their final separator.
-    pub fn encode_batch(&self, first: &[&str], second: Option<&[&str]>, max_len: usize) -> Result<EncodedBatch> {
+    pub fn encode_batch(
+        &self,
+        first: &[&str],
+        second: Option<&[&str]>,
+        max_len: usize,
+    ) -> Result<EncodedBatch> {
         if first.is_empty() {
             return Err(RuntimeError::InvalidInput("empty batch".into()));
         }
         if let Some(s) = second {
             if s.len() != first.len() {
-                return Err(RuntimeError::InvalidInput(format!("{} first texts but {} second texts", first.len(), s.len())));
+                return Err(RuntimeError::InvalidInput(format!(
+                    "{} first texts but {} second texts",
+                    first.len(),
+                    s.len()
+                )));
             }
         }
         let max_len = max_len.min(self.max_len).max(2);
@@ -184,8 +225,18 @@ impl Encoder {
         let (mut ids, mut types, mut mask) = (Vec::new(), Vec::new(), Vec::new());
         for (r_ids, r_types) in &rows {
             let gap = width - r_ids.len();
-            ids.extend(r_ids.iter().map(|&t| i64::from(t)).chain(std::iter::repeat_n(pad, gap)));
-            types.extend(r_types.iter().map(|&t| i64::from(t)).chain(std::iter::repeat_n(0, gap)));
+            ids.extend(
+                r_ids
+                    .iter()
+                    .map(|&t| i64::from(t))
+                    .chain(std::iter::repeat_n(pad, gap)),
+            );
+            types.extend(
+                r_types
+                    .iter()
+                    .map(|&t| i64::from(t))
+                    .chain(std::iter::repeat_n(0, gap)),
+            );
             mask.extend(std::iter::repeat_n(1i64, r_ids.len()).chain(std::iter::repeat_n(0, gap)));
         }
         let shape = [rows.len() as i64, width as i64];
@@ -199,7 +250,12 @@ impl Encoder {
 
     /// Last hidden states `(batch, seq, hidden)` of an encoded batch.
     pub fn forward(&self, batch: &EncodedBatch, train: bool) -> Tensor {
-        self.model.forward(&batch.input_ids, &batch.token_type_ids, &batch.attention_mask, train)
+        self.model.forward(
+            &batch.input_ids,
+            &batch.token_type_ids,
+            &batch.attention_mask,
+            train,
+        )
     }
 
     /// Pools hidden states `(batch, seq, hidden)` into `(batch, hidden)`.
@@ -215,6 +271,9 @@ impl Encoder {
         let _guard = tch::no_grad_guard();
         let batch = self.encode_batch(texts, None, self.max_len)?;
         let hidden = self.forward(&batch, false);
-        Ok(self.pool(&hidden, &batch, pooling).to_kind(Kind::Float).to_device(Device::Cpu))
+        Ok(self
+            .pool(&hidden, &batch, pooling)
+            .to_kind(Kind::Float)
+            .to_device(Device::Cpu))
     }
 }

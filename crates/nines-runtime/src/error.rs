@@ -61,7 +61,9 @@ pub enum RuntimeError {
         message: String,
     },
     /// A GGUF tensor uses a quantization type this runtime does not dequantize.
-    #[error("{path}: tensor `{tensor}` has unsupported GGML type {ggml_type} (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)")]
+    #[error(
+        "{path}: tensor `{tensor}` has unsupported GGML type {ggml_type} (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)"
+    )]
     UnsupportedQuantization {
         /// The GGUF file.
         path: PathBuf,
@@ -109,7 +111,9 @@ pub enum RuntimeError {
         message: String,
     },
     /// The tokenizer knows token ids the model has no embedding for.
-    #[error("{origin}: tokenizer has {tokenizer_vocab} tokens but the model's vocabulary has {model_vocab}")]
+    #[error(
+        "{origin}: tokenizer has {tokenizer_vocab} tokens but the model's vocabulary has {model_vocab}"
+    )]
     VocabMismatch {
         /// Where the tokenizer came from.
         origin: String,
@@ -122,7 +126,9 @@ pub enum RuntimeError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
     /// A prompt is longer than the model's context window allows.
-    #[error("prompt {index} has {tokens} tokens; with {new_tokens} new tokens that exceeds the context length {context}")]
+    #[error(
+        "prompt {index} has {tokens} tokens; with {new_tokens} new tokens that exceeds the context length {context}"
+    )]
     PromptTooLong {
         /// Index of the prompt in the batch.
         index: usize,
@@ -154,14 +160,28 @@ pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
 impl RuntimeError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        RuntimeError::Io { path: path.into(), source }
+        RuntimeError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        RuntimeError::Corrupt { path: path.into(), message: message.into() }
+        RuntimeError::Corrupt {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
-    pub(crate) fn config(path: impl Into<PathBuf>, field: impl Into<String>, message: impl Into<String>) -> Self {
-        RuntimeError::Config { path: path.into(), field: field.into(), message: message.into() }
+    pub(crate) fn config(
+        path: impl Into<PathBuf>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        RuntimeError::Config {
+            path: path.into(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }

@@ -14,12 +14,18 @@ pub struct KvCache {
 impl KvCache {
     /// An empty cache for a model with `layers` layers.
     pub fn new(layers: usize) -> Self {
-        KvCache { layers: (0..layers).map(|_| None).collect() }
+        KvCache {
+            layers: (0..layers).map(|_| None).collect(),
+        }
     }
 
     /// Tokens cached so far (0 when empty).
     pub fn seq_len(&self) -> i64 {
-        self.layers.iter().flatten().next().map_or(0, |(k, _)| k.size()[2])
+        self.layers
+            .iter()
+            .flatten()
+            .next()
+            .map_or(0, |(k, _)| k.size()[2])
     }
 
     /// Appends this step's keys and values for `layer` and returns all keys and values so far.
@@ -74,7 +80,11 @@ mod tests {
         assert_eq!(cache.seq_len(), 4);
         cache.select_rows(&Tensor::from_slice(&[1i64]));
         cache.repeat_rows(3);
-        let (k, _) = cache.append(0, Tensor::zeros([3, 1, 1, 4], (tch::Kind::Float, tch::Device::Cpu)), t(1).narrow(0, 0, 1).repeat([3, 1, 1, 1]));
+        let (k, _) = cache.append(
+            0,
+            Tensor::zeros([3, 1, 1, 4], (tch::Kind::Float, tch::Device::Cpu)),
+            t(1).narrow(0, 0, 1).repeat([3, 1, 1, 1]),
+        );
         assert_eq!(k.size(), vec![3, 1, 5, 4]);
     }
 }

@@ -37,6 +37,7 @@ pub mod lm;
 pub mod models;
 pub mod score;
 pub mod tokenizer;
+pub mod train;
 
 pub use device::{DType, DeviceSpec};
 pub use encoder::{EncodedBatch, Encoder, Pooling};
@@ -46,5 +47,5 @@ pub use kv_cache::KvCache;
 pub use lm::{LanguageModel, LoadOptions};
 pub use models::{Architecture, CausalLm, ModelSpec};
 pub use score::CompletionBatch;
-pub use tokenizer::Tokenizer;
 pub use tch;
+pub use tokenizer::Tokenizer;

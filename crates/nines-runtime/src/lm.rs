@@ -12,11 +12,12 @@ use crate::error::{Result, RuntimeError};
 use crate::models::gpt_neo::{GptNeo, GptNeoConfig};
 use crate::models::gpt2::{Gpt2, Gpt2Config};
 use crate::models::llama::{Llama, LlamaConfig};
-use crate::models::{Architecture, CausalLm};
+use crate::models::{Architecture, CausalLm, LoraConfig, is_lora_parameter, merge_lora};
 use crate::tokenizer::Tokenizer;
 
 /// Where and how to load a model.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct LoadOptions {
     /// Device (default: CUDA when present, else CPU).
     pub device: DeviceSpec,
@@ -39,6 +40,7 @@ pub struct LanguageModel {
     vars: VarStore,
     source: PathBuf,
     dtype: DType,
+    lora: Option<LoraConfig>,
 }
 
 impl std::fmt::Debug for LanguageModel {
@@ -67,9 +69,27 @@ impl LanguageModel {
     /// Missing or corrupt files, unknown architectures, shape mismatches, tokenizer problems,
     /// each naming the file and tensor or field.
     pub fn load(path: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
+        Self::load_with_lora(path, options, None)
+    }
+
+    /// Like [`load`](Self::load), adding LoRA adapters to the projections `lora` targets.
+    /// Adapters start at zero, so the model computes the checkpoint's function until they
+    /// are trained; [`merge_lora`](Self::merge_lora) folds them in.
+    pub fn load_with_lora(
+        path: impl AsRef<Path>,
+        options: LoadOptions,
+        lora: Option<LoraConfig>,
+    ) -> Result<Self> {
+        if let Some(cfg) = &lora {
+            cfg.validate()?;
+        }
+        let options = Loading { options, lora };
         let path = path.as_ref();
         if !path.exists() {
-            return Err(RuntimeError::MissingFile { path: path.to_path_buf(), what: "model (a Hugging Face folder or a .gguf file)" });
+            return Err(RuntimeError::MissingFile {
+                path: path.to_path_buf(),
+                what: "model (a Hugging Face folder or a .gguf file)",
+            });
         }
         if path.is_file() {
             return Self::load_gguf(path, options);
@@ -84,39 +104,47 @@ impl LanguageModel {
             .collect();
         match ggufs.as_slice() {
             [one] => Self::load_gguf(one, options),
-            [] => Err(RuntimeError::MissingFile { path: path.join("config.json"), what: "Hugging Face config (or a .gguf file in the folder)" }),
-            _ => Err(RuntimeError::InvalidInput(format!("{}: several .gguf files; name one", path.display()))),
+            [] => Err(RuntimeError::MissingFile {
+                path: path.join("config.json"),
+                what: "Hugging Face config (or a .gguf file in the folder)",
+            }),
+            _ => Err(RuntimeError::InvalidInput(format!(
+                "{}: several .gguf files; name one",
+                path.display()
+            ))),
         }
     }
 
-    fn load_hf(dir: &Path, options: LoadOptions) -> Result<Self> {
+    fn load_hf(dir: &Path, options: Loading) -> Result<Self> {
         let config_path = dir.join("config.json");
         let head: ConfigHead = read_json(&config_path)?;
         let model_type = head
             .model_type
             .ok_or_else(|| RuntimeError::config(&config_path, "model_type", "missing"))?;
-        let arch = Architecture::from_model_type(&model_type).ok_or_else(|| RuntimeError::UnknownArchitecture {
-            path: config_path.clone(),
-            architecture: model_type.clone(),
-            supported: Architecture::SUPPORTED,
+        let arch = Architecture::from_model_type(&model_type).ok_or_else(|| {
+            RuntimeError::UnknownArchitecture {
+                path: config_path.clone(),
+                architecture: model_type.clone(),
+                supported: Architecture::SUPPORTED,
+            }
         })?;
-        let device = options.device.resolve()?;
+        let device = options.options.device.resolve()?;
         let vars = VarStore::new(device);
         let model: Box<dyn CausalLm> = match arch {
             Architecture::Llama => {
                 let cfg: LlamaConfig = read_json(&config_path)?;
                 cfg.validate(&config_path)?;
-                Box::new(Llama::new(&vars.root(), &cfg))
+                Box::new(Llama::new(&vars.root(), &cfg, options.lora.as_ref()))
             }
             Architecture::Gpt2 => {
                 let cfg: Gpt2Config = read_json(&config_path)?;
                 cfg.validate(&config_path)?;
-                Box::new(Gpt2::new(&vars.root(), &cfg))
+                Box::new(Gpt2::new(&vars.root(), &cfg, options.lora.as_ref()))
             }
             Architecture::GptNeo => {
                 let cfg: GptNeoConfig = read_json(&config_path)?;
                 cfg.validate(&config_path)?;
-                Box::new(GptNeo::new(&vars.root(), &cfg))
+                Box::new(GptNeo::new(&vars.root(), &cfg, options.lora.as_ref()))
             }
         };
         let source = SafetensorsSource::open_dir(dir)?;
@@ -125,28 +153,40 @@ impl LanguageModel {
         if !eos.is_empty() {
             tokenizer.set_eos_ids(eos);
         }
-        Self::finish(model, tokenizer, vars, &source, dir, options.dtype)
+        Self::finish(model, tokenizer, vars, &source, dir, &options)
     }
 
-    fn load_gguf(path: &Path, options: LoadOptions) -> Result<Self> {
+    fn load_gguf(path: &Path, options: Loading) -> Result<Self> {
         let file = GgufFile::open(path)?;
         let arch = file.require_str("general.architecture")?.to_string();
         if Architecture::from_model_type(&arch) != Some(Architecture::Llama) {
-            return Err(RuntimeError::UnknownArchitecture { path: path.to_path_buf(), architecture: arch, supported: "llama (GGUF)" });
+            return Err(RuntimeError::UnknownArchitecture {
+                path: path.to_path_buf(),
+                architecture: arch,
+                supported: "llama (GGUF)",
+            });
         }
         let cfg = LlamaConfig::from_gguf(&file)?;
         cfg.validate(path)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
-        let device = options.device.resolve()?;
+        let device = options.options.device.resolve()?;
         let vars = VarStore::new(device);
-        let model = Box::new(Llama::new(&vars.root(), &cfg));
+        let model = Box::new(Llama::new(&vars.root(), &cfg, options.lora.as_ref()));
         let heads = cfg.num_attention_heads as i64;
         let kv_heads = cfg.num_key_value_heads.unwrap_or(cfg.num_attention_heads) as i64;
         let source = GgufLlamaSource::new(file, heads, kv_heads);
-        Self::finish(model, tokenizer, vars, &source, path, options.dtype)
+        Self::finish(model, tokenizer, vars, &source, path, &options)
     }
 
-    fn finish(model: Box<dyn CausalLm>, tokenizer: Tokenizer, mut vars: VarStore, source: &dyn TensorSource, path: &Path, dtype: DType) -> Result<Self> {
+    fn finish(
+        model: Box<dyn CausalLm>,
+        tokenizer: Tokenizer,
+        mut vars: VarStore,
+        source: &dyn TensorSource,
+        path: &Path,
+        options: &Loading,
+    ) -> Result<Self> {
+        let dtype = options.options.dtype;
         let model_vocab = model.spec().vocab_size;
         if let Some(max) = tokenizer.max_token_id() {
             if max as usize >= model_vocab {
@@ -157,11 +197,18 @@ impl LanguageModel {
                 });
             }
         }
-        load_var_store(&vars, source, &[])?;
+        load_var_store(&vars, source, &is_lora_parameter)?;
         if dtype != DType::F32 {
             vars.set_kind(dtype.kind());
         }
-        Ok(LanguageModel { model, tokenizer, vars, source: path.to_path_buf(), dtype })
+        Ok(LanguageModel {
+            model,
+            tokenizer,
+            vars,
+            source: path.to_path_buf(),
+            dtype,
+            lora: options.lora.clone(),
+        })
     }
 
     /// The network.
@@ -194,6 +241,20 @@ impl LanguageModel {
         self.dtype
     }
 
+    /// The LoRA configuration the model was loaded with, if any.
+    pub fn lora(&self) -> Option<&LoraConfig> {
+        self.lora.as_ref()
+    }
+
+    /// Folds trained LoRA adapters into the base weights (the adapters become zero). Returns
+    /// the number merged.
+    pub fn merge_lora(&mut self) -> usize {
+        match &self.lora {
+            Some(cfg) => merge_lora(&self.vars, cfg.scale()),
+            None => 0,
+        }
+    }
+
     /// The file or folder the model was loaded from.
     pub fn source(&self) -> &Path {
         &self.source
@@ -201,14 +262,29 @@ impl LanguageModel {
 
     /// A short identifier: the file or folder name.
     pub fn model_id(&self) -> String {
-        self.source.file_name().map_or_else(|| self.source.display().to_string(), |n| n.to_string_lossy().into_owned())
+        self.source.file_name().map_or_else(
+            || self.source.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
     }
+}
+
+/// Load options plus the adapters to add.
+struct Loading {
+    options: LoadOptions,
+    lora: Option<LoraConfig>,
 }
 
 fn eos_ids(v: Option<&serde_json::Value>) -> Vec<u32> {
     match v {
-        Some(serde_json::Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
-        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect(),
+        Some(serde_json::Value::Number(n)) => {
+            n.as_u64().map(|x| vec![x as u32]).unwrap_or_default()
+        }
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_u64())
+            .map(|x| x as u32)
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -37,15 +37,26 @@ impl CompletionBatch {
         }
         for (i, (p, c)) in items.iter().enumerate() {
             if p.is_empty() || c.is_empty() {
-                return Err(RuntimeError::InvalidInput(format!("item {i}: prompt and completion must both have tokens")));
+                return Err(RuntimeError::InvalidInput(format!(
+                    "item {i}: prompt and completion must both have tokens"
+                )));
             }
         }
-        let seq = items.iter().map(|(p, c)| p.len() + c.len()).max().unwrap_or(0);
+        let seq = items
+            .iter()
+            .map(|(p, c)| p.len() + c.len())
+            .max()
+            .unwrap_or(0);
         let comp = items.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
-        let (mut ids, mut predict, mut targets, mut mask) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ids, mut predict, mut targets, mut mask) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (p, c) in items {
             let row: Vec<i64> = p.iter().chain(c.iter()).map(|&t| i64::from(t)).collect();
-            ids.extend(row.iter().copied().chain(std::iter::repeat_n(i64::from(pad_id), seq - row.len())));
+            ids.extend(
+                row.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(i64::from(pad_id), seq - row.len())),
+            );
             for j in 0..comp {
                 let real = j < c.len();
                 predict.push(if real { (p.len() - 1 + j) as i64 } else { 0 });
@@ -56,8 +67,12 @@ impl CompletionBatch {
         let b = items.len() as i64;
         let shape = [b, comp as i64];
         Ok(CompletionBatch {
-            input_ids: Tensor::from_slice(&ids).view([b, seq as i64]).to_device(device),
-            position_ids: Tensor::arange(seq as i64, (Kind::Int64, device)).unsqueeze(0).expand([b, seq as i64], false),
+            input_ids: Tensor::from_slice(&ids)
+                .view([b, seq as i64])
+                .to_device(device),
+            position_ids: Tensor::arange(seq as i64, (Kind::Int64, device))
+                .unsqueeze(0)
+                .expand([b, seq as i64], false),
             predict_positions: Tensor::from_slice(&predict).view(shape).to_device(device),
             targets: Tensor::from_slice(&targets).view(shape).to_device(device),
             mask: Tensor::from_slice(&mask).view(shape).to_device(device),
@@ -70,7 +85,10 @@ impl CompletionBatch {
         // Right padding needs no key mask: causal attention never looks ahead to the padding.
         let hidden = model.forward_hidden(&self.input_ids, &self.position_ids, None, None, train);
         let h = hidden.size()[2];
-        let index = self.predict_positions.unsqueeze(-1).expand([-1, -1, h], false);
+        let index = self
+            .predict_positions
+            .unsqueeze(-1)
+            .expand([-1, -1, h], false);
         hidden.gather(1, &index, false)
     }
 
@@ -78,7 +96,9 @@ impl CompletionBatch {
     /// from [`hidden`](Self::hidden); zero where padded.
     pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Tensor {
         let logp = model.logits(hidden).log_softmax(-1, Kind::Float);
-        let lp = logp.gather(2, &self.targets.unsqueeze(-1), false).squeeze_dim(-1);
+        let lp = logp
+            .gather(2, &self.targets.unsqueeze(-1), false)
+            .squeeze_dim(-1);
         lp * self.mask.to_kind(Kind::Float)
     }
 
@@ -91,24 +111,41 @@ impl CompletionBatch {
 impl LanguageModel {
     /// Per-token log-probabilities of each completion given its prompt, in batches of
     /// `batch_size`, without gradients.
-    pub fn score_ids(&self, items: &[(Vec<u32>, Vec<u32>)], batch_size: usize) -> Result<Vec<Vec<f32>>> {
+    pub fn score_ids(
+        &self,
+        items: &[(Vec<u32>, Vec<u32>)],
+        batch_size: usize,
+    ) -> Result<Vec<Vec<f32>>> {
         if batch_size == 0 {
-            return Err(RuntimeError::InvalidSetting { field: "batch_size", message: "must be at least 1".into() });
+            return Err(RuntimeError::InvalidSetting {
+                field: "batch_size",
+                message: "must be at least 1".into(),
+            });
         }
         let vocab = self.model().spec().vocab_size as u32;
         let context = self.model().spec().context_length;
         for (i, (p, c)) in items.iter().enumerate() {
             if let Some(&bad) = p.iter().chain(c).find(|&&t| t >= vocab) {
-                return Err(RuntimeError::InvalidInput(format!("item {i} has token id {bad} outside the vocabulary of {vocab}")));
+                return Err(RuntimeError::InvalidInput(format!(
+                    "item {i} has token id {bad} outside the vocabulary of {vocab}"
+                )));
             }
             if p.len() + c.len() > context {
-                return Err(RuntimeError::PromptTooLong { index: i, tokens: p.len(), new_tokens: c.len(), context });
+                return Err(RuntimeError::PromptTooLong {
+                    index: i,
+                    tokens: p.len(),
+                    new_tokens: c.len(),
+                    context,
+                });
             }
         }
         let _guard = tch::no_grad_guard();
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(batch_size) {
-            let pairs: Vec<(&[u32], &[u32])> = chunk.iter().map(|(p, c)| (p.as_slice(), c.as_slice())).collect();
+            let pairs: Vec<(&[u32], &[u32])> = chunk
+                .iter()
+                .map(|(p, c)| (p.as_slice(), c.as_slice()))
+                .collect();
             let batch = CompletionBatch::new(&pairs, self.tokenizer().pad_id(), self.device())?;
             let lp = batch.logprobs(self.model(), false).to_device(Device::Cpu);
             for (r, (_, c)) in chunk.iter().enumerate() {
@@ -124,7 +161,12 @@ impl LanguageModel {
     pub fn score(&self, items: &[(&str, &str)], batch_size: usize) -> Result<Vec<Vec<f32>>> {
         let ids = items
             .iter()
-            .map(|(p, c)| Ok((self.tokenizer().encode(p)?, self.tokenizer().encode_with(c, false)?)))
+            .map(|(p, c)| {
+                Ok((
+                    self.tokenizer().encode(p)?,
+                    self.tokenizer().encode_with(c, false)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         self.score_ids(&ids, batch_size)
     }

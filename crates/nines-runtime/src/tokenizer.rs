@@ -44,20 +44,43 @@ impl Tokenizer {
     /// batching is the runtime's job.
     pub fn from_file(path: &Path) -> Result<Self> {
         if !path.is_file() {
-            return Err(RuntimeError::MissingFile { path: path.to_path_buf(), what: "tokenizer.json" });
+            return Err(RuntimeError::MissingFile {
+                path: path.to_path_buf(),
+                what: "tokenizer.json",
+            });
         }
         let origin = path.display().to_string();
-        let mut inner = tokenizers::Tokenizer::from_file(path)
-            .map_err(|e| RuntimeError::Tokenizer { origin: origin.clone(), message: e.to_string() })?;
+        let mut inner =
+            tokenizers::Tokenizer::from_file(path).map_err(|e| RuntimeError::Tokenizer {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?;
         inner.with_padding(None);
         inner
             .with_truncation(None)
-            .map_err(|e| RuntimeError::Tokenizer { origin: origin.clone(), message: e.to_string() })?;
+            .map_err(|e| RuntimeError::Tokenizer {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?;
         let find = |names: &[&str]| names.iter().find_map(|n| inner.token_to_id(n));
         let bos_id = find(&["<s>", "<|endoftext|>", "<|begin_of_text|>", "[CLS]"]);
-        let eos_ids = find(&["</s>", "<|endoftext|>", "<|end_of_text|>", "<|im_end|>", "[SEP]"]).into_iter().collect();
+        let eos_ids = find(&[
+            "</s>",
+            "<|endoftext|>",
+            "<|end_of_text|>",
+            "<|im_end|>",
+            "[SEP]",
+        ])
+        .into_iter()
+        .collect();
         let pad_id = find(&["<pad>", "[PAD]", "<|endoftext|>"]);
-        Ok(Tokenizer { inner, origin, bos_id, eos_ids, pad_id })
+        Ok(Tokenizer {
+            inner,
+            origin,
+            bos_id,
+            eos_ids,
+            pad_id,
+        })
     }
 
     /// Builds a byte-level BPE tokenizer from `tokenizer.ggml.*` metadata (model `gpt2`).
@@ -67,10 +90,15 @@ impl Tokenizer {
     /// malformed token/merge arrays; [`RuntimeError::Config`] for missing keys.
     pub fn from_gguf(file: &GgufFile) -> Result<Self> {
         let origin = file.path().display().to_string();
-        let err = |message: String| RuntimeError::Tokenizer { origin: origin.clone(), message };
+        let err = |message: String| RuntimeError::Tokenizer {
+            origin: origin.clone(),
+            message,
+        };
         let model = file.require_str("tokenizer.ggml.model")?;
         if model != "gpt2" {
-            return Err(err(format!("tokenizer.ggml.model `{model}` is not supported (supported: gpt2 byte-level BPE)")));
+            return Err(err(format!(
+                "tokenizer.ggml.model `{model}` is not supported (supported: gpt2 byte-level BPE)"
+            )));
         }
         let strings = |key: &str| -> Result<Vec<String>> {
             let arr = file
@@ -80,7 +108,13 @@ impl Tokenizer {
             arr.iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    v.as_str().map(str::to_string).ok_or_else(|| RuntimeError::config(file.path(), key, format!("element {i} is not a string")))
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        RuntimeError::config(
+                            file.path(),
+                            key,
+                            format!("element {i} is not a string"),
+                        )
+                    })
                 })
                 .collect()
         };
@@ -91,25 +125,53 @@ impl Tokenizer {
             .and_then(GgufValue::as_array)
             .map(|a| a.iter().map(|v| v.as_u64().unwrap_or(1)).collect())
             .unwrap_or_default();
-        let vocab: tokenizers::models::bpe::Vocab = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let vocab: tokenizers::models::bpe::Vocab = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
         let merges = merges
             .iter()
             .enumerate()
-            .map(|(i, m)| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())).ok_or_else(|| err(format!("merge {i} `{m}` is not two tokens"))))
+            .map(|(i, m)| {
+                m.split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .ok_or_else(|| err(format!("merge {i} `{m}` is not two tokens")))
+            })
             .collect::<Result<Vec<_>>>()?;
-        let bpe = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| err(e.to_string()))?;
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab, merges)
+            .build()
+            .map_err(|e| err(e.to_string()))?;
         let mut inner = tokenizers::Tokenizer::new(bpe);
-        let pre = file.get("tokenizer.ggml.pre").and_then(GgufValue::as_str).unwrap_or("default");
+        let pre = file
+            .get("tokenizer.ggml.pre")
+            .and_then(GgufValue::as_str)
+            .unwrap_or("default");
         let byte_level = ByteLevel::new(false, true, true);
         let pre_tokenizer: PreTokenizerWrapper = match pre {
             "default" | "gpt2" | "gpt-2" => byte_level.into(),
-            "smollm" | "starcoder" | "refact" => Sequence::new(vec![Digits::new(true).into(), byte_level.into()]).into(),
-            "llama3" | "llama-bpe" | "llama-v3" => {
-                let split = Split::new(SplitPattern::Regex(LLAMA3_PATTERN.to_string()), SplitDelimiterBehavior::Isolated, false)
-                    .map_err(|e| err(e.to_string()))?;
-                Sequence::new(vec![split.into(), ByteLevel::new(false, true, false).into()]).into()
+            "smollm" | "starcoder" | "refact" => {
+                Sequence::new(vec![Digits::new(true).into(), byte_level.into()]).into()
             }
-            other => return Err(err(format!("tokenizer.ggml.pre `{other}` is not supported (supported: default, gpt2, smollm, starcoder, llama3)"))),
+            "llama3" | "llama-bpe" | "llama-v3" => {
+                let split = Split::new(
+                    SplitPattern::Regex(LLAMA3_PATTERN.to_string()),
+                    SplitDelimiterBehavior::Isolated,
+                    false,
+                )
+                .map_err(|e| err(e.to_string()))?;
+                Sequence::new(vec![
+                    split.into(),
+                    ByteLevel::new(false, true, false).into(),
+                ])
+                .into()
+            }
+            other => {
+                return Err(err(format!(
+                    "tokenizer.ggml.pre `{other}` is not supported (supported: default, gpt2, smollm, starcoder, llama3)"
+                )));
+            }
         };
         inner.with_pre_tokenizer(Some(pre_tokenizer));
         inner.with_decoder(Some(ByteLevelDecoder::default()));
@@ -125,10 +187,21 @@ impl Tokenizer {
         let bos_id = id("tokenizer.ggml.bos_token_id");
         let eos_ids: Vec<u32> = id("tokenizer.ggml.eos_token_id").into_iter().collect();
         let pad_id = id("tokenizer.ggml.padding_token_id");
-        let add_bos = file.get("tokenizer.ggml.add_bos_token").and_then(GgufValue::as_bool).unwrap_or(false);
+        let add_bos = file
+            .get("tokenizer.ggml.add_bos_token")
+            .and_then(GgufValue::as_bool)
+            .unwrap_or(false);
         if add_bos {
-            let bos = bos_id.ok_or_else(|| RuntimeError::config(file.path(), "tokenizer.ggml.bos_token_id", "add_bos_token is set but no BOS id"))?;
-            let bos_token = tokens.get(bos as usize).ok_or_else(|| err(format!("BOS id {bos} is outside the vocabulary")))?;
+            let bos = bos_id.ok_or_else(|| {
+                RuntimeError::config(
+                    file.path(),
+                    "tokenizer.ggml.bos_token_id",
+                    "add_bos_token is set but no BOS id",
+                )
+            })?;
+            let bos_token = tokens
+                .get(bos as usize)
+                .ok_or_else(|| err(format!("BOS id {bos} is outside the vocabulary")))?;
             let template = TemplateProcessing::builder()
                 .try_single(format!("{bos_token} $A"))
                 .and_then(|b| b.try_pair(format!("{bos_token} $A $B")))
@@ -138,7 +211,13 @@ impl Tokenizer {
                 .map_err(|e| err(e.to_string()))?;
             inner.with_post_processor(Some(template));
         }
-        Ok(Tokenizer { inner, origin, bos_id, eos_ids, pad_id })
+        Ok(Tokenizer {
+            inner,
+            origin,
+            bos_id,
+            eos_ids,
+            pad_id,
+        })
     }
 
     /// Where the tokenizer came from.
@@ -183,19 +262,27 @@ impl Tokenizer {
 
     /// Token ids of `text`, with or without special tokens.
     pub fn encode_with(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let enc = self.inner.encode(text, add_special_tokens).map_err(|e| self.err(e))?;
+        let enc = self
+            .inner
+            .encode(text, add_special_tokens)
+            .map_err(|e| self.err(e))?;
         Ok(enc.get_ids().to_vec())
     }
 
     /// Ids and token-type ids of a text pair (e.g. `[CLS] a [SEP] b [SEP]` for BERT).
     pub fn encode_pair(&self, first: &str, second: &str) -> Result<(Vec<u32>, Vec<u32>)> {
-        let enc = self.inner.encode((first, second), true).map_err(|e| self.err(e))?;
+        let enc = self
+            .inner
+            .encode((first, second), true)
+            .map_err(|e| self.err(e))?;
         Ok((enc.get_ids().to_vec(), enc.get_type_ids().to_vec()))
     }
 
     /// Text of `ids`.
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
-        self.inner.decode(ids, skip_special_tokens).map_err(|e| self.err(e))
+        self.inner
+            .decode(ids, skip_special_tokens)
+            .map_err(|e| self.err(e))
     }
 
     /// The wrapped `tokenizers` tokenizer.
@@ -204,6 +291,9 @@ impl Tokenizer {
     }
 
     fn err(&self, e: impl std::fmt::Display) -> RuntimeError {
-        RuntimeError::Tokenizer { origin: self.origin.clone(), message: e.to_string() }
+        RuntimeError::Tokenizer {
+            origin: self.origin.clone(),
+            message: e.to_string(),
+        }
     }
 }

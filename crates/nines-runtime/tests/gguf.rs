@@ -10,7 +10,10 @@ use nines_runtime::{DType, DeviceSpec, LanguageModel, LoadOptions, RuntimeError}
 use tch::Tensor;
 
 fn cpu() -> LoadOptions {
-    LoadOptions { device: DeviceSpec::Cpu, dtype: DType::F32 }
+    LoadOptions {
+        device: DeviceSpec::Cpu,
+        dtype: DType::F32,
+    }
 }
 
 #[test]
@@ -18,7 +21,11 @@ fn dequantizes_every_supported_type_like_gguf_py() {
     let file = GgufFile::open(fixture("gguf/types.gguf")).expect("opens");
     assert_eq!(file.version(), 3);
     let expected = read_tensors("gguf/types_expected.safetensors");
-    assert!(expected.len() >= 8, "fixture has {} tensors", expected.len());
+    assert!(
+        expected.len() >= 8,
+        "fixture has {} tensors",
+        expected.len()
+    );
     for (name, want) in &expected {
         let (values, shape) = file.dequantize(name).expect("dequantizes");
         let got = Tensor::from_slice(&values).reshape(&shape);
@@ -34,11 +41,16 @@ fn reads_metadata_of_every_value_type() {
         let got = file.get(key).unwrap_or_else(|| panic!("missing {key}"));
         let want = &entry["value"];
         match got {
-            GgufValue::F32(v) => assert!((f64::from(*v) - want.as_f64().unwrap()).abs() < 1e-7, "{key}"),
+            GgufValue::F32(v) => assert!(
+                (f64::from(*v) - want.as_f64().unwrap()).abs() < 1e-7,
+                "{key}"
+            ),
             GgufValue::F64(v) => assert_eq!(*v, want.as_f64().unwrap(), "{key}"),
             GgufValue::Bool(v) => assert_eq!(*v, want.as_bool().unwrap(), "{key}"),
             GgufValue::String(v) => assert_eq!(v, want.as_str().unwrap(), "{key}"),
-            GgufValue::Array(items) => assert_eq!(items.len(), want.as_array().unwrap().len(), "{key}"),
+            GgufValue::Array(items) => {
+                assert_eq!(items.len(), want.as_array().unwrap().len(), "{key}")
+            }
             GgufValue::I8(_) | GgufValue::I16(_) | GgufValue::I32(_) | GgufValue::I64(_) => {
                 let v = match *got {
                     GgufValue::I8(v) => i64::from(v),
@@ -59,14 +71,32 @@ fn tiny_llama_gguf_matches_transformers() {
     let lm = LanguageModel::load(fixture("gguf/tiny_llama.gguf"), cpu()).expect("loads");
     let r = read_tensors("llama/reference.safetensors");
     let mask = r["attention_mask"].ne(0);
-    let logits = tch::no_grad(|| lm.model().forward(&r["input_ids"], &r["position_ids"], Some(&mask), None));
+    let logits = tch::no_grad(|| {
+        lm.model()
+            .forward(&r["input_ids"], &r["position_ids"], Some(&mask), None)
+    });
     let sel = mask.unsqueeze(-1).expand_as(&r["logits"]);
-    assert_close("gguf llama logits", &logits.masked_select(&sel), &r["logits"].masked_select(&sel), 1e-4);
+    assert_close(
+        "gguf llama logits",
+        &logits.masked_select(&sel),
+        &r["logits"].masked_select(&sel),
+        1e-4,
+    );
     // The tokenizer built from GGUF metadata agrees with the tokenizer.json one.
     let reference = read_json("llama/tokenizer_reference.json");
     for probe in reference["probes"].as_array().expect("probes") {
-        let want: Vec<u32> = probe["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
-        assert_eq!(lm.tokenizer().encode(probe["text"].as_str().unwrap()).unwrap(), want);
+        let want: Vec<u32> = probe["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(
+            lm.tokenizer()
+                .encode(probe["text"].as_str().unwrap())
+                .unwrap(),
+            want
+        );
     }
 }
 
@@ -75,7 +105,10 @@ fn truncated_gguf_is_a_corrupt_error() {
     let err = LanguageModel::load(fixture("gguf/truncated.gguf"), cpu()).expect_err("must fail");
     assert!(matches!(err, RuntimeError::Corrupt { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("truncated.gguf") && msg.contains("truncated"), "{msg}");
+    assert!(
+        msg.contains("truncated.gguf") && msg.contains("truncated"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -84,22 +117,44 @@ fn bad_magic_and_unsupported_type_are_typed_errors() {
     let path = dir.path().join("bad.gguf");
     std::fs::write(&path, b"NOPE\x03\x00\x00\x00").unwrap();
     let err = GgufFile::open(&path).expect_err("bad magic");
-    assert!(matches!(err, RuntimeError::Corrupt { .. }) && err.to_string().contains("magic"), "{err}");
+    assert!(
+        matches!(err, RuntimeError::Corrupt { .. }) && err.to_string().contains("magic"),
+        "{err}"
+    );
 
     // Rewrite the Q8_0 tensor's type to Q5_K (13): reading it must name the tensor and type.
     let mut bytes = std::fs::read(fixture("gguf/types.gguf")).unwrap();
     let file = GgufFile::open(fixture("gguf/types.gguf")).unwrap();
-    let q8 = file.tensors().iter().find(|t| t.ggml_type == 8).expect("a Q8_0 tensor").name.clone();
+    let q8 = file
+        .tensors()
+        .iter()
+        .find(|t| t.ggml_type == 8)
+        .expect("a Q8_0 tensor")
+        .name
+        .clone();
     let needle = q8.as_bytes();
-    let at = bytes.windows(needle.len()).position(|w| w == needle).expect("name in header") + needle.len();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("name in header")
+        + needle.len();
     // name, n_dims (u32), 2 dims (u64 each), then the type (u32)
     let ty_at = at + 4 + 16;
-    assert_eq!(u32::from_le_bytes(bytes[ty_at..ty_at + 4].try_into().unwrap()), 8);
+    assert_eq!(
+        u32::from_le_bytes(bytes[ty_at..ty_at + 4].try_into().unwrap()),
+        8
+    );
     bytes[ty_at..ty_at + 4].copy_from_slice(&13u32.to_le_bytes());
     let path = dir.path().join("q5k.gguf");
     std::fs::write(&path, &bytes).unwrap();
     let file = GgufFile::open(&path).expect("header still parses");
     let err = file.dequantize(&q8).expect_err("unsupported");
-    assert!(matches!(err, RuntimeError::UnsupportedQuantization { .. }), "{err}");
-    assert!(err.to_string().contains(&q8) && err.to_string().contains("Q5_K"), "{err}");
+    assert!(
+        matches!(err, RuntimeError::UnsupportedQuantization { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&q8) && err.to_string().contains("Q5_K"),
+        "{err}"
+    );
 }

@@ -117,9 +117,13 @@ impl GgmlType {
         let blocks = data.chunks_exact(self.block_bytes());
         out.reserve(blocks.len() * self.block_elements());
         match self {
-            GgmlType::F32 => out.extend(blocks.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+            GgmlType::F32 => {
+                out.extend(blocks.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            }
             GgmlType::F16 => out.extend(blocks.map(|b| f16_at(b, 0))),
-            GgmlType::Bf16 => out.extend(blocks.map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())),
+            GgmlType::Bf16 => {
+                out.extend(blocks.map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32()))
+            }
             GgmlType::Q8_0 => blocks.for_each(|b| q8_0(b, out)),
             GgmlType::Q4_0 => blocks.for_each(|b| q4_0(b, out)),
             GgmlType::Q4_1 => blocks.for_each(|b| q4_1(b, out)),

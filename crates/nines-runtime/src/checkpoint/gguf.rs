@@ -188,9 +188,11 @@ impl<'a> Cursor<'a> {
     fn string(&mut self, what: &str) -> Result<String> {
         let at = self.pos;
         let len = self.u64(what)?;
-        let len = usize::try_from(len).map_err(|_| self.err(at, format!("{what}: length {len} too large")))?;
+        let len = usize::try_from(len)
+            .map_err(|_| self.err(at, format!("{what}: length {len} too large")))?;
         let bytes = self.take(len, what)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| self.err(at, format!("{what}: not valid UTF-8")))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| self.err(at, format!("{what}: not valid UTF-8")))
     }
 
     fn err(&self, at: usize, message: String) -> RuntimeError {
@@ -211,7 +213,10 @@ impl<'a> Cursor<'a> {
             8 => GgufValue::String(self.string(&what)?),
             9 => {
                 if depth > 0 {
-                    return Err(self.err(self.pos, format!("`{key}`: nested arrays are not supported")));
+                    return Err(self.err(
+                        self.pos,
+                        format!("`{key}`: nested arrays are not supported"),
+                    ));
                 }
                 let elem_ty = self.u32(&what)?;
                 let at = self.pos;
@@ -248,19 +253,38 @@ impl GgufFile {
         // usual mmap caveat and outside what a model loader can guard against.
         let mmap = unsafe { Mmap::map(&file) }.map_err(|e| RuntimeError::io(&path, e))?;
         let (version, metadata, tensors) = Self::parse(&path, &mmap)?;
-        Ok(GgufFile { path, mmap, version, metadata, tensors })
+        Ok(GgufFile {
+            path,
+            mmap,
+            version,
+            metadata,
+            tensors,
+        })
     }
 
     #[allow(clippy::type_complexity)]
-    fn parse(path: &Path, bytes: &[u8]) -> Result<(u32, BTreeMap<String, GgufValue>, Vec<GgufTensorInfo>)> {
-        let mut c = Cursor { bytes, pos: 0, path };
+    fn parse(
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<(u32, BTreeMap<String, GgufValue>, Vec<GgufTensorInfo>)> {
+        let mut c = Cursor {
+            bytes,
+            pos: 0,
+            path,
+        };
         let magic = c.take(4, "magic")?;
         if magic != MAGIC {
-            return Err(RuntimeError::corrupt(path, format!("not a GGUF file (magic {magic:?})")));
+            return Err(RuntimeError::corrupt(
+                path,
+                format!("not a GGUF file (magic {magic:?})"),
+            ));
         }
         let version = c.u32("version")?;
         if !(2..=3).contains(&version) {
-            return Err(RuntimeError::corrupt(path, format!("GGUF version {version} is not supported (2 or 3)")));
+            return Err(RuntimeError::corrupt(
+                path,
+                format!("GGUF version {version} is not supported (2 or 3)"),
+            ));
         }
         let n_tensors = c.u64("tensor count")?;
         let n_kv = c.u64("metadata count")?;
@@ -277,7 +301,10 @@ impl GgufFile {
             let at = c.pos;
             let n_dims = c.u32("tensor dimension count")?;
             if n_dims > 4 {
-                return Err(c.err(at, format!("tensor `{name}` has {n_dims} dimensions (at most 4)")));
+                return Err(c.err(
+                    at,
+                    format!("tensor `{name}` has {n_dims} dimensions (at most 4)"),
+                ));
             }
             let mut dims = Vec::with_capacity(n_dims as usize);
             for _ in 0..n_dims {
@@ -291,7 +318,13 @@ impl GgufFile {
             None => DEFAULT_ALIGNMENT,
             Some(v) => match v.as_u64() {
                 Some(a) if a > 0 && a.is_power_of_two() => a,
-                _ => return Err(RuntimeError::config(path, "general.alignment", "must be a power of two")),
+                _ => {
+                    return Err(RuntimeError::config(
+                        path,
+                        "general.alignment",
+                        "must be a power of two",
+                    ));
+                }
             },
         };
         let data_start = (c.pos as u64).div_ceil(alignment) * alignment;
@@ -300,15 +333,25 @@ impl GgufFile {
             let elements = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
             let size = match (GgmlType::from_id(ggml_type), elements) {
                 (Some(ty), Some(n)) => ty.bytes_for(n as usize).ok_or_else(|| {
-                    RuntimeError::corrupt(path, format!("tensor `{name}`: {n} elements is not a whole number of {ty:?} blocks"))
+                    RuntimeError::corrupt(
+                        path,
+                        format!(
+                            "tensor `{name}`: {n} elements is not a whole number of {ty:?} blocks"
+                        ),
+                    )
                 })?,
                 // Size unknown for types we cannot dequantize; checked when the tensor is read.
                 (None, Some(_)) => 0,
-                (_, None) => return Err(RuntimeError::corrupt(path, format!("tensor `{name}`: dimensions overflow"))),
+                (_, None) => {
+                    return Err(RuntimeError::corrupt(
+                        path,
+                        format!("tensor `{name}`: dimensions overflow"),
+                    ));
+                }
             };
-            let start = data_start
-                .checked_add(offset)
-                .ok_or_else(|| RuntimeError::corrupt(path, format!("tensor `{name}`: offset overflows")))?;
+            let start = data_start.checked_add(offset).ok_or_else(|| {
+                RuntimeError::corrupt(path, format!("tensor `{name}`: offset overflows"))
+            })?;
             let end = start.checked_add(size as u64);
             if end.is_none_or(|e| e > bytes.len() as u64) {
                 return Err(RuntimeError::corrupt(
@@ -320,7 +363,13 @@ impl GgufFile {
                     ),
                 ));
             }
-            tensors.push(GgufTensorInfo { name, dims, ggml_type, offset: start as usize, size });
+            tensors.push(GgufTensorInfo {
+                name,
+                dims,
+                ggml_type,
+                offset: start as usize,
+                size,
+            });
         }
         Ok((version, metadata, tensors))
     }
@@ -376,17 +425,24 @@ impl GgufFile {
     /// # Errors
     /// [`RuntimeError::MissingTensor`] or [`RuntimeError::UnsupportedQuantization`].
     pub fn dequantize(&self, name: &str) -> Result<(Vec<f32>, Vec<i64>)> {
-        let info = self.tensor_info(name).ok_or_else(|| RuntimeError::MissingTensor {
-            path: self.path.clone(),
-            tensor: name.to_string(),
-        })?;
-        let ty = GgmlType::from_id(info.ggml_type).ok_or_else(|| RuntimeError::UnsupportedQuantization {
-            path: self.path.clone(),
-            tensor: name.to_string(),
-            ggml_type: GgmlType::name_of(info.ggml_type),
+        let info = self
+            .tensor_info(name)
+            .ok_or_else(|| RuntimeError::MissingTensor {
+                path: self.path.clone(),
+                tensor: name.to_string(),
+            })?;
+        let ty = GgmlType::from_id(info.ggml_type).ok_or_else(|| {
+            RuntimeError::UnsupportedQuantization {
+                path: self.path.clone(),
+                tensor: name.to_string(),
+                ggml_type: GgmlType::name_of(info.ggml_type),
+            }
         })?;
         let mut values = Vec::new();
-        ty.dequantize(&self.mmap[info.offset..info.offset + info.size], &mut values);
+        ty.dequantize(
+            &self.mmap[info.offset..info.offset + info.size],
+            &mut values,
+        );
         Ok((values, info.torch_shape()))
     }
 }
@@ -403,7 +459,11 @@ pub struct GgufLlamaSource {
 impl GgufLlamaSource {
     /// Wraps a parsed file; `n_head` and `n_kv_head` come from its `llama.attention.*` metadata.
     pub fn new(file: GgufFile, n_head: i64, n_kv_head: i64) -> Self {
-        GgufLlamaSource { file, n_head, n_kv_head }
+        GgufLlamaSource {
+            file,
+            n_head,
+            n_kv_head,
+        }
     }
 
     /// The underlying file.
@@ -441,14 +501,18 @@ impl GgufLlamaSource {
 
 impl super::TensorSource for GgufLlamaSource {
     fn read(&self, name: &str) -> Result<Option<tch::Tensor>> {
-        let Some((gguf_name, heads)) = self.gguf_name(name) else { return Ok(None) };
+        let Some((gguf_name, heads)) = self.gguf_name(name) else {
+            return Ok(None);
+        };
         if self.file.tensor_info(&gguf_name).is_none() {
             return Ok(None);
         }
         let (values, shape) = self.file.dequantize(&gguf_name)?;
         let t = tch::Tensor::f_from_slice(&values)?.f_reshape(&shape)?;
         Ok(Some(match heads {
-            Some(h) => unpermute_rope_rows(&t, h).map_err(|m| RuntimeError::corrupt(&self.file.path, format!("tensor `{gguf_name}`: {m}")))?,
+            Some(h) => unpermute_rope_rows(&t, h).map_err(|m| {
+                RuntimeError::corrupt(&self.file.path, format!("tensor `{gguf_name}`: {m}"))
+            })?,
             None => t,
         }))
     }
@@ -461,14 +525,21 @@ impl super::TensorSource for GgufLlamaSource {
 /// llama.cpp stores each head's query/key rows interleaved (pairs of rotary components next to
 /// each other); Hugging Face keeps the two rotary halves apart. This undoes the former:
 /// rows viewed as `(heads, head_dim/2, 2)` are transposed to `(heads, 2, head_dim/2)`.
-pub(crate) fn unpermute_rope_rows(w: &tch::Tensor, heads: i64) -> std::result::Result<tch::Tensor, String> {
+pub(crate) fn unpermute_rope_rows(
+    w: &tch::Tensor,
+    heads: i64,
+) -> std::result::Result<tch::Tensor, String> {
     let size = w.size();
     let (rows, cols) = match size.as_slice() {
         [r, c] => (*r, *c),
         _ => return Err(format!("expected a 2-D projection, got shape {size:?}")),
     };
     if heads <= 0 || rows % (2 * heads) != 0 {
-        return Err(format!("{rows} rows cannot be split into {heads} heads of even size"));
+        return Err(format!(
+            "{rows} rows cannot be split into {heads} heads of even size"
+        ));
     }
-    Ok(w.reshape([heads, rows / heads / 2, 2, cols]).transpose(1, 2).reshape([rows, cols]))
+    Ok(w.reshape([heads, rows / heads / 2, 2, cols])
+        .transpose(1, 2)
+        .reshape([rows, cols]))
 }

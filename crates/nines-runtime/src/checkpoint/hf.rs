@@ -15,7 +15,10 @@ use crate::error::{Result, RuntimeError};
 /// Reads a JSON file into a serde type, with the path and line in errors.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| RuntimeError::Json { path: path.to_path_buf(), message: e.to_string() })
+    serde_json::from_str(&text).map_err(|e| RuntimeError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// The safetensors files of one checkpoint, memory-mapped.
@@ -28,7 +31,10 @@ pub struct SafetensorsSource {
 
 impl std::fmt::Debug for SafetensorsSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SafetensorsSource").field("root", &self.root).field("tensors", &self.index.len()).finish()
+        f.debug_struct("SafetensorsSource")
+            .field("root", &self.root)
+            .field("tensors", &self.index.len())
+            .finish()
     }
 }
 
@@ -64,7 +70,10 @@ impl SafetensorsSource {
         for shard in shard_names {
             let path = dir.join(&shard);
             if !path.is_file() {
-                return Err(RuntimeError::MissingFile { path, what: "weight shard named in model.safetensors.index.json" });
+                return Err(RuntimeError::MissingFile {
+                    path,
+                    what: "weight shard named in model.safetensors.index.json",
+                });
             }
             let file = File::open(&path).map_err(|e| RuntimeError::io(&path, e))?;
             // SAFETY: read-only map of a checkpoint file.
@@ -80,7 +89,11 @@ impl SafetensorsSource {
             }
             files.push((path, mmap));
         }
-        Ok(SafetensorsSource { root: dir.to_path_buf(), files, index })
+        Ok(SafetensorsSource {
+            root: dir.to_path_buf(),
+            files,
+            index,
+        })
     }
 
     /// Names of all stored tensors.
@@ -91,10 +104,15 @@ impl SafetensorsSource {
 
 impl TensorSource for SafetensorsSource {
     fn read(&self, name: &str) -> Result<Option<Tensor>> {
-        let Some(&i) = self.index.get(name) else { return Ok(None) };
+        let Some(&i) = self.index.get(name) else {
+            return Ok(None);
+        };
         let (path, mmap) = &self.files[i];
-        let st = SafeTensors::deserialize(mmap).map_err(|e| RuntimeError::corrupt(path, format!("safetensors header: {e}")))?;
-        let view = st.tensor(name).map_err(|e| RuntimeError::corrupt(path, format!("tensor `{name}`: {e}")))?;
+        let st = SafeTensors::deserialize(mmap)
+            .map_err(|e| RuntimeError::corrupt(path, format!("safetensors header: {e}")))?;
+        let view = st
+            .tensor(name)
+            .map_err(|e| RuntimeError::corrupt(path, format!("tensor `{name}`: {e}")))?;
         let kind = match view.dtype() {
             Dtype::F32 => Kind::Float,
             Dtype::F16 => Kind::Half,

@@ -45,21 +45,28 @@ fn read_with_prefix_fallback(source: &dyn TensorSource, name: &str) -> Result<Op
 
 /// Copies every variable of `vs` from `source`, converting to the variable's dtype and device.
 ///
-/// Variables whose names are listed in `optional` keep their initial values when the
-/// checkpoint lacks them (e.g. a fresh classification head).
+/// Variables for which `optional(name)` is true keep their initial values when the
+/// checkpoint lacks them (e.g. a fresh classification head, LoRA adapters).
 ///
 /// # Errors
 /// [`RuntimeError::MissingTensor`] and [`RuntimeError::ShapeMismatch`], naming the tensor.
-pub fn load_var_store(vs: &VarStore, source: &dyn TensorSource, optional: &[&str]) -> Result<()> {
+pub fn load_var_store(
+    vs: &VarStore,
+    source: &dyn TensorSource,
+    optional: &dyn Fn(&str) -> bool,
+) -> Result<()> {
     let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     let _guard = tch::no_grad_guard();
     for (name, mut var) in vars {
         let Some(stored) = read_with_prefix_fallback(source, &name)? else {
-            if optional.contains(&name.as_str()) {
+            if optional(&name) {
                 continue;
             }
-            return Err(RuntimeError::MissingTensor { path: source.origin(&name), tensor: name });
+            return Err(RuntimeError::MissingTensor {
+                path: source.origin(&name),
+                tensor: name,
+            });
         };
         if stored.size() != var.size() {
             return Err(RuntimeError::ShapeMismatch {

@@ -71,10 +71,19 @@ impl GenerateConfig {
             return bad("max_new_tokens", "must be at least 1".into());
         }
         if self.min_new_tokens > self.max_new_tokens {
-            return bad("min_new_tokens", format!("{} exceeds max_new_tokens {}", self.min_new_tokens, self.max_new_tokens));
+            return bad(
+                "min_new_tokens",
+                format!(
+                    "{} exceeds max_new_tokens {}",
+                    self.min_new_tokens, self.max_new_tokens
+                ),
+            );
         }
         if !self.temperature.is_finite() || self.temperature < 0.0 {
-            return bad("temperature", format!("{} is not a finite number ≥ 0", self.temperature));
+            return bad(
+                "temperature",
+                format!("{} is not a finite number ≥ 0", self.temperature),
+            );
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return bad("top_p", format!("{} is not in (0, 1]", self.top_p));
@@ -123,7 +132,11 @@ struct Row {
 impl LanguageModel {
     /// Continues each prompt once. See [`generate_n`](Self::generate_n).
     pub fn generate(&self, prompts: &[&str], cfg: &GenerateConfig) -> Result<Vec<Generation>> {
-        Ok(self.generate_n(prompts, 1, cfg)?.into_iter().flatten().collect())
+        Ok(self
+            .generate_n(prompts, 1, cfg)?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// Samples `n` continuations of each prompt; the prompt is encoded once and its KV cache
@@ -131,7 +144,12 @@ impl LanguageModel {
     ///
     /// # Errors
     /// Invalid settings, an empty prompt, a prompt too long for the context window.
-    pub fn generate_n(&self, prompts: &[&str], n: usize, cfg: &GenerateConfig) -> Result<Vec<Vec<Generation>>> {
+    pub fn generate_n(
+        &self,
+        prompts: &[&str],
+        n: usize,
+        cfg: &GenerateConfig,
+    ) -> Result<Vec<Vec<Generation>>> {
         let ids = prompts
             .iter()
             .enumerate()
@@ -146,10 +164,18 @@ impl LanguageModel {
     }
 
     /// [`generate_n`](Self::generate_n) from token ids.
-    pub fn generate_ids_n(&self, prompts: &[Vec<u32>], n: usize, cfg: &GenerateConfig) -> Result<Vec<Vec<Generation>>> {
+    pub fn generate_ids_n(
+        &self,
+        prompts: &[Vec<u32>],
+        n: usize,
+        cfg: &GenerateConfig,
+    ) -> Result<Vec<Vec<Generation>>> {
         cfg.validate()?;
         if n == 0 {
-            return Err(RuntimeError::InvalidSetting { field: "n", message: "must be at least 1".into() });
+            return Err(RuntimeError::InvalidSetting {
+                field: "n",
+                message: "must be at least 1".into(),
+            });
         }
         if prompts.is_empty() {
             return Ok(Vec::new());
@@ -158,10 +184,14 @@ impl LanguageModel {
         let vocab = spec.vocab_size as u32;
         for (i, p) in prompts.iter().enumerate() {
             if p.is_empty() {
-                return Err(RuntimeError::InvalidInput(format!("prompt {i} has no tokens")));
+                return Err(RuntimeError::InvalidInput(format!(
+                    "prompt {i} has no tokens"
+                )));
             }
             if let Some(&bad) = p.iter().find(|&&t| t >= vocab) {
-                return Err(RuntimeError::InvalidInput(format!("prompt {i} has token id {bad} outside the vocabulary of {vocab}")));
+                return Err(RuntimeError::InvalidInput(format!(
+                    "prompt {i} has token id {bad} outside the vocabulary of {vocab}"
+                )));
             }
             if p.len() + cfg.max_new_tokens > spec.context_length {
                 return Err(RuntimeError::PromptTooLong {
@@ -185,14 +215,29 @@ impl LanguageModel {
             valid.extend(std::iter::repeat_n(false, gap).chain(std::iter::repeat_n(true, p.len())));
         }
         let b = prompts.len() as i64;
-        let input = Tensor::from_slice(&ids).view([b, width as i64]).to_device(device);
-        let valid = Tensor::from_slice(&valid).view([b, width as i64]).to_device(device);
+        let input = Tensor::from_slice(&ids)
+            .view([b, width as i64])
+            .to_device(device);
+        let valid = Tensor::from_slice(&valid)
+            .view([b, width as i64])
+            .to_device(device);
         let positions = (valid.cumsum(1, Kind::Int64) - 1).clamp_min(0);
         let mut key_valid = padded.then_some(valid);
         let mut cache = KvCache::new(self.model().spec().num_layers);
-        let hidden = self.model().forward_hidden(&input, &positions, key_valid.as_ref(), Some(&mut cache), false);
-        let mut logits = self.model().logits(&hidden.narrow(1, width as i64 - 1, 1)).squeeze_dim(1);
-        let mut next_pos = Tensor::from_slice(&prompts.iter().map(|p| p.len() as i64).collect::<Vec<_>>()).to_device(device);
+        let hidden = self.model().forward_hidden(
+            &input,
+            &positions,
+            key_valid.as_ref(),
+            Some(&mut cache),
+            false,
+        );
+        let mut logits = self
+            .model()
+            .logits(&hidden.narrow(1, width as i64 - 1, 1))
+            .squeeze_dim(1);
+        let mut next_pos =
+            Tensor::from_slice(&prompts.iter().map(|p| p.len() as i64).collect::<Vec<_>>())
+                .to_device(device);
         if n > 1 {
             let n = n as i64;
             cache.repeat_rows(n);
@@ -205,7 +250,13 @@ impl LanguageModel {
             .map(|(prompt, stream)| {
                 let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
                 rng.set_stream(stream);
-                Row { prompt, rng, tokens: Vec::new(), logprobs: Vec::new(), finish: None }
+                Row {
+                    prompt,
+                    rng,
+                    tokens: Vec::new(),
+                    logprobs: Vec::new(),
+                    finish: None,
+                }
             })
             .collect();
         // `active[k]` is the row that batch position k holds.
@@ -227,11 +278,16 @@ impl LanguageModel {
                 row.logprobs.push(logprobs[k]);
                 row.finish = self.finish_check(row, cfg, &eos)?;
             }
-            let keep: Vec<i64> = (0..active.len() as i64).filter(|&k| rows[active[k as usize]].finish.is_none()).collect();
+            let keep: Vec<i64> = (0..active.len() as i64)
+                .filter(|&k| rows[active[k as usize]].finish.is_none())
+                .collect();
             if keep.is_empty() {
                 break;
             }
-            let mut next: Vec<i64> = active.iter().map(|&r| i64::from(*rows[r].tokens.last().unwrap_or(&0))).collect();
+            let mut next: Vec<i64> = active
+                .iter()
+                .map(|&r| i64::from(*rows[r].tokens.last().unwrap_or(&0)))
+                .collect();
             if keep.len() != active.len() {
                 let idx = Tensor::from_slice(&keep).to_device(device);
                 cache.select_rows(&idx);
@@ -242,12 +298,20 @@ impl LanguageModel {
             }
             let a = active.len() as i64;
             let input = Tensor::from_slice(&next).view([a, 1]).to_device(device);
-            key_valid = key_valid.map(|k| Tensor::cat(&[k, Tensor::ones([a, 1], (Kind::Bool, device))], 1));
-            let hidden = self.model().forward_hidden(&input, &next_pos.view([a, 1]), key_valid.as_ref(), Some(&mut cache), false);
+            key_valid =
+                key_valid.map(|k| Tensor::cat(&[k, Tensor::ones([a, 1], (Kind::Bool, device))], 1));
+            let hidden = self.model().forward_hidden(
+                &input,
+                &next_pos.view([a, 1]),
+                key_valid.as_ref(),
+                Some(&mut cache),
+                false,
+            );
             logits = self.model().logits(&hidden).squeeze_dim(1);
             next_pos = next_pos + 1;
         }
-        let mut out: Vec<Vec<Generation>> = (0..prompts.len()).map(|_| Vec::with_capacity(n)).collect();
+        let mut out: Vec<Vec<Generation>> =
+            (0..prompts.len()).map(|_| Vec::with_capacity(n)).collect();
         for row in rows {
             let text = self.tokenizer().decode(&row.tokens, true)?;
             out[row.prompt].push(Generation {
@@ -263,7 +327,12 @@ impl LanguageModel {
 
     /// Decides whether `row` is finished after its latest token, truncating it at the stop
     /// point when a sentence end or stop string was found.
-    fn finish_check(&self, row: &mut Row, cfg: &GenerateConfig, eos: &[u32]) -> Result<Option<FinishReason>> {
+    fn finish_check(
+        &self,
+        row: &mut Row,
+        cfg: &GenerateConfig,
+        eos: &[u32],
+    ) -> Result<Option<FinishReason>> {
         let generated = row.tokens.len();
         if generated < cfg.min_new_tokens {
             return Ok(None);
@@ -274,7 +343,8 @@ impl LanguageModel {
         }
         if cfg.stop_at_sentence_end || !cfg.stop_strings.is_empty() {
             let text = self.tokenizer().decode(&row.tokens, true)?;
-            let stop = stop_string_end(&text, &cfg.stop_strings).map(|e| (e, FinishReason::StopString));
+            let stop =
+                stop_string_end(&text, &cfg.stop_strings).map(|e| (e, FinishReason::StopString));
             let sentence = cfg
                 .stop_at_sentence_end
                 .then(|| first_sentence_end(&text))

@@ -12,19 +12,34 @@ use super::GenerateConfig;
 ///
 /// Returns the tokens and their log-probabilities under the model's unmodified distribution
 /// (temperature 1, no truncation): the behaviour policy's log-probabilities that PPO needs.
-pub(crate) fn sample(logits: &Tensor, cfg: &GenerateConfig, rngs: &mut [&mut ChaCha8Rng], banned: &[u32]) -> (Vec<u32>, Vec<f32>) {
+pub(crate) fn sample(
+    logits: &Tensor,
+    cfg: &GenerateConfig,
+    rngs: &mut [&mut ChaCha8Rng],
+    banned: &[u32],
+) -> (Vec<u32>, Vec<f32>) {
     let mut logits = logits.to_kind(Kind::Float);
     if !banned.is_empty() {
         let ids: Vec<i64> = banned.iter().map(|&b| i64::from(b)).collect();
-        logits = logits.index_fill(1, &Tensor::from_slice(&ids).to_device(logits.device()), f64::NEG_INFINITY);
+        logits = logits.index_fill(
+            1,
+            &Tensor::from_slice(&ids).to_device(logits.device()),
+            f64::NEG_INFINITY,
+        );
     }
     let tokens: Vec<i64> = if cfg.temperature == 0.0 {
-        Vec::<i64>::try_from(logits.argmax(-1, false).to_device(tch::Device::Cpu)).unwrap_or_default()
+        Vec::<i64>::try_from(logits.argmax(-1, false).to_device(tch::Device::Cpu))
+            .unwrap_or_default()
     } else {
         draw(&logits, cfg, rngs)
     };
-    let ids = Tensor::from_slice(&tokens).to_device(logits.device()).unsqueeze(1);
-    let logprobs = logits.log_softmax(-1, Kind::Float).gather(1, &ids, false).squeeze_dim(1);
+    let ids = Tensor::from_slice(&tokens)
+        .to_device(logits.device())
+        .unsqueeze(1);
+    let logprobs = logits
+        .log_softmax(-1, Kind::Float)
+        .gather(1, &ids, false)
+        .squeeze_dim(1);
     let logprobs = Vec::<f32>::try_from(logprobs.to_device(tch::Device::Cpu)).unwrap_or_default();
     (tokens.into_iter().map(|t| t as u32).collect(), logprobs)
 }
@@ -46,17 +61,30 @@ fn draw(logits: &Tensor, cfg: &GenerateConfig, rngs: &mut [&mut ChaCha8Rng]) -> 
         let probs = probs.masked_fill(&before.ge(cfg.top_p), 0.0);
         let picks = draw_rows(&probs, rngs);
         let order = cpu_i64(&order);
-        picks.iter().enumerate().map(|(r, &p)| order[r * vocab as usize + p]).collect()
+        picks
+            .iter()
+            .enumerate()
+            .map(|(r, &p)| order[r * vocab as usize + p])
+            .collect()
     } else {
         let probs = scaled.softmax(-1, Kind::Float);
-        draw_rows(&probs, rngs).into_iter().map(|p| p as i64).collect()
+        draw_rows(&probs, rngs)
+            .into_iter()
+            .map(|p| p as i64)
+            .collect()
     }
 }
 
 /// Inverse-CDF draw per row of unnormalized non-negative weights `(rows, n)`.
 fn draw_rows(weights: &Tensor, rngs: &mut [&mut ChaCha8Rng]) -> Vec<usize> {
     let n = weights.size()[1] as usize;
-    let w = Vec::<f32>::try_from(weights.to_device(tch::Device::Cpu).contiguous().flatten(0, -1)).unwrap_or_default();
+    let w = Vec::<f32>::try_from(
+        weights
+            .to_device(tch::Device::Cpu)
+            .contiguous()
+            .flatten(0, -1),
+    )
+    .unwrap_or_default();
     w.chunks_exact(n)
         .zip(rngs.iter_mut())
         .map(|(row, rng)| {
@@ -78,7 +106,8 @@ fn draw_rows(weights: &Tensor, rngs: &mut [&mut ChaCha8Rng]) -> Vec<usize> {
 }
 
 fn cpu_i64(t: &Tensor) -> Vec<i64> {
-    Vec::<i64>::try_from(t.to_device(tch::Device::Cpu).contiguous().flatten(0, -1)).unwrap_or_default()
+    Vec::<i64>::try_from(t.to_device(tch::Device::Cpu).contiguous().flatten(0, -1))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -87,13 +116,18 @@ mod tests {
     use rand::SeedableRng;
 
     fn rngs(n: usize) -> Vec<ChaCha8Rng> {
-        (0..n).map(|i| ChaCha8Rng::seed_from_u64(i as u64)).collect()
+        (0..n)
+            .map(|i| ChaCha8Rng::seed_from_u64(i as u64))
+            .collect()
     }
 
     #[test]
     fn greedy_and_banned() {
         let logits = Tensor::from_slice(&[0.0f32, 3.0, 1.0, 2.0, 0.0, -1.0]).view([2, 3]);
-        let cfg = GenerateConfig { temperature: 0.0, ..Default::default() };
+        let cfg = GenerateConfig {
+            temperature: 0.0,
+            ..Default::default()
+        };
         let mut r = rngs(2);
         let mut refs: Vec<&mut ChaCha8Rng> = r.iter_mut().collect();
         let (t, lp) = sample(&logits, &cfg, &mut refs, &[]);
@@ -107,8 +141,14 @@ mod tests {
     fn top_k_one_and_tiny_top_p_are_greedy() {
         let logits = Tensor::from_slice(&[0.5f32, 0.1, 2.0, 1.9]).view([1, 4]);
         for cfg in [
-            GenerateConfig { top_k: 1, ..Default::default() },
-            GenerateConfig { top_p: 1e-6, ..Default::default() },
+            GenerateConfig {
+                top_k: 1,
+                ..Default::default()
+            },
+            GenerateConfig {
+                top_p: 1e-6,
+                ..Default::default()
+            },
         ] {
             let mut r = rngs(1);
             for _ in 0..20 {
@@ -123,7 +163,10 @@ mod tests {
         // probs ≈ [0.5, 0.3, 0.15, 0.05]; top_p 0.7 keeps tokens 0 and 1.
         let p = [0.5f32, 0.3, 0.15, 0.05];
         let logits = Tensor::from_slice(&p.map(f32::ln)).view([1, 4]);
-        let cfg = GenerateConfig { top_p: 0.7, ..Default::default() };
+        let cfg = GenerateConfig {
+            top_p: 0.7,
+            ..Default::default()
+        };
         let mut r = rngs(1);
         let mut counts = [0usize; 4];
         for _ in 0..2000 {

@@ -3,8 +3,8 @@
 /// Words that end with a period without ending a sentence (compared case-sensitively,
 /// without the period).
 const ABBREVIATIONS: [&str; 24] = [
-    "Mr", "Mrs", "Ms", "Dr", "St", "Mt", "Jr", "Sr", "Prof", "Capt", "Col", "Gen", "Lt", "Sgt", "Rev", "Hon", "Gov", "No",
-    "Vol", "vs", "i.e", "e.g", "viz", "cf",
+    "Mr", "Mrs", "Ms", "Dr", "St", "Mt", "Jr", "Sr", "Prof", "Capt", "Col", "Gen", "Lt", "Sgt",
+    "Rev", "Hon", "Gov", "No", "Vol", "vs", "i.e", "e.g", "viz", "cf",
 ];
 
 const TERMINATORS: [char; 4] = ['.', '!', '?', '…'];
@@ -95,7 +95,10 @@ pub fn first_sentence_end(text: &str) -> Option<usize> {
 }
 
 fn is_abbreviation(before: &str) -> bool {
-    let word = before.rsplit(|c: char| c.is_whitespace() || c == '"' || c == '(' || c == '“').next().unwrap_or("");
+    let word = before
+        .rsplit(|c: char| c.is_whitespace() || c == '"' || c == '(' || c == '“')
+        .next()
+        .unwrap_or("");
     if ABBREVIATIONS.contains(&word) {
         return true;
     }
@@ -105,7 +108,11 @@ fn is_abbreviation(before: &str) -> bool {
 
 /// Byte offset just past the earliest occurrence of any of `stops` in `text`.
 pub fn stop_string_end(text: &str, stops: &[String]) -> Option<usize> {
-    stops.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str()).map(|at| at + s.len())).min()
+    stops
+        .iter()
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| text.find(s.as_str()).map(|at| at + s.len()))
+        .min()
 }
 
 #[cfg(test)]
@@ -119,12 +126,24 @@ mod tests {
     #[test]
     fn sentence_ends() {
         assert_eq!(first(" She left. He stayed"), Some(" She left."));
-        assert_eq!(first(" \"Run!\" he cried. Then"), Some(" \"Run!\" he cried."));
+        assert_eq!(
+            first(" \"Run!\" he cried. Then"),
+            Some(" \"Run!\" he cried.")
+        );
         assert_eq!(first(" \"Run!\" Then"), Some(" \"Run!\""));
-        assert_eq!(first(" Dr. Watson nodded. And"), Some(" Dr. Watson nodded."));
-        assert_eq!(first(" It cost 3.5 pounds. And"), Some(" It cost 3.5 pounds."));
+        assert_eq!(
+            first(" Dr. Watson nodded. And"),
+            Some(" Dr. Watson nodded.")
+        );
+        assert_eq!(
+            first(" It cost 3.5 pounds. And"),
+            Some(" It cost 3.5 pounds.")
+        );
         assert_eq!(first(" Wait... what? No"), Some(" Wait... what?"));
-        assert_eq!(first(" I wonder... perhaps not. So"), Some(" I wonder... perhaps not."));
+        assert_eq!(
+            first(" I wonder... perhaps not. So"),
+            Some(" I wonder... perhaps not.")
+        );
         assert_eq!(first(" J. Smith came. Then"), Some(" J. Smith came."));
         assert_eq!(first(" He fell\n\nChapter"), Some(" He fell"));
         assert_eq!(first(" He fell.\n\n"), Some(" He fell."));

@@ -6,7 +6,10 @@ use std::path::Path;
 
 use tch::{Kind, Tensor, nn};
 
-use super::{ACTIVATIONS, AttentionMask, Embedding, LayerNorm, Linear, activation, attention, merge_heads, split_heads};
+use super::{
+    ACTIVATIONS, AttentionMask, Embedding, LayerNorm, Linear, activation, attention, merge_heads,
+    split_heads,
+};
 use crate::error::{Result, RuntimeError};
 
 /// Hyperparameters, as in a Hugging Face BERT `config.json`.
@@ -67,18 +70,35 @@ fn default_position_kind() -> String {
 impl BertConfig {
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
-        if self.num_attention_heads == 0 || self.hidden_size == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0
+            || self.hidden_size == 0
+            || self.hidden_size % self.num_attention_heads != 0
+        {
             return Err(RuntimeError::config(
                 path,
                 "hidden_size",
-                format!("{} is not a positive multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads),
+                format!(
+                    "{} is not a positive multiple of num_attention_heads {}",
+                    self.hidden_size, self.num_attention_heads
+                ),
             ));
         }
         if self.position_embedding_type != "absolute" {
-            return Err(RuntimeError::config(path, "position_embedding_type", format!("`{}` is not supported (absolute)", self.position_embedding_type)));
+            return Err(RuntimeError::config(
+                path,
+                "position_embedding_type",
+                format!(
+                    "`{}` is not supported (absolute)",
+                    self.position_embedding_type
+                ),
+            ));
         }
         if !ACTIVATIONS.contains(&self.hidden_act.as_str()) {
-            return Err(RuntimeError::config(path, "hidden_act", format!("`{}` is not supported", self.hidden_act)));
+            return Err(RuntimeError::config(
+                path,
+                "hidden_act",
+                format!("`{}` is not supported", self.hidden_act),
+            ));
         }
         Ok(())
     }
@@ -138,8 +158,16 @@ impl BertModel {
         BertModel {
             cfg: cfg.clone(),
             word_embeddings: Embedding::new(&e / "word_embeddings", cfg.vocab_size as i64, h),
-            position_embeddings: Embedding::new(&e / "position_embeddings", cfg.max_position_embeddings as i64, h),
-            token_type_embeddings: Embedding::new(&e / "token_type_embeddings", cfg.type_vocab_size as i64, h),
+            position_embeddings: Embedding::new(
+                &e / "position_embeddings",
+                cfg.max_position_embeddings as i64,
+                h,
+            ),
+            token_type_embeddings: Embedding::new(
+                &e / "token_type_embeddings",
+                cfg.type_vocab_size as i64,
+                h,
+            ),
             embed_norm: LayerNorm::new(&e / "LayerNorm", h, cfg.layer_norm_eps),
             layers,
             pooler: Linear::new(&b / "pooler" / "dense", h, h, true),
@@ -155,15 +183,25 @@ impl BertModel {
     ///
     /// `input_ids`, `token_type_ids`: `(batch, seq)` `i64`; `attention_mask`: `(batch, seq)`,
     /// nonzero for real tokens. Dropout is active when `train`.
-    pub fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        train: bool,
+    ) -> Tensor {
         let (b, t) = input_ids.size2().expect("input_ids must be (batch, seq)");
         let positions = Tensor::arange(t, (Kind::Int64, input_ids.device())).unsqueeze(0);
         let x = self.word_embeddings.forward(input_ids)
             + self.position_embeddings.forward(&positions)
             + self.token_type_embeddings.forward(token_type_ids);
-        let mut x = self.embed_norm.forward(&x).dropout(self.cfg.hidden_dropout_prob, train);
+        let mut x = self
+            .embed_norm
+            .forward(&x)
+            .dropout(self.cfg.hidden_dropout_prob, train);
         let valid = attention_mask.ne(0).view([b, 1, 1, t]);
-        let bias = Tensor::zeros([b, 1, 1, t], (x.kind(), x.device())).masked_fill(&valid.logical_not(), -1e30);
+        let bias = Tensor::zeros([b, 1, 1, t], (x.kind(), x.device()))
+            .masked_fill(&valid.logical_not(), -1e30);
         let mask = AttentionMask::Bias(bias);
         let heads = self.cfg.num_attention_heads as i64;
         for l in &self.layers {
@@ -171,9 +209,19 @@ impl BertModel {
             let k = split_heads(&l.key.forward(&x), heads);
             let v = split_heads(&l.value.forward(&x), heads);
             let a = merge_heads(&attention(&q, &k, &v, &mask, None));
-            x = l.attn_norm.forward(&(l.attn_out.forward(&a).dropout(self.cfg.hidden_dropout_prob, train) + &x));
+            x = l.attn_norm.forward(
+                &(l.attn_out
+                    .forward(&a)
+                    .dropout(self.cfg.hidden_dropout_prob, train)
+                    + &x),
+            );
             let m = activation(&self.cfg.hidden_act, &l.intermediate.forward(&x));
-            x = l.output_norm.forward(&(l.output.forward(&m).dropout(self.cfg.hidden_dropout_prob, train) + &x));
+            x = l.output_norm.forward(
+                &(l.output
+                    .forward(&m)
+                    .dropout(self.cfg.hidden_dropout_prob, train)
+                    + &x),
+            );
         }
         x
     }
@@ -188,5 +236,6 @@ impl BertModel {
 /// is nonzero → `(batch, hidden)`.
 pub fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> Tensor {
     let m = attention_mask.to_kind(hidden.kind()).unsqueeze(-1);
-    (hidden * &m).sum_dim_intlist(1, false, None) / m.sum_dim_intlist(1, false, None).clamp_min(1e-9)
+    (hidden * &m).sum_dim_intlist(1, false, None)
+        / m.sum_dim_intlist(1, false, None).clamp_min(1e-9)
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use tch::{Tensor, nn};
 
 use super::{
-    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, LayerNorm, ModelSpec, activation, attention,
-    cached_kv, merge_heads, split_heads,
+    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, LayerNorm, Lora, LoraConfig,
+    ModelSpec, activation, attention, cached_kv, merge_heads, split_heads,
 };
 use crate::error::{Result, RuntimeError};
 use crate::kv_cache::KvCache;
@@ -64,13 +64,28 @@ impl Gpt2Config {
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
         if self.n_head == 0 || self.n_embd == 0 || self.n_embd % self.n_head != 0 {
-            return Err(RuntimeError::config(path, "n_embd", format!("{} is not a positive multiple of n_head {}", self.n_embd, self.n_head)));
+            return Err(RuntimeError::config(
+                path,
+                "n_embd",
+                format!(
+                    "{} is not a positive multiple of n_head {}",
+                    self.n_embd, self.n_head
+                ),
+            ));
         }
         if self.vocab_size == 0 || self.n_layer == 0 {
-            return Err(RuntimeError::config(path, "vocab_size", "vocab_size and n_layer must be positive"));
+            return Err(RuntimeError::config(
+                path,
+                "vocab_size",
+                "vocab_size and n_layer must be positive",
+            ));
         }
         if !ACTIVATIONS.contains(&self.activation_function.as_str()) {
-            return Err(RuntimeError::config(path, "activation_function", format!("`{}` is not supported", self.activation_function)));
+            return Err(RuntimeError::config(
+                path,
+                "activation_function",
+                format!("`{}` is not supported", self.activation_function),
+            ));
         }
         Ok(())
     }
@@ -81,18 +96,24 @@ impl Gpt2Config {
 struct Conv1D {
     weight: Tensor,
     bias: Tensor,
+    lora: Option<Lora>,
 }
 
 impl Conv1D {
-    fn new(p: nn::Path, in_dim: i64, out_dim: i64) -> Self {
+    fn new(p: nn::Path, in_dim: i64, out_dim: i64, lora: Option<&LoraConfig>) -> Self {
         Conv1D {
             weight: p.var("weight", &[in_dim, out_dim], nn::Init::Const(0.0)),
             bias: p.var("bias", &[out_dim], nn::Init::Const(0.0)),
+            lora: Lora::declare(&p, in_dim, out_dim, lora),
         }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight.tr(), Some(&self.bias))
+        let y = x.linear(&self.weight.tr(), Some(&self.bias));
+        match &self.lora {
+            Some(l) => y + l.forward(x),
+            None => y,
+        }
     }
 }
 
@@ -119,7 +140,8 @@ pub struct Gpt2 {
 
 impl Gpt2 {
     /// Declares the parameters under `root` (Hugging Face names: `transformer.h.N...`).
-    pub fn new(root: &nn::Path, cfg: &Gpt2Config) -> Self {
+    /// `lora` adds adapters to the projections it targets (`c_attn`, `c_proj`, `c_fc`).
+    pub fn new(root: &nn::Path, cfg: &Gpt2Config, lora: Option<&LoraConfig>) -> Self {
         let e = cfg.n_embd as i64;
         let inner = cfg.n_inner.unwrap_or(4 * cfg.n_embd) as i64;
         let t = root / "transformer";
@@ -128,11 +150,11 @@ impl Gpt2 {
                 let p = &t / "h" / i;
                 Block {
                     ln_1: LayerNorm::new(&p / "ln_1", e, cfg.layer_norm_epsilon),
-                    c_attn: Conv1D::new(&p / "attn" / "c_attn", e, 3 * e),
-                    attn_proj: Conv1D::new(&p / "attn" / "c_proj", e, e),
+                    c_attn: Conv1D::new(&p / "attn" / "c_attn", e, 3 * e, lora),
+                    attn_proj: Conv1D::new(&p / "attn" / "c_proj", e, e, lora),
                     ln_2: LayerNorm::new(&p / "ln_2", e, cfg.layer_norm_epsilon),
-                    c_fc: Conv1D::new(&p / "mlp" / "c_fc", e, inner),
-                    mlp_proj: Conv1D::new(&p / "mlp" / "c_proj", inner, e),
+                    c_fc: Conv1D::new(&p / "mlp" / "c_fc", e, inner, lora),
+                    mlp_proj: Conv1D::new(&p / "mlp" / "c_proj", inner, e, lora),
                 }
             })
             .collect();
@@ -168,10 +190,15 @@ impl CausalLm for Gpt2 {
     ) -> Tensor {
         let t = input_ids.size()[1];
         let heads = self.cfg.n_head as i64;
-        let mut x = (self.wte.forward(input_ids) + self.wpe.forward(position_ids)).dropout(self.cfg.embd_pdrop, train);
+        let mut x = (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
+            .dropout(self.cfg.embd_pdrop, train);
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
         let mask = AttentionMask::build(key_valid, t, past + t, None, x.kind(), x.device());
-        let scale = if self.cfg.scale_attn_weights { None } else { Some(1.0) };
+        let scale = if self.cfg.scale_attn_weights {
+            None
+        } else {
+            Some(1.0)
+        };
         for (i, block) in self.h.iter().enumerate() {
             let qkv = block.c_attn.forward(&block.ln_1.forward(&x)).chunk(3, 2);
             let q = split_heads(&qkv[0], heads);
@@ -179,9 +206,18 @@ impl CausalLm for Gpt2 {
             let v = split_heads(&qkv[2], heads);
             let (k, v) = cached_kv(cache.as_deref_mut(), i, k, v);
             let a = attention(&q, &k, &v, &mask, scale);
-            x = x + block.attn_proj.forward(&merge_heads(&a)).dropout(self.cfg.resid_pdrop, train);
-            let m = activation(&self.cfg.activation_function, &block.c_fc.forward(&block.ln_2.forward(&x)));
-            x = x + block.mlp_proj.forward(&m).dropout(self.cfg.resid_pdrop, train);
+            x = x + block
+                .attn_proj
+                .forward(&merge_heads(&a))
+                .dropout(self.cfg.resid_pdrop, train);
+            let m = activation(
+                &self.cfg.activation_function,
+                &block.c_fc.forward(&block.ln_2.forward(&x)),
+            );
+            x = x + block
+                .mlp_proj
+                .forward(&m)
+                .dropout(self.cfg.resid_pdrop, train);
         }
         self.ln_f.forward(&x)
     }

@@ -7,8 +7,8 @@ use std::path::Path;
 use tch::{Tensor, nn};
 
 use super::{
-    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, LayerNorm, Linear, ModelSpec, activation, attention,
-    cached_kv, merge_heads, split_heads,
+    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, LayerNorm, Linear, LoraConfig,
+    ModelSpec, activation, attention, cached_kv, merge_heads, split_heads,
 };
 use crate::error::{Result, RuntimeError};
 use crate::kv_cache::KvCache;
@@ -70,7 +70,10 @@ impl GptNeoConfig {
     /// The attention kind of every layer, `true` for local.
     pub fn local_layers(&self) -> Vec<bool> {
         let names: Vec<String> = if self.attention_layers.is_empty() {
-            self.attention_types.iter().flat_map(|(kinds, n)| (0..*n).flat_map(move |_| kinds.clone())).collect()
+            self.attention_types
+                .iter()
+                .flat_map(|(kinds, n)| (0..*n).flat_map(move |_| kinds.clone()))
+                .collect()
         } else {
             self.attention_layers.clone()
         };
@@ -80,26 +83,60 @@ impl GptNeoConfig {
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
         if self.num_heads == 0 || self.hidden_size == 0 || self.hidden_size % self.num_heads != 0 {
-            return Err(RuntimeError::config(path, "hidden_size", format!("{} is not a positive multiple of num_heads {}", self.hidden_size, self.num_heads)));
+            return Err(RuntimeError::config(
+                path,
+                "hidden_size",
+                format!(
+                    "{} is not a positive multiple of num_heads {}",
+                    self.hidden_size, self.num_heads
+                ),
+            ));
         }
-        let kinds = if self.attention_layers.is_empty() { "attention_types" } else { "attention_layers" };
+        let kinds = if self.attention_layers.is_empty() {
+            "attention_types"
+        } else {
+            "attention_layers"
+        };
         let layers = self.local_layers();
         if layers.len() != self.num_layers {
-            return Err(RuntimeError::config(path, kinds, format!("describes {} layers, num_layers is {}", layers.len(), self.num_layers)));
+            return Err(RuntimeError::config(
+                path,
+                kinds,
+                format!(
+                    "describes {} layers, num_layers is {}",
+                    layers.len(),
+                    self.num_layers
+                ),
+            ));
         }
         let names: Vec<String> = if self.attention_layers.is_empty() {
-            self.attention_types.iter().flat_map(|(k, _)| k.clone()).collect()
+            self.attention_types
+                .iter()
+                .flat_map(|(k, _)| k.clone())
+                .collect()
         } else {
             self.attention_layers.clone()
         };
         if let Some(bad) = names.iter().find(|k| *k != "local" && *k != "global") {
-            return Err(RuntimeError::config(path, kinds, format!("unknown attention kind `{bad}` (global or local)")));
+            return Err(RuntimeError::config(
+                path,
+                kinds,
+                format!("unknown attention kind `{bad}` (global or local)"),
+            ));
         }
         if self.window_size == 0 {
-            return Err(RuntimeError::config(path, "window_size", "must be positive"));
+            return Err(RuntimeError::config(
+                path,
+                "window_size",
+                "must be positive",
+            ));
         }
         if !ACTIVATIONS.contains(&self.activation_function.as_str()) {
-            return Err(RuntimeError::config(path, "activation_function", format!("`{}` is not supported", self.activation_function)));
+            return Err(RuntimeError::config(
+                path,
+                "activation_function",
+                format!("`{}` is not supported", self.activation_function),
+            ));
         }
         Ok(())
     }
@@ -131,7 +168,8 @@ pub struct GptNeo {
 
 impl GptNeo {
     /// Declares the parameters under `root` (Hugging Face names: `transformer.h.N...`).
-    pub fn new(root: &nn::Path, cfg: &GptNeoConfig) -> Self {
+    /// `lora` adds adapters to the projections it targets.
+    pub fn new(root: &nn::Path, cfg: &GptNeoConfig, lora: Option<&LoraConfig>) -> Self {
         let e = cfg.hidden_size as i64;
         let inner = cfg.intermediate_size.unwrap_or(4 * cfg.hidden_size) as i64;
         let t = root / "transformer";
@@ -144,14 +182,14 @@ impl GptNeo {
                 let a = &p / "attn" / "attention";
                 Block {
                     ln_1: LayerNorm::new(&p / "ln_1", e, cfg.layer_norm_epsilon),
-                    q_proj: Linear::new(&a / "q_proj", e, e, false),
-                    k_proj: Linear::new(&a / "k_proj", e, e, false),
-                    v_proj: Linear::new(&a / "v_proj", e, e, false),
-                    out_proj: Linear::new(&a / "out_proj", e, e, true),
+                    q_proj: Linear::adapted(&a / "q_proj", e, e, false, lora),
+                    k_proj: Linear::adapted(&a / "k_proj", e, e, false, lora),
+                    v_proj: Linear::adapted(&a / "v_proj", e, e, false, lora),
+                    out_proj: Linear::adapted(&a / "out_proj", e, e, true, lora),
                     local,
                     ln_2: LayerNorm::new(&p / "ln_2", e, cfg.layer_norm_epsilon),
-                    c_fc: Linear::new(&p / "mlp" / "c_fc", e, inner, true),
-                    c_proj: Linear::new(&p / "mlp" / "c_proj", inner, e, true),
+                    c_fc: Linear::adapted(&p / "mlp" / "c_fc", e, inner, true, lora),
+                    c_proj: Linear::adapted(&p / "mlp" / "c_proj", inner, e, true, lora),
                 }
             })
             .collect();
@@ -187,11 +225,19 @@ impl CausalLm for GptNeo {
     ) -> Tensor {
         let t = input_ids.size()[1];
         let heads = self.cfg.num_heads as i64;
-        let mut x = (self.wte.forward(input_ids) + self.wpe.forward(position_ids)).dropout(self.cfg.embed_dropout, train);
+        let mut x = (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
+            .dropout(self.cfg.embed_dropout, train);
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
         let (kind, device) = (x.kind(), x.device());
         let global = AttentionMask::build(key_valid, t, past + t, None, kind, device);
-        let local = AttentionMask::build(key_valid, t, past + t, Some(self.cfg.window_size as i64), kind, device);
+        let local = AttentionMask::build(
+            key_valid,
+            t,
+            past + t,
+            Some(self.cfg.window_size as i64),
+            kind,
+            device,
+        );
         for (i, b) in self.h.iter().enumerate() {
             let h = b.ln_1.forward(&x);
             let q = split_heads(&b.q_proj.forward(&h), heads);
@@ -201,8 +247,14 @@ impl CausalLm for GptNeo {
             let mask = if b.local { &local } else { &global };
             // GPT-Neo does not scale attention scores.
             let a = attention(&q, &k, &v, mask, Some(1.0));
-            x = x + b.out_proj.forward(&merge_heads(&a)).dropout(self.cfg.resid_dropout, train);
-            let m = activation(&self.cfg.activation_function, &b.c_fc.forward(&b.ln_2.forward(&x)));
+            x = x + b
+                .out_proj
+                .forward(&merge_heads(&a))
+                .dropout(self.cfg.resid_dropout, train);
+            let m = activation(
+                &self.cfg.activation_function,
+                &b.c_fc.forward(&b.ln_2.forward(&x)),
+            );
             x = x + b.c_proj.forward(&m).dropout(self.cfg.resid_dropout, train);
         }
         self.ln_f.forward(&x)

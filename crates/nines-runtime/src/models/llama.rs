@@ -7,8 +7,8 @@ use std::path::Path;
 use tch::{Kind, Tensor, nn};
 
 use super::{
-    Architecture, AttentionMask, CausalLm, Embedding, Linear, ModelSpec, RmsNorm, attention, cached_kv, merge_heads,
-    split_heads,
+    Architecture, AttentionMask, CausalLm, Embedding, Linear, LoraConfig, ModelSpec, RmsNorm,
+    attention, cached_kv, merge_heads, split_heads,
 };
 use crate::checkpoint::gguf::GgufFile;
 use crate::error::{Result, RuntimeError};
@@ -76,7 +76,12 @@ impl LlamaConfig {
     /// The RoPE base: `rope_theta`, else `rope_parameters.rope_theta`, else 10000.
     pub fn rope_base(&self) -> f64 {
         self.rope_theta
-            .or_else(|| self.rope_parameters.as_ref().and_then(|p| p.get("rope_theta")).and_then(serde_json::Value::as_f64))
+            .or_else(|| {
+                self.rope_parameters
+                    .as_ref()
+                    .and_then(|p| p.get("rope_theta"))
+                    .and_then(serde_json::Value::as_f64)
+            })
             .unwrap_or(10_000.0)
     }
 
@@ -85,7 +90,8 @@ impl LlamaConfig {
     }
 
     fn head_dim(&self) -> usize {
-        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
     }
 
     /// Checks that the sizes are consistent; `path` names the file in errors.
@@ -103,23 +109,49 @@ impl LlamaConfig {
             }
         }
         if self.kv_heads() == 0 || self.num_attention_heads % self.kv_heads() != 0 {
-            return bad("num_key_value_heads", format!("{} does not divide num_attention_heads {}", self.kv_heads(), self.num_attention_heads));
+            return bad(
+                "num_key_value_heads",
+                format!(
+                    "{} does not divide num_attention_heads {}",
+                    self.kv_heads(),
+                    self.num_attention_heads
+                ),
+            );
         }
         if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
-            return bad("hidden_size", format!("{} is not a multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads));
+            return bad(
+                "hidden_size",
+                format!(
+                    "{} is not a multiple of num_attention_heads {}",
+                    self.hidden_size, self.num_attention_heads
+                ),
+            );
         }
         if self.head_dim() % 2 != 0 {
-            return bad("head_dim", format!("{} must be even for rotary embeddings", self.head_dim()));
+            return bad(
+                "head_dim",
+                format!("{} must be even for rotary embeddings", self.head_dim()),
+            );
         }
         if self.hidden_act != "silu" {
-            return bad("hidden_act", format!("`{}` is not supported (silu)", self.hidden_act));
+            return bad(
+                "hidden_act",
+                format!("`{}` is not supported (silu)", self.hidden_act),
+            );
         }
         if self.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
             return bad("rope_scaling", "RoPE scaling is not supported".into());
         }
-        let rope_type = self.rope_parameters.as_ref().and_then(|p| p.get("rope_type")).and_then(serde_json::Value::as_str);
+        let rope_type = self
+            .rope_parameters
+            .as_ref()
+            .and_then(|p| p.get("rope_type"))
+            .and_then(serde_json::Value::as_str);
         if let Some(kind) = rope_type.filter(|k| *k != "default") {
-            return bad("rope_parameters.rope_type", format!("`{kind}` is not supported (default)"));
+            return bad(
+                "rope_parameters.rope_type",
+                format!("`{kind}` is not supported (default)"),
+            );
         }
         Ok(())
     }
@@ -127,15 +159,28 @@ impl LlamaConfig {
     /// Reads the hyperparameters from a GGUF file's `llama.*` metadata.
     pub fn from_gguf(file: &GgufFile) -> Result<Self> {
         let get = |k: &str| file.require_u64(&format!("llama.{k}")).map(|v| v as usize);
-        let float = |k: &str, default: f64| file.get(&format!("llama.{k}")).and_then(|v| v.as_f64()).unwrap_or(default);
+        let float = |k: &str, default: f64| {
+            file.get(&format!("llama.{k}"))
+                .and_then(|v| v.as_f64())
+                .unwrap_or(default)
+        };
         let vocab_size = match file.get("llama.vocab_size").and_then(|v| v.as_u64()) {
             Some(v) => v as usize,
             None => file
                 .get("tokenizer.ggml.tokens")
                 .and_then(|v| v.as_array())
                 .map(<[_]>::len)
-                .or_else(|| file.tensor_info("token_embd.weight").map(|t| t.dims.get(1).copied().unwrap_or(0) as usize))
-                .ok_or_else(|| RuntimeError::config(file.path(), "llama.vocab_size", "missing, and no token list to infer it from"))?,
+                .or_else(|| {
+                    file.tensor_info("token_embd.weight")
+                        .map(|t| t.dims.get(1).copied().unwrap_or(0) as usize)
+                })
+                .ok_or_else(|| {
+                    RuntimeError::config(
+                        file.path(),
+                        "llama.vocab_size",
+                        "missing, and no token list to infer it from",
+                    )
+                })?,
         };
         let num_attention_heads = get("attention.head_count")?;
         let hidden_size = get("embedding_length")?;
@@ -150,7 +195,11 @@ impl LlamaConfig {
             intermediate_size: get("feed_forward_length")?,
             num_hidden_layers: get("block_count")?,
             num_attention_heads,
-            num_key_value_heads: Some(file.get("llama.attention.head_count_kv").and_then(|v| v.as_u64()).map_or(num_attention_heads, |v| v as usize)),
+            num_key_value_heads: Some(
+                file.get("llama.attention.head_count_kv")
+                    .and_then(|v| v.as_u64())
+                    .map_or(num_attention_heads, |v| v as usize),
+            ),
             head_dim,
             max_position_embeddings: get("context_length")?,
             rms_norm_eps: float("attention.layer_norm_rms_epsilon", 1e-5),
@@ -206,7 +255,8 @@ pub struct Llama {
 
 impl Llama {
     /// Declares the parameters under `root` (Hugging Face names: `model.layers.N...`).
-    pub fn new(root: &nn::Path, cfg: &LlamaConfig) -> Self {
+    /// `lora` adds adapters to the projections it targets.
+    pub fn new(root: &nn::Path, cfg: &LlamaConfig, lora: Option<&LoraConfig>) -> Self {
         let h = cfg.hidden_size as i64;
         let heads = cfg.num_attention_heads as i64;
         let kv_heads = cfg.kv_heads() as i64;
@@ -221,23 +271,56 @@ impl Llama {
                 Block {
                     input_layernorm: RmsNorm::new(&p / "input_layernorm", h, cfg.rms_norm_eps),
                     self_attn: Attention {
-                        q_proj: Linear::new(&a / "q_proj", h, heads * hd, cfg.attention_bias),
-                        k_proj: Linear::new(&a / "k_proj", h, kv_heads * hd, cfg.attention_bias),
-                        v_proj: Linear::new(&a / "v_proj", h, kv_heads * hd, cfg.attention_bias),
-                        o_proj: Linear::new(&a / "o_proj", heads * hd, h, cfg.attention_bias),
+                        q_proj: Linear::adapted(
+                            &a / "q_proj",
+                            h,
+                            heads * hd,
+                            cfg.attention_bias,
+                            lora,
+                        ),
+                        k_proj: Linear::adapted(
+                            &a / "k_proj",
+                            h,
+                            kv_heads * hd,
+                            cfg.attention_bias,
+                            lora,
+                        ),
+                        v_proj: Linear::adapted(
+                            &a / "v_proj",
+                            h,
+                            kv_heads * hd,
+                            cfg.attention_bias,
+                            lora,
+                        ),
+                        o_proj: Linear::adapted(
+                            &a / "o_proj",
+                            heads * hd,
+                            h,
+                            cfg.attention_bias,
+                            lora,
+                        ),
                         heads,
                         kv_heads,
                     },
-                    post_attention_layernorm: RmsNorm::new(&p / "post_attention_layernorm", h, cfg.rms_norm_eps),
+                    post_attention_layernorm: RmsNorm::new(
+                        &p / "post_attention_layernorm",
+                        h,
+                        cfg.rms_norm_eps,
+                    ),
                     mlp: Mlp {
-                        gate_proj: Linear::new(&f / "gate_proj", h, inter, cfg.mlp_bias),
-                        up_proj: Linear::new(&f / "up_proj", h, inter, cfg.mlp_bias),
-                        down_proj: Linear::new(&f / "down_proj", inter, h, cfg.mlp_bias),
+                        gate_proj: Linear::adapted(&f / "gate_proj", h, inter, cfg.mlp_bias, lora),
+                        up_proj: Linear::adapted(&f / "up_proj", h, inter, cfg.mlp_bias, lora),
+                        down_proj: Linear::adapted(&f / "down_proj", inter, h, cfg.mlp_bias, lora),
                     },
                 }
             })
             .collect();
-        let (cos, sin) = rope_tables(cfg.max_position_embeddings as i64, hd, cfg.rope_base(), root.device());
+        let (cos, sin) = rope_tables(
+            cfg.max_position_embeddings as i64,
+            hd,
+            cfg.rope_base(),
+            root.device(),
+        );
         Llama {
             spec: ModelSpec {
                 architecture: Architecture::Llama,
@@ -249,7 +332,8 @@ impl Llama {
             embed_tokens: Embedding::new(&m / "embed_tokens", cfg.vocab_size as i64, h),
             layers,
             norm: RmsNorm::new(&m / "norm", h, cfg.rms_norm_eps),
-            lm_head: (!cfg.tie_word_embeddings).then(|| Linear::new(root / "lm_head", h, cfg.vocab_size as i64, false)),
+            lm_head: (!cfg.tie_word_embeddings)
+                .then(|| Linear::new(root / "lm_head", h, cfg.vocab_size as i64, false)),
             cos,
             sin,
         }
@@ -258,7 +342,8 @@ impl Llama {
 
 /// Cosine and sine tables `(positions, head_dim)` in Hugging Face's "rotate half" layout.
 fn rope_tables(positions: i64, head_dim: i64, theta: f64, device: tch::Device) -> (Tensor, Tensor) {
-    let exponents = Tensor::arange_start_step(0, head_dim, 2, (Kind::Float, device)) / head_dim as f64;
+    let exponents =
+        Tensor::arange_start_step(0, head_dim, 2, (Kind::Float, device)) / head_dim as f64;
     let inv_freq = (Tensor::from(theta).to_device(device).pow(&exponents)).reciprocal();
     let pos = Tensor::arange(positions, (Kind::Float, device));
     let freqs = pos.unsqueeze(1) * inv_freq.unsqueeze(0);
@@ -291,8 +376,16 @@ impl CausalLm for Llama {
         let mask = AttentionMask::build(key_valid, t, past + t, None, kind, x.device());
         // (b, 1, t, head_dim), shared by all layers.
         let flat = position_ids.flatten(0, 1);
-        let cos = self.cos.index_select(0, &flat).view([b, 1, t, -1]).to_kind(kind);
-        let sin = self.sin.index_select(0, &flat).view([b, 1, t, -1]).to_kind(kind);
+        let cos = self
+            .cos
+            .index_select(0, &flat)
+            .view([b, 1, t, -1])
+            .to_kind(kind);
+        let sin = self
+            .sin
+            .index_select(0, &flat)
+            .view([b, 1, t, -1])
+            .to_kind(kind);
         for (i, layer) in self.layers.iter().enumerate() {
             let a = &layer.self_attn;
             let h = layer.input_layernorm.forward(&x);
@@ -329,7 +422,9 @@ mod tests {
             "vocab_size": 8, "hidden_size": 8, "intermediate_size": 8,
             "num_hidden_layers": 1, "num_attention_heads": 2
         });
-        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         serde_json::from_value(v).unwrap()
     }
 
@@ -337,10 +432,18 @@ mod tests {
     fn rope_base_from_either_layout() {
         assert_eq!(cfg(serde_json::json!({})).rope_base(), 10_000.0);
         assert_eq!(cfg(serde_json::json!({"rope_theta": 5e5})).rope_base(), 5e5);
-        let c = cfg(serde_json::json!({"rope_parameters": {"rope_theta": 1e6, "rope_type": "default"}}));
+        let c = cfg(
+            serde_json::json!({"rope_parameters": {"rope_theta": 1e6, "rope_type": "default"}}),
+        );
         assert_eq!(c.rope_base(), 1e6);
         assert!(c.validate(Path::new("config.json")).is_ok());
-        let c = cfg(serde_json::json!({"rope_parameters": {"rope_theta": 1e6, "rope_type": "yarn"}}));
-        assert!(c.validate(Path::new("config.json")).unwrap_err().to_string().contains("rope_type"));
+        let c =
+            cfg(serde_json::json!({"rope_parameters": {"rope_theta": 1e6, "rope_type": "yarn"}}));
+        assert!(
+            c.validate(Path::new("config.json"))
+                .unwrap_err()
+                .to_string()
+                .contains("rope_type")
+        );
     }
 }

@@ -87,26 +87,177 @@ pub trait CausalLm: Send {
     }
 }
 
-/// A dense layer `y = x Wᵀ + b` with `W: (out, in)` (PyTorch `nn.Linear` layout).
+/// LoRA adapters: which projections get a trainable low-rank update `ΔW = (α/r) B A`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LoraConfig {
+    /// Rank `r` of the update. Default 8.
+    pub rank: i64,
+    /// Scaling numerator `α` (the update is scaled by `α / r`). Default 16.
+    pub alpha: f64,
+    /// Projection names (the last component of the parameter path, e.g. `q_proj`, `v_proj`,
+    /// `c_attn`) that get adapters. Default `q_proj`, `v_proj`.
+    pub targets: Vec<String>,
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        LoraConfig {
+            rank: 8,
+            alpha: 16.0,
+            targets: vec!["q_proj".into(), "v_proj".into()],
+        }
+    }
+}
+
+impl LoraConfig {
+    /// `α / r`.
+    pub fn scale(&self) -> f64 {
+        self.alpha / self.rank as f64
+    }
+
+    /// Positive rank, finite alpha, at least one target.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad =
+            |field, message: String| Err(crate::RuntimeError::InvalidSetting { field, message });
+        if self.rank <= 0 {
+            return bad("lora.rank", format!("{} must be positive", self.rank));
+        }
+        if !self.alpha.is_finite() || self.alpha <= 0.0 {
+            return bad(
+                "lora.alpha",
+                format!("{} must be a positive number", self.alpha),
+            );
+        }
+        if self.targets.is_empty() {
+            return bad("lora.targets", "names no projection".into());
+        }
+        Ok(())
+    }
+
+    fn applies_to(&self, p: &nn::Path) -> bool {
+        p.components()
+            .last()
+            .is_some_and(|leaf| self.targets.iter().any(|t| t == leaf))
+    }
+}
+
+/// A low-rank adapter `x ↦ scale · B (A x)` beside a frozen projection.
+#[derive(Debug)]
+pub struct Lora {
+    /// `(rank, in)`, initialized uniformly like a linear layer.
+    pub a: Tensor,
+    /// `(out, rank)`, initialized to zero so the adapted model starts as the base model.
+    pub b: Tensor,
+    /// `α / r`.
+    pub scale: f64,
+}
+
+impl Lora {
+    /// Declares `lora_A.weight` and `lora_B.weight` under `p` when `cfg` targets `p`.
+    pub(crate) fn declare(
+        p: &nn::Path,
+        in_dim: i64,
+        out_dim: i64,
+        cfg: Option<&LoraConfig>,
+    ) -> Option<Self> {
+        let cfg = cfg.filter(|c| c.applies_to(p))?;
+        let bound = 1.0 / (in_dim as f64).sqrt();
+        Some(Lora {
+            a: (p / "lora_A").var(
+                "weight",
+                &[cfg.rank, in_dim],
+                nn::Init::Uniform {
+                    lo: -bound,
+                    up: bound,
+                },
+            ),
+            b: (p / "lora_B").var("weight", &[out_dim, cfg.rank], nn::Init::Const(0.0)),
+            scale: cfg.scale(),
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
+        x.linear::<Tensor>(&self.a, None)
+            .linear::<Tensor>(&self.b, None)
+            * self.scale
+    }
+}
+
+/// True for the parameter names of LoRA adapters (absent from base checkpoints).
+pub fn is_lora_parameter(name: &str) -> bool {
+    name.contains(".lora_A.") || name.contains(".lora_B.")
+}
+
+/// Folds every adapter into its base weight (`W += scale · B A`, transposed for GPT-2's
+/// `(in, out)` weights) and zeroes `B`, so the model computes the same function without them.
+/// Returns the number of adapters merged.
+pub fn merge_lora(vs: &nn::VarStore, scale: f64) -> usize {
+    let vars = vs.variables();
+    let _guard = tch::no_grad_guard();
+    let mut merged = 0;
+    for (name, a) in &vars {
+        let Some(prefix) = name.strip_suffix(".lora_A.weight") else {
+            continue;
+        };
+        let (Some(b), Some(w)) = (
+            vars.get(&format!("{prefix}.lora_B.weight")),
+            vars.get(&format!("{prefix}.weight")),
+        ) else {
+            continue;
+        };
+        let delta = (b.matmul(a) * scale).to_kind(w.kind());
+        let mut w = w.shallow_clone();
+        if w.size() == delta.size() {
+            let _ = w.g_add_(&delta);
+        } else {
+            let _ = w.g_add_(&delta.tr());
+        }
+        let _ = b.shallow_clone().zero_();
+        merged += 1;
+    }
+    merged
+}
+
+/// A dense layer `y = x Wᵀ + b` with `W: (out, in)` (PyTorch `nn.Linear` layout), optionally
+/// with a LoRA adapter.
 #[derive(Debug)]
 pub struct Linear {
     /// `(out, in)`.
     pub weight: Tensor,
     /// `(out,)`.
     pub bias: Option<Tensor>,
+    /// Low-rank adapter, when configured for this projection.
+    pub lora: Option<Lora>,
 }
 
 impl Linear {
     /// Declares `weight` (and `bias`) under `p`; values come from the checkpoint.
     pub fn new(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool) -> Self {
+        Self::adapted(p, in_dim, out_dim, bias, None)
+    }
+
+    /// Like [`new`](Self::new), adding a LoRA adapter when `lora` targets this projection.
+    pub fn adapted(
+        p: nn::Path,
+        in_dim: i64,
+        out_dim: i64,
+        bias: bool,
+        lora: Option<&LoraConfig>,
+    ) -> Self {
         let weight = p.var("weight", &[out_dim, in_dim], nn::Init::Const(0.0));
         let bias = bias.then(|| p.var("bias", &[out_dim], nn::Init::Const(0.0)));
-        Linear { weight, bias }
+        let lora = Lora::declare(&p, in_dim, out_dim, lora);
+        Linear { weight, bias, lora }
     }
 
     /// `(…, in)` → `(…, out)`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight, self.bias.as_ref())
+        let y = x.linear(&self.weight, self.bias.as_ref());
+        match &self.lora {
+            Some(l) => y + l.forward(x),
+            None => y,
+        }
     }
 }
 
@@ -130,7 +281,13 @@ impl LayerNorm {
 
     /// Normalizes the last dimension.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.layer_norm([self.weight.size()[0]], Some(&self.weight), Some(&self.bias), self.eps, true)
+        x.layer_norm(
+            [self.weight.size()[0]],
+            Some(&self.weight),
+            Some(&self.bias),
+            self.eps,
+            true,
+        )
     }
 }
 
@@ -144,7 +301,10 @@ pub struct RmsNorm {
 impl RmsNorm {
     /// Declares `weight` of size `dim` under `p`.
     pub fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
-        RmsNorm { weight: p.var("weight", &[dim], nn::Init::Const(1.0)), eps }
+        RmsNorm {
+            weight: p.var("weight", &[dim], nn::Init::Const(1.0)),
+            eps,
+        }
     }
 
     /// Normalizes the last dimension.
@@ -163,7 +323,9 @@ pub struct Embedding {
 impl Embedding {
     /// Declares `weight` under `p`.
     pub fn new(p: nn::Path, rows: i64, dim: i64) -> Self {
-        Embedding { weight: p.var("weight", &[rows, dim], nn::Init::Const(0.0)) }
+        Embedding {
+            weight: p.var("weight", &[rows, dim], nn::Init::Const(0.0)),
+        }
     }
 
     /// `(…)` ids → `(…, dim)`.
@@ -190,7 +352,14 @@ pub(crate) enum AttentionMask {
 impl AttentionMask {
     /// The mask for `q_len` new queries over `k_len` keys (the last `q_len` keys are the
     /// queries' own), optionally limited to the last `window` keys, with padded keys removed.
-    pub(crate) fn build(key_valid: Option<&Tensor>, q_len: i64, k_len: i64, window: Option<i64>, kind: Kind, device: tch::Device) -> Self {
+    pub(crate) fn build(
+        key_valid: Option<&Tensor>,
+        q_len: i64,
+        k_len: i64,
+        window: Option<i64>,
+        kind: Kind,
+        device: tch::Device,
+    ) -> Self {
         let windowed = window.is_some_and(|w| w < k_len);
         if key_valid.is_none() && !windowed {
             if q_len == 1 {
@@ -213,19 +382,32 @@ impl AttentionMask {
             let b = valid.size()[0];
             allowed = allowed.logical_and(&valid.view([b, 1, 1, k_len]));
         }
-        let bias = Tensor::zeros(allowed.size(), (kind, device)).masked_fill(&allowed.logical_not(), MASKED);
+        let bias = Tensor::zeros(allowed.size(), (kind, device))
+            .masked_fill(&allowed.logical_not(), MASKED);
         AttentionMask::Bias(bias)
     }
 }
 
 /// Scaled dot-product attention. `q`: `(b, heads, q, d)`; `k`, `v`: `(b, kv_heads, k, d)`;
 /// `kv_heads` may divide `heads` (grouped-query attention). `scale` defaults to `1/√d`.
-pub(crate) fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttentionMask, scale: Option<f64>) -> Tensor {
+pub(crate) fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &AttentionMask,
+    scale: Option<f64>,
+) -> Tensor {
     let gqa = q.size()[1] != k.size()[1];
     match mask {
-        AttentionMask::Full => Tensor::scaled_dot_product_attention::<Tensor>(q, k, v, None, 0.0, false, scale, gqa),
-        AttentionMask::Causal => Tensor::scaled_dot_product_attention::<Tensor>(q, k, v, None, 0.0, true, scale, gqa),
-        AttentionMask::Bias(bias) => Tensor::scaled_dot_product_attention(q, k, v, Some(bias), 0.0, false, scale, gqa),
+        AttentionMask::Full => {
+            Tensor::scaled_dot_product_attention::<Tensor>(q, k, v, None, 0.0, false, scale, gqa)
+        }
+        AttentionMask::Causal => {
+            Tensor::scaled_dot_product_attention::<Tensor>(q, k, v, None, 0.0, true, scale, gqa)
+        }
+        AttentionMask::Bias(bias) => {
+            Tensor::scaled_dot_product_attention(q, k, v, Some(bias), 0.0, false, scale, gqa)
+        }
     }
 }
 
@@ -242,7 +424,12 @@ pub(crate) fn merge_heads(x: &Tensor) -> Tensor {
 }
 
 /// Runs attention over the cache (when given) extended with this step's keys and values.
-pub(crate) fn cached_kv(cache: Option<&mut KvCache>, layer: usize, k: Tensor, v: Tensor) -> (Tensor, Tensor) {
+pub(crate) fn cached_kv(
+    cache: Option<&mut KvCache>,
+    layer: usize,
+    k: Tensor,
+    v: Tensor,
+) -> (Tensor, Tensor) {
     match cache {
         Some(c) => c.append(layer, k, v),
         None => (k, v),
@@ -260,4 +447,12 @@ pub(crate) fn activation(name: &str, x: &Tensor) -> Tensor {
 }
 
 /// Activation names [`activation`] implements exactly.
-pub(crate) const ACTIVATIONS: [&str; 7] = ["gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish"];
+pub(crate) const ACTIVATIONS: [&str; 7] = [
+    "gelu",
+    "gelu_new",
+    "gelu_pytorch_tanh",
+    "gelu_fast",
+    "relu",
+    "silu",
+    "swish",
+];
