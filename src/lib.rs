@@ -5,9 +5,11 @@
 //!
 //! - [`runtime`]: LibTorch model runtime (load HF or GGUF checkpoints, generate, score).
 //! - [`data`]: fiction corpus, snippets, the JSONL store and labelers.
+//! - [`filter`]: rejection-sampling filter (sample until the classifier accepts).
 //! - [`estimate`]: importance-sampling estimators with error bars (pure Rust).
 #![deny(missing_docs)]
 
+pub mod pipeline;
 pub mod sampler;
 
 pub use nines_data as data;

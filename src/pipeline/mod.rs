@@ -1,0 +1,125 @@
+//! The end-to-end run behind `make demo`: corpus → prompts → completions → labels → …, each
+//! stage cached in a run folder so that a re-run skips finished stages, `--from STAGE` redoes
+//! a stage and those after it, and a crash or Ctrl-C loses no finished stage.
+
+mod config;
+mod run_dir;
+mod stages;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub use config::{ConfigError, DataConfig, GeneratorConfig, PipelineConfig};
+pub use run_dir::{RunDir, Stage, StageRecord, fingerprint, write_atomic};
+
+/// What can stop the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A settings problem.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// From the model runtime.
+    #[error(transparent)]
+    Runtime(#[from] nines_runtime::RuntimeError),
+    /// From the data crate.
+    #[error(transparent)]
+    Data(#[from] nines_data::Error),
+    /// From the estimators.
+    #[error(transparent)]
+    Estimate(#[from] nines_estimate::EstimateError),
+    /// Anything else, described.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl PipelineError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        PipelineError::Io { path: path.into(), source }
+    }
+}
+
+/// The pipeline over a run folder.
+#[derive(Debug)]
+pub struct Pipeline {
+    config: PipelineConfig,
+    run: RunDir,
+}
+
+impl Pipeline {
+    /// Opens the run folder named by the configuration and records the configuration there.
+    pub fn new(config: PipelineConfig) -> Result<Self, PipelineError> {
+        config.validate("settings")?;
+        let run = RunDir::open(&config.run_dir)?;
+        let text = toml::to_string_pretty(&config).map_err(|e| PipelineError::Other(e.to_string()))?;
+        write_atomic(&run.path("config.toml"), text.as_bytes())?;
+        Ok(Pipeline { config, run })
+    }
+
+    /// The run folder.
+    pub fn run_dir(&self) -> &RunDir {
+        &self.run
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// Settings each stage depends on (cumulative: a stage depends on what its inputs did).
+    fn inputs(&self, stage: Stage) -> serde_json::Value {
+        let c = &self.config;
+        let mut v = serde_json::json!({ "seed": c.seed, "data": c.data });
+        if stage >= Stage::Completions {
+            v["generator"] = serde_json::to_value(&c.generator).unwrap_or_default();
+        }
+        v["stage"] = stage.name().into();
+        v
+    }
+
+    /// Runs every stage from `from` on (earlier finished stages are reused), skipping stages
+    /// already finished with the same settings. `log` receives one line per stage.
+    pub fn run(&self, from: Option<Stage>, log: &mut dyn FnMut(&str)) -> Result<Vec<(Stage, StageRecord)>, PipelineError> {
+        if self.config.threads > 0 {
+            tch::set_num_threads(self.config.threads);
+        }
+        if let Some(stage) = from {
+            self.run.invalidate_from(stage)?;
+        }
+        let mut done = Vec::new();
+        let mut rerun_rest = false;
+        for stage in Stage::ALL {
+            let fp = fingerprint(&self.inputs(stage));
+            if !rerun_rest {
+                if let Some(record) = self.run.finished(stage, &fp) {
+                    log(&format!("{:<12} cached ({:.0}s when run)", stage.name(), record.seconds));
+                    done.push((stage, record));
+                    continue;
+                }
+            }
+            // Everything after a stage that runs again depends on its new outputs.
+            rerun_rest = true;
+            self.run.invalidate_from(stage)?;
+            log(&format!("{:<12} running", stage.name()));
+            let start = Instant::now();
+            let summary = match stage {
+                Stage::Prompts => stages::prompts(self)?,
+                Stage::Completions => stages::completions(self)?,
+                Stage::Labels => stages::labels(self)?,
+            };
+            let record = StageRecord { fingerprint: fp, seconds: start.elapsed().as_secs_f64(), summary };
+            self.run.mark_finished(stage, &record)?;
+            log(&format!("{:<12} done in {:.0}s: {}", stage.name(), record.seconds, record.summary));
+            done.push((stage, record));
+        }
+        Ok(done)
+    }
+}
