@@ -178,15 +178,15 @@ fn summarize(store: &Store, labeler: &str) {
         .filter(|s| s.label_by(labeler).is_some())
         .collect();
     let weight = |s: &Snippet| s.selection.as_ref().map_or(1.0, |x| 1.0 / x.probability);
-    let total: f64 = labeled.iter().map(|s| weight(s)).sum();
-    let injured: f64 = labeled
+    let total = labeled.iter().map(|s| weight(s)).fold(0.0, |a, b| a + b);
+    let injured = labeled
         .iter()
         .filter(|s| {
             s.label_by(labeler)
                 .is_some_and(|l| l.verdict == Verdict::Injury)
         })
         .map(|s| weight(s))
-        .sum();
+        .fold(0.0, |a, b| a + b);
     println!(
         "{labeler}: {yes} injury, {no} no_injury, {unsure} unsure of {} snippets; reweighted injury rate {:.4}",
         store.len(),
@@ -269,6 +269,8 @@ fn main() -> Result<()> {
     }
     let name = labeler.name().to_string();
     run_labeling(&mut store, labeler.as_mut())?;
+    // One line per record again (label updates were appended as new versions).
+    store.compact()?;
     summarize(&store, &name);
     println!("store: {}", store.path().display());
     Ok(())
