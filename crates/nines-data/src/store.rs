@@ -52,7 +52,8 @@ use crate::error::{Error, Result};
 use crate::record::{Label, Snippet};
 
 /// How to treat bad lines when opening a store.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct StoreOptions {
     /// Skip and count unparsable or conflicting lines instead of failing on the first.
     pub lenient: bool,

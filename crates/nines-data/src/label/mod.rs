@@ -80,12 +80,26 @@ impl<L: Labeler + ?Sized> Labeler for Box<L> {
 }
 
 /// Options of [`label_store`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RunOptions {
     /// Also visit snippets this labeler has labeled. Default false (resume).
     pub relabel: bool,
     /// Labels per store write for non-interactive labelers. Default 1000.
     pub batch: usize,
+}
+
+impl RunOptions {
+    /// A positive batch size.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch == 0 {
+            return Err(crate::error::Error::config(
+                "RunOptions.batch",
+                "must be positive",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for RunOptions {
@@ -121,6 +135,7 @@ pub fn label_store(
     options: &RunOptions,
     on_progress: &mut dyn FnMut(usize, usize),
 ) -> Result<RunReport> {
+    options.validate()?;
     let name = labeler.name().to_string();
     let queue: Vec<String> = store
         .iter()
@@ -128,7 +143,7 @@ pub fn label_store(
         .map(|s| s.id.clone())
         .collect();
     let interactive = labeler.is_interactive();
-    let batch = options.batch.max(1);
+    let batch = options.batch;
     let mut report = RunReport::default();
     let mut pending: Vec<(String, Label)> = Vec::new();
     // (queue index, previous label of this labeler) for each label decision of this run.
