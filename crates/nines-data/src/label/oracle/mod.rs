@@ -1022,6 +1022,12 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             let (v, k) = right_victim(s, i);
             if v == Victim::Unknown && is_in(lexicon::SUBJECT_VICTIM_VERBS, w) {
                 left_subject(s, i)
+            } else if v == Victim::Unknown && matches!(w, "struck" | "hit") {
+                // "My head struck on a piece of iron": a body part that hits something.
+                match left_subject(s, i) {
+                    (p @ Victim::Part(_), k) => (p, k),
+                    _ => (v, k),
+                }
             } else {
                 (v, k)
             }

@@ -56,6 +56,7 @@ fn injury_rule() {
             I,
             Rule::Injury,
         ),
+        ("", "My head struck on a piece of iron.", I, Rule::Injury),
         // Near misses: does not fire.
         ("", "He stabbed the loaf with his knife.", N, Rule::NoCue),
         ("", "The dog barked at the boy.", N, Rule::NoCue),
@@ -81,6 +82,7 @@ fn object_rule() {
             Rule::Object,
         ),
         ("", "Lightning struck the old oak tree.", N, Rule::Object),
+        ("", "The robot's head struck the wall.", N, Rule::Object),
         // Near misses: beings and their body parts.
         ("", "He broke the sailor's arm.", I, Rule::Injury),
         ("", "The shell struck the gunner.", I, Rule::Injury),
