@@ -12,6 +12,7 @@
 pub mod pipeline;
 pub mod sampler;
 
+pub use nines_classify as classify;
 pub use nines_data as data;
 pub use nines_estimate as estimate;
 pub use nines_runtime as runtime;
