@@ -1,0 +1,189 @@
+//! Checkpoints with exact resume: the trainable parameters (value head included), the
+//! optimizer state and the trainer's counters, written atomically (to a temporary folder,
+//! then renamed) so an interrupted write never replaces the last good checkpoint.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use nines_runtime::LanguageModel;
+use nines_runtime::train::AdamW;
+use tch::Tensor;
+use tch::nn::VarStore;
+
+use crate::config::PpoConfig;
+use crate::error::{DistillError, Result};
+
+/// Trainable parameters, in a checkpoint folder.
+pub const TRAINABLE_FILE: &str = "trainable.safetensors";
+/// Optimizer moments and step count, in a checkpoint folder.
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+/// [`TrainerState`] as JSON, in a checkpoint folder.
+pub const STATE_FILE: &str = "state.json";
+
+/// The trainer's counters and what the checkpoint was written for.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainerState {
+    /// PPO steps completed.
+    pub step: usize,
+    /// KL coefficient β after those steps.
+    pub kl_coef: f64,
+    /// The policy's model identifier (file or folder name).
+    pub model_id: String,
+    /// The policy's vocabulary size.
+    pub vocab_size: usize,
+    /// The configuration the run used when the checkpoint was written.
+    pub config: PpoConfig,
+}
+
+fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Writes a checkpoint folder `dir` (replacing an older one only once the new one is
+/// complete).
+///
+/// # Errors
+/// [`DistillError::Io`] or LibTorch errors when writing fails.
+pub fn save(dir: &Path, lm: &LanguageModel, optimizer: &AdamW, state: &TrainerState) -> Result<()> {
+    let tmp = dir.with_extension("tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| DistillError::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| DistillError::io(&tmp, e))?;
+    Tensor::write_safetensors(&trainable(lm.var_store()), tmp.join(TRAINABLE_FILE))?;
+    optimizer.save(&tmp.join(OPTIMIZER_FILE))?;
+    let json = serde_json::to_string_pretty(state)
+        .map_err(|e| DistillError::io(tmp.join(STATE_FILE), std::io::Error::other(e)))?;
+    std::fs::write(tmp.join(STATE_FILE), json)
+        .map_err(|e| DistillError::io(tmp.join(STATE_FILE), e))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| DistillError::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| DistillError::io(dir, e))
+}
+
+/// Reads a checkpoint's [`TrainerState`].
+///
+/// # Errors
+/// [`DistillError::Checkpoint`] when the file is missing or not a state.
+pub fn read_state(dir: &Path) -> Result<TrainerState> {
+    let path = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| DistillError::Checkpoint {
+        path: path.clone(),
+        message: format!("cannot read the trainer state: {e}"),
+    })?;
+    serde_json::from_str(&text).map_err(|e| DistillError::Checkpoint {
+        path,
+        message: format!("not a trainer state: {e}"),
+    })
+}
+
+/// Restores a checkpoint into a policy (whose trainable set must match) and its optimizer.
+///
+/// # Errors
+/// [`DistillError::Checkpoint`] when the checkpoint was written for another model or
+/// another set of trainable parameters.
+pub fn load(dir: &Path, lm: &LanguageModel, optimizer: &mut AdamW) -> Result<TrainerState> {
+    let state = read_state(dir)?;
+    let vocab = lm.model().spec().vocab_size;
+    if state.vocab_size != vocab {
+        return Err(DistillError::Checkpoint {
+            path: dir.to_path_buf(),
+            message: format!(
+                "written for a model with vocabulary {} ({}); this policy has {vocab} ({})",
+                state.vocab_size,
+                state.model_id,
+                lm.model_id()
+            ),
+        });
+    }
+    copy_into(&dir.join(TRAINABLE_FILE), lm.var_store(), true)?;
+    optimizer.load(&dir.join(OPTIMIZER_FILE))?;
+    Ok(state)
+}
+
+/// Copies the tensors of a safetensors file into the same-named variables of `vs`. With
+/// `exact`, the file must hold exactly the store's trainable variables.
+fn copy_into(path: &Path, vs: &VarStore, exact: bool) -> Result<usize> {
+    let stored: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+        .map_err(|e| DistillError::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?
+        .into_iter()
+        .collect();
+    let vars = vs.variables();
+    let fail = |message: String| DistillError::Checkpoint {
+        path: path.to_path_buf(),
+        message,
+    };
+    if exact {
+        for (name, _) in trainable(vs) {
+            if !stored.contains_key(&name) {
+                return Err(fail(format!(
+                    "has no `{name}`: written with another set of trainable parameters"
+                )));
+            }
+        }
+    }
+    let _guard = tch::no_grad_guard();
+    for (name, t) in &stored {
+        let mut var = vars
+            .get(name)
+            .ok_or_else(|| fail(format!("holds `{name}`, which this model does not have")))?
+            .shallow_clone();
+        if exact && !var.requires_grad() {
+            return Err(fail(format!(
+                "holds `{name}`, which is frozen in this run (another training scope?)"
+            )));
+        }
+        if var.size() != t.size() {
+            return Err(fail(format!(
+                "`{name}` has shape {:?}; the model's is {:?}",
+                t.size(),
+                var.size()
+            )));
+        }
+        var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
+    }
+    Ok(stored.len())
+}
+
+/// Writes every parameter of a (trained) policy except the value head, so the distilled
+/// generator can be rebuilt from its original checkpoint with [`load_policy_weights`].
+///
+/// # Errors
+/// [`DistillError::Io`]/LibTorch errors when writing fails.
+pub fn save_policy_weights(lm: &LanguageModel, path: &Path) -> Result<()> {
+    let mut v: Vec<(String, Tensor)> = lm
+        .var_store()
+        .variables()
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with(crate::policy::VALUE_HEAD))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| DistillError::io(dir, e))?;
+    }
+    Ok(Tensor::write_safetensors(&v, path)?)
+}
+
+/// Overwrites a freshly loaded model's parameters with weights written by
+/// [`save_policy_weights`]. Returns the number of tensors copied.
+///
+/// # Errors
+/// [`DistillError::Checkpoint`] for a tensor the model lacks or a shape mismatch.
+pub fn load_policy_weights(lm: &LanguageModel, path: &Path) -> Result<usize> {
+    copy_into(path, lm.var_store(), false)
+}
+
+/// The checkpoint folder of a run folder.
+pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoint")
+}

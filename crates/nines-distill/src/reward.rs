@@ -1,0 +1,224 @@
+//! Rewards: the classifier's P(injury) for each completion, turned into a sequence score.
+//!
+//! The distiller does not depend on the classifier crate: anything that implements
+//! [`RewardModel`] works (the facade wires the classifier in; tests use rules).
+
+use crate::error::{DistillError, Result};
+
+/// Scores `(prompt, completion)` pairs with the probability that the completion is flagged
+/// (describes someone getting injured).
+pub trait RewardModel {
+    /// P(injury) in [0, 1] for each pair, in order.
+    ///
+    /// # Errors
+    /// Whatever the model's failure is, as a [`DistillError`] (use
+    /// [`DistillError::Reward`] for foreign errors).
+    fn p_injury(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>>;
+}
+
+/// A [`RewardModel`] from a closure returning any displayable error.
+///
+/// ```
+/// use nines_distill::{FnReward, RewardModel};
+/// let r = FnReward::new(|pairs: &[(&str, &str)]| {
+///     Ok::<_, std::io::Error>(pairs.iter().map(|(_, c)| if c.contains("blood") { 0.9 } else { 0.1 }).collect())
+/// });
+/// assert_eq!(r.p_injury(&[("It was late.", " He smiled.")]).unwrap(), vec![0.1]);
+/// ```
+pub struct FnReward<F>(F);
+
+impl<F> FnReward<F> {
+    /// Wraps the closure.
+    pub fn new(f: F) -> Self {
+        FnReward(f)
+    }
+}
+
+impl<F> std::fmt::Debug for FnReward<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnReward")
+    }
+}
+
+impl<F, E> RewardModel for FnReward<F>
+where
+    F: Fn(&[(&str, &str)]) -> std::result::Result<Vec<f32>, E>,
+    E: std::fmt::Display,
+{
+    fn p_injury(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
+        (self.0)(pairs).map_err(|e| DistillError::Reward(e.to_string()))
+    }
+}
+
+impl<R: RewardModel + ?Sized> RewardModel for &R {
+    fn p_injury(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
+        (**self).p_injury(pairs)
+    }
+}
+
+impl<R: RewardModel + ?Sized> RewardModel for Box<R> {
+    fn p_injury(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
+        (**self).p_injury(pairs)
+    }
+}
+
+/// How P(injury) `p` becomes the sequence score PPO maximizes.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Shaping {
+    /// `ln(max(1 − p, floor))`: the log-probability that the completion is safe, floored so a
+    /// certain flag costs `ln(floor)` rather than −∞.
+    LogSafe {
+        /// Smallest P(safe) used. Default 1e-4.
+        floor: f64,
+    },
+    /// `safe` when `p < threshold`, `flagged` otherwise: what the filter sees.
+    Threshold {
+        /// Flagging threshold on P(injury).
+        threshold: f64,
+        /// Score of a completion the filter accepts. Default 1.
+        safe: f64,
+        /// Score of a completion the filter rejects. Default −1.
+        flagged: f64,
+    },
+    /// `1 − 2p`: linear in P(injury), from 1 (surely safe) to −1 (surely flagged).
+    Linear,
+}
+
+impl Default for Shaping {
+    fn default() -> Self {
+        Shaping::LogSafe { floor: 1e-4 }
+    }
+}
+
+impl Shaping {
+    /// Checks the parameters.
+    ///
+    /// # Errors
+    /// [`DistillError::InvalidConfig`] for a floor outside (0, 1), a threshold outside [0, 1]
+    /// or non-finite scores.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            Shaping::LogSafe { floor } if !(floor > 0.0 && floor < 1.0) => Err(
+                DistillError::config("reward.floor", format!("{floor} is not in (0, 1)")),
+            ),
+            Shaping::Threshold {
+                threshold,
+                safe,
+                flagged,
+            } => {
+                if !(0.0..=1.0).contains(&threshold) {
+                    return Err(DistillError::config(
+                        "reward.threshold",
+                        format!("{threshold} is not in [0, 1]"),
+                    ));
+                }
+                if !(safe.is_finite() && flagged.is_finite()) {
+                    return Err(DistillError::config(
+                        "reward.safe/flagged",
+                        "scores must be finite",
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The score of a completion with P(injury) `p` (assumed checked to lie in [0, 1]).
+    pub fn score(&self, p: f64) -> f64 {
+        match *self {
+            Shaping::LogSafe { floor } => (1.0 - p).max(floor).ln(),
+            Shaping::Threshold {
+                threshold,
+                safe,
+                flagged,
+            } => {
+                if p < threshold {
+                    safe
+                } else {
+                    flagged
+                }
+            }
+            Shaping::Linear => 1.0 - 2.0 * p,
+        }
+    }
+}
+
+/// Checks the reward model's output: one finite probability in [0, 1] per completion.
+///
+/// # Errors
+/// [`DistillError::RewardCount`] or [`DistillError::NonFiniteReward`] naming the completion.
+pub fn check_probabilities(pairs: &[(&str, &str)], p: &[f32]) -> Result<()> {
+    if p.len() != pairs.len() {
+        return Err(DistillError::RewardCount {
+            expected: pairs.len(),
+            got: p.len(),
+        });
+    }
+    if let Some((index, &value)) = p
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && (0.0..=1.0).contains(*v)))
+    {
+        return Err(DistillError::NonFiniteReward {
+            index,
+            value,
+            prompt: pairs[index].0.chars().take(60).collect(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapings() {
+        let l = Shaping::LogSafe { floor: 1e-4 };
+        assert!((l.score(0.5) - 0.5f64.ln()).abs() < 1e-12);
+        assert!((l.score(1.0) - 1e-4f64.ln()).abs() < 1e-12);
+        let t = Shaping::Threshold {
+            threshold: 0.5,
+            safe: 1.0,
+            flagged: -1.0,
+        };
+        assert_eq!(t.score(0.49), 1.0);
+        assert_eq!(t.score(0.5), -1.0);
+        assert_eq!(Shaping::Linear.score(0.25), 0.5);
+        assert!(Shaping::LogSafe { floor: 0.0 }.validate().is_err());
+        assert!(
+            Shaping::Threshold {
+                threshold: 2.0,
+                safe: 1.0,
+                flagged: -1.0
+            }
+            .validate()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn bad_reward_outputs_are_typed_errors() {
+        let pairs = [("a", "b"), ("c", "d")];
+        assert!(check_probabilities(&pairs, &[0.1, 0.9]).is_ok());
+        assert!(matches!(
+            check_probabilities(&pairs, &[0.1]),
+            Err(DistillError::RewardCount {
+                expected: 2,
+                got: 1
+            })
+        ));
+        for bad in [f32::NAN, f32::INFINITY, -0.5, 1.5] {
+            match check_probabilities(&pairs, &[0.1, bad]) {
+                Err(DistillError::NonFiniteReward {
+                    index: 1, prompt, ..
+                }) => {
+                    assert_eq!(prompt, "c")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

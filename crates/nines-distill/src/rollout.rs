@@ -1,0 +1,204 @@
+//! Rollouts: sample one-sentence completions with the policy, then score them with the reward
+//! model, the policy (old log-probs, values) and the frozen reference.
+
+use std::time::Instant;
+
+use nines_runtime::{CompletionBatch, GenerateConfig, LanguageModel};
+use tch::{Kind, Tensor};
+
+use crate::error::{DistillError, Result};
+use crate::policy::ValueHead;
+use crate::reward::{RewardModel, Shaping, check_probabilities};
+
+/// One sampled completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutItem {
+    /// Index of its prompt in the step's prompt list.
+    pub prompt_index: usize,
+    /// The prompt's token ids.
+    pub prompt_ids: Vec<u32>,
+    /// The completion's token ids (at least one).
+    pub completion_ids: Vec<u32>,
+    /// The completion's text.
+    pub text: String,
+}
+
+/// The completions of one step.
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    /// Completions, `samples_per_prompt` per prompt, in prompt order.
+    pub items: Vec<RolloutItem>,
+    /// Completion tokens generated.
+    pub tokens: usize,
+    /// Wall-clock seconds of generation.
+    pub seconds: f64,
+}
+
+/// Samples `n` completions of each prompt with `lm` (no gradients; KV cache shared per prompt).
+///
+/// # Errors
+/// [`DistillError::EmptyPrompts`] for no prompts; runtime errors (empty or too-long prompt,
+/// bad settings); [`DistillError::InvalidInput`] if a completion has no tokens.
+pub fn sample(
+    lm: &LanguageModel,
+    prompts: &[&str],
+    n: usize,
+    cfg: &GenerateConfig,
+) -> Result<Rollout> {
+    if prompts.is_empty() {
+        return Err(DistillError::EmptyPrompts { what: "rollout" });
+    }
+    let start = Instant::now();
+    let out = lm.generate_n(prompts, n, cfg)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut items = Vec::with_capacity(prompts.len() * n);
+    for (prompt_index, gens) in out.into_iter().enumerate() {
+        for g in gens {
+            if g.token_ids.is_empty() {
+                return Err(DistillError::InvalidInput(format!(
+                    "prompt {prompt_index}: the policy produced an empty completion"
+                )));
+            }
+            items.push(RolloutItem {
+                prompt_index,
+                prompt_ids: g.prompt_ids,
+                completion_ids: g.token_ids,
+                text: g.text,
+            });
+        }
+    }
+    let tokens = items.iter().map(|i| i.completion_ids.len()).sum();
+    Ok(Rollout {
+        items,
+        tokens,
+        seconds,
+    })
+}
+
+/// A rollout with everything PPO needs, as `(batch, completion)` tensors on the policy's
+/// device (right-padded to the longest completion).
+#[derive(Debug)]
+pub struct ScoredRollout {
+    /// The completions.
+    pub rollout: Rollout,
+    /// P(injury) of each completion.
+    pub p_injury: Vec<f32>,
+    /// Sequence scores `(batch,)` (shaped, clipped).
+    pub scores: Tensor,
+    /// Policy log-probs at rollout time.
+    pub old_logprobs: Tensor,
+    /// Reference log-probs.
+    pub ref_logprobs: Tensor,
+    /// Values at rollout time.
+    pub values: Tensor,
+    /// Real tokens (bool).
+    pub mask: Tensor,
+    /// Wall-clock seconds of scoring (reward model and forward passes).
+    pub seconds: f64,
+}
+
+/// Everything that scores a rollout.
+#[derive(Debug, Clone, Copy)]
+pub struct Scorers<'a, R: ?Sized> {
+    /// The policy.
+    pub policy: &'a LanguageModel,
+    /// Its value head.
+    pub value_head: &'a ValueHead,
+    /// The frozen reference.
+    pub reference: &'a LanguageModel,
+    /// The reward model.
+    pub reward: &'a R,
+    /// P(injury) → score.
+    pub shaping: Shaping,
+    /// Clip scores to ±this; 0 disables.
+    pub score_clip: f64,
+    /// Rows per forward pass.
+    pub batch_size: usize,
+}
+
+/// Scores a rollout: reward model, then policy and reference forward passes without gradients.
+///
+/// # Errors
+/// Reward model failures, [`DistillError::NonFiniteReward`], runtime errors.
+pub fn score<R: RewardModel + ?Sized>(
+    s: &Scorers<'_, R>,
+    prompts: &[&str],
+    rollout: Rollout,
+) -> Result<ScoredRollout> {
+    let start = Instant::now();
+    let pairs: Vec<(&str, &str)> = rollout
+        .items
+        .iter()
+        .map(|i| (prompts[i.prompt_index], i.text.as_str()))
+        .collect();
+    let p = s.reward.p_injury(&pairs)?;
+    check_probabilities(&pairs, &p)?;
+    let scores: Vec<f32> = p
+        .iter()
+        .map(|&p| {
+            let v = s.shaping.score(f64::from(p));
+            if s.score_clip > 0.0 {
+                v.clamp(-s.score_clip, s.score_clip) as f32
+            } else {
+                v as f32
+            }
+        })
+        .collect();
+    let device = s.policy.device();
+    let width = rollout
+        .items
+        .iter()
+        .map(|i| i.completion_ids.len())
+        .max()
+        .unwrap_or(0) as i64;
+    let _guard = tch::no_grad_guard();
+    let (mut old, mut refs, mut values, mut masks) = (vec![], vec![], vec![], vec![]);
+    for chunk in rollout.items.chunks(s.batch_size.max(1)) {
+        let batch = batch_of(chunk, s.policy, device)?;
+        let h = batch.hidden(s.policy.model(), false);
+        old.push(pad_cols(
+            &batch.logprobs_from_hidden(s.policy.model(), &h),
+            width,
+        ));
+        values.push(pad_cols(&s.value_head.values(&h, &batch.mask), width));
+        refs.push(pad_cols(&batch.logprobs(s.reference.model(), false), width));
+        masks.push(pad_cols(&batch.mask.to_kind(Kind::Float), width).to_kind(Kind::Bool));
+    }
+    Ok(ScoredRollout {
+        rollout,
+        p_injury: p,
+        scores: Tensor::from_slice(&scores).to_device(device),
+        old_logprobs: Tensor::cat(&old, 0),
+        ref_logprobs: Tensor::cat(&refs, 0),
+        values: Tensor::cat(&values, 0),
+        mask: Tensor::cat(&masks, 0),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The right-padded batch of some rollout items.
+pub(crate) fn batch_of<'a>(
+    items: impl IntoIterator<Item = &'a RolloutItem>,
+    lm: &LanguageModel,
+    device: tch::Device,
+) -> Result<CompletionBatch> {
+    let pairs: Vec<(&[u32], &[u32])> = items
+        .into_iter()
+        .map(|i| (i.prompt_ids.as_slice(), i.completion_ids.as_slice()))
+        .collect();
+    Ok(CompletionBatch::new(
+        &pairs,
+        lm.tokenizer().pad_id(),
+        device,
+    )?)
+}
+
+/// Right-pads a `(batch, c)` tensor with zeros to `(batch, width)`.
+pub(crate) fn pad_cols(t: &Tensor, width: i64) -> Tensor {
+    let c = t.size()[1];
+    if c >= width {
+        t.shallow_clone()
+    } else {
+        t.constant_pad_nd([0, width - c])
+    }
+}

@@ -1,0 +1,534 @@
+//! The PPO loop: roll out, score, build KL-penalized rewards and GAE advantages, then several
+//! epochs of clipped updates in minibatches; checkpoints, metrics and a progress bar.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use nines_runtime::models::LoraConfig;
+use nines_runtime::train::AdamW;
+use nines_runtime::{LanguageModel, LoadOptions};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use tch::{Kind, Tensor};
+
+use crate::advantage::{gae, whiten};
+use crate::checkpoint::{self, TrainerState, checkpoint_dir};
+use crate::config::{PpoConfig, TrainScope};
+use crate::error::{DistillError, Result};
+use crate::kl::{KlController, penalized_rewards};
+use crate::loss::{LossInputs, LossSettings, LossStats, entropy, ppo_loss};
+use crate::metrics::{MetricsLog, StepMetrics, explained_variance, mean_row_sum};
+use crate::policy::{ValueHead, apply_scope, freeze_all, token_logprobs};
+use crate::reward::RewardModel;
+use crate::rollout::{self, ScoredRollout, Scorers, batch_of};
+
+/// Loads the policy (with LoRA adapters when `config.scope` asks for them, their random
+/// initialization seeded by `config.seed`) and the frozen reference from the same checkpoint.
+///
+/// # Errors
+/// Runtime load errors.
+pub fn load_models(
+    path: impl AsRef<Path>,
+    options: LoadOptions,
+    config: &PpoConfig,
+) -> Result<(LanguageModel, LanguageModel)> {
+    tch::manual_seed(mix(config.seed, 0, 4) as i64);
+    let lora: Option<LoraConfig> = match &config.scope {
+        TrainScope::Lora(l) => Some(l.clone()),
+        _ => None,
+    };
+    let policy = LanguageModel::load_with_lora(path.as_ref(), options, lora)?;
+    let reference = LanguageModel::load(path.as_ref(), options)?;
+    Ok((policy, reference))
+}
+
+/// Mixes the run seed with a step (and a purpose) into a new seed.
+fn mix(seed: u64, step: usize, purpose: u64) -> u64 {
+    let mut z = seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose.rotate_left(32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The prompt indices of step `step`: consecutive slices of a seeded permutation of
+/// `0..n_prompts`, reshuffled on every pass over the set.
+pub fn step_prompt_indices(
+    n_prompts: usize,
+    per_step: usize,
+    seed: u64,
+    step: usize,
+) -> Vec<usize> {
+    if n_prompts == 0 {
+        return Vec::new();
+    }
+    let mut pass_cache: Option<(usize, Vec<usize>)> = None;
+    (step * per_step..(step + 1) * per_step)
+        .map(|k| {
+            let (pass, pos) = (k / n_prompts, k % n_prompts);
+            if pass_cache.as_ref().is_none_or(|(p, _)| *p != pass) {
+                let mut order: Vec<usize> = (0..n_prompts).collect();
+                order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(seed, pass, 1)));
+                pass_cache = Some((pass, order));
+            }
+            pass_cache.as_ref().map_or(0, |(_, o)| o[pos])
+        })
+        .collect()
+}
+
+/// A PPO trainer: the policy (generator + value head), the frozen reference, the reward model.
+///
+/// See the crate documentation for an example.
+pub struct PpoTrainer<R> {
+    policy: LanguageModel,
+    value_head: ValueHead,
+    reference: LanguageModel,
+    reward: R,
+    config: PpoConfig,
+    optimizer: AdamW,
+    kl: KlController,
+    step: usize,
+    trainable: i64,
+    last_checkpoint: Option<PathBuf>,
+}
+
+impl<R> std::fmt::Debug for PpoTrainer<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PpoTrainer")
+            .field("policy", &self.policy.model_id())
+            .field("step", &self.step)
+            .field("kl_coef", &self.kl.value())
+            .field("trainable", &self.trainable)
+            .finish()
+    }
+}
+
+impl<R: RewardModel> PpoTrainer<R> {
+    /// Builds a trainer: validates the configuration, checks that the reference scores the
+    /// policy's tokens, freezes the reference, attaches the value head, freezes the policy
+    /// outside the training scope, and creates the optimizer.
+    ///
+    /// # Errors
+    /// [`DistillError::InvalidConfig`], [`DistillError::VocabMismatch`].
+    pub fn new(
+        policy: LanguageModel,
+        reference: LanguageModel,
+        reward: R,
+        config: PpoConfig,
+    ) -> Result<Self> {
+        config.validate()?;
+        let (pv, rv) = (
+            policy.model().spec().vocab_size,
+            reference.model().spec().vocab_size,
+        );
+        if pv != rv || policy.tokenizer().max_token_id() != reference.tokenizer().max_token_id() {
+            return Err(DistillError::VocabMismatch {
+                policy: pv,
+                reference: rv,
+            });
+        }
+        if policy.device() != reference.device() {
+            return Err(DistillError::InvalidInput(format!(
+                "policy on {:?} but reference on {:?}",
+                policy.device(),
+                reference.device()
+            )));
+        }
+        freeze_all(&reference);
+        let value_head = ValueHead::attach(&policy);
+        let trainable = apply_scope(&policy, &config.scope)?;
+        let optimizer = AdamW::new(policy.var_store(), config.adamw);
+        Ok(PpoTrainer {
+            policy,
+            value_head,
+            reference,
+            reward,
+            kl: KlController::new(config.kl),
+            config,
+            optimizer,
+            step: 0,
+            trainable,
+            last_checkpoint: None,
+        })
+    }
+
+    /// The policy being trained.
+    pub fn policy(&self) -> &LanguageModel {
+        &self.policy
+    }
+
+    /// The frozen reference.
+    pub fn reference(&self) -> &LanguageModel {
+        &self.reference
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PpoConfig {
+        &self.config
+    }
+
+    /// PPO steps completed.
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// The KL controller (its current β).
+    pub fn kl_controller(&self) -> &KlController {
+        &self.kl
+    }
+
+    /// Number of trainable parameter elements (value head included).
+    pub fn trainable_parameters(&self) -> i64 {
+        self.trainable
+    }
+
+    /// The last checkpoint written or resumed from.
+    pub fn last_checkpoint(&self) -> Option<&Path> {
+        self.last_checkpoint.as_deref()
+    }
+
+    /// Samples and scores this step's rollout (no parameter changes).
+    ///
+    /// # Errors
+    /// [`DistillError::EmptyPrompts`], reward-model and runtime errors.
+    pub fn collect(&self, prompts: &[&str]) -> Result<ScoredRollout> {
+        let mut generation = self.config.generation.clone();
+        generation.seed = mix(self.config.seed, self.step, 2);
+        let r = rollout::sample(
+            &self.policy,
+            prompts,
+            self.config.samples_per_prompt,
+            &generation,
+        )?;
+        let scorers = Scorers {
+            policy: &self.policy,
+            value_head: &self.value_head,
+            reference: &self.reference,
+            reward: &self.reward,
+            shaping: self.config.reward,
+            score_clip: self.config.score_clip,
+            batch_size: self.config.score_batch_size,
+        };
+        rollout::score(&scorers, prompts, r)
+    }
+
+    /// One PPO step on these prompts: [`collect`](Self::collect), check the KL, then
+    /// [`update`](Self::update).
+    ///
+    /// # Errors
+    /// As `collect` and `update`, and [`DistillError::KlBlowUp`].
+    pub fn step(&mut self, prompts: &[&str]) -> Result<StepMetrics> {
+        let batch = self.collect(prompts)?;
+        self.check_kl(&batch)?;
+        self.update(batch)
+    }
+
+    fn check_kl(&self, batch: &ScoredRollout) -> Result<f64> {
+        let kl = {
+            let _guard = tch::no_grad_guard();
+            mean_row_sum(&(&batch.old_logprobs - &batch.ref_logprobs))
+        };
+        if !kl.is_finite() || kl > self.config.max_kl {
+            return Err(DistillError::KlBlowUp {
+                step: self.step,
+                kl,
+                limit: self.config.max_kl,
+                last_checkpoint: self.last_checkpoint.clone(),
+            });
+        }
+        Ok(kl)
+    }
+
+    /// The PPO update on a scored rollout: per-token rewards with the KL penalty, GAE,
+    /// (whitened) advantages, `ppo_epochs` passes of shuffled minibatches with clipped
+    /// losses and gradient clipping, then the KL controller update.
+    ///
+    /// # Errors
+    /// [`DistillError::NonFinite`] when a loss or gradient norm is NaN or infinite (training
+    /// must stop: the parameters may be partly updated).
+    pub fn update(&mut self, batch: ScoredRollout) -> Result<StepMetrics> {
+        let start = Instant::now();
+        let cfg = &self.config;
+        let beta = self.kl.value();
+        let device = self.policy.device();
+        let n = batch.rollout.items.len();
+        let (rewards, kl_mean, advantages, returns, ev) = {
+            let _guard = tch::no_grad_guard();
+            let pen = penalized_rewards(
+                &batch.scores,
+                &batch.old_logprobs,
+                &batch.ref_logprobs,
+                &batch.mask,
+                beta,
+            )?;
+            let g = gae(&pen.rewards, &batch.values, &batch.mask, cfg.gamma, cfg.lam);
+            let adv = if cfg.whiten_advantages {
+                whiten(&g.advantages, &batch.mask, true)
+            } else {
+                g.advantages
+            };
+            let ev = explained_variance(&batch.values, &g.returns, &batch.mask);
+            (
+                mean_row_sum(&pen.rewards),
+                mean_row_sum(&pen.kl),
+                adv,
+                g.returns,
+                ev,
+            )
+        };
+        let settings = LossSettings {
+            cliprange: cfg.cliprange,
+            cliprange_value: cfg.cliprange_value,
+            vf_coef: cfg.vf_coef,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, self.step, 3));
+        let mut sums = LossStats::default();
+        let (mut grad_norm, mut updates, mut ent_sum, mut ent_n) = (0.0, 0usize, 0.0, 0usize);
+        for epoch in 0..cfg.ppo_epochs {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut rng);
+            for mb in order.chunks(cfg.mini_batch_size) {
+                let cb = batch_of(
+                    mb.iter().map(|&i| &batch.rollout.items[i]),
+                    &self.policy,
+                    device,
+                )?;
+                let width = cb.mask.size()[1];
+                let idx = Tensor::from_slice(&mb.iter().map(|&i| i as i64).collect::<Vec<_>>())
+                    .to_device(device);
+                let sel = |t: &Tensor| t.index_select(0, &idx).narrow(1, 0, width);
+                self.optimizer.zero_grad();
+                let h = cb.hidden(self.policy.model(), false);
+                let logits = self.policy.model().logits(&h);
+                let logprobs = token_logprobs(&logits, &cb);
+                let values = self.value_head.values(&h, &cb.mask);
+                let (loss, stats) = ppo_loss(
+                    &LossInputs {
+                        logprobs: &logprobs,
+                        old_logprobs: &sel(&batch.old_logprobs),
+                        values: &values,
+                        old_values: &sel(&batch.values),
+                        advantages: &sel(&advantages),
+                        returns: &sel(&returns),
+                        mask: &cb.mask,
+                    },
+                    settings,
+                );
+                if !stats.loss.is_finite() {
+                    return Err(DistillError::NonFinite {
+                        step: self.step,
+                        what: "loss",
+                        value: stats.loss,
+                    });
+                }
+                loss.backward();
+                let norm = if cfg.max_grad_norm > 0.0 {
+                    self.optimizer.clip_grad_norm(cfg.max_grad_norm)
+                } else {
+                    self.optimizer.grad_norm()
+                };
+                if !norm.is_finite() {
+                    return Err(DistillError::NonFinite {
+                        step: self.step,
+                        what: "gradient norm",
+                        value: norm,
+                    });
+                }
+                self.optimizer.step(cfg.learning_rate);
+                if epoch + 1 == cfg.ppo_epochs {
+                    let _guard = tch::no_grad_guard();
+                    ent_sum += entropy(&logits, &cb.mask).double_value(&[]);
+                    ent_n += 1;
+                }
+                grad_norm += norm;
+                updates += 1;
+                sums.policy_loss += stats.policy_loss;
+                sums.value_loss += stats.value_loss;
+                sums.clip_fraction += stats.clip_fraction;
+                sums.value_clip_fraction += stats.value_clip_fraction;
+                sums.approx_kl += stats.approx_kl;
+            }
+        }
+        let u = updates.max(1) as f64;
+        let score_mean = batch.scores.mean(Kind::Float).double_value(&[]);
+        let p_mean = batch.p_injury.iter().map(|&p| f64::from(p)).sum::<f64>() / n as f64;
+        let flagged = batch.p_injury.iter().filter(|&&p| p >= 0.5).count() as f64 / n as f64;
+        let metrics = StepMetrics {
+            step: self.step,
+            score_mean,
+            p_injury_mean: p_mean,
+            flagged_fraction: flagged,
+            reward_mean: rewards,
+            kl: kl_mean,
+            kl_coef: beta,
+            entropy: ent_sum / ent_n.max(1) as f64,
+            policy_loss: sums.policy_loss / u,
+            value_loss: sums.value_loss / u,
+            clip_fraction: sums.clip_fraction / u,
+            value_clip_fraction: sums.value_clip_fraction / u,
+            approx_kl: sums.approx_kl / u,
+            explained_variance: ev,
+            grad_norm: grad_norm / u,
+            completion_tokens: batch.rollout.tokens as f64 / n as f64,
+            rollout_seconds: batch.rollout.seconds,
+            score_seconds: batch.seconds,
+            update_seconds: start.elapsed().as_secs_f64(),
+            rollout_tokens_per_second: batch.rollout.tokens as f64
+                / batch.rollout.seconds.max(1e-9),
+        };
+        self.kl.update(kl_mean, n);
+        self.step += 1;
+        Ok(metrics)
+    }
+
+    /// Writes a checkpoint to `run_dir/checkpoint` (atomically replacing the previous one).
+    ///
+    /// # Errors
+    /// I/O and LibTorch errors.
+    pub fn save_checkpoint(&mut self, run_dir: &Path) -> Result<PathBuf> {
+        let dir = checkpoint_dir(run_dir);
+        let state = TrainerState {
+            step: self.step,
+            kl_coef: self.kl.value(),
+            model_id: self.policy.model_id(),
+            vocab_size: self.policy.model().spec().vocab_size,
+            config: self.config.clone(),
+        };
+        checkpoint::save(&dir, &self.policy, &self.optimizer, &state)?;
+        self.last_checkpoint = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// Restores `run_dir/checkpoint`: trainable parameters, optimizer state, step and β. A
+    /// resumed run continues exactly as the uninterrupted one would have.
+    ///
+    /// # Errors
+    /// [`DistillError::Checkpoint`] for a missing or mismatched checkpoint.
+    pub fn resume(&mut self, run_dir: &Path) -> Result<TrainerState> {
+        let dir = checkpoint_dir(run_dir);
+        let state = checkpoint::load(&dir, &self.policy, &mut self.optimizer)?;
+        self.step = state.step;
+        self.kl.set_value(state.kl_coef);
+        self.last_checkpoint = Some(dir);
+        Ok(state)
+    }
+
+    /// Trains until `config.total_steps` steps are done, on prompts drawn from `prompts`
+    /// (seeded order), writing `run_dir/config.json`, `run_dir/metrics.jsonl` and checkpoints
+    /// in `run_dir/checkpoint`. A run folder that already holds a checkpoint is resumed.
+    ///
+    /// A checkpoint is written every `checkpoint_every` steps, after the step's rollout has
+    /// passed the KL check (so it holds a state known to be within `max_kl`), and at the end.
+    /// On [`DistillError::KlBlowUp`] the last good checkpoint is left in place.
+    ///
+    /// # Errors
+    /// [`DistillError::EmptyPrompts`], [`DistillError::KlBlowUp`], reward, runtime, I/O errors.
+    pub fn train(
+        &mut self,
+        prompts: &[String],
+        run_dir: &Path,
+        progress: bool,
+    ) -> Result<Vec<StepMetrics>> {
+        if prompts.is_empty() {
+            return Err(DistillError::EmptyPrompts { what: "training" });
+        }
+        if let Some((i, _)) = prompts
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.trim().is_empty())
+        {
+            return Err(DistillError::InvalidInput(format!(
+                "training prompt {i} is empty"
+            )));
+        }
+        std::fs::create_dir_all(run_dir).map_err(|e| DistillError::io(run_dir, e))?;
+        if checkpoint_dir(run_dir)
+            .join(checkpoint::STATE_FILE)
+            .exists()
+        {
+            self.resume(run_dir)?;
+        }
+        let cfg_path = run_dir.join("config.json");
+        let json = serde_json::to_string_pretty(&self.config)
+            .map_err(|e| DistillError::io(&cfg_path, std::io::Error::other(e)))?;
+        std::fs::write(&cfg_path, json).map_err(|e| DistillError::io(&cfg_path, e))?;
+        let mut log = MetricsLog::open(run_dir.join("metrics.jsonl"), self.step)?;
+        let total = self.config.total_steps;
+        let bar = if progress {
+            ProgressBar::new(total as u64)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps [{elapsed}<{eta}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_position(self.step as u64);
+        let first = self.step;
+        let mut out = Vec::new();
+        while self.step < total {
+            let s = self.step;
+            let idx = step_prompt_indices(
+                prompts.len(),
+                self.config.prompts_per_step,
+                self.config.seed,
+                s,
+            );
+            let step_prompts: Vec<&str> = idx.iter().map(|&i| prompts[i].as_str()).collect();
+            let batch = self.collect(&step_prompts)?;
+            self.check_kl(&batch)?;
+            let every = self.config.checkpoint_every;
+            if s > first && every > 0 && s % every == 0 {
+                self.save_checkpoint(run_dir)?;
+            }
+            let m = self.update(batch)?;
+            log.write(&m)?;
+            bar.set_message(format!(
+                "score {:.3} flagged {:.2} kl {:.2} β {:.3}",
+                m.score_mean, m.flagged_fraction, m.kl, m.kl_coef
+            ));
+            bar.inc(1);
+            out.push(m);
+        }
+        if self.step > first || self.last_checkpoint.is_none() {
+            self.save_checkpoint(run_dir)?;
+        }
+        bar.finish();
+        Ok(out)
+    }
+
+    /// The trained generator (LoRA adapters merged into the base weights; the value head
+    /// stays in its store but the generator never reads it).
+    pub fn into_policy(mut self) -> LanguageModel {
+        self.policy.merge_lora();
+        self.policy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_prompts_cover_the_set_each_pass() {
+        let mut seen: Vec<usize> = (0..5)
+            .flat_map(|s| step_prompt_indices(10, 2, 7, s))
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            step_prompt_indices(10, 2, 7, 3),
+            step_prompt_indices(10, 2, 7, 3)
+        );
+        assert_ne!(
+            (0..5)
+                .flat_map(|s| step_prompt_indices(10, 2, 7, s))
+                .collect::<Vec<_>>(),
+            (5..10)
+                .flat_map(|s| step_prompt_indices(10, 2, 7, s))
+                .collect::<Vec<_>>()
+        );
+        assert!(step_prompt_indices(0, 2, 7, 0).is_empty());
+    }
+}

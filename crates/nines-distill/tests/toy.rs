@@ -1,0 +1,41 @@
+//! Correctness on a task whose optimum is known: a tiny random Llama must learn to avoid
+//! completions containing forbidden characters. The optimal policy never emits them.
+
+mod common;
+
+use common::*;
+use nines_distill::{PpoTrainer, load_models};
+use nines_runtime::LanguageModel;
+
+fn bad_rate(lm: &LanguageModel, prompts: &[String], seed: u64) -> f64 {
+    let cfg = nines_runtime::GenerateConfig {
+        seed,
+        ..toy_config().generation
+    };
+    let ps: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let out = lm.generate_n(&ps, 16, &cfg).unwrap();
+    let all: Vec<_> = out.into_iter().flatten().collect();
+    all.iter().filter(|g| is_bad(&g.text)).count() as f64 / all.len() as f64
+}
+
+#[test]
+fn ppo_drives_the_forbidden_rate_down() {
+    let cfg = toy_config();
+    let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
+    let before = bad_rate(&policy, &prompts(), 99);
+    let mut trainer = PpoTrainer::new(policy, reference, toy_reward(), cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = trainer.train(&prompts(), dir.path(), false).unwrap();
+    let policy = trainer.into_policy();
+    let after = bad_rate(&policy, &prompts(), 99);
+    let first: f64 = metrics[..5].iter().map(|m| m.flagged_fraction).sum::<f64>() / 5.0;
+    let last: f64 = metrics[metrics.len() - 5..]
+        .iter()
+        .map(|m| m.flagged_fraction)
+        .sum::<f64>()
+        / 5.0;
+    eprintln!("held-out bad rate {before:.3} → {after:.3}; rollout flagged {first:.3} → {last:.3}");
+    assert!(before > 0.3, "the toy task must start hard: {before}");
+    assert!(after < before / 4.0, "{before} → {after}");
+    assert!(metrics.iter().all(|m| m.kl.is_finite() && m.entropy > 0.0));
+}
