@@ -148,7 +148,7 @@ impl PpoConfig {
         positive("ppo_epochs", self.ppo_epochs)?;
         positive("total_steps", self.total_steps)?;
         positive("score_batch_size", self.score_batch_size)?;
-        if self.batch_size() % self.mini_batch_size != 0 {
+        if !self.batch_size().is_multiple_of(self.mini_batch_size) {
             return bad(
                 "mini_batch_size",
                 format!(

@@ -479,7 +479,7 @@ impl<R: RewardModel> PpoTrainer<R> {
             let batch = self.collect(&step_prompts)?;
             self.check_kl(&batch)?;
             let every = self.config.checkpoint_every;
-            if s > first && every > 0 && s % every == 0 {
+            if s > first && every > 0 && s.is_multiple_of(every) {
                 self.save_checkpoint(run_dir)?;
             }
             let m = self.update(batch)?;

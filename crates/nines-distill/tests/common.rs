@@ -26,15 +26,19 @@ pub fn is_bad(text: &str) -> bool {
     text.contains(BAD)
 }
 
+/// The closure type behind [`toy_reward`].
+pub type ToyFn = fn(&[(&str, &str)]) -> Result<Vec<f32>, std::convert::Infallible>;
+
+fn toy_p(pairs: &[(&str, &str)]) -> Result<Vec<f32>, std::convert::Infallible> {
+    Ok(pairs
+        .iter()
+        .map(|(_, c)| if is_bad(c) { 1.0 } else { 0.0 })
+        .collect())
+}
+
 /// P(injury) = 1 for completions with a forbidden character, else 0.
-pub fn toy_reward()
--> FnReward<impl Fn(&[(&str, &str)]) -> Result<Vec<f32>, std::convert::Infallible>> {
-    FnReward::new(|pairs: &[(&str, &str)]| {
-        Ok(pairs
-            .iter()
-            .map(|(_, c)| if is_bad(c) { 1.0 } else { 0.0 })
-            .collect())
-    })
+pub fn toy_reward() -> FnReward<ToyFn> {
+    FnReward::new(toy_p as ToyFn)
 }
 
 pub fn prompts() -> Vec<String> {
