@@ -16,11 +16,11 @@ demo: setup
 	$(CARGO) run --release --example demo -- $(ARGS)
 
 test: setup
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 
 bench: setup
-	$(CARGO) bench --bench generation
+	$(CARGO) bench --workspace
 
 fmt:
 	$(CARGO) fmt --all
