@@ -17,7 +17,8 @@ demo: setup
 
 test: setup
 	$(CARGO) test --workspace --lib --bins --tests --examples
-	$(CARGO) test --workspace --doc
+	# Doc-test binaries run from a temporary folder, out of reach of the run path.
+	LD_LIBRARY_PATH=$(CURDIR)/third_party/libtorch/lib$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} $(CARGO) test --workspace --doc
 
 bench: setup
 	$(CARGO) bench --workspace
