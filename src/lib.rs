@@ -14,6 +14,7 @@ pub mod sampler;
 
 pub use nines_classify as classify;
 pub use nines_data as data;
+pub use nines_distill as distill;
 pub use nines_estimate as estimate;
 pub use nines_filter as filter;
 pub use nines_runtime as runtime;
