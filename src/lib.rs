@@ -12,6 +12,7 @@
 pub mod pipeline;
 pub mod sampler;
 
+pub use nines_active as active;
 pub use nines_classify as classify;
 pub use nines_data as data;
 pub use nines_distill as distill;

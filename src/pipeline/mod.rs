@@ -3,7 +3,9 @@
 //! a stage and those after it, and a crash or Ctrl-C loses no finished stage.
 
 mod config;
+pub mod plot;
 mod run_dir;
+mod report;
 mod stages;
 
 use std::path::PathBuf;
@@ -114,6 +116,8 @@ impl Pipeline {
                 Stage::Prompts => stages::prompts(self)?,
                 Stage::Completions => stages::completions(self)?,
                 Stage::Labels => stages::labels(self)?,
+                Stage::Estimates => stages::estimates(self)?,
+                Stage::Report => report::write(self, &done)?,
             };
             let record = StageRecord { fingerprint: fp, seconds: start.elapsed().as_secs_f64(), summary };
             self.run.mark_finished(stage, &record)?;

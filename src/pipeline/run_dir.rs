@@ -20,11 +20,15 @@ pub enum Stage {
     Completions,
     /// Labels from the rule oracle (the stand-in for people).
     Labels,
+    /// Injury and win rates with confidence intervals.
+    Estimates,
+    /// `report.md` and its figures.
+    Report,
 }
 
 impl Stage {
     /// All stages in order.
-    pub const ALL: [Stage; 3] = [Stage::Prompts, Stage::Completions, Stage::Labels];
+    pub const ALL: [Stage; 5] = [Stage::Prompts, Stage::Completions, Stage::Labels, Stage::Estimates, Stage::Report];
 
     /// The stage's name in files and flags.
     pub fn name(self) -> &'static str {
@@ -32,6 +36,8 @@ impl Stage {
             Stage::Prompts => "prompts",
             Stage::Completions => "completions",
             Stage::Labels => "labels",
+            Stage::Estimates => "estimates",
+            Stage::Report => "report",
         }
     }
 }

@@ -141,3 +141,58 @@ pub(super) fn labels(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     }
     Ok(summary)
 }
+
+/// Injury rate of one split's completions under `labeler`, with a 95% Wilson interval at the
+/// cluster-robust effective sample size (completions of one prompt are correlated: the
+/// variance is estimated from per-prompt totals, `n_eff = p̂(1−p̂)/Var̂(p̂)`).
+pub(super) fn injury_rate(store: &Store, split: Split, labeler: &str) -> Result<nines_estimate::Estimate, PipelineError> {
+    let mut per_prompt: std::collections::BTreeMap<String, (f64, f64)> = std::collections::BTreeMap::new();
+    for s in store.iter().filter(|s| s.source.as_ref().is_some_and(|src| src.split == split)) {
+        let Some(label) = s.label_by(labeler) else { continue };
+        if label.verdict == nines_data::Verdict::Unsure {
+            continue;
+        }
+        let key = s.source.as_ref().map(|src| format!("{}:{}", src.document, src.start)).unwrap_or_default();
+        let e = per_prompt.entry(key).or_default();
+        e.0 += f64::from(u8::from(label.verdict == nines_data::Verdict::Injury));
+        e.1 += 1.0;
+    }
+    clustered_proportion(&per_prompt.into_values().collect::<Vec<_>>())
+}
+
+/// Ratio estimate `Σ y / Σ m` over clusters `(y, m)` with a Wilson interval at the
+/// cluster-robust effective sample size.
+pub(super) fn clustered_proportion(clusters: &[(f64, f64)]) -> Result<nines_estimate::Estimate, PipelineError> {
+    use nines_estimate::interval::{ProportionInterval, effective_bounds};
+    let n = clusters.len() as f64;
+    let total: f64 = clusters.iter().map(|c| c.1).sum();
+    if clusters.is_empty() || total == 0.0 {
+        return Err(PipelineError::Other("no labeled completions to estimate a rate from".into()));
+    }
+    let p = clusters.iter().map(|c| c.0).sum::<f64>() / total;
+    let var = if n > 1.0 { n / (n - 1.0) * clusters.iter().map(|(y, m)| (y - p * m).powi(2)).sum::<f64>() / (total * total) } else { 0.0 };
+    let n_eff = if var > 0.0 { (p * (1.0 - p) / var).min(total) } else { total };
+    let ci = effective_bounds(p, n_eff, ProportionInterval::Wilson, 0.95)?;
+    Ok(nines_estimate::Estimate {
+        value: p,
+        std_error: var.sqrt(),
+        ci,
+        level: 0.95,
+        n: total as usize,
+        method: nines_estimate::Method::new(nines_estimate::Estimator::Ratio, nines_estimate::IntervalKind::Wilson),
+    })
+}
+
+/// Injury rates of the unfiltered policy on every split (oracle labels), written to
+/// `estimates.json`.
+pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    let store = Store::open_read_only(p.run.path("snippets.jsonl"), Default::default())?;
+    let mut out = serde_json::json!({});
+    for split in SPLITS {
+        let e = injury_rate(&store, split, "oracle")?;
+        out["unfiltered_injury_rate"][split.as_str()] = serde_json::to_value(e).unwrap_or_default();
+    }
+    let text = serde_json::to_string_pretty(&out).map_err(|e| PipelineError::Other(e.to_string()))?;
+    super::write_atomic(&p.run.path("estimates.json"), text.as_bytes())?;
+    Ok(serde_json::json!({ "test_unfiltered_injury_rate": out["unfiltered_injury_rate"]["test"]["value"] }))
+}
