@@ -9,10 +9,13 @@
 //!
 //! # Label the store yourself at the terminal (resumes where you stopped).
 //! cargo run --release --example build_dataset -- --generator reference --k 1 --labeler terminal:alice
+//!
+//! # One-sentence completions from the default generator, labeled by the oracle.
+//! cargo run --release --example build_dataset -- --generator model:models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --k 2 --prompts 200
 //! ```
 //!
 //! Model-written completions plug in through [`run_generation`], which takes any
-//! `&mut dyn CompletionSampler`; a sampler over `nines::runtime` is added there.
+//! `&mut dyn CompletionSampler`; `--generator model:PATH` uses `nines::sampler::LmSampler`.
 //! Every step appends to the store, so a run can be stopped and started again: re-importing
 //! the same snippets changes nothing and labeling resumes with the unlabeled ones.
 
@@ -63,8 +66,9 @@ struct Args {
     /// Seed for splits, selection and sampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Completions: `none` (write selected prompts only) or `reference` (the book's next
-    /// sentence; needs --k 1).
+    /// Completions: `none` (write selected prompts only), `reference` (the book's next
+    /// sentence; needs --k 1) or `model:PATH` (one-sentence samples from a Hugging Face folder
+    /// or GGUF file, e.g. `model:models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`).
     #[arg(long, default_value = "none")]
     generator: String,
     /// Labeler: `oracle`, `terminal:NAME`, or `none`.
@@ -252,7 +256,21 @@ fn main() -> Result<()> {
                 &mut store,
             )?;
         }
-        other => bail!("unknown --generator {other:?}: use none or reference"),
+        model if model.starts_with("model:") => {
+            let path = &model["model:".len()..];
+            let lm = nines::runtime::LanguageModel::load(path, nines::runtime::LoadOptions::default())
+                .with_context(|| format!("loading generator {path}"))?;
+            let cfg = nines::runtime::GenerateConfig {
+                top_p: 0.95,
+                max_new_tokens: 48,
+                stop_at_sentence_end: true,
+                seed: args.seed,
+                ..Default::default()
+            };
+            let mut store = Store::open(&args.out)?;
+            run_generation(&chosen, &mut nines::sampler::LmSampler::new(&lm, cfg), &completion_cfg, &mut store)?;
+        }
+        other => bail!("unknown --generator {other:?}: use none, reference or model:PATH"),
     }
 
     let mut store = Store::open(&args.out)?;
