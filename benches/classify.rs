@@ -25,28 +25,48 @@ const COMPLETIONS: [&str; 4] = [
 ];
 
 fn pairs() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string("scripts/peers/prompts.json").expect("scripts/peers/prompts.json");
+    let text =
+        std::fs::read_to_string("scripts/peers/prompts.json").expect("scripts/peers/prompts.json");
     let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     v["prompts"]
         .as_array()
         .expect("prompts")
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.as_str().expect("string").to_string(), COMPLETIONS[i % 4].to_string()))
+        .map(|(i, p)| {
+            (
+                p.as_str().expect("string").to_string(),
+                COMPLETIONS[i % 4].to_string(),
+            )
+        })
         .collect()
 }
 
 fn classify(c: &mut Criterion) {
     tch::set_num_threads(2);
-    let cfg = ClassifierConfig { device: DeviceSpec::Cpu, max_len: 128, score_batch_size: 16, ..Default::default() };
+    let cfg = ClassifierConfig {
+        device: DeviceSpec::Cpu,
+        max_len: 128,
+        score_batch_size: 16,
+        ..Default::default()
+    };
     let mut model = Classifier::new(&cfg).expect("run `make setup` first (models/minilm)");
     let owned = pairs();
-    let batch: Vec<(&str, &str)> = owned.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
-    let examples: Vec<Example> = owned.iter().enumerate().map(|(i, (p, c))| Example::new(p.clone(), c.clone(), i % 2 == 1)).collect();
+    let batch: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let examples: Vec<Example> = owned
+        .iter()
+        .enumerate()
+        .map(|(i, (p, c))| Example::new(p.clone(), c.clone(), i % 2 == 1))
+        .collect();
     let mut group = c.benchmark_group("classify/cpu-f32-2threads/minilm");
     group.sample_size(10);
     group.throughput(Throughput::Elements(batch.len() as u64));
-    group.bench_function("score_batch16_len128", |b| b.iter(|| model.score(&batch).expect("score")));
+    group.bench_function("score_batch16_len128", |b| {
+        b.iter(|| model.score(&batch).expect("score"))
+    });
     group.bench_function("train_step_batch16_len128", |b| {
         b.iter_custom(|iters| {
             // One epoch over the 16 pairs is one step; the report's throughput counts only
@@ -61,7 +81,10 @@ fn classify(c: &mut Criterion) {
                 eval_every: Some(u64::MAX),
                 ..Default::default()
             };
-            let r = Trainer::new(&mut model, t).expect("config").train(&examples, &examples[..4]).expect("train");
+            let r = Trainer::new(&mut model, t)
+                .expect("config")
+                .train(&examples, &examples[..4])
+                .expect("train");
             Duration::from_secs_f64(r.steps as f64 * 16.0 / r.train_examples_per_s)
         })
     });

@@ -13,7 +13,9 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use nines::distill::rollout::sample;
-use nines::distill::{DistillError, FnReward, KlConfig, PpoConfig, PpoTrainer, TrainScope, load_models};
+use nines::distill::{
+    DistillError, FnReward, KlConfig, PpoConfig, PpoTrainer, TrainScope, load_models,
+};
 use nines::runtime::{DType, DeviceSpec, GenerateConfig, LanguageModel, LoadOptions};
 
 const MODEL: &str = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -21,9 +23,16 @@ const BATCH: usize = 8;
 const NEW: usize = 32;
 
 fn prompts() -> Vec<String> {
-    let text = std::fs::read_to_string("scripts/peers/prompts.json").expect("scripts/peers/prompts.json");
+    let text =
+        std::fs::read_to_string("scripts/peers/prompts.json").expect("scripts/peers/prompts.json");
     let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-    v["prompts"].as_array().expect("prompts").iter().take(BATCH).map(|p| p.as_str().expect("string").to_string()).collect()
+    v["prompts"]
+        .as_array()
+        .expect("prompts")
+        .iter()
+        .take(BATCH)
+        .map(|p| p.as_str().expect("string").to_string())
+        .collect()
 }
 
 fn config() -> PpoConfig {
@@ -49,7 +58,10 @@ fn config() -> PpoConfig {
 
 fn ppo(c: &mut Criterion) {
     tch::set_num_threads(2);
-    let options = LoadOptions { device: DeviceSpec::Cpu, dtype: DType::F32 };
+    let options = LoadOptions {
+        device: DeviceSpec::Cpu,
+        dtype: DType::F32,
+    };
     let cfg = config();
     let (policy, reference) = load_models(MODEL, options, &cfg).expect("run `make setup` first");
     let judge = LanguageModel::load(MODEL, options).expect("model");
@@ -57,7 +69,11 @@ fn ppo(c: &mut Criterion) {
     let reward = FnReward::new(move |pairs: &[(&str, &str)]| {
         let lp = judge.score(pairs, 8)?;
         Ok::<_, DistillError>(
-            lp.iter().map(|r| 1.0 / (1.0 + (-(r.iter().sum::<f32>() / r.len().max(1) as f32 + 3.0)).exp())).collect(),
+            lp.iter()
+                .map(|r| {
+                    1.0 / (1.0 + (-(r.iter().sum::<f32>() / r.len().max(1) as f32 + 3.0)).exp())
+                })
+                .collect(),
         )
     });
     let prompts = prompts();
@@ -74,7 +90,10 @@ fn ppo(c: &mut Criterion) {
     group.bench_function("rollout_batch8_new32", |b| {
         b.iter(|| {
             seed += 1;
-            let g = GenerateConfig { seed, ..cfg.generation.clone() };
+            let g = GenerateConfig {
+                seed,
+                ..cfg.generation.clone()
+            };
             let r = sample(trainer.policy(), &ps, 1, &g).expect("rollout");
             assert_eq!(r.tokens, BATCH * NEW);
             r

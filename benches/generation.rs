@@ -14,14 +14,27 @@ use nines::runtime::{DType, DeviceSpec, GenerateConfig, LanguageModel, LoadOptio
 const MODEL: &str = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 fn prompts() -> Vec<String> {
-    let text = std::fs::read_to_string("scripts/peers/prompts.json").expect("scripts/peers/prompts.json");
+    let text =
+        std::fs::read_to_string("scripts/peers/prompts.json").expect("scripts/peers/prompts.json");
     let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-    v["prompts"].as_array().expect("prompts").iter().map(|p| p.as_str().expect("string").to_string()).collect()
+    v["prompts"]
+        .as_array()
+        .expect("prompts")
+        .iter()
+        .map(|p| p.as_str().expect("string").to_string())
+        .collect()
 }
 
 fn generation(c: &mut Criterion) {
     tch::set_num_threads(2);
-    let lm = LanguageModel::load(MODEL, LoadOptions { device: DeviceSpec::Cpu, dtype: DType::F32 }).expect("run `make setup` first");
+    let lm = LanguageModel::load(
+        MODEL,
+        LoadOptions {
+            device: DeviceSpec::Cpu,
+            dtype: DType::F32,
+        },
+    )
+    .expect("run `make setup` first");
     let prompts = prompts();
     let mut group = c.benchmark_group("generate/cpu-f32-2threads/smollm2");
     group.sample_size(10);

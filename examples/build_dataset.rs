@@ -258,8 +258,9 @@ fn main() -> Result<()> {
         }
         model if model.starts_with("model:") => {
             let path = &model["model:".len()..];
-            let lm = nines::runtime::LanguageModel::load(path, nines::runtime::LoadOptions::default())
-                .with_context(|| format!("loading generator {path}"))?;
+            let lm =
+                nines::runtime::LanguageModel::load(path, nines::runtime::LoadOptions::default())
+                    .with_context(|| format!("loading generator {path}"))?;
             let cfg = nines::runtime::GenerateConfig {
                 top_p: 0.95,
                 max_new_tokens: 48,
@@ -268,7 +269,12 @@ fn main() -> Result<()> {
                 ..Default::default()
             };
             let mut store = Store::open(&args.out)?;
-            run_generation(&chosen, &mut nines::sampler::LmSampler::new(&lm, cfg), &completion_cfg, &mut store)?;
+            run_generation(
+                &chosen,
+                &mut nines::sampler::LmSampler::new(&lm, cfg),
+                &completion_cfg,
+                &mut store,
+            )?;
         }
         other => bail!("unknown --generator {other:?}: use none, reference or model:PATH"),
     }

@@ -39,9 +39,13 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let corpus = Corpus::load(&args.corpus).with_context(|| format!("loading corpus {}", args.corpus))?;
+    let corpus =
+        Corpus::load(&args.corpus).with_context(|| format!("loading corpus {}", args.corpus))?;
     let (prompts, stats) = build_prompts(&corpus, &PromptConfig::default())?;
-    let test: Vec<_> = prompts.iter().filter(|p| p.source.split == Split::Test).collect();
+    let test: Vec<_> = prompts
+        .iter()
+        .filter(|p| p.source.split == Split::Test)
+        .collect();
     anyhow::ensure!(!test.is_empty(), "the corpus has no test-split prompts");
     let step = (test.len() / args.snippets.max(1)).max(1);
     let chosen: Vec<_> = test.iter().step_by(step).take(args.snippets).collect();
@@ -52,8 +56,20 @@ fn main() -> Result<()> {
         test.len(),
         chosen.len()
     );
-    let lm = LanguageModel::load(&args.model, LoadOptions { device: args.device, ..Default::default() })?;
-    let cfg = GenerateConfig { top_p: 0.95, max_new_tokens: 48, stop_at_sentence_end: true, seed: args.seed, ..Default::default() };
+    let lm = LanguageModel::load(
+        &args.model,
+        LoadOptions {
+            device: args.device,
+            ..Default::default()
+        },
+    )?;
+    let cfg = GenerateConfig {
+        top_p: 0.95,
+        max_new_tokens: 48,
+        stop_at_sentence_end: true,
+        seed: args.seed,
+        ..Default::default()
+    };
     let texts: Vec<&str> = chosen.iter().map(|p| p.text.as_str()).collect();
     let start = std::time::Instant::now();
     let outputs = lm.generate_n(&texts, args.samples, &cfg)?;
@@ -72,6 +88,10 @@ fn main() -> Result<()> {
             println!("  model: {}   [{}]", g.text.trim(), j.verdict.as_str());
         }
     }
-    eprintln!("\n{tokens} tokens in {elapsed:.1}s on {:?} ({})", lm.device(), lm.model_id());
+    eprintln!(
+        "\n{tokens} tokens in {elapsed:.1}s on {:?} ({})",
+        lm.device(),
+        lm.model_id()
+    );
     Ok(())
 }

@@ -263,26 +263,30 @@ fn main() -> Result<()> {
     let path = args.run_dir.join("eval.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
     let row = |name: &str, e: &nines::distill::eval::PolicyEval| {
-        let lab = e
-            .labeled
-            .as_ref()
-            .map_or("-".to_string(), |l| format!("{:.4} [{:.4}, {:.4}]", l.value, l.ci.0, l.ci.1));
+        let lab = e.labeled.as_ref().map_or("-".to_string(), |l| {
+            format!("{:.4} [{:.4}, {:.4}]", l.value, l.ci.0, l.ci.1)
+        });
         println!(
             "{name:<10} flagged {:.4} [{:.4}, {:.4}]  labeler {lab}  n = {}",
             e.flagged.value, e.flagged.ci.0, e.flagged.ci.1, e.samples
         );
     };
-    println!("held-out evaluation ({:.0} s):", start.elapsed().as_secs_f64());
+    println!(
+        "held-out evaluation ({:.0} s):",
+        start.elapsed().as_secs_f64()
+    );
     row("original", &report.original);
     row("distilled", &report.distilled);
     println!(
         "flagged-rate reduction: {}",
-        report
-            .flagged_reduction
-            .map_or_else(
-                || if report.original.flagged.value > 0.0 { "∞ (no distilled flags)".to_string() } else { "n/a (no flags in either)".to_string() },
-                |r| format!("{r:.1}×")
-            )
+        report.flagged_reduction.map_or_else(
+            || if report.original.flagged.value > 0.0 {
+                "∞ (no distilled flags)".to_string()
+            } else {
+                "n/a (no flags in either)".to_string()
+            },
+            |r| format!("{r:.1}×")
+        )
     );
     println!(
         "KL(distilled ‖ original): {:.3} nats/completion [{:.3}, {:.3}]",

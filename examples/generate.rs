@@ -15,7 +15,10 @@ struct Args {
     #[arg(long, default_value = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")]
     model: String,
     /// Prompt to continue (repeat for several).
-    #[arg(long, default_value = "It was a dark and stormy night; the rain fell in torrents.")]
+    #[arg(
+        long,
+        default_value = "It was a dark and stormy night; the rain fell in torrents."
+    )]
     prompt: Vec<String>,
     /// Continuations per prompt.
     #[arg(long, default_value_t = 1)]
@@ -54,7 +57,13 @@ fn main() -> Result<()> {
     if args.threads > 0 {
         tch::set_num_threads(args.threads);
     }
-    let lm = LanguageModel::load(&args.model, LoadOptions { device: args.device, dtype: args.dtype })?;
+    let lm = LanguageModel::load(
+        &args.model,
+        LoadOptions {
+            device: args.device,
+            dtype: args.dtype,
+        },
+    )?;
     let cfg = GenerateConfig {
         max_new_tokens: args.max_new_tokens,
         temperature: args.temperature,
@@ -74,9 +83,18 @@ fn main() -> Result<()> {
         for (j, g) in gens.iter().enumerate() {
             tokens += g.token_ids.len();
             let lp: f32 = g.logprobs.iter().sum();
-            println!("[{j}] {}  ({:?}, {} tokens, log p {lp:.2})", g.text.trim_end(), g.finish_reason, g.token_ids.len());
+            println!(
+                "[{j}] {}  ({:?}, {} tokens, log p {lp:.2})",
+                g.text.trim_end(),
+                g.finish_reason,
+                g.token_ids.len()
+            );
         }
     }
-    eprintln!("{tokens} tokens in {elapsed:.2}s ({:.1} tok/s) on {:?}", tokens as f64 / elapsed, lm.device());
+    eprintln!(
+        "{tokens} tokens in {elapsed:.2}s ({:.1} tok/s) on {:?}",
+        tokens as f64 / elapsed,
+        lm.device()
+    );
     Ok(())
 }

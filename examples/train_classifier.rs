@@ -20,7 +20,9 @@ use nines::classify::example::{LabelSource, split_snippets};
 use nines::classify::metrics::{Metrics, calibration};
 use nines::classify::search::{SearchMode, SearchSpace, run_search};
 use nines::classify::threshold::evaluate_threshold;
-use nines::classify::{BackboneKind, Classifier, ClassifierConfig, HeadPooling, LossKind, TrainConfig, Trainer};
+use nines::classify::{
+    BackboneKind, Classifier, ClassifierConfig, HeadPooling, LossKind, TrainConfig, Trainer,
+};
 use nines::data::store::{Store, StoreOptions};
 use nines::runtime::DeviceSpec;
 
@@ -117,7 +119,8 @@ fn main() -> Result<()> {
             None => bail!("--labels: `{s}` is not majority, any or labeler:NAME"),
         },
     };
-    let store = Store::open_read_only(&a.data, StoreOptions::default()).with_context(|| format!("opening {}", a.data.display()))?;
+    let store = Store::open_read_only(&a.data, StoreOptions::default())
+        .with_context(|| format!("opening {}", a.data.display()))?;
     let data = split_snippets(store.iter(), &source);
     let r = data.report;
     println!(
@@ -178,18 +181,45 @@ fn main() -> Result<()> {
         let mode = match mode.as_str() {
             "grid" => SearchMode::Grid,
             m => match m.strip_prefix("random:").map(str::parse::<usize>) {
-                Some(Ok(trials)) => SearchMode::Random { trials, seed: a.seed },
+                Some(Ok(trials)) => SearchMode::Random {
+                    trials,
+                    seed: a.seed,
+                },
                 _ => bail!("--search: `{m}` is not grid or random:N"),
             },
         };
         let space = SearchSpace::default();
-        let report = run_search(&ccfg, &tcfg, &space, mode, &data.train, &data.validation, &a.out.join("search"))?;
+        let report = run_search(
+            &ccfg,
+            &tcfg,
+            &space,
+            mode,
+            &data.train,
+            &data.validation,
+            &a.out.join("search"),
+        )?;
         let best = &report.trials[report.best];
-        println!("search: {} trials, best #{} {:?}; table in {}", report.trials.len(), best.index, best.params, a.out.join("search/trials.md").display());
+        println!(
+            "search: {} trials, best #{} {:?}; table in {}",
+            report.trials.len(),
+            best.index,
+            best.params,
+            a.out.join("search/trials.md").display()
+        );
         // Retrain the best combination to keep its weights.
         let p = &best.params;
-        let mut m = Classifier::new(&ClassifierConfig { head_dropout: p.head_dropout, ..ccfg })?;
-        let t = TrainConfig { learning_rate: p.learning_rate, clip_norm: p.clip_norm, loss: p.loss, pos_weight: p.pos_weight, checkpoint_dir: None, ..tcfg };
+        let mut m = Classifier::new(&ClassifierConfig {
+            head_dropout: p.head_dropout,
+            ..ccfg
+        })?;
+        let t = TrainConfig {
+            learning_rate: p.learning_rate,
+            clip_norm: p.clip_norm,
+            loss: p.loss,
+            pos_weight: p.pos_weight,
+            checkpoint_dir: None,
+            ..tcfg
+        };
         let r = Trainer::new(&mut m, t)?.train(&data.train, &data.validation)?;
         std::fs::write(a.out.join("report.json"), serde_json::to_string_pretty(&r)?)?;
         m
@@ -200,7 +230,11 @@ fn main() -> Result<()> {
             "trained {} steps ({} epochs{}), {:.1} train examples/s, grad norm pre-clip max {:.2} mean {:.2}, temperature {:.3}",
             r.steps,
             r.epochs,
-            if r.stopped_early { ", stopped early" } else { "" },
+            if r.stopped_early {
+                ", stopped early"
+            } else {
+                ""
+            },
             r.train_examples_per_s,
             r.grad_norm_max,
             r.grad_norm_mean,
@@ -220,7 +254,11 @@ fn main() -> Result<()> {
         println!("no test split in the data; skipping the test figures");
         return Ok(());
     }
-    let pairs: Vec<(&str, &str)> = data.test.iter().map(|e| (e.prompt.as_str(), e.completion.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = data
+        .test
+        .iter()
+        .map(|e| (e.prompt.as_str(), e.completion.as_str()))
+        .collect();
     let labels: Vec<bool> = data.test.iter().map(|e| e.label).collect();
     let start = std::time::Instant::now();
     let scores = model.score(&pairs)?;
@@ -230,10 +268,23 @@ fn main() -> Result<()> {
     let cal = calibration(&scores, &labels, 10)?;
     println!(
         "test ({} pairs, {} injuries): AUROC {:.4}, AUPRC {:.4}, log-loss {:.4}, ECE {:.4}; at the validation threshold FNR {:.4} ({} missed, 95% UCB {:.4}), safe rejected {:.4}; {:.1} pairs/s scored",
-        m.n, m.positives, m.auroc, m.auprc, m.log_loss, m.ece, t.fnr, t.missed, t.fnr_upper, t.safe_rejection_rate, pairs.len() as f64 / secs
+        m.n,
+        m.positives,
+        m.auroc,
+        m.auprc,
+        m.log_loss,
+        m.ece,
+        t.fnr,
+        t.missed,
+        t.fnr_upper,
+        t.safe_rejection_rate,
+        pairs.len() as f64 / secs
     );
     let test = serde_json::json!({ "metrics": m, "threshold": t, "calibration": cal, "data": r });
-    std::fs::write(a.out.join("test.json"), serde_json::to_string_pretty(&test)?)?;
+    std::fs::write(
+        a.out.join("test.json"),
+        serde_json::to_string_pretty(&test)?,
+    )?;
     println!("saved to {}", a.out.display());
     Ok(())
 }

@@ -24,8 +24,16 @@ impl<'a> LmSampler<'a> {
 }
 
 impl CompletionSampler for LmSampler<'_> {
-    fn sample(&mut self, prompts: &[&str], k: usize, seed: u64) -> Result<Vec<Vec<SampledCompletion>>, BoxError> {
-        let cfg = GenerateConfig { seed, ..self.config.clone() };
+    fn sample(
+        &mut self,
+        prompts: &[&str],
+        k: usize,
+        seed: u64,
+    ) -> Result<Vec<Vec<SampledCompletion>>, BoxError> {
+        let cfg = GenerateConfig {
+            seed,
+            ..self.config.clone()
+        };
         let out = self.lm.generate_n(prompts, k, &cfg)?;
         Ok(out
             .into_iter()
@@ -33,7 +41,10 @@ impl CompletionSampler for LmSampler<'_> {
             .map(|(i, gens)| {
                 gens.into_iter()
                     .enumerate()
-                    .map(|(j, g)| SampledCompletion { text: g.text, seed: seed ^ (((i as u64) << 32) | j as u64) })
+                    .map(|(j, g)| SampledCompletion {
+                        text: g.text,
+                        seed: seed ^ (((i as u64) << 32) | j as u64),
+                    })
                     .collect()
             })
             .collect())
@@ -41,7 +52,10 @@ impl CompletionSampler for LmSampler<'_> {
 
     fn generator_info(&self) -> GeneratorInfo {
         let mut extra = std::collections::BTreeMap::new();
-        extra.insert("stop_at_sentence_end".to_string(), self.config.stop_at_sentence_end.into());
+        extra.insert(
+            "stop_at_sentence_end".to_string(),
+            self.config.stop_at_sentence_end.into(),
+        );
         GeneratorInfo {
             model: self.lm.model_id(),
             settings: SamplingSettings {

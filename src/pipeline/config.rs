@@ -105,30 +105,46 @@ impl PipelineConfig {
     /// Reads a TOML file; unknown keys and wrong types are errors naming the key.
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError { origin: origin.clone(), key: "-".into(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            key: "-".into(),
+            message: e.to_string(),
+        })?;
         Self::from_toml_str(&text, &origin)
     }
 
     /// Parses TOML text; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let de = toml::de::Deserializer::parse(text)
-            .map_err(|e| ConfigError { origin: origin.into(), key: "-".into(), message: e.to_string() })?;
-        let cfg: PipelineConfig = serde_path_to_error::deserialize(de).map_err(|e| ConfigError {
+        let de = toml::de::Deserializer::parse(text).map_err(|e| ConfigError {
             origin: origin.into(),
-            key: e.path().to_string(),
-            message: e.inner().message().to_string(),
+            key: "-".into(),
+            message: e.to_string(),
         })?;
+        let cfg: PipelineConfig =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError {
+                origin: origin.into(),
+                key: e.path().to_string(),
+                message: e.inner().message().to_string(),
+            })?;
         cfg.validate(origin)?;
         Ok(cfg)
     }
 
     /// Checks ranges; the error names the key.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| Err(ConfigError { origin: origin.into(), key: key.into(), message });
+        let bad = |key: &str, message: String| {
+            Err(ConfigError {
+                origin: origin.into(),
+                key: key.into(),
+                message,
+            })
+        };
         let d = &self.data;
         if d.train_prompts == 0 || d.validation_prompts == 0 || d.test_prompts == 0 {
-            return bad("data.*_prompts", "every split needs at least one prompt".into());
+            return bad(
+                "data.*_prompts",
+                "every split needs at least one prompt".into(),
+            );
         }
         if d.completions_per_prompt == 0 {
             return bad("data.completions_per_prompt", "must be at least 1".into());
@@ -141,7 +157,10 @@ impl PipelineConfig {
             return bad("generator.top_p", format!("{} is not in (0, 1]", g.top_p));
         }
         if !(g.temperature.is_finite() && g.temperature >= 0.0) {
-            return bad("generator.temperature", format!("{} is not ≥ 0", g.temperature));
+            return bad(
+                "generator.temperature",
+                format!("{} is not ≥ 0", g.temperature),
+            );
         }
         if g.max_new_tokens == 0 {
             return bad("generator.max_new_tokens", "must be at least 1".into());
@@ -156,15 +175,19 @@ mod tests {
 
     #[test]
     fn toml_overrides_and_errors_name_the_key() {
-        let cfg = PipelineConfig::from_toml_str("seed = 3\n[data]\ntrain_prompts = 10\n", "t.toml").unwrap();
+        let cfg = PipelineConfig::from_toml_str("seed = 3\n[data]\ntrain_prompts = 10\n", "t.toml")
+            .unwrap();
         assert_eq!(cfg.seed, 3);
         assert_eq!(cfg.data.train_prompts, 10);
         assert_eq!(cfg.data.test_prompts, DataConfig::default().test_prompts);
-        let err = PipelineConfig::from_toml_str("[data]\ntrain_prompts = \"many\"\n", "t.toml").unwrap_err();
+        let err = PipelineConfig::from_toml_str("[data]\ntrain_prompts = \"many\"\n", "t.toml")
+            .unwrap_err();
         assert_eq!(err.key, "data.train_prompts");
-        let err = PipelineConfig::from_toml_str("[generator]\ntop_pp = 0.9\n", "t.toml").unwrap_err();
+        let err =
+            PipelineConfig::from_toml_str("[generator]\ntop_pp = 0.9\n", "t.toml").unwrap_err();
         assert!(err.key.starts_with("generator"), "{err}");
-        let err = PipelineConfig::from_toml_str("[generator]\ntop_p = 1.5\n", "t.toml").unwrap_err();
+        let err =
+            PipelineConfig::from_toml_str("[generator]\ntop_p = 1.5\n", "t.toml").unwrap_err();
         assert_eq!(err.key, "generator.top_p");
         assert!(err.to_string().contains("t.toml"));
     }

@@ -4,8 +4,8 @@
 
 mod config;
 pub mod plot;
-mod run_dir;
 mod report;
+mod run_dir;
 mod stages;
 
 use std::path::PathBuf;
@@ -45,7 +45,10 @@ pub enum PipelineError {
 
 impl PipelineError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        PipelineError::Io { path: path.into(), source }
+        PipelineError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 
@@ -61,7 +64,8 @@ impl Pipeline {
     pub fn new(config: PipelineConfig) -> Result<Self, PipelineError> {
         config.validate("settings")?;
         let run = RunDir::open(&config.run_dir)?;
-        let text = toml::to_string_pretty(&config).map_err(|e| PipelineError::Other(e.to_string()))?;
+        let text =
+            toml::to_string_pretty(&config).map_err(|e| PipelineError::Other(e.to_string()))?;
         write_atomic(&run.path("config.toml"), text.as_bytes())?;
         Ok(Pipeline { config, run })
     }
@@ -89,7 +93,11 @@ impl Pipeline {
 
     /// Runs every stage from `from` on (earlier finished stages are reused), skipping stages
     /// already finished with the same settings. `log` receives one line per stage.
-    pub fn run(&self, from: Option<Stage>, log: &mut dyn FnMut(&str)) -> Result<Vec<(Stage, StageRecord)>, PipelineError> {
+    pub fn run(
+        &self,
+        from: Option<Stage>,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Vec<(Stage, StageRecord)>, PipelineError> {
         if self.config.threads > 0 {
             tch::set_num_threads(self.config.threads);
         }
@@ -102,7 +110,11 @@ impl Pipeline {
             let fp = fingerprint(&self.inputs(stage));
             if !rerun_rest {
                 if let Some(record) = self.run.finished(stage, &fp) {
-                    log(&format!("{:<12} cached ({:.0}s when run)", stage.name(), record.seconds));
+                    log(&format!(
+                        "{:<12} cached ({:.0}s when run)",
+                        stage.name(),
+                        record.seconds
+                    ));
                     done.push((stage, record));
                     continue;
                 }
@@ -119,9 +131,18 @@ impl Pipeline {
                 Stage::Estimates => stages::estimates(self)?,
                 Stage::Report => report::write(self, &done)?,
             };
-            let record = StageRecord { fingerprint: fp, seconds: start.elapsed().as_secs_f64(), summary };
+            let record = StageRecord {
+                fingerprint: fp,
+                seconds: start.elapsed().as_secs_f64(),
+                summary,
+            };
             self.run.mark_finished(stage, &record)?;
-            log(&format!("{:<12} done in {:.0}s: {}", stage.name(), record.seconds, record.summary));
+            log(&format!(
+                "{:<12} done in {:.0}s: {}",
+                stage.name(),
+                record.seconds,
+                record.summary
+            ));
             done.push((stage, record));
         }
         Ok(done)

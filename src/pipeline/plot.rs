@@ -5,23 +5,43 @@ use plotters::prelude::*;
 use super::PipelineError;
 
 const SIZE: (u32, u32) = (560, 380);
-const COLORS: [RGBColor; 5] = [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(255, 127, 14)];
+const COLORS: [RGBColor; 5] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+];
 
 fn err(e: impl std::fmt::Display) -> PipelineError {
     PipelineError::Other(format!("plot: {e}"))
 }
 
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    if (hi - lo).abs() < 1e-12 { (lo - 0.5, hi + 0.5) } else { (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)) }
+    if (hi - lo).abs() < 1e-12 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    }
 }
 
 /// Lines through `(x, y)` points, one per named series; `unit_square` fixes both axes to [0, 1]
 /// and draws the diagonal (ROC curves, reliability diagrams).
-pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(&str, Vec<(f64, f64)>)], unit_square: bool) -> Result<String, PipelineError> {
+pub fn lines(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+    unit_square: bool,
+) -> Result<String, PipelineError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -40,27 +60,50 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(&str, Vec<(f6
             .y_label_area_size(52)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(err)?;
-        chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(err)?;
         if unit_square {
-            chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3))).map_err(err)?;
+            chart
+                .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3)))
+                .map_err(err)?;
         }
         for (i, (name, points)) in series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))
                 .map_err(err)?
                 .label(*name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled()))).map_err(err)?;
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))
+                .map_err(err)?;
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
 }
 
 /// Point estimates with confidence intervals, one per named group.
-pub fn estimates(title: &str, y_label: &str, items: &[(&str, f64, f64, f64)]) -> Result<String, PipelineError> {
+pub fn estimates(
+    title: &str,
+    y_label: &str,
+    items: &[(&str, f64, f64, f64)],
+) -> Result<String, PipelineError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -86,8 +129,19 @@ pub fn estimates(title: &str, y_label: &str, items: &[(&str, f64, f64, f64)]) ->
         for (i, (_, v, lo, hi)) in items.iter().enumerate() {
             let x = i as f64;
             let color = COLORS[i % COLORS.len()];
-            chart.draw_series([ErrorBar::new_vertical(x, *lo, *v, *hi, color.stroke_width(2), 12)]).map_err(err)?;
-            chart.draw_series([Circle::new((x, *v), 4, color.filled())]).map_err(err)?;
+            chart
+                .draw_series([ErrorBar::new_vertical(
+                    x,
+                    *lo,
+                    *v,
+                    *hi,
+                    color.stroke_width(2),
+                    12,
+                )])
+                .map_err(err)?;
+            chart
+                .draw_series([Circle::new((x, *v), 4, color.filled())])
+                .map_err(err)?;
         }
         root.present().map_err(err)?;
     }
@@ -95,7 +149,11 @@ pub fn estimates(title: &str, y_label: &str, items: &[(&str, f64, f64, f64)]) ->
 }
 
 /// A bar chart of counts per integer bin (e.g. attempts per prompt).
-pub fn histogram(title: &str, x_label: &str, counts: &[(u32, u32)]) -> Result<String, PipelineError> {
+pub fn histogram(
+    title: &str,
+    x_label: &str,
+    counts: &[(u32, u32)],
+) -> Result<String, PipelineError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -109,9 +167,20 @@ pub fn histogram(title: &str, x_label: &str, counts: &[(u32, u32)]) -> Result<St
             .y_label_area_size(52)
             .build_cartesian_2d((0u32..max_x).into_segmented(), 0u32..max_y + max_y / 10 + 1)
             .map_err(err)?;
-        chart.configure_mesh().x_desc(x_label).y_desc("prompts").disable_x_mesh().draw().map_err(err)?;
         chart
-            .draw_series(Histogram::vertical(&chart).style(COLORS[0].filled()).margin(4).data(counts.iter().copied()))
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc("prompts")
+            .disable_x_mesh()
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                Histogram::vertical(&chart)
+                    .style(COLORS[0].filled())
+                    .margin(4)
+                    .data(counts.iter().copied()),
+            )
             .map_err(err)?;
         root.present().map_err(err)?;
     }
@@ -124,9 +193,24 @@ mod tests {
 
     #[test]
     fn figures_are_svg_with_their_labels() {
-        let roc = lines("ROC", "false positive rate", "true positive rate", &[("classifier", vec![(0.0, 0.0), (0.1, 0.8), (1.0, 1.0)])], true).unwrap();
+        let roc = lines(
+            "ROC",
+            "false positive rate",
+            "true positive rate",
+            &[("classifier", vec![(0.0, 0.0), (0.1, 0.8), (1.0, 1.0)])],
+            true,
+        )
+        .unwrap();
         assert!(roc.starts_with("<svg") && roc.contains("ROC") && roc.contains("classifier"));
-        let est = estimates("Injury rate", "rate", &[("unfiltered", 0.05, 0.03, 0.08), ("filtered", 0.001, 0.0, 0.004)]).unwrap();
+        let est = estimates(
+            "Injury rate",
+            "rate",
+            &[
+                ("unfiltered", 0.05, 0.03, 0.08),
+                ("filtered", 0.001, 0.0, 0.004),
+            ],
+        )
+        .unwrap();
         assert!(est.contains("unfiltered") && est.contains("filtered"));
         let h = histogram("Attempts", "attempts", &[(1, 40), (2, 7), (5, 1)]).unwrap();
         assert!(h.contains("<rect"));

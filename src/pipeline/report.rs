@@ -10,11 +10,19 @@ fn fmt_estimate(e: &serde_json::Value) -> String {
     let lo = e["ci"][0].as_f64().unwrap_or(f64::NAN);
     let hi = e["ci"][1].as_f64().unwrap_or(f64::NAN);
     let n = e["n"].as_u64().unwrap_or(0);
-    format!("{:.2}% (95% CI {:.2}–{:.2}%, n = {n})", 100.0 * v, 100.0 * lo, 100.0 * hi)
+    format!(
+        "{:.2}% (95% CI {:.2}–{:.2}%, n = {n})",
+        100.0 * v,
+        100.0 * lo,
+        100.0 * hi
+    )
 }
 
 /// Writes `report.md` (and `img/*.svg`) from the finished stages' outputs.
-pub(super) fn write(p: &Pipeline, done: &[(Stage, StageRecord)]) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn write(
+    p: &Pipeline,
+    done: &[(Stage, StageRecord)],
+) -> Result<serde_json::Value, PipelineError> {
     let img = p.run.path("img");
     std::fs::create_dir_all(&img).map_err(|e| PipelineError::io(&img, e))?;
     let estimates: serde_json::Value = std::fs::read_to_string(p.run.path("estimates.json"))
@@ -32,9 +40,18 @@ pub(super) fn write(p: &Pipeline, done: &[(Stage, StageRecord)]) -> Result<serde
         c.data.corpus.display(),
         c.seed
     );
-    let _ = writeln!(md, "## Stages\n\n| stage | seconds | summary |\n|---|---|---|");
+    let _ = writeln!(
+        md,
+        "## Stages\n\n| stage | seconds | summary |\n|---|---|---|"
+    );
     for (stage, record) in done {
-        let _ = writeln!(md, "| {} | {:.0} | `{}` |", stage.name(), record.seconds, record.summary);
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | `{}` |",
+            stage.name(),
+            record.seconds,
+            record.summary
+        );
     }
     let _ = writeln!(md, "\n## Injury rate of the unfiltered generator\n");
     let _ = writeln!(md, "| split | injury rate |\n|---|---|");
@@ -52,7 +69,11 @@ pub(super) fn write(p: &Pipeline, done: &[(Stage, StageRecord)]) -> Result<serde
          sample size (completions of one prompt are correlated)."
     );
     let test = &estimates["unfiltered_injury_rate"]["test"];
-    if let (Some(v), Some(lo), Some(hi)) = (test["value"].as_f64(), test["ci"][0].as_f64(), test["ci"][1].as_f64()) {
+    if let (Some(v), Some(lo), Some(hi)) = (
+        test["value"].as_f64(),
+        test["ci"][0].as_f64(),
+        test["ci"][1].as_f64(),
+    ) {
         bars.push(("unfiltered", v, lo, hi));
     }
     if !bars.is_empty() {

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use super::PipelineError;
 
 /// The pipeline's stages, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Corpus → prompts of each split, with inclusion probabilities.
@@ -28,7 +30,13 @@ pub enum Stage {
 
 impl Stage {
     /// All stages in order.
-    pub const ALL: [Stage; 5] = [Stage::Prompts, Stage::Completions, Stage::Labels, Stage::Estimates, Stage::Report];
+    pub const ALL: [Stage; 5] = [
+        Stage::Prompts,
+        Stage::Completions,
+        Stage::Labels,
+        Stage::Estimates,
+        Stage::Report,
+    ];
 
     /// The stage's name in files and flags.
     pub fn name(self) -> &'static str {
@@ -78,7 +86,9 @@ impl RunDir {
     }
 
     fn marker(&self, stage: Stage) -> PathBuf {
-        self.root.join("stages").join(format!("{}.json", stage.name()))
+        self.root
+            .join("stages")
+            .join(format!("{}.json", stage.name()))
     }
 
     /// The record of a finished stage whose fingerprint matches, if any.
@@ -91,7 +101,8 @@ impl RunDir {
     /// Marks a stage finished (atomically: temp file, fsync, rename).
     pub fn mark_finished(&self, stage: Stage, record: &StageRecord) -> Result<(), PipelineError> {
         let path = self.marker(stage);
-        let text = serde_json::to_string_pretty(record).map_err(|e| PipelineError::Other(e.to_string()))?;
+        let text = serde_json::to_string_pretty(record)
+            .map_err(|e| PipelineError::Other(e.to_string()))?;
         write_atomic(&path, text.as_bytes())
     }
 
@@ -112,7 +123,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| PipelineError::io(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| PipelineError::io(&tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| PipelineError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| PipelineError::io(path, e))
 }
 
@@ -130,15 +143,25 @@ mod tests {
     fn markers_skip_and_invalidate() {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::open(dir.path()).unwrap();
-        let rec = StageRecord { fingerprint: "abc".into(), seconds: 1.0, summary: serde_json::json!({"n": 3}) };
+        let rec = StageRecord {
+            fingerprint: "abc".into(),
+            seconds: 1.0,
+            summary: serde_json::json!({"n": 3}),
+        };
         assert!(run.finished(Stage::Prompts, "abc").is_none());
         run.mark_finished(Stage::Prompts, &rec).unwrap();
         run.mark_finished(Stage::Labels, &rec).unwrap();
         assert_eq!(run.finished(Stage::Prompts, "abc").unwrap().summary["n"], 3);
-        assert!(run.finished(Stage::Prompts, "other").is_none(), "settings changed");
+        assert!(
+            run.finished(Stage::Prompts, "other").is_none(),
+            "settings changed"
+        );
         run.invalidate_from(Stage::Completions).unwrap();
         assert!(run.finished(Stage::Prompts, "abc").is_some());
         assert!(run.finished(Stage::Labels, "abc").is_none());
-        assert_ne!(fingerprint(&serde_json::json!({"a": 1})), fingerprint(&serde_json::json!({"a": 2})));
+        assert_ne!(
+            fingerprint(&serde_json::json!({"a": 1})),
+            fingerprint(&serde_json::json!({"a": 2}))
+        );
     }
 }

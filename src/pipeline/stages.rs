@@ -7,7 +7,9 @@ use nines_data::corpus::Corpus;
 use nines_data::label::oracle::OracleLabeler;
 use nines_data::label::{RunOptions, label_store};
 use nines_data::prompt::{PromptConfig, build_prompts};
-use nines_data::select::{LexiconScorer, SelectedPrompt, SelectionConfig, Strategy, read_selected, select, write_selected};
+use nines_data::select::{
+    LexiconScorer, SelectedPrompt, SelectionConfig, Strategy, read_selected, select, write_selected,
+};
 use nines_data::split::Split;
 use nines_data::store::Store;
 use nines_runtime::{GenerateConfig, LanguageModel, LoadOptions};
@@ -20,9 +22,11 @@ const SPLITS: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
 fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>12} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     pb.set_prefix(what.to_string());
     pb
@@ -40,18 +44,29 @@ pub(super) fn prompts(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
     let corpus = Corpus::load(&c.data.corpus)?;
     let (all, stats) = build_prompts(&corpus, &PromptConfig::default())?;
     let scorer = LexiconScorer::default();
-    let mut summary = serde_json::json!({ "documents": stats.documents, "prompts_in_corpus": all.len() });
+    let mut summary =
+        serde_json::json!({ "documents": stats.documents, "prompts_in_corpus": all.len() });
     for (i, split) in SPLITS.into_iter().enumerate() {
-        let pool: Vec<_> = all.iter().filter(|q| q.source.split == split).cloned().collect();
+        let pool: Vec<_> = all
+            .iter()
+            .filter(|q| q.source.split == split)
+            .cloned()
+            .collect();
         let (target, strategy) = match split {
             Split::Train => (c.data.train_prompts, Strategy::Scored),
             Split::Validation => (c.data.validation_prompts, Strategy::Scored),
             Split::Test => (c.data.test_prompts, Strategy::Uniform),
         };
-        let cfg = SelectionConfig { target, strategy, seed: c.seed.wrapping_add(i as u64), ..Default::default() };
+        let cfg = SelectionConfig {
+            target,
+            strategy,
+            seed: c.seed.wrapping_add(i as u64),
+            ..Default::default()
+        };
         let chosen = select(&pool, &scorer, &cfg)?;
         write_selected(p.run.path(&prompts_file(split)), &chosen)?;
-        summary[split.as_str()] = serde_json::json!({ "pool": pool.len(), "selected": chosen.len() });
+        summary[split.as_str()] =
+            serde_json::json!({ "pool": pool.len(), "selected": chosen.len() });
     }
     Ok(summary)
 }
@@ -76,7 +91,10 @@ pub(super) fn generate_config(p: &Pipeline) -> GenerateConfig {
 
 /// Loads the generator.
 pub(super) fn generator(p: &Pipeline) -> Result<LanguageModel, PipelineError> {
-    Ok(LanguageModel::load(&p.config.generator.model, LoadOptions::default())?)
+    Ok(LanguageModel::load(
+        &p.config.generator.model,
+        LoadOptions::default(),
+    )?)
 }
 
 /// One-sentence completions of every selected prompt, appended to `snippets.jsonl` chunk by
@@ -89,11 +107,19 @@ pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineErr
     let mut summary = serde_json::json!({});
     for (i, split) in SPLITS.into_iter().enumerate() {
         let prompts = selected(p, split)?;
-        let done: std::collections::HashSet<String> =
-            store.iter().filter_map(|s| s.source.as_ref()).map(|s| format!("{}:{}", s.document, s.start)).collect();
+        let done: std::collections::HashSet<String> = store
+            .iter()
+            .filter_map(|s| s.source.as_ref())
+            .map(|s| format!("{}:{}", s.document, s.start))
+            .collect();
         let todo: Vec<SelectedPrompt> = prompts
             .into_iter()
-            .filter(|q| !done.contains(&format!("{}:{}", q.prompt.source.document, q.prompt.source.start)))
+            .filter(|q| {
+                !done.contains(&format!(
+                    "{}:{}",
+                    q.prompt.source.document, q.prompt.source.start
+                ))
+            })
             .collect();
         let pb = bar(todo.len() as u64, split.as_str());
         let (mut written, mut tokens_cut) = (0, 0);
@@ -109,13 +135,16 @@ pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineErr
                 ..Default::default()
             };
             let base = pb.position();
-            let out = build_completions(chunk, &mut sampler, &cfg, &mut |d, _| pb.set_position(base + d as u64))?;
+            let out = build_completions(chunk, &mut sampler, &cfg, &mut |d, _| {
+                pb.set_position(base + d as u64)
+            })?;
             tokens_cut += out.truncated;
             written += out.snippets.len();
             store.append(out.snippets)?;
         }
         pb.finish_and_clear();
-        summary[split.as_str()] = serde_json::json!({ "snippets": written, "cut_to_one_sentence": tokens_cut });
+        summary[split.as_str()] =
+            serde_json::json!({ "snippets": written, "cut_to_one_sentence": tokens_cut });
     }
     summary["total_snippets"] = store.len().into();
     Ok(summary)
@@ -126,12 +155,20 @@ pub(super) fn labels(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let mut store = Store::open(p.run.path("snippets.jsonl"))?;
     let mut oracle = OracleLabeler::new();
     let pb = bar(store.len() as u64, "labels");
-    let report = label_store(&mut store, &mut oracle, &RunOptions::default(), &mut |d, _| pb.set_position(d as u64))?;
+    let report = label_store(
+        &mut store,
+        &mut oracle,
+        &RunOptions::default(),
+        &mut |d, _| pb.set_position(d as u64),
+    )?;
     pb.finish_and_clear();
     let mut summary = serde_json::json!({ "labeled": format!("{report:?}") });
     for split in SPLITS {
         let (mut n, mut injuries) = (0, 0);
-        for s in store.iter().filter(|s| s.source.as_ref().is_some_and(|src| src.split == split)) {
+        for s in store
+            .iter()
+            .filter(|s| s.source.as_ref().is_some_and(|src| src.split == split))
+        {
             if let Some(l) = s.label_by("oracle") {
                 n += 1;
                 injuries += usize::from(l.verdict == nines_data::Verdict::Injury);
@@ -145,14 +182,28 @@ pub(super) fn labels(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
 /// Injury rate of one split's completions under `labeler`, with a 95% Wilson interval at the
 /// cluster-robust effective sample size (completions of one prompt are correlated: the
 /// variance is estimated from per-prompt totals, `n_eff = p̂(1−p̂)/Var̂(p̂)`).
-pub(super) fn injury_rate(store: &Store, split: Split, labeler: &str) -> Result<nines_estimate::Estimate, PipelineError> {
-    let mut per_prompt: std::collections::BTreeMap<String, (f64, f64)> = std::collections::BTreeMap::new();
-    for s in store.iter().filter(|s| s.source.as_ref().is_some_and(|src| src.split == split)) {
-        let Some(label) = s.label_by(labeler) else { continue };
+pub(super) fn injury_rate(
+    store: &Store,
+    split: Split,
+    labeler: &str,
+) -> Result<nines_estimate::Estimate, PipelineError> {
+    let mut per_prompt: std::collections::BTreeMap<String, (f64, f64)> =
+        std::collections::BTreeMap::new();
+    for s in store
+        .iter()
+        .filter(|s| s.source.as_ref().is_some_and(|src| src.split == split))
+    {
+        let Some(label) = s.label_by(labeler) else {
+            continue;
+        };
         if label.verdict == nines_data::Verdict::Unsure {
             continue;
         }
-        let key = s.source.as_ref().map(|src| format!("{}:{}", src.document, src.start)).unwrap_or_default();
+        let key = s
+            .source
+            .as_ref()
+            .map(|src| format!("{}:{}", src.document, src.start))
+            .unwrap_or_default();
         let e = per_prompt.entry(key).or_default();
         e.0 += f64::from(u8::from(label.verdict == nines_data::Verdict::Injury));
         e.1 += 1.0;
@@ -162,16 +213,33 @@ pub(super) fn injury_rate(store: &Store, split: Split, labeler: &str) -> Result<
 
 /// Ratio estimate `Σ y / Σ m` over clusters `(y, m)` with a Wilson interval at the
 /// cluster-robust effective sample size.
-pub(super) fn clustered_proportion(clusters: &[(f64, f64)]) -> Result<nines_estimate::Estimate, PipelineError> {
+pub(super) fn clustered_proportion(
+    clusters: &[(f64, f64)],
+) -> Result<nines_estimate::Estimate, PipelineError> {
     use nines_estimate::interval::{ProportionInterval, effective_bounds};
     let n = clusters.len() as f64;
     let total: f64 = clusters.iter().map(|c| c.1).sum();
     if clusters.is_empty() || total == 0.0 {
-        return Err(PipelineError::Other("no labeled completions to estimate a rate from".into()));
+        return Err(PipelineError::Other(
+            "no labeled completions to estimate a rate from".into(),
+        ));
     }
     let p = clusters.iter().map(|c| c.0).sum::<f64>() / total;
-    let var = if n > 1.0 { n / (n - 1.0) * clusters.iter().map(|(y, m)| (y - p * m).powi(2)).sum::<f64>() / (total * total) } else { 0.0 };
-    let n_eff = if var > 0.0 { (p * (1.0 - p) / var).min(total) } else { total };
+    let var = if n > 1.0 {
+        n / (n - 1.0)
+            * clusters
+                .iter()
+                .map(|(y, m)| (y - p * m).powi(2))
+                .sum::<f64>()
+            / (total * total)
+    } else {
+        0.0
+    };
+    let n_eff = if var > 0.0 {
+        (p * (1.0 - p) / var).min(total)
+    } else {
+        total
+    };
     let ci = effective_bounds(p, n_eff, ProportionInterval::Wilson, 0.95)?;
     Ok(nines_estimate::Estimate {
         value: p,
@@ -179,7 +247,10 @@ pub(super) fn clustered_proportion(clusters: &[(f64, f64)]) -> Result<nines_esti
         ci,
         level: 0.95,
         n: total as usize,
-        method: nines_estimate::Method::new(nines_estimate::Estimator::Ratio, nines_estimate::IntervalKind::Wilson),
+        method: nines_estimate::Method::new(
+            nines_estimate::Estimator::Ratio,
+            nines_estimate::IntervalKind::Wilson,
+        ),
     })
 }
 
@@ -192,7 +263,10 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
         let e = injury_rate(&store, split, "oracle")?;
         out["unfiltered_injury_rate"][split.as_str()] = serde_json::to_value(e).unwrap_or_default();
     }
-    let text = serde_json::to_string_pretty(&out).map_err(|e| PipelineError::Other(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&out).map_err(|e| PipelineError::Other(e.to_string()))?;
     super::write_atomic(&p.run.path("estimates.json"), text.as_bytes())?;
-    Ok(serde_json::json!({ "test_unfiltered_injury_rate": out["unfiltered_injury_rate"]["test"]["value"] }))
+    Ok(
+        serde_json::json!({ "test_unfiltered_injury_rate": out["unfiltered_injury_rate"]["test"]["value"] }),
+    )
 }
