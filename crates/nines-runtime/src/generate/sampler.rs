@@ -59,13 +59,16 @@ fn draw(logits: &Tensor, cfg: &GenerateConfig, rngs: &mut [&mut ChaCha8Rng]) -> 
         // strictly before it already does.
         let before = probs.cumsum(-1, Kind::Float) - &probs;
         let probs = probs.masked_fill(&before.ge(cfg.top_p), 0.0);
-        let picks = draw_rows(&probs, rngs);
-        let order = cpu_i64(&order);
-        picks
-            .iter()
-            .enumerate()
-            .map(|(r, &p)| order[r * vocab as usize + p])
-            .collect()
+        // Map each row's pick (a position in sorted order) back to its token id on the
+        // device: one id per row crosses to the CPU, not the whole sorted index.
+        let picks: Vec<i64> = draw_rows(&probs, rngs)
+            .into_iter()
+            .map(|p| p as i64)
+            .collect();
+        let picks = Tensor::from_slice(&picks)
+            .to_device(order.device())
+            .unsqueeze(1);
+        cpu_i64(&order.gather(1, &picks, false))
     } else {
         let probs = scaled.softmax(-1, Kind::Float);
         draw_rows(&probs, rngs)
