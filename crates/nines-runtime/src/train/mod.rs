@@ -1,6 +1,8 @@
 //! Training machinery shared by every trainer in Nines (classifier, causal-LM fine-tuning,
 //! PPO): an AdamW whose state saves and restores exactly, learning-rate schedules, gradient
-//! clipping by global norm, freezing all but the top layers, and LoRA adapters.
+//! clipping by global norm, freezing all but the top layers, and LoRA adapters; causal-LM
+//! fine-tuning on packed text ([`Finetuner`], [`PackedTokens`]), Hugging Face export
+//! ([`export_hf`]) and a train-once cache ([`finetune_cached`]).
 //!
 //! ```
 //! use nines_runtime::tch::{Device, Kind, Tensor, nn};
@@ -19,10 +21,21 @@
 //! assert!(w.abs().max().double_value(&[]) < 1.0);
 //! ```
 
+mod cache;
+mod export;
+mod finetune;
 mod freeze;
 mod optim;
+mod pack;
 mod schedule;
 
+pub use cache::{REPORT_FILE, finetune_cache_key, finetune_cached};
+pub use export::export_hf;
+pub use finetune::{
+    DataPosition, Evaluation, FinetuneConfig, FinetuneError, FinetuneReport, FinetuneResult,
+    Finetuner, RunOptions, StepMetrics, evaluate,
+};
 pub use freeze::{freeze_all_but_top_layers, layer_index};
 pub use optim::{AdamW, AdamWConfig};
+pub use pack::PackedTokens;
 pub use schedule::{LrSchedule, ScheduleKind};
