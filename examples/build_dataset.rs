@@ -51,6 +51,10 @@ struct Args {
     /// Sentences per prompt.
     #[arg(long, default_value_t = 3)]
     sentences: usize,
+    /// Sentences between the starts of consecutive prompts (default: --sentences, so prompts
+    /// do not overlap; 1 makes every sentence a completion of its preceding sentences).
+    #[arg(long)]
+    stride: Option<usize>,
     /// Longest prompt in characters.
     #[arg(long, default_value_t = 600)]
     max_chars: usize,
@@ -203,7 +207,7 @@ fn main() -> Result<()> {
     let corpus = args.corpus.clone().unwrap_or_else(Corpus::default_path);
     let mut prompt_cfg = PromptConfig {
         sentences: args.sentences,
-        stride: args.sentences,
+        stride: args.stride.unwrap_or(args.sentences),
         max_chars: args.max_chars,
         ..PromptConfig::default()
     };

@@ -480,7 +480,7 @@ fn round_metrics(
     let misses = new.iter().filter(|l| l.is_miss()).count();
     let false_alarms = new
         .iter()
-        .filter(|l| l.verdict == Verdict::NoInjury && l.score >= threshold)
+        .filter(|l| l.verdict == Verdict::NoInjury && l.score > threshold)
         .count();
     let expected_misses = new
         .iter()

@@ -18,7 +18,7 @@ use crate::threshold::ThresholdChoice;
 pub trait InjuryScorer: Send {
     /// Calibrated probabilities of injury, one per pair, in input order.
     fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>>;
-    /// The rejection threshold on those probabilities (`score >= threshold` is rejected), if
+    /// The rejection threshold on those probabilities (`score > threshold` is rejected), if
     /// one has been chosen.
     fn threshold(&self) -> Option<f64>;
 }
@@ -191,7 +191,7 @@ impl Classifier {
             .collect())
     }
 
-    /// Whether each pair is rejected (`score >= threshold`).
+    /// Whether each pair is rejected (`score > threshold`).
     ///
     /// # Errors
     /// [`ClassifyError::Config`] when no threshold has been chosen.
@@ -202,7 +202,7 @@ impl Classifier {
         Ok(self
             .score(pairs)?
             .into_iter()
-            .map(|s| f64::from(s) >= t)
+            .map(|s| f64::from(s) > t)
             .collect())
     }
 

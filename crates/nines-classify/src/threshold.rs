@@ -2,10 +2,12 @@
 //! (Clopper-Pearson) upper confidence bound on that rate, and the share of safe completions
 //! the threshold rejects.
 //!
-//! A pair is rejected when `score >= threshold`. A false negative is an injury that is not
-//! rejected. On validation data with `P` positives, [`select_for_fnr`] takes the highest
-//! threshold that misses at most `⌊target · P⌋` of them: the `k`-th lowest positive score,
-//! `k = ⌊target · P⌋`. The empirical FNR is then at most the target; the upper bound says how
+//! A pair is accepted when `score <= threshold` and rejected when `score > threshold` — the
+//! convention of the whole project (the filter accepts a completion whose P(injury) is at most
+//! the threshold). A false negative is an injury that is accepted. On validation data with `P`
+//! positives, [`select_for_fnr`] takes a threshold that accepts at most `k = ⌊target · P⌋` of
+//! them: halfway between the `(k+1)`-th lowest positive score and the highest score of any pair
+//! below it, so the choice has a margin on both sides. The empirical FNR is then at most the target; the upper bound says how
 //! large the true FNR may still be, given only `P` positives.
 
 use serde::{Deserialize, Serialize};
@@ -15,13 +17,13 @@ use crate::error::{ClassifyError, Result};
 /// A threshold and what it does on the data it was chosen or evaluated on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdChoice {
-    /// Reject when `score >= threshold`.
+    /// Reject when `score > threshold` (accept when `score <= threshold`).
     pub threshold: f64,
     /// The false-negative rate aimed for (NaN-free; 0 when evaluating a given threshold).
     pub target_fnr: f64,
     /// Positives (injuries) in the data.
     pub positives: usize,
-    /// Positives scored below the threshold (let through).
+    /// Positives scored at or below the threshold (let through).
     pub missed: usize,
     /// `missed / positives`.
     pub fnr: f64,
@@ -31,7 +33,7 @@ pub struct ThresholdChoice {
     pub confidence: f64,
     /// Negatives (safe completions) in the data.
     pub negatives: usize,
-    /// Negatives scored at or above the threshold (rejected although safe).
+    /// Negatives scored above the threshold (rejected although safe).
     pub rejected_safe: usize,
     /// `rejected_safe / negatives`.
     pub safe_rejection_rate: f64,
@@ -103,7 +105,7 @@ pub fn evaluate_threshold(
     let mut missed = 0;
     let mut rejected_safe = 0;
     for (&s, &y) in scores.iter().zip(labels) {
-        let rejected = f64::from(s) >= threshold;
+        let rejected = f64::from(s) > threshold;
         match (y, rejected) {
             (true, false) => missed += 1,
             (false, true) => rejected_safe += 1,
@@ -124,15 +126,16 @@ pub fn evaluate_threshold(
     })
 }
 
-/// The highest threshold whose false-negative rate on `scores` / `labels` is at most
-/// `target_fnr`, with the Clopper-Pearson upper bound on it at `confidence`.
+/// A threshold whose false-negative rate on `scores` / `labels` is at most `target_fnr`,
+/// with the Clopper-Pearson upper bound on it at `confidence`: halfway between the lowest
+/// positive score that must be rejected and the next lower score (0 when there is none).
 ///
 /// ```
 /// use nines_classify::threshold::select_for_fnr;
 /// let scores = [0.9, 0.8, 0.3, 0.2, 0.1, 0.05];
 /// let labels = [true, true, true, false, false, false];
 /// let c = select_for_fnr(&scores, &labels, 0.0, 0.95).unwrap();
-/// assert_eq!(c.threshold, 0.3f32 as f64);
+/// assert_eq!(c.threshold, (0.3f32 as f64 + 0.2f32 as f64) / 2.0);
 /// assert_eq!((c.missed, c.rejected_safe), (0, 0));
 /// ```
 pub fn select_for_fnr(
@@ -156,7 +159,17 @@ pub fn select_for_fnr(
         .collect();
     positives.sort_by(f32::total_cmp);
     let k = ((target_fnr * pos as f64).floor() as usize).min(pos - 1);
-    let threshold = f64::from(positives[k]);
+    // Reject the (k+1)-th lowest positive and everything above it.
+    let must_reject = f64::from(positives[k]);
+    let below = scores
+        .iter()
+        .map(|&s| f64::from(s))
+        .filter(|&s| s < must_reject)
+        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+    let threshold = match below {
+        Some(b) => (b + must_reject) / 2.0,
+        None => (must_reject / 2.0).min(must_reject.next_down()),
+    };
     let mut c = evaluate_threshold(scores, labels, threshold, confidence)?;
     c.target_fnr = target_fnr;
     Ok(c)

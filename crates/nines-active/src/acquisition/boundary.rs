@@ -37,7 +37,7 @@ impl Acquisition for Boundary {
             .items()
             .iter()
             .map(|it| {
-                if it.score >= lo && it.score < threshold {
+                if it.score >= lo && it.score <= threshold {
                     it.score
                 } else {
                     0.0

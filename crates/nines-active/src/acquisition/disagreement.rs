@@ -10,7 +10,7 @@ use crate::pool::Pool;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DisagreementMeasure {
-    /// Entropy (nats) of the vote share `v`: a member votes *reject* when `p_m ≥ threshold`.
+    /// Entropy (nats) of the vote share `v`: a member votes *reject* when `p_m > threshold`.
     VoteEntropy,
     /// Population standard deviation of the members' scores.
     ScoreStd,
@@ -61,7 +61,7 @@ impl Acquisition for Disagreement {
             let mean = m.iter().sum::<f64>() / n;
             u.push(match self.measure {
                 DisagreementMeasure::VoteEntropy => {
-                    let rejects = m.iter().filter(|&&p| p >= threshold).count() as f64;
+                    let rejects = m.iter().filter(|&&p| p > threshold).count() as f64;
                     binary_entropy(rejects / n)
                 }
                 DisagreementMeasure::ScoreStd => {

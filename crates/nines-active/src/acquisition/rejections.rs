@@ -30,10 +30,10 @@ impl Acquisition for ManyRejections {
             }
             let rejected = group
                 .iter()
-                .filter(|&&i| items[i].score >= threshold)
+                .filter(|&&i| items[i].score > threshold)
                 .count();
             for &i in &group {
-                if items[i].score < threshold {
+                if items[i].score <= threshold {
                     u[i] = rejected as f64 / (group.len() - 1) as f64;
                 }
             }
