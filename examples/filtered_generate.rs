@@ -6,24 +6,19 @@
 //! cargo run --release --example filtered_generate -- --strategy safest --k 4 --stats filter.jsonl
 //! ```
 //!
-//! Scorer: until a trained `nines-classify` classifier is saved, this example scores pairs
-//! with a *stand-in* built from the MiniLM encoder: the pair `(prompt, completion)` is encoded
-//! as one sequence (what a cross-encoder classifier costs), mean-pooled, and its cosine
-//! similarity `c` to the embedding of a fixed description of an injury is mapped to
-//! `sigmoid(12 (c − 0.3))`. It is a crude semantic detector, good for seeing the filter work
-//! and for timing, not a calibrated P(injury). With the classifier the scorer is one line:
-//! `FnScorer::new(|pairs: &[(&str, &str)]| classifier.score(pairs))`.
+//! The scorer is a trained injury classifier (a `nines-classify` folder, see
+//! `examples/train_classifier.rs`); the threshold schedule starts at the threshold saved with
+//! it (chosen on validation for a target false-negative rate) unless `--threshold` is given,
+//! and tightens by `--ratio` per rejection down to `--floor` × that start.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
+use nines::classify::Classifier;
 use nines::filter::{
     Decision, Fallback, Filter, FilterConfig, FnScorer, RuntimePolicy, Strategy, ThresholdSchedule,
     Verdict,
 };
-use nines::runtime::{
-    DType, DeviceSpec, Encoder, GenerateConfig, LanguageModel, LoadOptions, Pooling,
-};
-use tch::{Kind, Tensor};
+use nines::runtime::{DType, DeviceSpec, GenerateConfig, LanguageModel, LoadOptions};
 
 /// Sampling strategy.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -42,9 +37,9 @@ struct Args {
     /// Generator: a Hugging Face folder or a .gguf file.
     #[arg(long, default_value = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")]
     model: String,
-    /// Encoder folder for the stand-in scorer.
-    #[arg(long, default_value = "models/minilm")]
-    encoder: String,
+    /// Trained classifier folder (nines-classify): weights, tokenizer, temperature, threshold.
+    #[arg(long, default_value = "runs/classifier")]
+    classifier: String,
     /// Prompt to continue (repeat for several; all are filtered together).
     #[arg(long, default_values_t = [
         "The knife slipped on the wet cutting board.".to_string(),
@@ -60,14 +55,14 @@ struct Args {
     /// Most candidates per prompt.
     #[arg(long, default_value_t = 32)]
     max_attempts: usize,
-    /// Threshold before any rejection.
-    #[arg(long, default_value_t = 0.5)]
-    threshold: f64,
+    /// Threshold before any rejection (default: the classifier's saved threshold).
+    #[arg(long)]
+    threshold: Option<f64>,
     /// Threshold factor per rejection (1 = constant).
     #[arg(long, default_value_t = 0.9)]
     ratio: f64,
-    /// Lowest threshold.
-    #[arg(long, default_value_t = 0.1)]
+    /// Lowest threshold, as a fraction of the starting one.
+    #[arg(long, default_value_t = 0.2)]
     floor: f64,
     /// Text returned when every attempt is rejected (default: refuse).
     #[arg(long)]
@@ -95,52 +90,6 @@ struct Args {
     threads: i32,
 }
 
-/// The MiniLM stand-in scorer described in the file header.
-struct StandIn {
-    encoder: Encoder,
-    reference: Tensor,
-}
-
-const INJURY: &str =
-    "Someone was badly hurt: a wound, blood, a broken bone, a burn, pain, an injury.";
-
-impl StandIn {
-    fn load(dir: &str, device: DeviceSpec) -> Result<Self> {
-        let encoder = Encoder::load(
-            dir,
-            LoadOptions {
-                device,
-                dtype: DType::F32,
-            },
-        )?;
-        let reference = encoder.embed(&[INJURY], Pooling::Mean)?;
-        let reference = &reference / reference.norm();
-        Ok(Self { encoder, reference })
-    }
-
-    fn score(&self, pairs: &[(&str, &str)]) -> nines::runtime::Result<Vec<f32>> {
-        if pairs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let _guard = tch::no_grad_guard();
-        let first: Vec<&str> = pairs.iter().map(|p| p.0).collect();
-        let second: Vec<&str> = pairs.iter().map(|p| p.1).collect();
-        let batch = self.encoder.encode_batch(&first, Some(&second), 256)?;
-        let hidden = self.encoder.forward(&batch, false);
-        let pooled = self
-            .encoder
-            .pool(&hidden, &batch, Pooling::Mean)
-            .to_kind(Kind::Float)
-            .to_device(tch::Device::Cpu);
-        let norms = pooled.norm_scalaropt_dim(2, [1], true);
-        let cos = (pooled / norms)
-            .matmul(&self.reference.transpose(0, 1))
-            .squeeze_dim(1);
-        let p = ((cos - 0.3) * 12.0).sigmoid();
-        Ok(Vec::<f32>::try_from(&p)?)
-    }
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     if args.threads > 0 {
@@ -153,13 +102,27 @@ fn main() -> Result<()> {
             dtype: DType::F32,
         },
     )?;
-    let stand_in = StandIn::load(&args.encoder, args.device)?;
+    let classifier = Classifier::load(&args.classifier, args.device).with_context(|| {
+        format!(
+            "loading the classifier {} (train one with examples/train_classifier.rs)",
+            args.classifier
+        )
+    })?;
+    let start = match args.threshold {
+        Some(t) => t,
+        None => classifier.threshold().with_context(|| {
+            format!(
+                "{} has no saved threshold: pass --threshold",
+                args.classifier
+            )
+        })?,
+    };
     let generate = GenerateConfig {
         max_new_tokens: args.max_new_tokens,
         ..RuntimePolicy::default_generate_config()
     };
     let policy = RuntimePolicy::with_config(&lm, generate)?;
-    let scorer = FnScorer::new(|pairs: &[(&str, &str)]| stand_in.score(pairs));
+    let scorer = FnScorer::new(|pairs: &[(&str, &str)]| classifier.score(pairs));
     let strategy = match args.strategy {
         StrategyArg::Sequential => Strategy::Sequential,
         StrategyArg::First => Strategy::BatchedFirstAccepted { k: args.k },
@@ -169,9 +132,9 @@ fn main() -> Result<()> {
         strategy,
         max_attempts: args.max_attempts,
         schedule: ThresholdSchedule::Geometric {
-            start: args.threshold,
+            start,
             ratio: args.ratio,
-            floor: args.floor,
+            floor: args.floor * start,
         },
         fallback: args
             .safe_text

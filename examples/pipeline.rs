@@ -4,7 +4,10 @@
 //! ```text
 //! cargo run --release --example pipeline                       # defaults, runs/default
 //! cargo run --release --example pipeline -- --config my.toml   # settings from TOML
-//! cargo run --release --example pipeline -- --from labels      # redo labels and what follows
+//! cargo run --release --example pipeline -- --from filter      # redo the filter and what follows
+//! # A quick smoke run:
+//! cargo run --release --example pipeline -- --run-dir runs/smoke --train-prompts 16 --test-prompts 8 \
+//!     --train-negatives 100 --pool-size 200 --budget 20 --ppo-steps 1
 //! ```
 
 use std::path::PathBuf;
@@ -28,18 +31,30 @@ struct Args {
     /// Random seed for every stage.
     #[arg(long)]
     seed: Option<u64>,
-    /// Expected number of training prompts.
+    /// Expected number of training prompts (PPO rollouts).
     #[arg(long)]
     train_prompts: Option<usize>,
-    /// Expected number of validation prompts.
-    #[arg(long)]
-    validation_prompts: Option<usize>,
-    /// Expected number of test prompts.
+    /// Expected number of test prompts (the policy comparison).
     #[arg(long)]
     test_prompts: Option<usize>,
-    /// Completions per prompt.
+    /// Unfiltered completions per test prompt.
     #[arg(long)]
     completions_per_prompt: Option<usize>,
+    /// Training negatives kept for the classifier.
+    #[arg(long)]
+    train_negatives: Option<usize>,
+    /// Classifier training epochs.
+    #[arg(long)]
+    classifier_epochs: Option<usize>,
+    /// Pool pairs scored in the active-learning round.
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// Labels spent in the active-learning round.
+    #[arg(long)]
+    budget: Option<usize>,
+    /// PPO steps.
+    #[arg(long)]
+    ppo_steps: Option<usize>,
     /// Generator: a Hugging Face folder or a .gguf file.
     #[arg(long)]
     model: Option<PathBuf>,
@@ -63,14 +78,26 @@ fn main() -> Result<()> {
     if let Some(v) = args.train_prompts {
         cfg.data.train_prompts = v;
     }
-    if let Some(v) = args.validation_prompts {
-        cfg.data.validation_prompts = v;
-    }
     if let Some(v) = args.test_prompts {
         cfg.data.test_prompts = v;
     }
     if let Some(v) = args.completions_per_prompt {
         cfg.data.completions_per_prompt = v;
+    }
+    if let Some(v) = args.train_negatives {
+        cfg.classifier.train_negatives = v;
+    }
+    if let Some(v) = args.classifier_epochs {
+        cfg.classifier.epochs = v;
+    }
+    if let Some(v) = args.pool_size {
+        cfg.active.pool_size = v;
+    }
+    if let Some(v) = args.budget {
+        cfg.active.budget = v;
+    }
+    if let Some(v) = args.ppo_steps {
+        cfg.distill.steps = v;
     }
     if let Some(v) = args.model {
         cfg.generator.model = v;

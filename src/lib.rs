@@ -7,8 +7,16 @@
 //! - [`data`]: fiction corpus, snippets, the JSONL store and labelers.
 //! - [`filter`]: rejection-sampling filter (sample until the classifier accepts).
 //! - [`estimate`]: importance-sampling estimators with error bars (pure Rust).
+//! - [`classify`]: the injury classifier (trainer, threshold for a target FNR, ensembles).
+//! - [`active`]: active learning (which pairs to label, with known inclusion probabilities).
+//! - [`distill`]: PPO distillation of the filter into the generator.
+//!
+//! and adds the glue of the end-to-end run: [`pipeline`] (the stages behind `make demo`),
+//! [`sampler`] (the runtime as a completion sampler) and [`compare`] (pairwise quality
+//! judgments by a person at the terminal).
 #![deny(missing_docs)]
 
+pub mod compare;
 pub mod pipeline;
 pub mod sampler;
 

@@ -14,6 +14,14 @@ pub struct PipelineConfig {
     pub data: DataConfig,
     /// The generator and its sampling settings.
     pub generator: GeneratorConfig,
+    /// The injury classifier and its training.
+    pub classifier: ClassifierStageConfig,
+    /// The active-learning round.
+    pub active: ActiveStageConfig,
+    /// The rejection-sampling filter.
+    pub filter: FilterStageConfig,
+    /// The PPO distillation.
+    pub distill: DistillStageConfig,
     /// Random seed for every stage (each derives its own). Default 7.
     pub seed: u64,
     /// LibTorch intra-op threads (0: LibTorch's default). Default 2.
@@ -26,14 +34,14 @@ pub struct PipelineConfig {
 pub struct DataConfig {
     /// Corpus file or folder. Default `data/corpus`.
     pub corpus: PathBuf,
-    /// Expected number of training prompts (oversampled by the injury lexicon). Default 500.
+    /// Expected number of training prompts for PPO rollouts (oversampled by the injury
+    /// lexicon). Default 400.
     pub train_prompts: usize,
-    /// Expected number of validation prompts (oversampled likewise). Default 250.
-    pub validation_prompts: usize,
-    /// Expected number of test prompts (uniform: estimates are for the uniform prompt
+    /// Expected number of test prompts on which the unfiltered, filtered and distilled
+    /// policies are compared (uniform: the estimates are for the uniform prompt
     /// distribution). Default 120.
     pub test_prompts: usize,
-    /// Completions per prompt. Default 2.
+    /// Unfiltered completions per test prompt. Default 1.
     pub completions_per_prompt: usize,
     /// Prompts per generation batch. Default 16.
     pub batch_size: usize,
@@ -59,6 +67,10 @@ impl Default for PipelineConfig {
             run_dir: PathBuf::from("runs/default"),
             data: DataConfig::default(),
             generator: GeneratorConfig::default(),
+            classifier: ClassifierStageConfig::default(),
+            active: ActiveStageConfig::default(),
+            filter: FilterStageConfig::default(),
+            distill: DistillStageConfig::default(),
             seed: 7,
             threads: 2,
         }
@@ -69,10 +81,9 @@ impl Default for DataConfig {
     fn default() -> Self {
         DataConfig {
             corpus: PathBuf::from("data/corpus"),
-            train_prompts: 500,
-            validation_prompts: 250,
+            train_prompts: 400,
             test_prompts: 120,
-            completions_per_prompt: 2,
+            completions_per_prompt: 1,
             batch_size: 16,
         }
     }
@@ -85,6 +96,116 @@ impl Default for GeneratorConfig {
             top_p: 0.95,
             temperature: 1.0,
             max_new_tokens: 40,
+        }
+    }
+}
+
+/// The injury classifier: trained on the labeled dataset (every corpus sentence as the
+/// completion of the three before it, oracle-labeled), the training regions of which are cut
+/// in two halves: one to train on, one as the unlabeled pool of the active-learning round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierStageConfig {
+    /// Encoder folder (BERT family). Default `models/minilm`.
+    pub backbone: PathBuf,
+    /// Training negatives kept (uniformly drawn; every positive is kept). Default 1500.
+    pub train_negatives: usize,
+    /// Positive oversampling factor. Default 4.
+    pub oversample: f64,
+    /// Epochs. Default 1.
+    pub epochs: usize,
+    /// Peak learning rate. Default 5e-5.
+    pub learning_rate: f64,
+    /// Longest pair in tokens. Default 128.
+    pub max_len: usize,
+    /// False-negative rate aimed for on validation when choosing the threshold. Default 0.01.
+    pub target_fnr: f64,
+}
+
+impl Default for ClassifierStageConfig {
+    fn default() -> Self {
+        ClassifierStageConfig {
+            backbone: PathBuf::from("models/minilm"),
+            train_negatives: 1500,
+            oversample: 4.0,
+            epochs: 1,
+            learning_rate: 5e-5,
+            max_len: 128,
+            target_fnr: 0.01,
+        }
+    }
+}
+
+/// One active-learning round: score the pool, draw labels where misses are likely (boundary
+/// band) and at random, label them with the oracle, retrain on the new labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActiveStageConfig {
+    /// Pool pairs scored (a uniform draw from the pool half). Default 2000.
+    pub pool_size: usize,
+    /// Labels spent (expected batch size). Default 100.
+    pub budget: usize,
+    /// Training examples from the first round replayed with the new labels. Default 400.
+    pub replay: usize,
+}
+
+impl Default for ActiveStageConfig {
+    fn default() -> Self {
+        ActiveStageConfig {
+            pool_size: 2000,
+            budget: 100,
+            replay: 400,
+        }
+    }
+}
+
+/// The rejection-sampling filter on the test prompts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilterStageConfig {
+    /// Candidates per prompt per round (batched first-accepted, which has the output
+    /// distribution of sequential sampling). Default 4.
+    pub k: usize,
+    /// Most candidates per prompt before the fallback (refuse). Default 16.
+    pub max_attempts: usize,
+}
+
+impl Default for FilterStageConfig {
+    fn default() -> Self {
+        FilterStageConfig {
+            k: 4,
+            max_attempts: 16,
+        }
+    }
+}
+
+/// The PPO distillation against the classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistillStageConfig {
+    /// PPO steps. Default 12.
+    pub steps: usize,
+    /// Prompts per step. Default 8.
+    pub prompts_per_step: usize,
+    /// Completions per prompt per step. Default 2.
+    pub samples_per_prompt: usize,
+    /// Transformer blocks trained (the rest frozen). Default 2.
+    pub top_layers: usize,
+    /// Learning rate. Default 1e-5.
+    pub learning_rate: f64,
+    /// Fixed KL coefficient. Default 0.05.
+    pub kl_coef: f64,
+}
+
+impl Default for DistillStageConfig {
+    fn default() -> Self {
+        DistillStageConfig {
+            steps: 12,
+            prompts_per_step: 8,
+            samples_per_prompt: 2,
+            top_layers: 2,
+            learning_rate: 1e-5,
+            kl_coef: 0.05,
         }
     }
 }
@@ -140,11 +261,11 @@ impl PipelineConfig {
             })
         };
         let d = &self.data;
-        if d.train_prompts == 0 || d.validation_prompts == 0 || d.test_prompts == 0 {
-            return bad(
-                "data.*_prompts",
-                "every split needs at least one prompt".into(),
-            );
+        if d.train_prompts == 0 {
+            return bad("data.train_prompts", "must be at least 1".into());
+        }
+        if d.test_prompts < 2 {
+            return bad("data.test_prompts", "must be at least 2".into());
         }
         if d.completions_per_prompt == 0 {
             return bad("data.completions_per_prompt", "must be at least 1".into());
@@ -164,6 +285,67 @@ impl PipelineConfig {
         }
         if g.max_new_tokens == 0 {
             return bad("generator.max_new_tokens", "must be at least 1".into());
+        }
+        let k = &self.classifier;
+        if k.train_negatives == 0 {
+            return bad("classifier.train_negatives", "must be at least 1".into());
+        }
+        if !(k.oversample.is_finite() && k.oversample >= 1.0) {
+            return bad(
+                "classifier.oversample",
+                format!("{} is not ≥ 1", k.oversample),
+            );
+        }
+        if k.epochs == 0 {
+            return bad("classifier.epochs", "must be at least 1".into());
+        }
+        if !(k.learning_rate.is_finite() && k.learning_rate > 0.0) {
+            return bad(
+                "classifier.learning_rate",
+                format!("{} is not > 0", k.learning_rate),
+            );
+        }
+        if k.max_len < 8 {
+            return bad("classifier.max_len", "must be at least 8".into());
+        }
+        if !(0.0..1.0).contains(&k.target_fnr) {
+            return bad(
+                "classifier.target_fnr",
+                format!("{} is not in [0, 1)", k.target_fnr),
+            );
+        }
+        let a = &self.active;
+        if a.budget == 0 || a.pool_size < a.budget {
+            return bad(
+                "active.budget",
+                format!("must be in 1..=active.pool_size ({})", a.pool_size),
+            );
+        }
+        let f = &self.filter;
+        if f.k == 0 {
+            return bad("filter.k", "must be at least 1".into());
+        }
+        if f.max_attempts < f.k {
+            return bad(
+                "filter.max_attempts",
+                format!("must be at least filter.k ({})", f.k),
+            );
+        }
+        let s = &self.distill;
+        if s.steps == 0 || s.prompts_per_step == 0 || s.samples_per_prompt == 0 {
+            return bad(
+                "distill.steps",
+                "steps, prompts_per_step and samples_per_prompt must be at least 1".into(),
+            );
+        }
+        if !(s.learning_rate.is_finite() && s.learning_rate > 0.0) {
+            return bad(
+                "distill.learning_rate",
+                format!("{} is not > 0", s.learning_rate),
+            );
+        }
+        if !(s.kl_coef.is_finite() && s.kl_coef >= 0.0) {
+            return bad("distill.kl_coef", format!("{} is not ≥ 0", s.kl_coef));
         }
         Ok(())
     }
@@ -190,5 +372,11 @@ mod tests {
             PipelineConfig::from_toml_str("[generator]\ntop_p = 1.5\n", "t.toml").unwrap_err();
         assert_eq!(err.key, "generator.top_p");
         assert!(err.to_string().contains("t.toml"));
+        let err = PipelineConfig::from_toml_str("[filter]\nk = 8\nmax_attempts = 4\n", "t.toml")
+            .unwrap_err();
+        assert_eq!(err.key, "filter.max_attempts");
+        let err =
+            PipelineConfig::from_toml_str("[classifier]\nepochs = -1\n", "t.toml").unwrap_err();
+        assert_eq!(err.key, "classifier.epochs");
     }
 }

@@ -3,7 +3,11 @@
 //! a stage and those after it, and a crash or Ctrl-C loses no finished stage.
 
 mod config;
+mod estimates;
+pub mod judge;
+mod learn;
 pub mod plot;
+mod policies;
 mod report;
 mod run_dir;
 mod stages;
@@ -11,7 +15,10 @@ mod stages;
 use std::path::PathBuf;
 use std::time::Instant;
 
-pub use config::{ConfigError, DataConfig, GeneratorConfig, PipelineConfig};
+pub use config::{
+    ActiveStageConfig, ClassifierStageConfig, ConfigError, DataConfig, DistillStageConfig,
+    FilterStageConfig, GeneratorConfig, PipelineConfig,
+};
 pub use run_dir::{RunDir, Stage, StageRecord, fingerprint, write_atomic};
 
 /// What can stop the pipeline.
@@ -38,6 +45,9 @@ pub enum PipelineError {
     /// From the estimators.
     #[error(transparent)]
     Estimate(#[from] nines_estimate::EstimateError),
+    /// From the classifier.
+    #[error(transparent)]
+    Classify(#[from] nines_classify::ClassifyError),
     /// Anything else, described.
     #[error("{0}")]
     Other(String),
@@ -84,9 +94,36 @@ impl Pipeline {
     fn inputs(&self, stage: Stage) -> serde_json::Value {
         let c = &self.config;
         let mut v = serde_json::json!({ "seed": c.seed, "data": c.data });
-        if stage >= Stage::Completions {
-            v["generator"] = serde_json::to_value(&c.generator).unwrap_or_default();
-        }
+        let mut add = |from: Stage, key: &str, value: serde_json::Value| {
+            if stage >= from {
+                v[key] = value;
+            }
+        };
+        add(
+            Stage::Classifier,
+            "classifier",
+            serde_json::to_value(&c.classifier).unwrap_or_default(),
+        );
+        add(
+            Stage::Active,
+            "active",
+            serde_json::to_value(&c.active).unwrap_or_default(),
+        );
+        add(
+            Stage::Completions,
+            "generator",
+            serde_json::to_value(&c.generator).unwrap_or_default(),
+        );
+        add(
+            Stage::Filter,
+            "filter",
+            serde_json::to_value(&c.filter).unwrap_or_default(),
+        );
+        add(
+            Stage::Distill,
+            "distill",
+            serde_json::to_value(&c.distill).unwrap_or_default(),
+        );
         v["stage"] = stage.name().into();
         v
     }
@@ -126,9 +163,15 @@ impl Pipeline {
             let start = Instant::now();
             let summary = match stage {
                 Stage::Prompts => stages::prompts(self)?,
+                Stage::Dataset => learn::dataset(self)?,
+                Stage::Classifier => learn::classifier(self)?,
+                Stage::Active => learn::active(self)?,
                 Stage::Completions => stages::completions(self)?,
                 Stage::Labels => stages::labels(self)?,
-                Stage::Estimates => stages::estimates(self)?,
+                Stage::Filter => policies::filter(self)?,
+                Stage::Distill => policies::distill(self)?,
+                Stage::Judge => judge::judge(self)?,
+                Stage::Estimates => estimates::estimates(self)?,
                 Stage::Report => report::write(self, &done)?,
             };
             let record = StageRecord {

@@ -16,13 +16,25 @@ use super::PipelineError;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
-    /// Corpus → prompts of each split, with inclusion probabilities.
+    /// Corpus → training (PPO) and test prompts, with inclusion probabilities.
     Prompts,
-    /// One-sentence completions from the generator.
+    /// Every corpus sentence as the completion of the three before it, oracle-labeled.
+    Dataset,
+    /// The injury classifier: training, threshold for the target FNR, test figures.
+    Classifier,
+    /// One active-learning round: boundary vs random labels, retraining.
+    Active,
+    /// The unfiltered generator's completions of the test prompts.
     Completions,
     /// Labels from the rule oracle (the stand-in for people).
     Labels,
-    /// Injury and win rates with confidence intervals.
+    /// Rejection-sampling filter on the test prompts.
+    Filter,
+    /// PPO distillation and the distilled generator's test completions.
+    Distill,
+    /// Stand-in quality judgments and the classifier's verdicts per test prompt.
+    Judge,
+    /// Injury, flagged and win rates with confidence intervals.
     Estimates,
     /// `report.md` and its figures.
     Report,
@@ -30,10 +42,16 @@ pub enum Stage {
 
 impl Stage {
     /// All stages in order.
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 11] = [
         Stage::Prompts,
+        Stage::Dataset,
+        Stage::Classifier,
+        Stage::Active,
         Stage::Completions,
         Stage::Labels,
+        Stage::Filter,
+        Stage::Distill,
+        Stage::Judge,
         Stage::Estimates,
         Stage::Report,
     ];
@@ -42,8 +60,14 @@ impl Stage {
     pub fn name(self) -> &'static str {
         match self {
             Stage::Prompts => "prompts",
+            Stage::Dataset => "dataset",
+            Stage::Classifier => "classifier",
+            Stage::Active => "active",
             Stage::Completions => "completions",
             Stage::Labels => "labels",
+            Stage::Filter => "filter",
+            Stage::Distill => "distill",
+            Stage::Judge => "judge",
             Stage::Estimates => "estimates",
             Stage::Report => "report",
         }

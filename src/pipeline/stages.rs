@@ -17,9 +17,10 @@ use nines_runtime::{GenerateConfig, LanguageModel, LoadOptions};
 use super::{Pipeline, PipelineError};
 use crate::sampler::LmSampler;
 
-const SPLITS: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
+/// Prompt splits the pipeline samples: PPO rollouts (train) and the policy comparison (test).
+const SPLITS: [Split; 2] = [Split::Train, Split::Test];
 
-fn bar(len: u64, what: &str) -> ProgressBar {
+pub(super) fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
         ProgressStyle::with_template(
@@ -36,9 +37,10 @@ fn prompts_file(split: Split) -> String {
     format!("prompts_{}.jsonl", split.as_str())
 }
 
-/// Corpus → prompts of each split. Training and validation prompts oversample the injury
-/// lexicon (their inclusion probabilities are recorded); test prompts are uniform, so the
-/// test-split estimates describe the uniform prompt distribution directly.
+/// Corpus → prompts of the train and test splits. Training prompts (PPO rollouts)
+/// oversample the injury lexicon (their inclusion probabilities are recorded); test prompts
+/// are uniform, so the test-split estimates describe the uniform prompt distribution
+/// directly.
 pub(super) fn prompts(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let c = &p.config;
     let corpus = Corpus::load(&c.data.corpus)?;
@@ -54,8 +56,7 @@ pub(super) fn prompts(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
             .collect();
         let (target, strategy) = match split {
             Split::Train => (c.data.train_prompts, Strategy::Scored),
-            Split::Validation => (c.data.validation_prompts, Strategy::Scored),
-            Split::Test => (c.data.test_prompts, Strategy::Uniform),
+            _ => (c.data.test_prompts, Strategy::Uniform),
         };
         let cfg = SelectionConfig {
             target,
@@ -97,15 +98,15 @@ pub(super) fn generator(p: &Pipeline) -> Result<LanguageModel, PipelineError> {
     )?)
 }
 
-/// One-sentence completions of every selected prompt, appended to `snippets.jsonl` chunk by
-/// chunk: after a crash the prompts already completed are skipped.
+/// The unfiltered policy: one-sentence completions of every test prompt, appended to
+/// `snippets.jsonl` chunk by chunk: after a crash the prompts already completed are skipped.
 pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let c = &p.config;
     let lm = generator(p)?;
     let mut store = Store::open(p.run.path("snippets.jsonl"))?;
     let mut sampler = LmSampler::new(&lm, generate_config(p));
     let mut summary = serde_json::json!({});
-    for (i, split) in SPLITS.into_iter().enumerate() {
+    for (i, split) in [Split::Test].into_iter().enumerate() {
         let prompts = selected(p, split)?;
         let done: std::collections::HashSet<String> = store
             .iter()
@@ -162,8 +163,8 @@ pub(super) fn labels(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         &mut |d, _| pb.set_position(d as u64),
     )?;
     pb.finish_and_clear();
-    let mut summary = serde_json::json!({ "labeled": format!("{report:?}") });
-    for split in SPLITS {
+    let mut summary = serde_json::json!({ "labeled": report.labeled, "skipped": report.skipped });
+    for split in [Split::Test] {
         let (mut n, mut injuries) = (0, 0);
         for s in store
             .iter()
@@ -252,21 +253,4 @@ pub(super) fn clustered_proportion(
             nines_estimate::IntervalKind::Wilson,
         ),
     })
-}
-
-/// Injury rates of the unfiltered policy on every split (oracle labels), written to
-/// `estimates.json`.
-pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
-    let store = Store::open_read_only(p.run.path("snippets.jsonl"), Default::default())?;
-    let mut out = serde_json::json!({});
-    for split in SPLITS {
-        let e = injury_rate(&store, split, "oracle")?;
-        out["unfiltered_injury_rate"][split.as_str()] = serde_json::to_value(e).unwrap_or_default();
-    }
-    let text =
-        serde_json::to_string_pretty(&out).map_err(|e| PipelineError::Other(e.to_string()))?;
-    super::write_atomic(&p.run.path("estimates.json"), text.as_bytes())?;
-    Ok(
-        serde_json::json!({ "test_unfiltered_injury_rate": out["unfiltered_injury_rate"]["test"]["value"] }),
-    )
 }

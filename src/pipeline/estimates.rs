@@ -1,0 +1,106 @@
+//! The run's headline numbers, each with a 95% interval and its sample size: the injury rate
+//! of the unfiltered, filtered and distilled policies on the test prompts (oracle labels), the
+//! classifier-flagged rates, and the win rates against the unfiltered policy (stand-in judge).
+
+use nines_data::split::Split;
+use nines_data::store::{Store, StoreOptions};
+use nines_estimate::win_rate::{self, PairRecord};
+
+use super::judge::PromptComparison;
+use super::policies::{DISTILLED, FILTERED};
+use super::stages::{clustered_proportion, injury_rate};
+use super::{Pipeline, PipelineError, write_atomic};
+
+fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Other(format!("{what}: {e}"))
+}
+
+/// Writes `estimates.json`.
+pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    let open = |name: &str| Store::open_read_only(p.run.path(name), StoreOptions::default());
+    let mut out = serde_json::json!({});
+    for (policy, file) in [
+        ("unfiltered", "snippets.jsonl"),
+        ("filtered", FILTERED),
+        ("distilled", DISTILLED),
+    ] {
+        let store = open(file)?;
+        let e = injury_rate(&store, Split::Test, "oracle")?;
+        out["injury_rate"][policy] = serde_json::to_value(e).map_err(|e| other("json", e))?;
+    }
+    let path = p.run.path("judgments.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
+    let comparisons: Vec<PromptComparison> =
+        serde_json::from_str(&text).map_err(|e| other("judgments.json", e))?;
+
+    // Classifier-flagged share of single samples (the filter's is 0 by construction).
+    let flags = |it: &mut dyn Iterator<Item = bool>| -> Vec<(f64, f64)> {
+        it.map(|f| (f64::from(u8::from(f)), 1.0)).collect()
+    };
+    let unfiltered_flags = flags(&mut comparisons.iter().map(|c| !c.unfiltered_accepted));
+    let threshold = p
+        .run
+        .path("filter.json")
+        .exists()
+        .then(|| std::fs::read_to_string(p.run.path("filter.json")).ok())
+        .flatten()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["threshold"].as_f64());
+    out["flagged_rate"]["unfiltered"] =
+        serde_json::to_value(clustered_proportion(&unfiltered_flags)?)
+            .map_err(|e| other("json", e))?;
+    if let Some(t) = threshold {
+        let distilled_flags = flags(
+            &mut comparisons
+                .iter()
+                .filter_map(|c| c.distilled_score)
+                .map(|s| s > t),
+        );
+        if !distilled_flags.is_empty() {
+            out["flagged_rate"]["distilled"] =
+                serde_json::to_value(clustered_proportion(&distilled_flags)?)
+                    .map_err(|e| other("json", e))?;
+        }
+    }
+
+    // Win rate of the filtered policy: the efficient estimator (pairs whose unfiltered
+    // completion the classifier accepts count 1/2 unjudged; a refused prompt loses) and, for
+    // comparison, the naive one over every judged pair.
+    let records: Vec<PairRecord> = comparisons
+        .iter()
+        .map(|c| PairRecord {
+            unfiltered_accepted: c.unfiltered_accepted,
+            judgment: if c.unfiltered_accepted {
+                None
+            } else {
+                Some(c.filtered.unwrap_or(0.0))
+            },
+        })
+        .collect();
+    let efficient = win_rate::efficient(&records, 0.95)?;
+    out["win_rate"]["filtered_efficient"] =
+        serde_json::to_value(efficient).map_err(|e| other("json", e))?;
+    let naive: Vec<f64> = comparisons
+        .iter()
+        .map(|c| c.filtered.unwrap_or(0.0))
+        .collect();
+    if naive.len() >= 2 {
+        out["win_rate"]["filtered_naive"] =
+            serde_json::to_value(win_rate::naive(&naive, 0.95)?).map_err(|e| other("json", e))?;
+    }
+    let distilled: Vec<f64> = comparisons.iter().filter_map(|c| c.distilled).collect();
+    if distilled.len() >= 2 {
+        out["win_rate"]["distilled_naive"] =
+            serde_json::to_value(win_rate::naive(&distilled, 0.95)?)
+                .map_err(|e| other("json", e))?;
+    }
+    let text = serde_json::to_string_pretty(&out).map_err(|e| other("json", e))?;
+    write_atomic(&p.run.path("estimates.json"), text.as_bytes())?;
+    Ok(serde_json::json!({
+        "injury_unfiltered": out["injury_rate"]["unfiltered"]["value"],
+        "injury_filtered": out["injury_rate"]["filtered"]["value"],
+        "injury_distilled": out["injury_rate"]["distilled"]["value"],
+        "win_rate_filtered": out["win_rate"]["filtered_efficient"]["estimate"]["value"],
+        "win_rate_distilled": out["win_rate"]["distilled_naive"]["value"],
+    }))
+}

@@ -1,0 +1,213 @@
+//! Quality comparisons of the test-prompt completions: a documented **stand-in judge** for
+//! the default run (people judge with `examples/compare.rs`), and the classifier's verdicts
+//! that the efficient win-rate estimator needs.
+//!
+//! The stand-in scores a completion `c` of prompt `x` by
+//! `q = cos(e(x), e(c)) + 0.1 · mean log p₀(c | x)`: coherence with the prompt (cosine of the
+//! MiniLM mean-pooled embeddings) plus fluency (the original generator's mean per-token
+//! log-probability, in nats; 0.1 puts a 1-nat difference on a par with a 0.1 difference in
+//! cosine). Of two completions it prefers the higher `q`, with a tie when they differ by less
+//! than 0.02. It is symmetric in its arguments, so it cannot tell which side is which. It is a
+//! proxy for people's preference, not a measurement of it: the report always labels it so.
+
+use std::collections::HashMap;
+
+use nines_data::Snippet;
+use nines_data::store::{Store, StoreOptions};
+use nines_runtime::{DType, DeviceSpec, Encoder, LanguageModel, LoadOptions, Pooling};
+use serde::{Deserialize, Serialize};
+
+use super::policies::{DISTILLED, FILTERED, load_classifier};
+use super::stages::{bar, generator};
+use super::{Pipeline, PipelineError, write_atomic};
+
+/// Weight of the mean log-probability (nats) against the cosine.
+pub const FLUENCY_WEIGHT: f64 = 0.1;
+/// Quality differences below this are ties.
+pub const TIE_BAND: f64 = 0.02;
+
+/// The stand-in judge: MiniLM coherence plus generator fluency.
+pub struct StandInJudge<'a> {
+    encoder: Encoder,
+    lm: &'a LanguageModel,
+}
+
+impl<'a> StandInJudge<'a> {
+    /// Loads the encoder from `encoder_dir`; fluency is measured with `lm`.
+    pub fn new(
+        encoder_dir: &std::path::Path,
+        lm: &'a LanguageModel,
+    ) -> Result<Self, PipelineError> {
+        let encoder = Encoder::load(
+            encoder_dir,
+            LoadOptions {
+                device: DeviceSpec::Auto,
+                dtype: DType::F32,
+            },
+        )?;
+        Ok(StandInJudge { encoder, lm })
+    }
+
+    /// Quality `q` of each (prompt, completion) pair.
+    pub fn quality(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, PipelineError> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _guard = tch::no_grad_guard();
+        let prompts: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+        let completions: Vec<&str> = pairs.iter().map(|p| p.1).collect();
+        let a = self.encoder.embed(&prompts, Pooling::Mean)?;
+        let b = self.encoder.embed(&completions, Pooling::Mean)?;
+        let cos = (&a * &b).sum_dim_intlist([1i64].as_slice(), false, tch::Kind::Float)
+            / (a.norm_scalaropt_dim(2, [1i64].as_slice(), false)
+                * b.norm_scalaropt_dim(2, [1i64].as_slice(), false)
+                + 1e-8);
+        let cos = Vec::<f32>::try_from(&cos.to_device(tch::Device::Cpu))
+            .map_err(|e| PipelineError::Other(format!("judge: {e}")))?;
+        let logprobs = self.lm.score(pairs, 16)?;
+        Ok(cos
+            .iter()
+            .zip(&logprobs)
+            .map(|(&c, lp)| {
+                let mean = if lp.is_empty() {
+                    -20.0
+                } else {
+                    lp.iter().map(|&x| f64::from(x)).sum::<f64>() / lp.len() as f64
+                };
+                f64::from(c) + FLUENCY_WEIGHT * mean
+            })
+            .collect())
+    }
+}
+
+/// The judgment for "is `other` better than `baseline`": 1, 0, or 1/2 for a tie.
+pub fn judgment(q_baseline: f64, q_other: f64) -> f64 {
+    if q_other > q_baseline + TIE_BAND {
+        1.0
+    } else if q_other < q_baseline - TIE_BAND {
+        0.0
+    } else {
+        0.5
+    }
+}
+
+/// One test prompt's comparison.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PromptComparison {
+    /// Prompt id.
+    pub prompt_id: String,
+    /// Classifier score of the unfiltered completion.
+    pub unfiltered_score: f64,
+    /// Whether the classifier accepts the unfiltered completion.
+    pub unfiltered_accepted: bool,
+    /// Stand-in judgment filtered vs unfiltered (1: filtered better); `None` if the filter
+    /// refused the prompt.
+    pub filtered: Option<f64>,
+    /// Classifier score of the distilled completion, if any.
+    pub distilled_score: Option<f64>,
+    /// Stand-in judgment distilled vs unfiltered (1: distilled better).
+    pub distilled: Option<f64>,
+}
+
+fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+fn key(s: &Snippet) -> String {
+    s.source
+        .as_ref()
+        .map(|src| format!("{}:{}", src.document, src.start))
+        .unwrap_or_default()
+}
+
+fn by_prompt(store: &Store) -> HashMap<String, Snippet> {
+    let mut out = HashMap::new();
+    for s in store.iter() {
+        out.entry(key(s)).or_insert_with(|| s.clone());
+    }
+    out
+}
+
+/// Judges every test prompt's filtered and distilled completion against its first
+/// unfiltered one, and records the classifier's scores.
+pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    let open = |name: &str| Store::open_read_only(p.run.path(name), StoreOptions::default());
+    let unfiltered = open("snippets.jsonl")?;
+    let filtered = by_prompt(&open(FILTERED)?);
+    let distilled = by_prompt(&open(DISTILLED)?);
+    let classifier = load_classifier(p)?;
+    let threshold = classifier
+        .threshold()
+        .ok_or_else(|| PipelineError::Other("classifier: no threshold chosen".into()))?;
+    let lm = generator(p)?;
+    let judge = StandInJudge::new(&p.config.classifier.backbone, &lm)?;
+    let firsts: Vec<Snippet> = by_prompt(&unfiltered).into_values().collect();
+    let mut firsts = firsts;
+    firsts.sort_by(|a, b| a.id.cmp(&b.id));
+    let pb = bar(firsts.len() as u64, "judge");
+    let mut out = Vec::new();
+    for chunk in firsts.chunks(p.config.data.batch_size) {
+        let base: Vec<(&str, &str)> = chunk
+            .iter()
+            .map(|s| (s.prompt.as_str(), s.completion.as_str()))
+            .collect();
+        let scores = classifier
+            .score(&base)
+            .map_err(|e| PipelineError::Other(format!("scoring: {e}")))?;
+        let q_base = judge.quality(&base)?;
+        let other = |m: &HashMap<String, Snippet>| -> Vec<Option<Snippet>> {
+            chunk.iter().map(|s| m.get(&key(s)).cloned()).collect()
+        };
+        let f = other(&filtered);
+        let d = other(&distilled);
+        let pairs_of = |v: &[Option<Snippet>]| -> Vec<(String, String)> {
+            v.iter()
+                .flatten()
+                .map(|s| (s.prompt.clone(), s.completion.clone()))
+                .collect()
+        };
+        let f_pairs = pairs_of(&f);
+        let d_pairs = pairs_of(&d);
+        let q_f = judge.quality(&as_refs(&f_pairs))?;
+        let q_d = judge.quality(&as_refs(&d_pairs))?;
+        let d_scores = classifier
+            .score(&as_refs(&d_pairs))
+            .map_err(|e| PipelineError::Other(format!("scoring: {e}")))?;
+        let (mut fi, mut di) = (0, 0);
+        for (i, s) in chunk.iter().enumerate() {
+            let filtered = f[i].as_ref().map(|_| {
+                fi += 1;
+                judgment(q_base[i], q_f[fi - 1])
+            });
+            let (distilled_score, distilled) = match d[i] {
+                Some(_) => {
+                    di += 1;
+                    (
+                        Some(f64::from(d_scores[di - 1])),
+                        Some(judgment(q_base[i], q_d[di - 1])),
+                    )
+                }
+                None => (None, None),
+            };
+            out.push(PromptComparison {
+                prompt_id: key(s),
+                unfiltered_score: f64::from(scores[i]),
+                unfiltered_accepted: f64::from(scores[i]) <= threshold,
+                filtered,
+                distilled_score,
+                distilled,
+            });
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    let text = serde_json::to_string_pretty(&out)
+        .map_err(|e| PipelineError::Other(format!("json: {e}")))?;
+    write_atomic(&p.run.path("judgments.json"), text.as_bytes())?;
+    Ok(serde_json::json!({
+        "prompts": out.len(),
+        "unfiltered_rejected": out.iter().filter(|c| !c.unfiltered_accepted).count(),
+        "judged_filtered": out.iter().filter(|c| c.filtered.is_some()).count(),
+        "judged_distilled": out.iter().filter(|c| c.distilled.is_some()).count(),
+    }))
+}

@@ -1,0 +1,423 @@
+//! The learning stages: the labeled dataset, the injury classifier and one active-learning
+//! round.
+//!
+//! The dataset pairs every corpus sentence (as the completion) with the three sentences
+//! before it (as the prompt) and labels it with the rule oracle. Its splits are those of the
+//! corpus (by chapter). The training chapters are cut in two halves by a seeded hash: the
+//! classifier trains on one, the other is the unlabeled pool of the active-learning round, so
+//! the pool holds injuries the classifier has never seen.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use nines_active::acquisition::{Boundary, Random};
+use nines_active::{Acquisition, Pool, PoolItem, SelectorConfig, select};
+use nines_classify::example::Example;
+use nines_classify::metrics::{Metrics, calibration};
+use nines_classify::threshold::evaluate_threshold;
+use nines_classify::{Classifier, ClassifierConfig, TrainConfig, Trainer};
+use nines_data::complete::{CompletionConfig, ReferenceSampler, build_completions};
+use nines_data::corpus::Corpus;
+use nines_data::label::oracle::OracleLabeler;
+use nines_data::label::{RunOptions, label_store};
+use nines_data::prompt::{PromptConfig, build_prompts};
+use nines_data::record::hash64;
+use nines_data::select::{LexiconScorer, SelectionConfig, Strategy, select as select_prompts};
+use nines_data::split::Split;
+use nines_data::store::{Store, StoreOptions};
+use nines_data::{Snippet, Verdict};
+use nines_runtime::DeviceSpec;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::stages::bar;
+use super::{Pipeline, PipelineError, write_atomic};
+
+/// The dataset store in the run folder.
+pub(super) const DATASET: &str = "dataset.jsonl";
+/// The first-round classifier folder.
+pub(super) const CLASSIFIER: &str = "classifier";
+/// The classifier after the active-learning round: the one the filter and PPO use.
+pub(super) const CLASSIFIER_ACTIVE: &str = "classifier_active";
+
+fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Other(format!("{what}: {e}"))
+}
+
+fn json_text(v: &impl serde::Serialize) -> Result<String, PipelineError> {
+    serde_json::to_string_pretty(v).map_err(|e| other("json", e))
+}
+
+/// Every corpus sentence as the completion of the three before it, oracle-labeled.
+pub(super) fn dataset(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    let path = p.run.path(DATASET);
+    if path.exists() {
+        // A crash may have left part of it: rebuild from scratch (it takes seconds).
+        std::fs::remove_file(&path).map_err(|e| PipelineError::io(&path, e))?;
+    }
+    let corpus = Corpus::load(&p.config.data.corpus)?;
+    let cfg = PromptConfig {
+        stride: 1,
+        ..PromptConfig::default()
+    };
+    let (all, _) = build_prompts(&corpus, &cfg)?;
+    let with_next: Vec<_> = all
+        .into_iter()
+        .filter(|q| q.next_sentence.is_some())
+        .collect();
+    let chosen = select_prompts(
+        &with_next,
+        &LexiconScorer::default(),
+        &SelectionConfig {
+            target: with_next.len(),
+            strategy: Strategy::Uniform,
+            seed: p.config.seed,
+            ..Default::default()
+        },
+    )?;
+    let mut sampler = ReferenceSampler::new(&chosen);
+    let pb = bar(chosen.len() as u64, "dataset");
+    let out = build_completions(
+        &chosen,
+        &mut sampler,
+        &CompletionConfig {
+            k: 1,
+            batch_size: 512,
+            seed: p.config.seed,
+            ..Default::default()
+        },
+        &mut |d, _| pb.set_position(d as u64),
+    )?;
+    pb.finish_and_clear();
+    let mut store = Store::open(&path)?;
+    store.append(out.snippets)?;
+    let mut oracle = OracleLabeler::new();
+    label_store(
+        &mut store,
+        &mut oracle,
+        &RunOptions::default(),
+        &mut |_, _| {},
+    )?;
+    let mut summary = serde_json::json!({ "pairs": store.len() });
+    for split in [Split::Train, Split::Validation, Split::Test] {
+        let (mut n, mut injuries) = (0, 0);
+        for s in store.iter().filter(|s| split_of(s) == Some(split)) {
+            n += 1;
+            injuries += usize::from(verdict(s) == Some(Verdict::Injury));
+        }
+        summary[split.as_str()] = serde_json::json!({ "pairs": n, "injury": injuries });
+    }
+    Ok(summary)
+}
+
+fn split_of(s: &Snippet) -> Option<Split> {
+    s.source.as_ref().map(|src| src.split)
+}
+
+fn verdict(s: &Snippet) -> Option<Verdict> {
+    s.label_by("oracle").map(|l| l.verdict)
+}
+
+/// Whether a training snippet's chapter belongs to the active-learning pool half.
+fn in_pool_half(s: &Snippet, seed: u64) -> bool {
+    s.source.as_ref().is_some_and(|src| {
+        hash64(&[
+            src.document.as_bytes(),
+            &src.region.to_le_bytes(),
+            &seed.to_le_bytes(),
+        ]) % 2
+            == 1
+    })
+}
+
+fn example(s: &Snippet) -> Option<Example> {
+    match verdict(s)? {
+        Verdict::Injury => Some(Example {
+            prompt: s.prompt.clone(),
+            completion: s.completion.clone(),
+            label: true,
+        }),
+        Verdict::NoInjury => Some(Example {
+            prompt: s.prompt.clone(),
+            completion: s.completion.clone(),
+            label: false,
+        }),
+        Verdict::Unsure => None,
+    }
+}
+
+/// The dataset cut into the classifier's splits and the pool half (unsure pairs left out).
+struct Data {
+    train: Vec<Example>,
+    validation: Vec<Example>,
+    test: Vec<Example>,
+    pool: Vec<Example>,
+}
+
+fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
+    let store = Store::open_read_only(p.run.path(DATASET), StoreOptions::default())?;
+    let mut d = Data {
+        train: Vec::new(),
+        validation: Vec::new(),
+        test: Vec::new(),
+        pool: Vec::new(),
+    };
+    for s in store.iter() {
+        let Some(e) = example(s) else { continue };
+        match split_of(s) {
+            Some(Split::Train) if in_pool_half(s, p.config.seed) => d.pool.push(e),
+            Some(Split::Train) => d.train.push(e),
+            Some(Split::Validation) => d.validation.push(e),
+            Some(Split::Test) => d.test.push(e),
+            None => {}
+        }
+    }
+    Ok(d)
+}
+
+/// Keeps every positive and `keep` negatives drawn uniformly with `seed`.
+fn subsample_negatives(examples: Vec<Example>, keep: usize, seed: u64) -> Vec<Example> {
+    let (pos, mut neg): (Vec<_>, Vec<_>) = examples.into_iter().partition(|e| e.label);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    neg.shuffle(&mut rng);
+    neg.truncate(keep);
+    pos.into_iter().chain(neg).collect()
+}
+
+fn pairs(examples: &[Example]) -> Vec<(&str, &str)> {
+    examples
+        .iter()
+        .map(|e| (e.prompt.as_str(), e.completion.as_str()))
+        .collect()
+}
+
+/// ROC curve points `(false-positive rate, true-positive rate)`, one per distinct score.
+pub(super) fn roc_points(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let pos = labels.iter().filter(|&&l| l).count().max(1) as f64;
+    let neg = labels.iter().filter(|&&l| !l).count().max(1) as f64;
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut out = vec![(0.0, 0.0)];
+    for (i, &j) in order.iter().enumerate() {
+        if labels[j] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        let last_of_tie = order
+            .get(i + 1)
+            .is_none_or(|&next| scores[next] != scores[j]);
+        if last_of_tie {
+            out.push((fp / neg, tp / pos));
+        }
+    }
+    out
+}
+
+/// Test-split figures of a classifier: metrics, its threshold there, reliability bins, ROC.
+fn evaluate_on_test(
+    model: &Classifier,
+    test: &[Example],
+) -> Result<serde_json::Value, PipelineError> {
+    let labels: Vec<bool> = test.iter().map(|e| e.label).collect();
+    let scores = model.score(&pairs(test)).map_err(|e| other("scoring", e))?;
+    let threshold = model
+        .threshold()
+        .ok_or_else(|| other("classifier", "no threshold chosen"))?;
+    let metrics = Metrics::compute(&scores, &labels).map_err(|e| other("metrics", e))?;
+    let at_threshold =
+        evaluate_threshold(&scores, &labels, threshold, 0.95).map_err(|e| other("metrics", e))?;
+    let cal = calibration(&scores, &labels, 10).map_err(|e| other("calibration", e))?;
+    Ok(serde_json::json!({
+        "metrics": metrics,
+        "threshold": at_threshold,
+        "calibration": cal,
+        "roc": roc_points(&scores, &labels),
+    }))
+}
+
+fn classifier_config(p: &Pipeline) -> ClassifierConfig {
+    let k = &p.config.classifier;
+    ClassifierConfig {
+        backbone: k.backbone.clone(),
+        max_len: k.max_len,
+        device: DeviceSpec::Auto,
+        seed: p.config.seed,
+        ..Default::default()
+    }
+}
+
+fn train_config(p: &Pipeline, epochs: usize, checkpoint: PathBuf) -> TrainConfig {
+    let k = &p.config.classifier;
+    TrainConfig {
+        learning_rate: k.learning_rate,
+        epochs,
+        oversample_positives: k.oversample,
+        target_fnr: k.target_fnr,
+        seed: p.config.seed,
+        checkpoint_dir: Some(checkpoint),
+        ..Default::default()
+    }
+}
+
+/// Trains the MiniLM pair classifier on the training half, chooses its threshold for the
+/// target false-negative rate on validation, and measures it on test.
+pub(super) fn classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    let d = load_data(p)?;
+    let k = &p.config.classifier;
+    let train = subsample_negatives(d.train, k.train_negatives, p.config.seed);
+    let mut model = Classifier::new(&classifier_config(p)).map_err(|e| other("classifier", e))?;
+    let report = Trainer::new(
+        &mut model,
+        train_config(p, k.epochs, p.run.path("classifier-checkpoint")),
+    )
+    .and_then(|t| t.train(&train, &d.validation))
+    .map_err(|e| other("training the classifier", e))?;
+    model
+        .save(p.run.path(CLASSIFIER))
+        .map_err(|e| other("saving the classifier", e))?;
+    let test = evaluate_on_test(&model, &d.test)?;
+    let eval = serde_json::json!({
+        "train_examples": train.len(),
+        "train_positives": train.iter().filter(|e| e.label).count(),
+        "validation": report.threshold,
+        "train_report": report,
+        "test": test,
+    });
+    write_atomic(
+        &p.run.path("classifier_eval.json"),
+        json_text(&eval)?.as_bytes(),
+    )?;
+    Ok(serde_json::json!({
+        "train_examples": eval["train_examples"],
+        "threshold": eval["validation"]["threshold"],
+        "validation_fnr_upper": eval["validation"]["fnr_upper"],
+        "test_auroc": eval["test"]["metrics"]["auroc"],
+        "test_fnr": eval["test"]["threshold"]["fnr"],
+        "test_safe_rejected": eval["test"]["threshold"]["safe_rejection_rate"],
+    }))
+}
+
+/// One round: score a uniform draw from the pool half; draw `budget` labels with the boundary
+/// band and, for comparison, at random (both with recorded inclusion probabilities); label the
+/// boundary draw with the oracle; retrain on it plus a replay of the first round's data.
+pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    let a = &p.config.active;
+    let d = load_data(p)?;
+    let mut pool_examples = d.pool;
+    let mut rng = ChaCha8Rng::seed_from_u64(p.config.seed ^ 0xAC71);
+    pool_examples.shuffle(&mut rng);
+    pool_examples.truncate(a.pool_size);
+    let mut model = Classifier::load(p.run.path(CLASSIFIER), DeviceSpec::Auto)
+        .map_err(|e| other("loading the classifier", e))?;
+    let threshold = model
+        .threshold()
+        .ok_or_else(|| other("classifier", "no threshold chosen"))?;
+    let scores = model
+        .score(&pairs(&pool_examples))
+        .map_err(|e| other("scoring the pool", e))?;
+    let items: Vec<PoolItem> = pool_examples
+        .iter()
+        .zip(&scores)
+        .map(|(e, &s)| PoolItem::new(e.prompt.clone(), e.completion.clone(), f64::from(s)))
+        .collect();
+    let pool = Pool::new(items).map_err(|e| other("pool", e))?;
+    let misses: Vec<usize> = (0..pool_examples.len())
+        .filter(|&i| pool_examples[i].label && f64::from(scores[i]) <= threshold)
+        .collect();
+    let cfg = SelectorConfig {
+        budget: a.budget,
+        seed: p.config.seed,
+        ..Default::default()
+    };
+    let mut strategies = serde_json::Map::new();
+    let mut boundary_picks = Vec::new();
+    let boundary = Boundary::default();
+    let acquisitions: [(&str, &dyn Acquisition); 2] =
+        [("boundary", &boundary), ("random", &Random)];
+    for (name, acq) in acquisitions {
+        let batch = select(&pool, acq, threshold, &cfg).map_err(|e| other(name, e))?;
+        // Exact expectations under the design: E[labels] = Σ π, E[misses found] = Σ_misses π.
+        let expected_labels: f64 = batch.probabilities.iter().sum();
+        let expected_misses: f64 = misses.iter().map(|&i| batch.probabilities[i]).sum();
+        let found = batch
+            .picks
+            .iter()
+            .filter(|pk| misses.contains(&pk.index))
+            .count();
+        strategies.insert(
+            name.into(),
+            serde_json::json!({
+                "labels": batch.picks.len(),
+                "misses_found": found,
+                "expected_labels": expected_labels,
+                "expected_misses": expected_misses,
+                "misses_per_100_labels": 100.0 * expected_misses / expected_labels,
+            }),
+        );
+        if name == "boundary" {
+            boundary_picks = batch.picks.iter().map(|pk| pk.index).collect();
+        }
+    }
+    let per100 = |n: &str| {
+        strategies[n]["misses_per_100_labels"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    let ratio = per100("boundary") / per100("random").max(f64::MIN_POSITIVE);
+
+    // Retrain: the oracle's labels of the boundary draw, plus a replay of round one's data.
+    let picked: HashSet<usize> = boundary_picks.iter().copied().collect();
+    let mut retrain: Vec<Example> = picked.iter().map(|&i| pool_examples[i].clone()).collect();
+    let round_one =
+        subsample_negatives(d.train, p.config.classifier.train_negatives, p.config.seed);
+    let (pos, mut neg): (Vec<_>, Vec<_>) = round_one.into_iter().partition(|e| e.label);
+    neg.shuffle(&mut rng);
+    neg.truncate(a.replay.saturating_sub(pos.len()));
+    retrain.extend(pos);
+    retrain.extend(neg);
+    let before = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(p.run.path("classifier_eval.json"))
+            .map_err(|e| PipelineError::io(p.run.path("classifier_eval.json"), e))?,
+    )
+    .map_err(|e| other("classifier_eval.json", e))?;
+    let report = Trainer::new(
+        &mut model,
+        TrainConfig {
+            warmup_fraction: 0.0,
+            ..train_config(p, 1, p.run.path("classifier-active-checkpoint"))
+        },
+    )
+    .and_then(|t| t.train(&retrain, &d.validation))
+    .map_err(|e| other("retraining the classifier", e))?;
+    model
+        .save(p.run.path(CLASSIFIER_ACTIVE))
+        .map_err(|e| other("saving the classifier", e))?;
+    let test = evaluate_on_test(&model, &d.test)?;
+    let out = serde_json::json!({
+        "pool": pool_examples.len(),
+        "pool_injuries": pool_examples.iter().filter(|e| e.label).count(),
+        "threshold": threshold,
+        "misses_in_pool": misses.len(),
+        "strategies": strategies,
+        "boundary_vs_random": ratio,
+        "retrain_examples": retrain.len(),
+        "new_labels": picked.len(),
+        "new_injuries": picked.iter().filter(|&&i| pool_examples[i].label).count(),
+        "validation": report.threshold,
+        "before": { "test": before["test"]["metrics"], "test_threshold": before["test"]["threshold"] },
+        "after": { "test": test["metrics"], "test_threshold": test["threshold"] },
+        "test": test,
+    });
+    write_atomic(&p.run.path("active.json"), json_text(&out)?.as_bytes())?;
+    Ok(serde_json::json!({
+        "pool": out["pool"],
+        "misses_in_pool": out["misses_in_pool"],
+        "boundary_misses_per_100": per100("boundary"),
+        "random_misses_per_100": per100("random"),
+        "boundary_vs_random": ratio,
+        "test_auroc_after": out["after"]["test"]["auroc"],
+    }))
+}

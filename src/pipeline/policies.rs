@@ -1,0 +1,295 @@
+//! The two safe policies compared with the unfiltered generator on the test prompts: the
+//! rejection-sampling filter and the PPO-distilled generator.
+
+use std::time::Instant;
+
+use nines_classify::Classifier;
+use nines_data::label::oracle::OracleLabeler;
+use nines_data::label::{RunOptions, label_store};
+use nines_data::record::{Generator, SamplingSettings};
+use nines_data::select::SelectedPrompt;
+use nines_data::split::Split;
+use nines_data::store::Store;
+use nines_data::{Snippet, Verdict};
+use nines_distill::checkpoint::save_policy_weights;
+use nines_distill::{FnReward, KlConfig, PpoConfig, PpoTrainer, Shaping, TrainScope, load_models};
+use nines_filter::{
+    Decision, Fallback, Filter, FilterConfig, FnScorer, RunStats, RuntimePolicy, Strategy,
+    ThresholdSchedule,
+};
+use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
+
+use super::learn::CLASSIFIER_ACTIVE;
+use super::stages::{bar, generate_config, generator, selected};
+use super::{Pipeline, PipelineError, write_atomic};
+
+/// Accepted completions of the filter (store).
+pub(super) const FILTERED: &str = "filtered.jsonl";
+/// Completions of the distilled generator (store).
+pub(super) const DISTILLED: &str = "distilled.jsonl";
+
+fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Other(format!("{what}: {e}"))
+}
+
+/// The classifier the filter and PPO use (after the active-learning round).
+pub(super) fn load_classifier(p: &Pipeline) -> Result<Classifier, PipelineError> {
+    Classifier::load(p.run.path(CLASSIFIER_ACTIVE), DeviceSpec::Auto)
+        .map_err(|e| other("loading the classifier", e))
+}
+
+fn settings(p: &Pipeline, policy: &str) -> SamplingSettings {
+    let g = &p.config.generator;
+    let mut extra = std::collections::BTreeMap::new();
+    extra.insert("policy".to_string(), serde_json::Value::from(policy));
+    SamplingSettings {
+        temperature: g.temperature,
+        top_p: g.top_p,
+        top_k: None,
+        max_new_tokens: g.max_new_tokens as u32,
+        extra,
+    }
+}
+
+fn snippet(q: &SelectedPrompt, completion: &str, generator: Generator) -> Snippet {
+    Snippet::new(
+        q.prompt.text.clone(),
+        completion,
+        Some(q.prompt.source.clone()),
+        Some(generator),
+        Some(q.selection.clone()),
+    )
+}
+
+/// Writes `snippets` to a fresh store at `name` and labels them with the oracle.
+fn store_labeled(p: &Pipeline, name: &str, snippets: Vec<Snippet>) -> Result<Store, PipelineError> {
+    let path = p.run.path(name);
+    if path.exists() {
+        std::fs::remove_file(&path).map_err(|e| PipelineError::io(&path, e))?;
+    }
+    let mut store = Store::open(&path)?;
+    store.append(snippets)?;
+    label_store(
+        &mut store,
+        &mut OracleLabeler::new(),
+        &RunOptions::default(),
+        &mut |_, _| {},
+    )?;
+    Ok(store)
+}
+
+fn injuries(store: &Store) -> usize {
+    store
+        .iter()
+        .filter(|s| {
+            s.label_by("oracle")
+                .is_some_and(|l| l.verdict == Verdict::Injury)
+        })
+        .count()
+}
+
+/// Rejection sampling on the test prompts: batched first-accepted (the output distribution
+/// of sequential sampling) at the classifier's threshold, constant, so that the filtered
+/// policy is exactly the unfiltered one conditioned on acceptance (the efficient win-rate
+/// estimator relies on it). A prompt whose `max_attempts` candidates are all rejected gets
+/// the typed fallback (refuse).
+pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    let f = &p.config.filter;
+    let lm = generator(p)?;
+    let classifier = load_classifier(p)?;
+    let threshold = classifier
+        .threshold()
+        .ok_or_else(|| other("classifier", "no threshold chosen"))?;
+    let prompts = selected(p, Split::Test)?;
+    let policy =
+        RuntimePolicy::with_config(&lm, generate_config(p)).map_err(|e| other("policy", e))?;
+    let scorer = FnScorer::new(|pairs: &[(&str, &str)]| classifier.score(pairs));
+    let config = FilterConfig {
+        strategy: Strategy::BatchedFirstAccepted { k: f.k },
+        max_attempts: f.max_attempts,
+        schedule: ThresholdSchedule::Constant { threshold },
+        fallback: Fallback::Refuse,
+        fill_rounds: true,
+        seed: p.config.seed ^ 0xF17E,
+    };
+    let filter = Filter::new(&policy, &scorer, config).map_err(|e| other("filter", e))?;
+    let pb = bar(prompts.len() as u64, "filter");
+    let start = Instant::now();
+    let (mut outcomes, mut rounds, mut gen_secs, mut score_secs) = (Vec::new(), 0, 0.0, 0.0);
+    let stats_path = p.run.path("filter_stats.jsonl");
+    let mut stats_file =
+        std::fs::File::create(&stats_path).map_err(|e| PipelineError::io(&stats_path, e))?;
+    for chunk in prompts.chunks(p.config.data.batch_size) {
+        let ids: Vec<&str> = chunk.iter().map(|q| q.prompt.id.as_str()).collect();
+        let texts: Vec<&str> = chunk.iter().map(|q| q.prompt.text.as_str()).collect();
+        let run = filter
+            .run_with_ids(&ids, &texts)
+            .map_err(|e| other("filtering", e))?;
+        run.write_jsonl(&mut stats_file)
+            .map_err(|e| other("filter statistics", e))?;
+        rounds += run.stats.rounds;
+        gen_secs += run.stats.generate_secs;
+        score_secs += run.stats.score_secs;
+        outcomes.extend(run.outcomes);
+        pb.set_position(outcomes.len() as u64);
+    }
+    pb.finish_and_clear();
+    let stats = RunStats::from_outcomes(
+        &outcomes,
+        rounds,
+        gen_secs,
+        score_secs,
+        start.elapsed().as_secs_f64(),
+        f.max_attempts,
+    );
+    let generator = Generator {
+        model: format!("{} + filter", lm.model_id()),
+        settings: settings(p, "filtered"),
+        seed: p.config.seed ^ 0xF17E,
+    };
+    let snippets: Vec<Snippet> = prompts
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(q, o)| match &o.decision {
+            Decision::Accepted { text, .. } => Some(snippet(q, text, generator.clone())),
+            Decision::Fallback(_) => None,
+        })
+        .collect();
+    let store = store_labeled(p, FILTERED, snippets)?;
+    let out = serde_json::json!({
+        "threshold": threshold,
+        "stats": stats,
+        "accepted": store.len(),
+        "oracle_injuries": injuries(&store),
+    });
+    write_atomic(
+        &p.run.path("filter.json"),
+        serde_json::to_string_pretty(&out)
+            .map_err(|e| other("json", e))?
+            .as_bytes(),
+    )?;
+    Ok(serde_json::json!({
+        "prompts": stats.prompts,
+        "accepted": stats.accepted,
+        "fallbacks": stats.fallbacks,
+        "candidates": stats.candidates,
+        "acceptance_rate": stats.pooled_acceptance_rate,
+        "classifier_share": stats.scorer_share,
+        "oracle_injuries": out["oracle_injuries"],
+    }))
+}
+
+/// PPO against the classifier on the training prompts, then one completion per test prompt
+/// from the distilled generator, with its per-completion KL to the original generator.
+pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    let s = &p.config.distill;
+    let classifier = load_classifier(p)?;
+    let reward = FnReward::new(move |pairs: &[(&str, &str)]| classifier.score(pairs));
+    let mut config = PpoConfig {
+        prompts_per_step: s.prompts_per_step,
+        samples_per_prompt: s.samples_per_prompt,
+        learning_rate: s.learning_rate,
+        kl: KlConfig::Fixed { coef: s.kl_coef },
+        reward: Shaping::LogSafe { floor: 1e-3 },
+        scope: TrainScope::TopLayers {
+            layers: s.top_layers,
+        },
+        total_steps: s.steps,
+        checkpoint_every: 4,
+        seed: p.config.seed,
+        ..Default::default()
+    };
+    config.generation = nines_runtime::GenerateConfig {
+        seed: p.config.seed,
+        ..generate_config(p)
+    };
+    config
+        .validate()
+        .map_err(|e| other("distill settings", e))?;
+    let options = LoadOptions::default();
+    let (policy, reference) = load_models(&p.config.generator.model, options, &config)
+        .map_err(|e| other("loading the generator", e))?;
+    let train: Vec<String> = selected(p, Split::Train)?
+        .into_iter()
+        .map(|q| q.prompt.text)
+        .collect();
+    let run_dir = p.run.path("distill");
+    let mut trainer =
+        PpoTrainer::new(policy, reference, &reward, config.clone()).map_err(|e| other("PPO", e))?;
+    let metrics = trainer
+        .train(&train, &run_dir, true)
+        .map_err(|e| other("PPO", e))?;
+    let policy = trainer.into_policy();
+    save_policy_weights(&policy, &run_dir.join("policy.safetensors"))
+        .map_err(|e| other("saving the distilled weights", e))?;
+    write_atomic(
+        &p.run.path("distill_metrics.json"),
+        serde_json::to_string(&metrics)
+            .map_err(|e| other("json", e))?
+            .as_bytes(),
+    )?;
+
+    // One completion per test prompt, and its KL to the original: log π(x) − log π₀(x).
+    let prompts = selected(p, Split::Test)?;
+    let cfg = nines_runtime::GenerateConfig {
+        seed: p.config.seed ^ 0xD157,
+        ..generate_config(p)
+    };
+    let original = LanguageModel::load(&p.config.generator.model, options)?;
+    let pb = bar(prompts.len() as u64, "distilled");
+    let mut snippets = Vec::new();
+    let mut kls = Vec::new();
+    let generator = Generator {
+        model: format!("{} + ppo", policy.model_id()),
+        settings: settings(p, "distilled"),
+        seed: cfg.seed,
+    };
+    for chunk in prompts.chunks(p.config.data.batch_size) {
+        let texts: Vec<&str> = chunk.iter().map(|q| q.prompt.text.as_str()).collect();
+        let outs = policy.generate(&texts, &cfg)?;
+        let items: Vec<(&str, &str)> = texts
+            .iter()
+            .zip(&outs)
+            .map(|(q, g)| (*q, g.text.as_str()))
+            .collect();
+        let lp_policy = policy.score(&items, p.config.data.batch_size)?;
+        let lp_original = original.score(&items, p.config.data.batch_size)?;
+        for ((q, g), (a, b)) in chunk
+            .iter()
+            .zip(&outs)
+            .zip(lp_policy.iter().zip(&lp_original))
+        {
+            let kl: f32 = a.iter().sum::<f32>() - b.iter().sum::<f32>();
+            kls.push(f64::from(kl));
+            snippets.push(snippet(q, &g.text, generator.clone()));
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    let kept: Vec<Snippet> = snippets
+        .into_iter()
+        .filter(|s| !s.completion.trim().is_empty())
+        .collect();
+    let store = store_labeled(p, DISTILLED, kept)?;
+    let kl = nines_estimate::interval::mean(&kls, 0.95)?;
+    let last = metrics.last();
+    let out = serde_json::json!({
+        "steps": metrics.len(),
+        "kl_to_original": kl,
+        "completions": store.len(),
+        "oracle_injuries": injuries(&store),
+        "last_step": last,
+    });
+    write_atomic(
+        &p.run.path("distill.json"),
+        serde_json::to_string_pretty(&out)
+            .map_err(|e| other("json", e))?
+            .as_bytes(),
+    )?;
+    Ok(serde_json::json!({
+        "steps": metrics.len(),
+        "kl_to_original": kl.value,
+        "completions": store.len(),
+        "oracle_injuries": out["oracle_injuries"],
+    }))
+}
