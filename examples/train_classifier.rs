@@ -18,8 +18,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use nines::classify::example::{Example, LabelSource, split_snippets};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use nines::classify::metrics::{Metrics, calibration};
 use nines::classify::search::{SearchMode, SearchSpace, run_search};
 use nines::classify::threshold::evaluate_threshold;
@@ -28,6 +26,8 @@ use nines::classify::{
 };
 use nines::data::store::{Store, StoreOptions};
 use nines::runtime::DeviceSpec;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 /// Train a (prompt, completion) → P(injury) classifier.
 #[derive(Parser, Debug)]
@@ -154,7 +154,9 @@ fn main() -> Result<()> {
     let mut data = split_snippets(store.iter(), &source);
     if let Some(keep) = a.train_negatives {
         let dropped = subsample_negatives(&mut data.train, keep, a.seed);
-        println!("train: kept {keep} negatives drawn uniformly, {dropped} left out (--train-negatives)");
+        println!(
+            "train: kept {keep} negatives drawn uniformly, {dropped} left out (--train-negatives)"
+        );
     }
     let r = data.report;
     println!(
