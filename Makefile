@@ -13,7 +13,7 @@ $(STAMPS) &: scripts/setup.sh
 	bash scripts/setup.sh
 
 demo: setup
-	$(CARGO) run --release --example demo -- $(ARGS)
+	$(CARGO) run --release --example pipeline -- $(ARGS)
 
 test: setup
 	$(CARGO) test --workspace --lib --bins --tests --examples

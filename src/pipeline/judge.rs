@@ -211,3 +211,18 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         "judged_distilled": out.iter().filter(|c| c.distilled.is_some()).count(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judgments_are_antisymmetric_with_a_tie_band() {
+        assert_eq!(judgment(0.30, 0.40), 1.0);
+        assert_eq!(judgment(0.40, 0.30), 0.0);
+        assert_eq!(judgment(0.30, 0.31), 0.5);
+        for (a, b) in [(0.1, 0.5), (0.2, 0.21), (-1.0, 0.3)] {
+            assert_eq!(judgment(a, b) + judgment(b, a), 1.0);
+        }
+    }
+}

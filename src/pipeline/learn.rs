@@ -32,7 +32,26 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::stages::bar;
-use super::{Pipeline, PipelineError, write_atomic};
+use super::{Pipeline, PipelineError, Stage, fingerprint, write_atomic};
+
+/// A training checkpoint folder keyed by the stage's settings: a crashed stage resumes from
+/// it; a stage rerun with other settings starts afresh.
+fn checkpoint_dir(p: &Pipeline, stage: Stage) -> PathBuf {
+    p.run.path(&format!(
+        "checkpoint-{}-{}",
+        stage.name(),
+        fingerprint(&p.inputs(stage))
+    ))
+}
+
+/// Removes a finished stage's checkpoint folder (the saved classifier is what stays).
+fn remove_checkpoint(dir: &std::path::Path) -> Result<(), PipelineError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(PipelineError::io(dir, e)),
+    }
+}
 
 /// The dataset store in the run folder.
 pub(super) const DATASET: &str = "dataset.jsonl";
@@ -269,15 +288,14 @@ pub(super) fn classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineErro
     let k = &p.config.classifier;
     let train = subsample_negatives(d.train, k.train_negatives, p.config.seed);
     let mut model = Classifier::new(&classifier_config(p)).map_err(|e| other("classifier", e))?;
-    let report = Trainer::new(
-        &mut model,
-        train_config(p, k.epochs, p.run.path("classifier-checkpoint")),
-    )
-    .and_then(|t| t.train(&train, &d.validation))
-    .map_err(|e| other("training the classifier", e))?;
+    let ckpt = checkpoint_dir(p, Stage::Classifier);
+    let report = Trainer::new(&mut model, train_config(p, k.epochs, ckpt.clone()))
+        .and_then(|t| t.train(&train, &d.validation))
+        .map_err(|e| other("training the classifier", e))?;
     model
         .save(p.run.path(CLASSIFIER))
         .map_err(|e| other("saving the classifier", e))?;
+    remove_checkpoint(&ckpt)?;
     let test = evaluate_on_test(&model, &d.test)?;
     let eval = serde_json::json!({
         "train_examples": train.len(),
@@ -383,11 +401,12 @@ pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
             .map_err(|e| PipelineError::io(p.run.path("classifier_eval.json"), e))?,
     )
     .map_err(|e| other("classifier_eval.json", e))?;
+    let ckpt = checkpoint_dir(p, Stage::Active);
     let report = Trainer::new(
         &mut model,
         TrainConfig {
             warmup_fraction: 0.0,
-            ..train_config(p, 1, p.run.path("classifier-active-checkpoint"))
+            ..train_config(p, 1, ckpt.clone())
         },
     )
     .and_then(|t| t.train(&retrain, &d.validation))
@@ -395,6 +414,7 @@ pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     model
         .save(p.run.path(CLASSIFIER_ACTIVE))
         .map_err(|e| other("saving the classifier", e))?;
+    remove_checkpoint(&ckpt)?;
     let test = evaluate_on_test(&model, &d.test)?;
     let out = serde_json::json!({
         "pool": pool_examples.len(),
@@ -420,4 +440,30 @@ pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         "boundary_vs_random": ratio,
         "test_auroc_after": out["after"]["test"]["auroc"],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roc_runs_from_origin_to_one_and_merges_ties() {
+        let scores = [0.9, 0.8, 0.8, 0.1];
+        let labels = [true, false, true, false];
+        let roc = roc_points(&scores, &labels);
+        assert_eq!(roc, vec![(0.0, 0.0), (0.0, 0.5), (0.5, 1.0), (1.0, 1.0)]);
+    }
+
+    #[test]
+    fn subsampling_keeps_every_positive() {
+        let ex = |label| Example {
+            prompt: "p".into(),
+            completion: "c".into(),
+            label,
+        };
+        let data: Vec<Example> = (0..100).map(|i| ex(i % 10 == 0)).collect();
+        let kept = subsample_negatives(data, 20, 3);
+        assert_eq!(kept.iter().filter(|e| e.label).count(), 10);
+        assert_eq!(kept.iter().filter(|e| !e.label).count(), 20);
+    }
 }

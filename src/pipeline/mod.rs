@@ -91,7 +91,7 @@ impl Pipeline {
     }
 
     /// Settings each stage depends on (cumulative: a stage depends on what its inputs did).
-    fn inputs(&self, stage: Stage) -> serde_json::Value {
+    pub(crate) fn inputs(&self, stage: Stage) -> serde_json::Value {
         let c = &self.config;
         let mut v = serde_json::json!({ "seed": c.seed, "data": c.data });
         let mut add = |from: Stage, key: &str, value: serde_json::Value| {

@@ -213,7 +213,11 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         .into_iter()
         .map(|q| q.prompt.text)
         .collect();
-    let run_dir = p.run.path("distill");
+    // PPO checkpoints (resumed after a crash) live in a folder keyed by the settings.
+    let run_dir = p.run.path(&format!(
+        "distill-{}",
+        super::fingerprint(&p.inputs(super::Stage::Distill))
+    ));
     let mut trainer =
         PpoTrainer::new(policy, reference, &reward, config.clone()).map_err(|e| other("PPO", e))?;
     let metrics = trainer

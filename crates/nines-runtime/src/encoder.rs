@@ -211,12 +211,7 @@ impl Encoder {
                 }
             };
             if ids.len() > max_len {
-                let last = *ids.last().unwrap_or(&0);
-                let last_type = *types.last().unwrap_or(&0);
-                ids.truncate(max_len - 1);
-                types.truncate(max_len - 1);
-                ids.push(last);
-                types.push(last_type);
+                truncate_pair(&mut ids, &mut types, max_len);
             }
             rows.push((ids, types));
         }
@@ -275,5 +270,66 @@ impl Encoder {
             .pool(&hidden, &batch, pooling)
             .to_kind(Kind::Float)
             .to_device(Device::Cpu))
+    }
+}
+
+/// Shortens an encoded sequence to `max_len` tokens. A pair `[CLS] a [SEP] b [SEP]` loses
+/// tokens from the *start* of `a` first (for a (prompt, completion) pair that keeps the
+/// completion whole and the prompt's end, which it continues), then from the end of `b`; a
+/// single text loses tokens from its end. The first and last tokens (`[CLS]`, `[SEP]`) stay.
+fn truncate_pair(ids: &mut Vec<u32>, types: &mut Vec<u32>, max_len: usize) {
+    let excess = ids.len().saturating_sub(max_len);
+    if excess == 0 {
+        return;
+    }
+    // Tokens of the first segment between [CLS] and its [SEP].
+    let first_len = types.iter().take_while(|&&t| t == 0).count();
+    let is_pair = first_len < types.len();
+    if is_pair {
+        let first_content = first_len.saturating_sub(2);
+        let cut = excess.min(first_content);
+        ids.drain(1..1 + cut);
+        types.drain(1..1 + cut);
+    }
+    if ids.len() > max_len {
+        let last = *ids.last().unwrap_or(&0);
+        let last_type = *types.last().unwrap_or(&0);
+        ids.truncate(max_len - 1);
+        types.truncate(max_len - 1);
+        ids.push(last);
+        types.push(last_type);
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::truncate_pair;
+
+    #[test]
+    fn pairs_lose_the_start_of_the_first_text_then_the_end_of_the_second() {
+        // [CLS] a1 a2 a3 [SEP] b1 b2 [SEP]
+        let ids = vec![101, 1, 2, 3, 102, 11, 12, 102];
+        let types = vec![0, 0, 0, 0, 0, 1, 1, 1];
+        let (mut i, mut t) = (ids.clone(), types.clone());
+        truncate_pair(&mut i, &mut t, 6);
+        assert_eq!(i, [101, 3, 102, 11, 12, 102]);
+        assert_eq!(t, [0, 0, 0, 1, 1, 1]);
+        let (mut i, mut t) = (ids.clone(), types.clone());
+        truncate_pair(&mut i, &mut t, 4);
+        assert_eq!(i, [101, 102, 11, 102]);
+        assert_eq!(t, [0, 0, 1, 1]);
+        let (mut i, mut t) = (ids, types);
+        truncate_pair(&mut i, &mut t, 8);
+        assert_eq!(i.len(), 8);
+    }
+
+    #[test]
+    fn single_texts_lose_their_end() {
+        let mut i = vec![101, 1, 2, 3, 102];
+        let mut t = vec![0; 5];
+        truncate_pair(&mut i, &mut t, 3);
+        assert_eq!(i, [101, 1, 102]);
+        assert_eq!(t, [0, 0, 0]);
     }
 }
