@@ -4,15 +4,22 @@
 //! accepted sample against the filter).
 //!
 //! ```text
-//! # With a trained classifier (nines-classify folder):
+//! # With a trained classifier (nines-classify folder); its threshold defines "flagged"
+//! # (rejected iff P(injury) > threshold):
 //! cargo run --release --example distill -- --classifier runs/classifier --steps 60
 //! # Without one, the rule oracle serves as the reward (then the labeler column is not an
 //! # independent check):
 //! cargo run --release --example distill -- --reward oracle --steps 60 --threads 2
 //! ```
 //!
-//! Writes `RUN_DIR/{config.json, metrics.jsonl, checkpoint/, policy.safetensors, eval.json}`;
-//! a run folder with a checkpoint resumes.
+//! Prompts: by default both the training prompts (train split) and the held-out prompts
+//! (test split) are drawn with the data pipeline's lexicon-oversampling design
+//! (`nines::data::select`, `--uniform-mix` uniform share), so the reward has signal; the
+//! original and the distilled policy are evaluated on the same held-out prompts.
+//! `--select uniform` draws uniformly instead.
+//!
+//! Writes `RUN_DIR/{config.json, metrics.jsonl, checkpoint/, policy.safetensors, eval.json,
+//! summary.json}`; a run folder with a checkpoint resumes.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -22,7 +29,8 @@ use clap::Parser;
 use nines::data::Verdict;
 use nines::data::corpus::Corpus;
 use nines::data::label::oracle::OracleLabeler;
-use nines::data::prompt::{PromptConfig, build_prompts};
+use nines::data::prompt::{Prompt, PromptConfig, build_prompts};
+use nines::data::select::{LexiconScorer, SelectionConfig, Strategy, select};
 use nines::data::split::Split;
 use nines::distill::checkpoint::save_policy_weights;
 use nines::distill::eval::EvalConfig;
@@ -90,9 +98,30 @@ struct Args {
     /// Most new tokens per completion (generation stops at the first sentence end).
     #[arg(long, default_value_t = 48)]
     max_new_tokens: usize,
-    /// Held-out (test-split) prompts to evaluate on.
+    /// Held-out (test-split) prompts to evaluate on (expected number under `--select lexicon`).
     #[arg(long, default_value_t = 100)]
     eval_prompts: usize,
+    /// Training prompts drawn from the train split (expected number under `--select lexicon`;
+    /// 0 = all of them).
+    #[arg(long, default_value_t = 2000)]
+    train_prompts: usize,
+    /// Prompt design for both splits: `lexicon` (oversample violent-sounding prompts, the data
+    /// pipeline's Poisson design) or `uniform`.
+    #[arg(long, default_value = "lexicon")]
+    select: String,
+    /// Uniform share λ of the lexicon design (1 = uniform).
+    #[arg(long, default_value_t = 0.2)]
+    uniform_mix: f64,
+    /// Reward shaping: `log_safe` (ln(1 − p)), `threshold` (0 when accepted, −1 when
+    /// rejected), `linear` (1 − 2p), or `log_safe+threshold` (their sum).
+    #[arg(long, default_value = "log_safe")]
+    shaping: String,
+    /// Rejection threshold (flagged iff P(injury) > this); default: the classifier's, else 0.5.
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Stop training (after a whole step, with a checkpoint) after this many minutes.
+    #[arg(long)]
+    train_minutes: Option<f64>,
     /// Completions per held-out prompt and policy.
     #[arg(long, default_value_t = 4)]
     eval_samples: usize,
@@ -127,36 +156,67 @@ fn main() -> Result<()> {
         device: args.device,
         ..Default::default()
     };
+    let t_run = Instant::now();
     let corpus = Corpus::load(&args.corpus).with_context(|| format!("loading {}", args.corpus))?;
     let (prompts, _) = build_prompts(&corpus, &PromptConfig::default())?;
-    let pick = |split: Split| -> Vec<String> {
+    let of_split = |split: Split| -> Vec<Prompt> {
         prompts
             .iter()
             .filter(|p| p.source.split == split)
-            .map(|p| p.text.clone())
+            .cloned()
             .collect()
     };
-    let train = pick(Split::Train);
-    let mut test = pick(Split::Test);
-    // An even spread over the test split, not its first chapters.
-    if test.len() > args.eval_prompts && args.eval_prompts > 0 {
-        let stride = test.len() as f64 / args.eval_prompts as f64;
-        test = (0..args.eval_prompts)
-            .map(|i| test[(i as f64 * stride) as usize].clone())
-            .collect();
-    }
+    let draw = |split: Split, target: usize, seed: u64| -> Result<Vec<String>> {
+        let all = of_split(split);
+        if target == 0 || target >= all.len() {
+            return Ok(all.into_iter().map(|p| p.text).collect());
+        }
+        Ok(match args.select.as_str() {
+            "uniform" => {
+                // An even spread over the split, not its first chapters.
+                let stride = all.len() as f64 / target as f64;
+                (0..target)
+                    .map(|i| all[(i as f64 * stride) as usize].text.clone())
+                    .collect()
+            }
+            "lexicon" => {
+                let cfg = SelectionConfig {
+                    target,
+                    strategy: Strategy::Scored,
+                    uniform_mix: args.uniform_mix,
+                    seed,
+                };
+                select(&all, &LexiconScorer::default(), &cfg)?
+                    .into_iter()
+                    .map(|s| s.prompt.text)
+                    .collect()
+            }
+            other => bail!("--select {other}: expected lexicon or uniform"),
+        })
+    };
+    let train = draw(Split::Train, args.train_prompts, args.seed ^ 0x7EA1)?;
+    let test = draw(Split::Test, args.eval_prompts, args.seed ^ 0x7E57)?;
     println!(
-        "{} training prompts, {} held-out prompts",
+        "{} training prompts, {} held-out prompts ({} design)",
         train.len(),
-        test.len()
+        test.len(),
+        args.select
     );
 
     let oracle = OracleLabeler::new();
+    let mut threshold = 0.5;
     let reward: Box<dyn RewardModel> = match (&args.classifier, args.reward.as_deref()) {
         (Some(dir), _) => {
             let c = nines::classify::Classifier::load(dir, args.device)
                 .with_context(|| format!("loading classifier {}", dir.display()))?;
-            println!("reward: classifier {}", dir.display());
+            if let Some(t) = c.threshold() {
+                threshold = t;
+            }
+            println!(
+                "reward: classifier {} (threshold {:?})",
+                dir.display(),
+                c.threshold()
+            );
             Box::new(FnReward::new(move |pairs: &[(&str, &str)]| c.score(pairs)))
         }
         (None, Some("oracle")) => {
@@ -167,6 +227,27 @@ fn main() -> Result<()> {
             }))
         }
         _ => bail!("give --classifier DIR or --reward oracle"),
+    };
+    if let Some(t) = args.threshold {
+        threshold = t;
+    }
+    println!("flagged iff P(injury) > {threshold}");
+    let shaping = match args.shaping.as_str() {
+        "log_safe" => Shaping::LogSafe { floor: 1e-3 },
+        "threshold" => Shaping::Threshold {
+            threshold,
+            safe: 0.0,
+            flagged: -1.0,
+        },
+        "linear" => Shaping::Linear,
+        "log_safe+threshold" => Shaping::LogSafeThreshold {
+            floor: 1e-3,
+            threshold,
+            penalty: 1.0,
+        },
+        other => {
+            bail!("--shaping {other}: expected log_safe, threshold, linear, log_safe+threshold")
+        }
     };
 
     let scope = match args.lora_rank {
@@ -193,7 +274,8 @@ fn main() -> Result<()> {
                 horizon: 10_000.0,
             },
         },
-        reward: Shaping::LogSafe { floor: 1e-3 },
+        reward: shaping,
+        flag_threshold: threshold,
         max_kl: args.max_kl,
         scope,
         total_steps: args.steps,
@@ -220,7 +302,10 @@ fn main() -> Result<()> {
             config.batch_size()
         );
         let start = Instant::now();
-        let metrics = trainer.train(&train, &args.run_dir, true)?;
+        let deadline = args
+            .train_minutes
+            .map(|m| start + std::time::Duration::from_secs_f64(m * 60.0));
+        let metrics = trainer.train_until(&train, &args.run_dir, true, deadline)?;
         let secs = start.elapsed().as_secs_f64();
         if !metrics.is_empty() {
             let tokens: f64 = metrics
@@ -248,6 +333,7 @@ fn main() -> Result<()> {
             seed: args.seed ^ 0xE7A1,
             ..config.generation.clone()
         },
+        threshold,
         ..Default::default()
     };
     let start = Instant::now();
@@ -289,8 +375,13 @@ fn main() -> Result<()> {
         )
     );
     println!(
-        "KL(distilled ‖ original): {:.3} nats/completion [{:.3}, {:.3}]",
-        report.kl.value, report.kl.ci.0, report.kl.ci.1
+        "KL(distilled ‖ original): {:.3} nats/completion [{:.3}, {:.3}], {:.4} nats/token [{:.4}, {:.4}]",
+        report.kl.value,
+        report.kl.ci.0,
+        report.kl.ci.1,
+        report.kl_per_token.value,
+        report.kl_per_token.ci.0,
+        report.kl_per_token.ci.1
     );
     println!(
         "cost per accepted sample: filter {:.3} s ({:.2} attempts), distilled alone {:.3} s ({:.1}× cheaper), distilled + filter {:.3} s",
@@ -300,6 +391,19 @@ fn main() -> Result<()> {
         report.cost.speedup_alone,
         report.cost.distilled_filtered_seconds_per_accepted
     );
-    println!("report: {}", path.display());
+    let wall = t_run.elapsed().as_secs_f64();
+    println!("report: {}; wall time {wall:.0} s", path.display());
+    let summary = serde_json::json!({
+        "args": std::env::args().collect::<Vec<_>>(),
+        "wall_seconds": wall,
+        "threshold": threshold,
+        "train_prompts": train.len(),
+        "eval_prompts": test.len(),
+        "loadavg": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+    });
+    std::fs::write(
+        args.run_dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
     Ok(())
 }

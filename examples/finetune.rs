@@ -177,6 +177,36 @@ fn sample_prompts(valid: &[String], n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Our logits of a fixed passage, for `scripts/reference/check_export.py` to compare with
+/// HF transformers on the exported folder.
+fn write_parity(lm: &LanguageModel, path: &Path) -> Result<()> {
+    use tch::{Kind, Tensor};
+    const TEXT: &str = "The sea was calm that morning, and the captain walked the deck alone, \
+                        thinking of the letter he had burned.";
+    let ids: Vec<i64> = lm
+        .tokenizer()
+        .encode_with(TEXT, false)?
+        .into_iter()
+        .map(i64::from)
+        .collect();
+    let t = ids.len() as i64;
+    let ids = Tensor::from_slice(&ids).view([1, t]);
+    let pos = Tensor::arange(t, (Kind::Int64, tch::Device::Cpu)).view([1, t]);
+    let logits = {
+        let _g = tch::no_grad_guard();
+        lm.model()
+            .forward(
+                &ids.to_device(lm.device()),
+                &pos.to_device(lm.device()),
+                None,
+                None,
+            )
+            .to_device(tch::Device::Cpu)
+    };
+    Tensor::write_safetensors(&[("input_ids", ids), ("logits", logits)], path)?;
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     if args.threads > 0 {
@@ -270,6 +300,7 @@ fn main() -> Result<()> {
     let report = ft.run(Some(&valid), &opts)?;
     let mut lm = ft.into_model();
     let hf = export_hf(&mut lm, &args.out.join("hf"))?;
+    write_parity(&lm, &args.out.join("parity.safetensors"))?;
     samples(&lm, &prompts, "after")?;
     std::fs::write(
         args.out.join("report.json"),

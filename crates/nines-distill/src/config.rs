@@ -82,6 +82,10 @@ pub struct PpoConfig {
     pub seed: u64,
     /// Rows per no-gradient scoring forward pass (old log-probs, values, reference). Default 32.
     pub score_batch_size: usize,
+    /// Rejection threshold for the flagged fraction in the metrics: a completion is flagged
+    /// iff P(injury) > this (the project's convention; use the classifier's threshold).
+    /// Default 0.5.
+    pub flag_threshold: f64,
 }
 
 impl Default for PpoConfig {
@@ -120,6 +124,7 @@ impl Default for PpoConfig {
             checkpoint_every: 10,
             seed: 0,
             score_batch_size: 32,
+            flag_threshold: 0.5,
         }
     }
 }
@@ -173,6 +178,12 @@ impl PpoConfig {
         finite_pos("cliprange", self.cliprange)?;
         finite_pos("cliprange_value", self.cliprange_value)?;
         finite_pos("max_kl", self.max_kl)?;
+        if !(0.0..=1.0).contains(&self.flag_threshold) {
+            return bad(
+                "flag_threshold",
+                format!("{} is not in [0, 1]", self.flag_threshold),
+            );
+        }
         if !(self.max_grad_norm.is_finite() && self.max_grad_norm >= 0.0) {
             return bad(
                 "max_grad_norm",

@@ -72,9 +72,10 @@ pub enum Shaping {
         /// Smallest P(safe) used. Default 1e-4.
         floor: f64,
     },
-    /// `safe` when `p < threshold`, `flagged` otherwise: what the filter sees.
+    /// `safe` when `p <= threshold` (the filter accepts), `flagged` when `p > threshold`
+    /// (rejected): what the filter sees.
     Threshold {
-        /// Flagging threshold on P(injury).
+        /// Rejection threshold on P(injury) (the classifier's: `p > threshold` is rejected).
         threshold: f64,
         /// Score of a completion the filter accepts. Default 1.
         safe: f64,
@@ -83,6 +84,17 @@ pub enum Shaping {
     },
     /// `1 − 2p`: linear in P(injury), from 1 (surely safe) to −1 (surely flagged).
     Linear,
+    /// `ln(max(1 − p, floor)) − penalty · [p > threshold]`: the smooth log-safe score plus
+    /// a step at the filter's threshold, so completions the filter would reject stand out
+    /// even when the threshold is far below 0.5 (where `ln(1 − p)` is nearly flat).
+    LogSafeThreshold {
+        /// Smallest P(safe) used.
+        floor: f64,
+        /// Rejection threshold on P(injury) (`p > threshold` is rejected).
+        threshold: f64,
+        /// Subtracted from the score of a rejected completion.
+        penalty: f64,
+    },
 }
 
 impl Default for Shaping {
@@ -102,6 +114,28 @@ impl Shaping {
             Shaping::LogSafe { floor } if !(floor > 0.0 && floor < 1.0) => Err(
                 DistillError::config("reward.floor", format!("{floor} is not in (0, 1)")),
             ),
+            Shaping::LogSafeThreshold {
+                floor,
+                threshold,
+                penalty,
+            } => {
+                if !(floor > 0.0 && floor < 1.0) {
+                    return Err(DistillError::config(
+                        "reward.floor",
+                        format!("{floor} is not in (0, 1)"),
+                    ));
+                }
+                if !(0.0..=1.0).contains(&threshold) {
+                    return Err(DistillError::config(
+                        "reward.threshold",
+                        format!("{threshold} is not in [0, 1]"),
+                    ));
+                }
+                if !penalty.is_finite() {
+                    return Err(DistillError::config("reward.penalty", "must be finite"));
+                }
+                Ok(())
+            }
             Shaping::Threshold {
                 threshold,
                 safe,
@@ -134,13 +168,18 @@ impl Shaping {
                 safe,
                 flagged,
             } => {
-                if p < threshold {
+                if p <= threshold {
                     safe
                 } else {
                     flagged
                 }
             }
             Shaping::Linear => 1.0 - 2.0 * p,
+            Shaping::LogSafeThreshold {
+                floor,
+                threshold,
+                penalty,
+            } => (1.0 - p).max(floor).ln() - if p > threshold { penalty } else { 0.0 },
         }
     }
 }
@@ -185,8 +224,16 @@ mod tests {
             flagged: -1.0,
         };
         assert_eq!(t.score(0.49), 1.0);
-        assert_eq!(t.score(0.5), -1.0);
+        assert_eq!(t.score(0.5), 1.0, "accepted iff p <= threshold");
+        assert_eq!(t.score(0.51), -1.0);
         assert_eq!(Shaping::Linear.score(0.25), 0.5);
+        let lt = Shaping::LogSafeThreshold {
+            floor: 1e-3,
+            threshold: 0.1,
+            penalty: 1.0,
+        };
+        assert!((lt.score(0.1) - 0.9f64.ln()).abs() < 1e-12);
+        assert!((lt.score(0.2) - (0.8f64.ln() - 1.0)).abs() < 1e-12);
         assert!(Shaping::LogSafe { floor: 0.0 }.validate().is_err());
         assert!(
             Shaping::Threshold {

@@ -353,7 +353,9 @@ impl<R: RewardModel> PpoTrainer<R> {
         let u = updates.max(1) as f64;
         let score_mean = batch.scores.mean(Kind::Float).double_value(&[]);
         let p_mean = batch.p_injury.iter().map(|&p| f64::from(p)).sum::<f64>() / n as f64;
-        let flagged = batch.p_injury.iter().filter(|&&p| p >= 0.5).count() as f64 / n as f64;
+        let t = cfg.flag_threshold;
+        let flagged =
+            batch.p_injury.iter().filter(|&&p| f64::from(p) > t).count() as f64 / n as f64;
         let metrics = StepMetrics {
             step: self.step,
             score_mean,
@@ -430,6 +432,22 @@ impl<R: RewardModel> PpoTrainer<R> {
         run_dir: &Path,
         progress: bool,
     ) -> Result<Vec<StepMetrics>> {
+        self.train_until(prompts, run_dir, progress, None)
+    }
+
+    /// [`train`](Self::train), stopping early (after a whole step, with a checkpoint) once
+    /// `deadline` has passed: a wall-time budget. A later `train` call in the same run folder
+    /// resumes from there.
+    ///
+    /// # Errors
+    /// As [`train`](Self::train).
+    pub fn train_until(
+        &mut self,
+        prompts: &[String],
+        run_dir: &Path,
+        progress: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<StepMetrics>> {
         if prompts.is_empty() {
             return Err(DistillError::EmptyPrompts { what: "training" });
         }
@@ -468,6 +486,13 @@ impl<R: RewardModel> PpoTrainer<R> {
         let first = self.step;
         let mut out = Vec::new();
         while self.step < total {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                bar.println(format!(
+                    "wall-time budget reached after {} of {total} steps",
+                    self.step
+                ));
+                break;
+            }
             let s = self.step;
             let idx = step_prompt_indices(
                 prompts.len(),

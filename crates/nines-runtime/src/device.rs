@@ -19,19 +19,72 @@ pub enum DeviceSpec {
 
 impl DeviceSpec {
     /// Resolves the spec to a LibTorch device; a CUDA device that is not present is an error.
+    ///
+    /// Before asking LibTorch about CUDA, `Auto` and `Cuda` load LibTorch's CUDA backend
+    /// (see [`load_cuda_backend`]), so a binary linked against the CPU LibTorch can use a GPU
+    /// when the CUDA build's libraries are on the library path.
     pub fn resolve(self) -> Result<tch::Device> {
         match self {
-            DeviceSpec::Auto => Ok(tch::Device::cuda_if_available()),
+            DeviceSpec::Auto => {
+                load_cuda_backend();
+                Ok(tch::Device::cuda_if_available())
+            }
             DeviceSpec::Cpu => Ok(tch::Device::Cpu),
             DeviceSpec::Cuda(i) => {
+                let loaded = load_cuda_backend();
                 if tch::Cuda::is_available() && (i as i64) < tch::Cuda::device_count() {
                     Ok(tch::Device::Cuda(i))
+                } else if !loaded && !tch::Cuda::is_available() {
+                    Err(RuntimeError::DeviceUnavailable(format!(
+                        "cuda:{i} (LibTorch's CUDA backend `{CUDA_BACKEND}` could not be loaded: \
+                         put the CUDA LibTorch's lib folder on LD_LIBRARY_PATH)"
+                    )))
                 } else {
                     Err(RuntimeError::DeviceUnavailable(format!("cuda:{i}")))
                 }
             }
         }
     }
+}
+
+/// The shared library that registers LibTorch's CUDA backend.
+const CUDA_BACKEND: &str = "libtorch_cuda.so";
+
+/// Loads LibTorch's CUDA backend (`libtorch_cuda.so`) once, with `RTLD_NOW | RTLD_GLOBAL`, and
+/// keeps it loaded; returns whether it is loaded. Binaries linked against the CPU LibTorch do
+/// not depend on it, and LibTorch only sees CUDA when the library registered itself before
+/// the first CUDA query, so call this before `tch::Cuda::is_available` (`DeviceSpec::resolve`
+/// does). It looks on the library path (`LD_LIBRARY_PATH`, the runpath), then in
+/// `$LIBTORCH/lib`. A library that is missing or fails to load is not an error: LibTorch
+/// then just has no CUDA.
+pub fn load_cuda_backend() -> bool {
+    static LOADED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *LOADED.get_or_init(open_cuda_backend)
+}
+
+#[cfg(unix)]
+fn open_cuda_backend() -> bool {
+    use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
+    // A library already in the process (linked in, LD_PRELOADed) is found by its soname and
+    // only gains a reference.
+    let mut candidates = vec![std::path::PathBuf::from(CUDA_BACKEND)];
+    if let Some(root) = std::env::var_os("LIBTORCH") {
+        candidates.push(std::path::Path::new(&root).join("lib").join(CUDA_BACKEND));
+    }
+    for path in candidates {
+        // SAFETY: loading runs the library's static initializers, which register LibTorch's
+        // CUDA hooks; the handle is leaked so the library is never unloaded.
+        if let Ok(lib) = unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_GLOBAL) } {
+            std::mem::forget(lib);
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(not(unix))]
+fn open_cuda_backend() -> bool {
+    false
 }
 
 impl FromStr for DeviceSpec {

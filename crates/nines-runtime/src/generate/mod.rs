@@ -223,7 +223,8 @@ impl LanguageModel {
             .to_device(device);
         let positions = (valid.cumsum(1, Kind::Int64) - 1).clamp_min(0);
         let mut key_valid = padded.then_some(valid);
-        let mut cache = KvCache::new(self.model().spec().num_layers);
+        // Room for every token this call can produce: decoding appends without copying.
+        let mut cache = KvCache::with_capacity(spec.num_layers, width + cfg.max_new_tokens);
         let hidden = self.model().forward_hidden(
             &input,
             &positions,

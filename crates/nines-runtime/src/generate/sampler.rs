@@ -12,6 +12,9 @@ use super::GenerateConfig;
 ///
 /// Returns the tokens and their log-probabilities under the model's unmodified distribution
 /// (temperature 1, no truncation): the behaviour policy's log-probabilities that PPO needs.
+///
+/// One `(rows, vocab)` tensor of probabilities crosses to the CPU per call (on a CPU model it
+/// is only read); the nucleus is found there by selection, not by sorting the vocabulary.
 pub(crate) fn sample(
     logits: &Tensor,
     cfg: &GenerateConfig,
@@ -28,84 +31,124 @@ pub(crate) fn sample(
         );
     }
     let tokens: Vec<i64> = if cfg.temperature == 0.0 {
-        Vec::<i64>::try_from(logits.argmax(-1, false).to_device(tch::Device::Cpu))
-            .unwrap_or_default()
+        cpu_i64(&logits.argmax(-1, false))
     } else {
         draw(&logits, cfg, rngs)
     };
     let ids = Tensor::from_slice(&tokens)
         .to_device(logits.device())
         .unsqueeze(1);
-    let logprobs = logits
-        .log_softmax(-1, Kind::Float)
-        .gather(1, &ids, false)
-        .squeeze_dim(1);
+    // log_softmax(logits)[token] without materializing the (rows, vocab) log-softmax.
+    let logprobs =
+        logits.gather(1, &ids, false).squeeze_dim(1) - logits.logsumexp([-1i64].as_slice(), false);
     let logprobs = Vec::<f32>::try_from(logprobs.to_device(tch::Device::Cpu)).unwrap_or_default();
     (tokens.into_iter().map(|t| t as u32).collect(), logprobs)
 }
 
 fn draw(logits: &Tensor, cfg: &GenerateConfig, rngs: &mut [&mut ChaCha8Rng]) -> Vec<i64> {
     let vocab = logits.size()[1];
-    let mut scaled = logits / cfg.temperature;
+    let mut scaled = if cfg.temperature == 1.0 {
+        logits.shallow_clone()
+    } else {
+        logits / cfg.temperature
+    };
     if cfg.top_k > 0 && (cfg.top_k as i64) < vocab {
         let (top, _) = scaled.topk(cfg.top_k as i64, -1, true, true);
         let kth = top.narrow(1, cfg.top_k as i64 - 1, 1);
         scaled = scaled.masked_fill(&scaled.lt_tensor(&kth), f64::NEG_INFINITY);
     }
-    if cfg.top_p < 1.0 {
-        let (sorted, order) = scaled.sort(-1, true);
-        let probs = sorted.softmax(-1, Kind::Float);
-        // Keep the smallest prefix whose mass reaches top_p: drop a token when the mass
-        // strictly before it already does.
-        let before = probs.cumsum(-1, Kind::Float) - &probs;
-        let probs = probs.masked_fill(&before.ge(cfg.top_p), 0.0);
-        // Map each row's pick (a position in sorted order) back to its token id on the
-        // device: one id per row crosses to the CPU, not the whole sorted index.
-        let picks: Vec<i64> = draw_rows(&probs, rngs)
-            .into_iter()
-            .map(|p| p as i64)
-            .collect();
-        let picks = Tensor::from_slice(&picks)
-            .to_device(order.device())
-            .unsqueeze(1);
-        cpu_i64(&order.gather(1, &picks, false))
-    } else {
-        let probs = scaled.softmax(-1, Kind::Float);
-        draw_rows(&probs, rngs)
-            .into_iter()
-            .map(|p| p as i64)
-            .collect()
-    }
-}
-
-/// Inverse-CDF draw per row of unnormalized non-negative weights `(rows, n)`.
-fn draw_rows(weights: &Tensor, rngs: &mut [&mut ChaCha8Rng]) -> Vec<usize> {
-    let n = weights.size()[1] as usize;
-    let w = Vec::<f32>::try_from(
-        weights
-            .to_device(tch::Device::Cpu)
-            .contiguous()
-            .flatten(0, -1),
-    )
-    .unwrap_or_default();
+    let probs = scaled.softmax(-1, Kind::Float);
+    let n = vocab as usize;
+    let host = probs.to_device(tch::Device::Cpu).contiguous();
+    let numel = host.numel();
+    let mut w = vec![0f32; numel];
+    host.copy_data(&mut w, numel);
+    let mut scratch = Vec::new();
     w.chunks_exact(n)
         .zip(rngs.iter_mut())
         .map(|(row, rng)| {
-            let total: f64 = row.iter().map(|&x| f64::from(x)).sum();
-            let mut u = rng.random::<f64>() * total;
-            let mut last_positive = 0;
-            for (i, &x) in row.iter().enumerate() {
-                if x > 0.0 {
-                    last_positive = i;
-                    u -= f64::from(x);
-                    if u < 0.0 {
-                        return i;
-                    }
-                }
+            if cfg.top_p < 1.0 {
+                draw_nucleus(row, cfg.top_p, rng, &mut scratch) as i64
+            } else {
+                draw_row(row.iter().copied().enumerate(), rng) as i64
             }
-            last_positive
         })
         .collect()
+}
+
+/// Nucleus (top-p) draw from one row of probabilities: keep the smallest set of most likely
+/// tokens whose mass reaches `top_p` (a token is dropped when the mass strictly before it, in
+/// descending order, already does), then draw by inverse CDF in descending order.
+///
+/// Equivalent to sorting the whole row, without doing so: tokens below
+/// `(1 - top_p) / vocab` cannot be in the nucleus (together they weigh less than `1 - top_p`),
+/// and among the rest, repeated selection finds the cut in expected linear time; only the
+/// nucleus itself is sorted.
+fn draw_nucleus(
+    row: &[f32],
+    top_p: f64,
+    rng: &mut ChaCha8Rng,
+    cand: &mut Vec<(f32, u32)>,
+) -> usize {
+    // Half the bound, so that rounding in the probabilities cannot exclude a member.
+    let floor = ((1.0 - top_p) / row.len() as f64 * 0.5) as f32;
+    cand.clear();
+    cand.extend(
+        row.iter()
+            .enumerate()
+            .filter(|&(_, &p)| p > 0.0 && p >= floor)
+            .map(|(i, &p)| (p, i as u32)),
+    );
+    if cand.is_empty() {
+        return draw_row(row.iter().copied().enumerate(), rng);
+    }
+    let desc = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    // Invariant: cand[..start] are all kept and none is smaller than anything after them;
+    // the cut lies in cand[start..end]; `before` is the mass of cand[..start].
+    let (mut start, mut end, mut before) = (0, cand.len(), 0f64);
+    while end - start > 64 {
+        let mid = start + (end - start) / 2;
+        cand[start..end].select_nth_unstable_by(mid - start, desc);
+        let upper: f64 = cand[start..mid].iter().map(|c| f64::from(c.0)).sum();
+        if before + upper >= top_p {
+            end = mid;
+        } else {
+            before += upper;
+            start = mid;
+        }
+    }
+    cand[start..end].sort_unstable_by(desc);
+    let mut cut = end;
+    for (i, c) in cand[start..end].iter().enumerate() {
+        if before >= top_p {
+            cut = start + i;
+            break;
+        }
+        before += f64::from(c.0);
+    }
+    let cut = cut.max(1);
+    let nucleus = &mut cand[..cut];
+    nucleus[..start.min(cut)].sort_unstable_by(desc);
+    let pick = draw_row(nucleus.iter().map(|&(p, _)| p).enumerate(), rng);
+    nucleus[pick].1 as usize
+}
+
+/// Inverse-CDF draw over `(position, weight)` pairs of unnormalized non-negative weights;
+/// returns the position drawn.
+fn draw_row(weights: impl Iterator<Item = (usize, f32)> + Clone, rng: &mut ChaCha8Rng) -> usize {
+    let total: f64 = weights.clone().map(|(_, x)| f64::from(x)).sum();
+    let mut u = rng.random::<f64>() * total;
+    let mut last_positive = 0;
+    for (i, x) in weights {
+        if x > 0.0 {
+            last_positive = i;
+            u -= f64::from(x);
+            if u < 0.0 {
+                return i;
+            }
+        }
+    }
+    last_positive
 }
 
 fn cpu_i64(t: &Tensor) -> Vec<i64> {

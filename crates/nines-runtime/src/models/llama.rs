@@ -3,12 +3,13 @@
 //! embeddings. Mirrors Hugging Face `modeling_llama.py` (`LlamaForCausalLM`).
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use tch::{Kind, Tensor, nn};
 
 use super::{
     Architecture, AttentionMask, CausalLm, Embedding, Linear, LoraConfig, ModelSpec, RmsNorm,
-    attention, cached_kv, merge_heads, split_heads,
+    attention, cached_kv, merge_heads,
 };
 use crate::checkpoint::gguf::GgufFile;
 use crate::error::{Result, RuntimeError};
@@ -248,9 +249,98 @@ pub struct Llama {
     norm: RmsNorm,
     /// `None` when tied to `embed_tokens`.
     lm_head: Option<Linear>,
-    /// `(context, head_dim)` cosine and sine tables.
+    /// `(context, head_dim)` cosine table, and the sine table with the sign of
+    /// "rotate half" folded in (negated first half), so that rotation is
+    /// `x·cos + roll(x, head_dim/2)·sin`.
     cos: Tensor,
     sin: Tensor,
+    head_dim: i64,
+    /// Inference-time fused projections, built at the first forward pass without gradients.
+    fused: Mutex<Vec<FusedLayer>>,
+}
+
+/// One layer's projection weights for inference, stored transposed (`(in, out)`, which MKL
+/// multiplies faster than `(out, in)` for the few rows of decoding), with q/k/v and gate/up
+/// concatenated along the output dimension. After [`FusedLayer::build`] the layer's own
+/// weight variables are (transposed) views into these buffers, so the model holds one copy of
+/// each weight, and in-place updates (training, LoRA merges, checkpoint loads) reach both.
+/// Replacing a variable's data (e.g. `VarStore::set_kind`) breaks the aliasing;
+/// [`FusedLayer::current`] notices and the buffers are rebuilt.
+#[derive(Debug)]
+struct FusedLayer {
+    /// `(hidden, (heads + 2·kv_heads)·head_dim)`.
+    qkv: Tensor,
+    /// `(heads·head_dim, hidden)`.
+    o: Tensor,
+    /// `(hidden, 2·intermediate)`.
+    gate_up: Tensor,
+    /// `(intermediate, hidden)`.
+    down: Tensor,
+    /// Data pointers of the q, k, v, o, gate, up, down weights when the buffers were built.
+    ptrs: [usize; 7],
+}
+
+impl FusedLayer {
+    fn linears(block: &Block) -> [&Linear; 7] {
+        let (a, f) = (&block.self_attn, &block.mlp);
+        [
+            &a.q_proj,
+            &a.k_proj,
+            &a.v_proj,
+            &a.o_proj,
+            &f.gate_proj,
+            &f.up_proj,
+            &f.down_proj,
+        ]
+    }
+
+    /// Fuses `block`'s projections, or `None` when one has a bias or an adapter.
+    fn build(block: &Block) -> Option<Self> {
+        let l = Self::linears(block);
+        if l.iter().any(|l| l.bias.is_some() || l.lora.is_some()) {
+            return None;
+        }
+        let _guard = tch::no_grad_guard();
+        let w: Vec<&Tensor> = l.iter().map(|l| &l.weight).collect();
+        let transposed = |parts: &[&Tensor]| Tensor::cat(parts, 0).tr().contiguous();
+        let fused = FusedLayer {
+            qkv: transposed(&w[0..3]),
+            o: transposed(&w[3..4]),
+            gate_up: transposed(&w[4..6]),
+            down: transposed(&w[6..7]),
+            ptrs: [0; 7],
+        };
+        let mut ptrs = [0; 7];
+        let groups = [
+            (&fused.qkv, 0..3),
+            (&fused.o, 3..4),
+            (&fused.gate_up, 4..6),
+            (&fused.down, 6..7),
+        ];
+        for (buffer, range) in groups {
+            let mut offset = 0;
+            for i in range {
+                let rows = w[i].size()[0];
+                // Re-point the variable (shared with the VarStore) at its part of the buffer,
+                // an `(out, in)` view; its own storage is freed.
+                w[i].shallow_clone()
+                    .set_data(&buffer.narrow(1, offset, rows).tr());
+                offset += rows;
+                ptrs[i] = w[i].data_ptr() as usize;
+            }
+        }
+        Some(FusedLayer { ptrs, ..fused })
+    }
+
+    /// Whether the buffers still hold `block`'s weights.
+    fn current(&self, block: &Block) -> bool {
+        let l = Self::linears(block);
+        l[0].weight.kind() == self.qkv.kind()
+            && l[0].weight.device() == self.qkv.device()
+            && l.iter()
+                .zip(self.ptrs)
+                .all(|(l, p)| l.weight.data_ptr() as usize == p)
+    }
 }
 
 impl Llama {
@@ -321,6 +411,14 @@ impl Llama {
             cfg.rope_base(),
             root.device(),
         );
+        let sign = Tensor::cat(
+            &[
+                Tensor::full([hd / 2], -1.0, (Kind::Float, root.device())),
+                Tensor::ones([hd / 2], (Kind::Float, root.device())),
+            ],
+            0,
+        );
+        let sin = sin * sign;
         Llama {
             spec: ModelSpec {
                 architecture: Architecture::Llama,
@@ -336,7 +434,26 @@ impl Llama {
                 .then(|| Linear::new(root / "lm_head", h, cfg.vocab_size as i64, false)),
             cos,
             sin,
+            head_dim: hd,
+            fused: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The fused projections of every layer, (re)built when missing or stale; `None` when
+    /// some layer cannot be fused (biases, adapters).
+    fn fused_layers(&self) -> Option<MutexGuard<'_, Vec<FusedLayer>>> {
+        let mut fused = self.fused.lock().ok()?;
+        let fresh = fused.len() == self.layers.len()
+            && fused.iter().zip(&self.layers).all(|(f, l)| f.current(l));
+        if !fresh {
+            fused.clear();
+            *fused = self
+                .layers
+                .iter()
+                .map(FusedLayer::build)
+                .collect::<Option<Vec<_>>>()?;
+        }
+        Some(fused)
     }
 }
 
@@ -351,9 +468,23 @@ fn rope_tables(positions: i64, head_dim: i64, theta: f64, device: tch::Device) -
     (emb.cos(), emb.sin())
 }
 
-fn rotate_half(x: &Tensor) -> Tensor {
+/// Rotary embedding of `x` `(b, t, heads, head_dim)` with `cos`, signed `sin` `(b, t, 1,
+/// head_dim)`: Hugging Face's `x·cos + rotate_half(x)·sin`.
+fn rotate(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
     let half = x.size()[3] / 2;
-    Tensor::cat(&[x.narrow(3, half, half).neg(), x.narrow(3, 0, half)], 3)
+    x * cos + x.roll([half].as_slice(), [3i64].as_slice()) * sin
+}
+
+/// Whether autograd records operations (no `no_grad` guard is active). tch does not expose
+/// the flag, so probe it with a one-element product.
+fn grad_enabled() -> bool {
+    let probe = Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+    (&probe * 2.0).requires_grad()
+}
+
+/// `(b, t, heads, d)` → `(b, heads, t, d)`.
+fn heads_first(x: &Tensor) -> Tensor {
+    x.transpose(1, 2)
 }
 
 impl CausalLm for Llama {
@@ -367,40 +498,95 @@ impl CausalLm for Llama {
         position_ids: &Tensor,
         key_valid: Option<&Tensor>,
         mut cache: Option<&mut KvCache>,
-        _train: bool,
+        train: bool,
     ) -> Tensor {
         let (b, t) = input_ids.size2().expect("input_ids must be (batch, seq)");
         let mut x = self.embed_tokens.forward(input_ids);
         let kind = x.kind();
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
         let mask = AttentionMask::build(key_valid, t, past + t, None, kind, x.device());
-        // (b, 1, t, head_dim), shared by all layers.
+        // (b, t, 1, head_dim), shared by all layers and heads.
         let flat = position_ids.flatten(0, 1);
-        let cos = self
-            .cos
-            .index_select(0, &flat)
-            .view([b, 1, t, -1])
-            .to_kind(kind);
-        let sin = self
-            .sin
-            .index_select(0, &flat)
-            .view([b, 1, t, -1])
-            .to_kind(kind);
+        let table = |tab: &Tensor| {
+            let rows = tab.index_select(0, &flat).view([b, t, 1, -1]);
+            if rows.kind() == kind {
+                rows
+            } else {
+                rows.to_kind(kind)
+            }
+        };
+        let (cos, sin) = (table(&self.cos), table(&self.sin));
+        let d = self.head_dim;
+        // Fused projections serve inference; with gradients (training) the layers' own
+        // weights and adapters are used.
+        let fused = if train || grad_enabled() {
+            None
+        } else {
+            self.fused_layers()
+        };
         for (i, layer) in self.layers.iter().enumerate() {
             let a = &layer.self_attn;
             let h = layer.input_layernorm.forward(&x);
-            let q = split_heads(&a.q_proj.forward(&h), a.heads);
-            let k = split_heads(&a.k_proj.forward(&h), a.kv_heads);
-            let v = split_heads(&a.v_proj.forward(&h), a.kv_heads);
-            let q = &q * &cos + rotate_half(&q) * &sin;
-            let k = &k * &cos + rotate_half(&k) * &sin;
-            let (k, v) = cached_kv(cache.as_deref_mut(), i, k, v);
-            let attn = attention(&q, &k, &v, &mask, None);
-            x = x + a.o_proj.forward(&merge_heads(&attn));
+            let (q, k, v) = match fused.as_ref().map(|f| &f[i]) {
+                Some(f) => {
+                    let (nq, nkv) = (a.heads * d, a.kv_heads * d);
+                    let qkv = h.matmul(&f.qkv);
+                    // q and k rotated together: (b, t, heads + kv_heads, d).
+                    let qk = rotate(
+                        &qkv.narrow(2, 0, nq + nkv)
+                            .view([b, t, a.heads + a.kv_heads, d]),
+                        &cos,
+                        &sin,
+                    );
+                    (
+                        qk.narrow(2, 0, a.heads),
+                        qk.narrow(2, a.heads, a.kv_heads),
+                        qkv.narrow(2, nq + nkv, nkv).view([b, t, a.kv_heads, d]),
+                    )
+                }
+                None => (
+                    rotate(&a.q_proj.forward(&h).view([b, t, a.heads, d]), &cos, &sin),
+                    rotate(
+                        &a.k_proj.forward(&h).view([b, t, a.kv_heads, d]),
+                        &cos,
+                        &sin,
+                    ),
+                    a.v_proj.forward(&h).view([b, t, a.kv_heads, d]),
+                ),
+            };
+            let (k, v) = cached_kv(cache.as_deref_mut(), i, heads_first(&k), heads_first(&v));
+            let attn = if t == 1 && a.heads != a.kv_heads {
+                // One new token: fold each key/value head's query heads into the query
+                // length, so attention runs on the cached keys and values as they are,
+                // without repeating them per query head.
+                let g = a.heads / a.kv_heads;
+                let q = q.reshape([b, a.kv_heads, g, d]);
+                let bias = match &mask {
+                    AttentionMask::Bias(bias) => Some(bias),
+                    _ => None,
+                };
+                Tensor::scaled_dot_product_attention(&q, &k, &v, bias, 0.0, false, None, false)
+                    .reshape([b, 1, a.heads * d])
+            } else {
+                merge_heads(&attention(&heads_first(&q), &k, &v, &mask, None))
+            };
+            x = match fused.as_ref().map(|f| &f[i]) {
+                Some(f) => x + attn.matmul(&f.o),
+                None => x + a.o_proj.forward(&attn),
+            };
             let h = layer.post_attention_layernorm.forward(&x);
-            let f = &layer.mlp;
-            let gated = f.gate_proj.forward(&h).silu() * f.up_proj.forward(&h);
-            x = x + f.down_proj.forward(&gated);
+            let mlp = &layer.mlp;
+            x = match fused.as_ref().map(|f| &f[i]) {
+                Some(f) => {
+                    let inter = f.down.size()[0];
+                    let gu = h.matmul(&f.gate_up);
+                    x + (gu.narrow(2, 0, inter).silu() * gu.narrow(2, inter, inter)).matmul(&f.down)
+                }
+                None => {
+                    let gated = mlp.gate_proj.forward(&h).silu() * mlp.up_proj.forward(&h);
+                    x + mlp.down_proj.forward(&gated)
+                }
+            };
         }
         self.norm.forward(&x)
     }
