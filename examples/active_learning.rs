@@ -439,9 +439,16 @@ fn study_at(
         };
         match exact(budgets[0]) {
             Err(e @ (ActiveError::MissingData { .. } | ActiveError::DegenerateUtility { .. })) => {
+                let why = match e {
+                    ActiveError::MissingData { .. } => {
+                        "needs ensemble member scores; this pool has one classifier's".to_string()
+                    }
+                    ActiveError::DegenerateUtility { reason, .. } => reason,
+                    _ => unreachable!(),
+                };
                 out.push(StrategyResult {
                     name,
-                    skipped: Some(e.to_string()),
+                    skipped: Some(why),
                     cells: vec![],
                     curve: vec![],
                 });
@@ -497,41 +504,60 @@ fn study_at(
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn study_markdown(
     results: &[StrategyResult],
     pool_len: usize,
+    accepted: usize,
+    injuries: usize,
     misses: usize,
     threshold: f64,
     label: &str,
     reps: usize,
 ) -> String {
     let random_rate = 100.0 * misses as f64 / pool_len as f64;
-    let mut s = format!(
-        "**{label}: threshold {threshold:.6}** — {misses} misses among {pool_len} pairs; random \
-         labeling finds {random_rate:.3} misses per 100 labels in expectation.\n\n\
-         | strategy | labels | E[misses found] | misses / 100 labels | × random | draws: misses found (mean ± sd) | draws finding ≥ 1 | HT est. of pool misses (mean ± sd) |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|\n"
-    );
-    let budgets: Vec<usize> = results
-        .iter()
-        .find(|r| r.skipped.is_none())
+    let shown: Vec<&StrategyResult> = results.iter().filter(|r| r.skipped.is_none()).collect();
+    let budgets: Vec<usize> = shown
+        .first()
         .map(|r| r.cells.iter().map(|c| c.budget).collect())
         .unwrap_or_default();
-    for (k, &b) in budgets.iter().enumerate() {
-        for r in results.iter().filter(|r| r.skipped.is_none()) {
-            let c = &r.cells[k];
-            let ratio = if misses > 0 {
-                format!("{:.2}", c.per_100() / random_rate)
-            } else {
-                "–".into()
-            };
+    let mut s = format!(
+        "**{label} t = {threshold:.6}.** {accepted} of {pool_len} pairs accepted (score ≤ t); \
+         {misses} of {injuries} injuries accepted (**misses in the pool: {misses}**). Random \
+         labeling finds {random_rate:.3} misses per 100 labels in expectation.\n\n\
+         Misses found per 100 labels (exact expectation; × random in brackets):\n\n| strategy |"
+    );
+    for b in &budgets {
+        s.push_str(&format!(" {b} labels |"));
+    }
+    s.push_str("\n|---|");
+    s.push_str(&"---:|".repeat(budgets.len()));
+    s.push('\n');
+    for r in &shown {
+        s.push_str(&format!("| {} |", r.name));
+        for c in &r.cells {
             s.push_str(&format!(
-                "| {}{} | {:.0} | {:.3} | {:.3} | {ratio} | {:.3} ± {:.3} | {:.1} % | {:.1} ± {:.1} |\n",
+                " {:.3} ({:.2}×) |",
+                c.per_100(),
+                c.per_100() / random_rate
+            ));
+        }
+        s.push('\n');
+    }
+    s.push_str(
+        "\nDetails per budget (E[·] exact: `Σ π_i` over the pool and over its misses; draw \
+         columns over seeded draws):\n\n\
+         | strategy @ budget | E[labels] | E[misses found] | draws: misses found (mean ± sd) | draws finding ≥ 1 | HT est. of pool misses (mean ± sd) |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for (k, &b) in budgets.iter().enumerate() {
+        for r in &shown {
+            let c = &r.cells[k];
+            s.push_str(&format!(
+                "| {} @{b} | {:.1} | {:.3} | {:.3} ± {:.3} | {:.1} % | {:.1} ± {:.1} |\n",
                 r.name,
-                if budgets.len() > 1 { format!(" @{b}") } else { String::new() },
                 c.exp_labels,
                 c.exp_misses,
-                c.per_100(),
                 c.draw_mean,
                 c.draw_sd,
                 100.0 * c.p_any,
@@ -550,10 +576,7 @@ fn study_markdown(
             skipped.join("; ")
         ));
     }
-    s.push_str(&format!(
-        "\nE[·] columns are exact (`Σ π_i` over the pool and over its misses); draw columns \
-         come from {reps} seeded draws.\n"
-    ));
+    s.push_str(&format!("\n{reps} seeded draws per strategy and budget.\n"));
     s
 }
 
@@ -721,14 +744,14 @@ fn study_cmd(
     let mut list: Vec<(f64, String)> = vec![(
         threshold,
         if pool_path.is_some() {
-            "Saved threshold".to_string()
+            "Saved classifier threshold".to_string()
         } else {
             "Threshold".to_string()
         },
     )];
     list.extend(
         also.iter()
-            .map(|&t| (t, "Other threshold, for comparison only".to_string())),
+            .map(|&t| (t, "Comparison only (not the saved threshold):".to_string())),
     );
     for (k, (t, label)) in list.iter().enumerate() {
         let miss: Vec<bool> = pool
@@ -740,16 +763,11 @@ fn study_cmd(
         let misses = miss.iter().filter(|&&m| m).count();
         let accepted = pool.items().iter().filter(|it| it.score <= *t).count();
         eprintln!("threshold {t}: {accepted} accepted, {misses} misses of {injuries} injuries");
-        md.push_str(&format!(
-            "{accepted} of {} pairs accepted (score ≤ t); {misses} of {injuries} injuries \
-             accepted (misses), {} rejected.\n\n",
-            pool.len(),
-            injuries - misses
-        ));
         if misses == 0 {
             md.push_str(&format!(
-                "**{label}: threshold {t:.6}** — no misses in the pool: nothing for any strategy \
-                 to find.\n\n"
+                "**{label} t = {t:.6}.** {accepted} of {} pairs accepted; none of the \
+                 {injuries} injuries is accepted: no misses, nothing for any strategy to find.\n\n",
+                pool.len()
             ));
             continue;
         }
@@ -766,6 +784,8 @@ fn study_cmd(
         md.push_str(&study_markdown(
             &results,
             pool.len(),
+            accepted,
+            injuries,
             misses,
             *t,
             label,
