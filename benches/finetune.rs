@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use nines::runtime::train::{FinetuneConfig, Finetuner, PackedTokens};
 use nines::runtime::{DType, DeviceSpec, LanguageModel, LoadOptions};
 
@@ -46,6 +46,8 @@ fn trainer(model: &str, seq_len: usize, batch: usize, top: usize) -> Option<Fine
 fn finetune(c: &mut Criterion) {
     tch::set_num_threads(2);
     let mut group = c.benchmark_group("finetune/cpu-f32-2threads");
+    // One step per sample: a SmolLM2 step takes seconds on 2 cores.
+    group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(60));
     group.warm_up_time(Duration::from_secs(10));

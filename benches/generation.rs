@@ -6,7 +6,8 @@
 //! cargo bench --bench generation
 //! .venv/bin/python scripts/peers/hf_generate.py --runs 5
 //! ```
-//! Criterion reports new tokens per second (`thrpt`); docs/performance.md has the ratio.
+//! Criterion reports new tokens per second (`thrpt`); docs/performance.md has the ratio. The
+//! process's peak RSS (model load and both settings) is printed at the end.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use nines::runtime::{DType, DeviceSpec, GenerateConfig, LanguageModel, LoadOptions};
@@ -59,6 +60,19 @@ fn generation(c: &mut Criterion) {
         });
     }
     group.finish();
+    // Peak resident memory of the whole process (model load, both settings), for the
+    // comparison with the peer's `peak_rss_mb`.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+        eprintln!(
+            "peak RSS ({}): {}",
+            MODEL,
+            line.trim_start_matches("VmHWM:").trim()
+        );
+    }
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        eprintln!("load average at the end: {}", load.trim());
+    }
 }
 
 criterion_group!(benches, generation);

@@ -61,7 +61,8 @@ pub trait PoolScorer {
     /// Scores `(prompt, completion)` pairs.
     fn score(&self, pairs: &[(&str, &str)]) -> Result<Scores>;
 
-    /// The filter threshold in (0, 1]: pairs scored at or above it are rejected.
+    /// The filter threshold in (0, 1]: pairs scored above it are rejected (accepted iff
+    /// `score <= threshold`).
     fn threshold(&self) -> f64;
 }
 
@@ -89,7 +90,7 @@ pub struct LabeledPair {
 impl LabeledPair {
     /// Whether the label is an injury the filter of that round accepted: a miss.
     pub fn is_miss(&self) -> bool {
-        self.verdict == Verdict::Injury && self.score < self.threshold
+        self.verdict == Verdict::Injury && self.score <= self.threshold
     }
 }
 
@@ -484,7 +485,7 @@ fn round_metrics(
         .count();
     let expected_misses = new
         .iter()
-        .filter(|l| l.score < threshold)
+        .filter(|l| l.score <= threshold)
         .map(|l| l.score)
         .sum();
     let probs: Option<Vec<f64>> = new.iter().map(|l| l.probability).collect();
@@ -508,7 +509,7 @@ fn round_metrics(
         strategy: batch.strategy.clone(),
         threshold,
         pool: pool.len(),
-        accepted: pool.items().iter().filter(|i| i.score < threshold).count(),
+        accepted: pool.items().iter().filter(|i| i.score <= threshold).count(),
         selected: batch.picks.len(),
         labeled: new.len(),
         skipped,

@@ -222,7 +222,7 @@ pub fn run_study(pool: &Pool, truth: &[bool], cfg: &StudyConfig) -> Result<Vec<S
         .items()
         .iter()
         .zip(truth)
-        .map(|(it, &y)| y && it.score < cfg.threshold)
+        .map(|(it, &y)| y && it.score <= cfg.threshold)
         .collect();
     let true_misses = miss.iter().filter(|&&m| m).count();
     let pool_rate = 100.0 * true_misses as f64 / pool.len() as f64;

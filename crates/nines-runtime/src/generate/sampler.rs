@@ -78,12 +78,12 @@ fn draw(logits: &Tensor, cfg: &GenerateConfig, rngs: &mut [&mut ChaCha8Rng]) -> 
 
 /// Nucleus (top-p) draw from one row of probabilities: keep the smallest set of most likely
 /// tokens whose mass reaches `top_p` (a token is dropped when the mass strictly before it, in
-/// descending order, already does), then draw by inverse CDF in descending order.
+/// descending order, already does), then draw by inverse CDF over the kept tokens.
 ///
-/// Equivalent to sorting the whole row, without doing so: tokens below
-/// `(1 - top_p) / vocab` cannot be in the nucleus (together they weigh less than `1 - top_p`),
-/// and among the rest, repeated selection finds the cut in expected linear time; only the
-/// nucleus itself is sorted.
+/// The vocabulary is not sorted: tokens below `(1 - top_p) / vocab` cannot be in the nucleus
+/// (together they weigh less than `1 - top_p`), and among the rest, repeated selection finds
+/// the cut in expected linear time. The draw walks the nucleus in the (deterministic) order
+/// selection left it in, so a seed still fixes the result.
 fn draw_nucleus(
     row: &[f32],
     top_p: f64,
@@ -126,9 +126,7 @@ fn draw_nucleus(
         }
         before += f64::from(c.0);
     }
-    let cut = cut.max(1);
-    let nucleus = &mut cand[..cut];
-    nucleus[..start.min(cut)].sort_unstable_by(desc);
+    let nucleus = &cand[..cut.max(1)];
     let pick = draw_row(nucleus.iter().map(|&(p, _)| p).enumerate(), rng);
     nucleus[pick].1 as usize
 }

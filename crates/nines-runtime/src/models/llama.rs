@@ -565,8 +565,26 @@ impl CausalLm for Llama {
                     AttentionMask::Bias(bias) => Some(bias),
                     _ => None,
                 };
-                Tensor::scaled_dot_product_attention(&q, &k, &v, bias, 0.0, false, None, false)
-                    .reshape([b, 1, a.heads * d])
+                let out = if kind != Kind::Float && q.device().is_cuda() {
+                    // bf16/f16 on CUDA: the fused kernels (cuDNN attention first) build a
+                    // plan per key length, i.e. per decoding step, which cost ~40 ms a step
+                    // on an H200; the composite kernel computes in f32 and has no plans.
+                    Tensor::internal_scaled_dot_product_attention_math(
+                        &q,
+                        &k,
+                        &v,
+                        bias,
+                        0.0,
+                        false,
+                        None::<&Tensor>,
+                        None,
+                        false,
+                    )
+                    .0
+                } else {
+                    Tensor::scaled_dot_product_attention(&q, &k, &v, bias, 0.0, false, None, false)
+                };
+                out.reshape([b, 1, a.heads * d])
             } else {
                 merge_heads(&attention(&heads_first(&q), &k, &v, &mask, None))
             };
