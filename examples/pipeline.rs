@@ -55,6 +55,9 @@ struct Args {
     /// PPO steps.
     #[arg(long)]
     ppo_steps: Option<usize>,
+    /// Fine-tuning steps of the generator on the corpus (0: use it as is).
+    #[arg(long)]
+    finetune_steps: Option<usize>,
     /// Generator: a Hugging Face folder or a .gguf file.
     #[arg(long)]
     model: Option<PathBuf>,
@@ -98,6 +101,9 @@ fn main() -> Result<()> {
     }
     if let Some(v) = args.ppo_steps {
         cfg.distill.steps = v;
+    }
+    if let Some(v) = args.finetune_steps {
+        cfg.generator.finetune_steps = v;
     }
     if let Some(v) = args.model {
         cfg.generator.model = v;

@@ -59,6 +59,12 @@ pub struct GeneratorConfig {
     pub temperature: f64,
     /// Most new tokens per completion (completions stop at the first sentence end). Default 40.
     pub max_new_tokens: usize,
+    /// Fine-tuning steps on the corpus's training chapters before use (0: use `model` as
+    /// is). Default 40.
+    pub finetune_steps: usize,
+    /// Folder of the fine-tuned generators, shared by runs (keyed by model, texts and
+    /// settings, so each is trained once). Default `runs/cache`.
+    pub finetune_cache: PathBuf,
 }
 
 impl Default for PipelineConfig {
@@ -96,6 +102,8 @@ impl Default for GeneratorConfig {
             top_p: 0.95,
             temperature: 1.0,
             max_new_tokens: 40,
+            finetune_steps: 40,
+            finetune_cache: PathBuf::from("runs/cache"),
         }
     }
 }
@@ -108,8 +116,13 @@ impl Default for GeneratorConfig {
 pub struct ClassifierStageConfig {
     /// Encoder folder (BERT family). Default `models/minilm`.
     pub backbone: PathBuf,
-    /// Training negatives kept (uniformly drawn; every positive is kept). Default 1500.
+    /// Training negatives kept (uniformly drawn; every positive is kept). Default 1000.
     pub train_negatives: usize,
+    /// Negatives of the validation and of the test split kept for evaluation, drawn
+    /// uniformly (every positive is kept; 0 keeps all). Rates over negatives (safe pairs
+    /// rejected) and AUROC stay unbiased; AUPRC, log-loss and ECE are at the subsampled class
+    /// balance. Default 800.
+    pub eval_negatives: usize,
     /// Positive oversampling factor. Default 4.
     pub oversample: f64,
     /// Epochs. Default 1.
@@ -126,7 +139,8 @@ impl Default for ClassifierStageConfig {
     fn default() -> Self {
         ClassifierStageConfig {
             backbone: PathBuf::from("models/minilm"),
-            train_negatives: 1500,
+            train_negatives: 1000,
+            eval_negatives: 800,
             oversample: 4.0,
             epochs: 1,
             learning_rate: 5e-5,
@@ -141,9 +155,9 @@ impl Default for ClassifierStageConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ActiveStageConfig {
-    /// Pool pairs scored (a uniform draw from the pool half). Default 2000.
+    /// Pool pairs scored (a uniform draw from the pool half). Default 1500.
     pub pool_size: usize,
-    /// Labels spent (expected batch size). Default 100.
+    /// Labels spent (expected batch size). Default 60.
     pub budget: usize,
     /// Training examples from the first round replayed with the new labels. Default 400.
     pub replay: usize,
@@ -152,8 +166,8 @@ pub struct ActiveStageConfig {
 impl Default for ActiveStageConfig {
     fn default() -> Self {
         ActiveStageConfig {
-            pool_size: 2000,
-            budget: 100,
+            pool_size: 1500,
+            budget: 60,
             replay: 400,
         }
     }

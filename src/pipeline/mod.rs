@@ -4,6 +4,7 @@
 
 mod config;
 mod estimates;
+mod finetune;
 pub mod judge;
 mod learn;
 pub mod plot;
@@ -166,6 +167,7 @@ impl Pipeline {
                 Stage::Dataset => learn::dataset(self)?,
                 Stage::Classifier => learn::classifier(self)?,
                 Stage::Active => learn::active(self)?,
+                Stage::Finetune => finetune::finetune(self)?,
                 Stage::Completions => stages::completions(self)?,
                 Stage::Labels => stages::labels(self)?,
                 Stage::Filter => policies::filter(self)?,

@@ -207,7 +207,8 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         .validate()
         .map_err(|e| other("distill settings", e))?;
     let options = LoadOptions::default();
-    let (policy, reference) = load_models(&p.config.generator.model, options, &config)
+    let model = super::finetune::generator_path(p);
+    let (policy, reference) = load_models(&model, options, &config)
         .map_err(|e| other("loading the generator", e))?;
     let train: Vec<String> = selected(p, Split::Train)?
         .into_iter()
@@ -239,7 +240,7 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         seed: p.config.seed ^ 0xD157,
         ..generate_config(p)
     };
-    let original = LanguageModel::load(&p.config.generator.model, options)?;
+    let original = LanguageModel::load(&model, options)?;
     let pb = bar(prompts.len() as u64, "distilled");
     let mut snippets = Vec::new();
     let mut kls = Vec::new();

@@ -83,6 +83,20 @@ pub(super) fn write(
         c.seed
     );
 
+    let ft = read_json(p, "finetune.json");
+    if ft["fine_tuned"].as_bool() == Some(true) {
+        let _ = writeln!(
+            md,
+            "The generator is `{}` fine-tuned on the corpus's training chapters for {} steps \
+             (`{}`, cached): validation perplexity {} → {}.\n",
+            c.generator.model.display(),
+            ft["steps"],
+            ft["model"].as_str().unwrap_or("?"),
+            num(&ft["validation_perplexity_before"], 2),
+            num(&ft["validation_perplexity_after"], 2),
+        );
+    }
+
     // Headline.
     let est = read_json(p, "estimates.json");
     let _ = writeln!(
@@ -186,6 +200,13 @@ pub(super) fn write(
             pct(&v["fnr"]),
             pct(&v["fnr_upper"]),
             pct(&v["safe_rejection_rate"]),
+        );
+        let _ = writeln!(
+            md,
+            "Validation and test keep every injury and a uniform draw of {} safe pairs each: \
+             AUROC and the safe-rejection rate are unbiased for the whole split; AUPRC, log-loss \
+             and ECE are at the subsampled class balance.\n",
+            c.classifier.eval_negatives
         );
         let m = &t["metrics"];
         let th = &t["threshold"];

@@ -24,6 +24,8 @@ pub enum Stage {
     Classifier,
     /// One active-learning round: boundary vs random labels, retraining.
     Active,
+    /// The generator fine-tuned on the corpus's training chapters (cached).
+    Finetune,
     /// The unfiltered generator's completions of the test prompts.
     Completions,
     /// Labels from the rule oracle (the stand-in for people).
@@ -42,11 +44,12 @@ pub enum Stage {
 
 impl Stage {
     /// All stages in order.
-    pub const ALL: [Stage; 11] = [
+    pub const ALL: [Stage; 12] = [
         Stage::Prompts,
         Stage::Dataset,
         Stage::Classifier,
         Stage::Active,
+        Stage::Finetune,
         Stage::Completions,
         Stage::Labels,
         Stage::Filter,
@@ -63,6 +66,7 @@ impl Stage {
             Stage::Dataset => "dataset",
             Stage::Classifier => "classifier",
             Stage::Active => "active",
+            Stage::Finetune => "finetune",
             Stage::Completions => "completions",
             Stage::Labels => "labels",
             Stage::Filter => "filter",

@@ -93,7 +93,7 @@ pub(super) fn generate_config(p: &Pipeline) -> GenerateConfig {
 /// Loads the generator.
 pub(super) fn generator(p: &Pipeline) -> Result<LanguageModel, PipelineError> {
     Ok(LanguageModel::load(
-        &p.config.generator.model,
+        super::finetune::generator_path(p),
         LoadOptions::default(),
     )?)
 }

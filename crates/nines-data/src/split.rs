@@ -115,6 +115,35 @@ impl SplitConfig {
     }
 }
 
+/// The text of every region of `corpus`, grouped by split (`[train, validation, test]`, each
+/// in corpus order): whole chapters as documents, e.g. for language-model fine-tuning on the
+/// training split and perplexity on the validation split, with nothing leaking between them.
+pub fn region_texts(corpus: &crate::corpus::Corpus, cfg: &SplitConfig) -> [Vec<String>; 3] {
+    let mut out: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for doc in corpus.documents() {
+        let body = doc.body();
+        let segs = crate::segment::segment(body);
+        let regs = crate::prompt::regions(&segs, cfg.region_bytes);
+        let mut i = 0;
+        while i < segs.len() {
+            let r = regs[i];
+            let mut j = i;
+            while j + 1 < segs.len() && regs[j + 1] == r {
+                j += 1;
+            }
+            let text = body[segs[i].start..segs[j].end].to_string();
+            let k = match cfg.split_of(doc.id(), r) {
+                Split::Train => 0,
+                Split::Validation => 1,
+                Split::Test => 2,
+            };
+            out[k].push(text);
+            i = j + 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +186,15 @@ mod tests {
         };
         assert!(matches!(bad.validate(), Err(Error::Config { .. })));
         assert!(SplitConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn region_texts_cover_every_split_without_overlap() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/corpus");
+        let corpus = crate::corpus::Corpus::load(&dir).unwrap();
+        let [train, valid, test] = region_texts(&corpus, &SplitConfig::default());
+        assert!(train.len() > 5 * valid.len() && !valid.is_empty() && !test.is_empty());
+        let seen: std::collections::HashSet<&String> = train.iter().collect();
+        assert!(valid.iter().chain(&test).all(|t| !seen.contains(t)));
     }
 }
