@@ -25,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use nines::active::acquisition::{Acquisition, Boundary, by_name};
 use nines::active::driver::{self, DriverConfig, LabeledPair, Pair, PoolScorer, Retrainer, Scores};
-use nines::active::study::{SyntheticConfig, synthetic};
+use nines::active::study::{StudyRow, SyntheticConfig, svg_plot, synthetic};
 use nines::active::{ActiveError, Design, Pool, PoolItem, SelectorConfig, select};
 use nines::classify::{Classifier, Example, InjuryScorer, TrainConfig, Trainer};
 use nines::data::label::oracle::OracleLabeler;
@@ -814,6 +814,43 @@ fn study_cmd(
             if k == 0 { "" } else { ", comparison only" }
         );
         write_file(&svg_path, &study_svg(&results, misses, &title)?)?;
+        // Bars: exact misses per 100 labels at the middle budget, with the crate's plot.
+        let mid = budgets.len() / 2;
+        let random_rate = 100.0 * misses as f64 / pool.len() as f64;
+        let rows: Vec<StudyRow> = results
+            .iter()
+            .filter(|r| r.skipped.is_none())
+            .map(|r| {
+                let c = &r.cells[mid];
+                StudyRow {
+                    strategy: r.name.clone(),
+                    labels: c.exp_labels,
+                    misses_per_100: c.per_100(),
+                    misses_per_100_se: f64::NAN,
+                    ratio_vs_random: c.per_100() / random_rate,
+                    pool_misses_per_100: random_rate,
+                    ht_misses: Some(c.ht_mean),
+                    ht_misses_se: None,
+                    true_misses: misses,
+                    skipped: None,
+                }
+            })
+            .collect();
+        let bars_path = svg_path.with_file_name(format!(
+            "{}_bars.svg",
+            svg_path.file_stem().unwrap_or_default().to_string_lossy()
+        ));
+        write_file(
+            &bars_path,
+            &svg_plot(
+                &rows,
+                &format!(
+                    "Expected misses per 100 labels, {} labels (t = {t:.4}{})",
+                    budgets[mid],
+                    if k == 0 { "" } else { ", comparison only" }
+                ),
+            ),
+        )?;
     }
     println!("{md}");
     write_file(table, &md)?;
