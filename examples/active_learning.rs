@@ -338,7 +338,8 @@ fn read_pool_with_truth(path: &Path) -> Result<(Pool, Vec<bool>, usize)> {
     Ok((Pool::new(items)?, truth, unsure))
 }
 
-/// The strategies of the study: every named one plus a boundary band `[t/10, t]`.
+/// The strategies of the study: every named one plus the boundary band `[t/10, t]`
+/// ("boundary ≥ t/10").
 fn strategies() -> Vec<(String, Box<dyn Acquisition>)> {
     let mut v: Vec<(String, Box<dyn Acquisition>)> =
         vec![("random".into(), by_name("random").unwrap())];
@@ -348,10 +349,7 @@ fn strategies() -> Vec<(String, Box<dyn Acquisition>)> {
         }
         v.push((name.to_string(), by_name(name).unwrap()));
         if name == "boundary" {
-            v.push((
-                "boundary band [t/10, t]".into(),
-                Box::new(Boundary { lower: 0.1 }),
-            ));
+            v.push(("boundary ≥ t/10".into(), Box::new(Boundary { lower: 0.1 })));
         }
     }
     v
