@@ -661,4 +661,39 @@ mod tests {
                 .contains("rope_type")
         );
     }
+    #[test]
+    fn fused_inference_matches_the_training_path_and_follows_weight_changes() {
+        use crate::{DType, DeviceSpec, LanguageModel, LoadOptions};
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama");
+        let opts = LoadOptions {
+            device: DeviceSpec::Cpu,
+            dtype: DType::F32,
+        };
+        let mut lm = LanguageModel::load(&dir, opts).unwrap();
+        let ids = Tensor::from_slice(&[5i64, 17, 42, 7, 99, 3]).view([2, 3]);
+        let pos = Tensor::from_slice(&[0i64, 1, 2, 0, 1, 2]).view([2, 3]);
+        let fused = || tch::no_grad(|| lm.model().forward(&ids, &pos, None, None));
+        let plain = |lm: &LanguageModel| lm.model().forward(&ids, &pos, None, None).detach();
+        let a = fused();
+        let b = plain(&lm);
+        let diff = (&a - &b).abs().max().double_value(&[]);
+        assert!(diff < 1e-4, "fused vs unfused: {diff}");
+        // In-place updates of the variables reach the fused buffers.
+        tch::no_grad(|| {
+            for (name, mut v) in lm.var_store().variables() {
+                if name.ends_with("up_proj.weight") || name.ends_with("q_proj.weight") {
+                    let _ = v.g_mul_scalar_(0.5);
+                }
+            }
+        });
+        let a = fused();
+        let b = plain(&lm);
+        assert!((&a - &b).abs().max().double_value(&[]) < 1e-4);
+        // Replacing the data (a dtype change) rebuilds them.
+        lm.var_store_mut().set_kind(Kind::BFloat16);
+        let a = tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).to_kind(Kind::Float);
+        let b = plain(&lm).to_kind(Kind::Float);
+        assert_eq!(a.size(), b.size());
+        assert!((&a - &b).abs().max().double_value(&[]) < 0.1);
+    }
 }
