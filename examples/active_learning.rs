@@ -25,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use nines::active::acquisition::{Acquisition, Boundary, by_name};
 use nines::active::driver::{self, DriverConfig, LabeledPair, Pair, PoolScorer, Retrainer, Scores};
-use nines::active::study::{SyntheticConfig, synthetic};
+use nines::active::study::{StudyRow, SyntheticConfig, svg_plot, synthetic};
 use nines::active::{ActiveError, Design, Pool, PoolItem, SelectorConfig, select};
 use nines::classify::{Classifier, Example, InjuryScorer, TrainConfig, Trainer};
 use nines::data::label::oracle::OracleLabeler;
@@ -338,7 +338,8 @@ fn read_pool_with_truth(path: &Path) -> Result<(Pool, Vec<bool>, usize)> {
     Ok((Pool::new(items)?, truth, unsure))
 }
 
-/// The strategies of the study: every named one plus a boundary band `[t/10, t]`.
+/// The strategies of the study: every named one plus the boundary band `[t/10, t]`
+/// ("boundary ≥ t/10").
 fn strategies() -> Vec<(String, Box<dyn Acquisition>)> {
     let mut v: Vec<(String, Box<dyn Acquisition>)> =
         vec![("random".into(), by_name("random").unwrap())];
@@ -348,10 +349,7 @@ fn strategies() -> Vec<(String, Box<dyn Acquisition>)> {
         }
         v.push((name.to_string(), by_name(name).unwrap()));
         if name == "boundary" {
-            v.push((
-                "boundary band [t/10, t]".into(),
-                Box::new(Boundary { lower: 0.1 }),
-            ));
+            v.push(("boundary ≥ t/10".into(), Box::new(Boundary { lower: 0.1 })));
         }
     }
     v
@@ -814,6 +812,43 @@ fn study_cmd(
             if k == 0 { "" } else { ", comparison only" }
         );
         write_file(&svg_path, &study_svg(&results, misses, &title)?)?;
+        // Bars: exact misses per 100 labels at the middle budget, with the crate's plot.
+        let mid = budgets.len() / 2;
+        let random_rate = 100.0 * misses as f64 / pool.len() as f64;
+        let rows: Vec<StudyRow> = results
+            .iter()
+            .filter(|r| r.skipped.is_none())
+            .map(|r| {
+                let c = &r.cells[mid];
+                StudyRow {
+                    strategy: r.name.clone(),
+                    labels: c.exp_labels,
+                    misses_per_100: c.per_100(),
+                    misses_per_100_se: f64::NAN,
+                    ratio_vs_random: c.per_100() / random_rate,
+                    pool_misses_per_100: random_rate,
+                    ht_misses: Some(c.ht_mean),
+                    ht_misses_se: None,
+                    true_misses: misses,
+                    skipped: None,
+                }
+            })
+            .collect();
+        let bars_path = svg_path.with_file_name(format!(
+            "{}_bars.svg",
+            svg_path.file_stem().unwrap_or_default().to_string_lossy()
+        ));
+        write_file(
+            &bars_path,
+            &svg_plot(
+                &rows,
+                &format!(
+                    "Expected misses per 100 labels, {} labels (t = {t:.4}{})",
+                    budgets[mid],
+                    if k == 0 { "" } else { ", comparison only" }
+                ),
+            ),
+        )?;
     }
     println!("{md}");
     write_file(table, &md)?;

@@ -119,6 +119,9 @@ struct Args {
     /// Rejection threshold (flagged iff P(injury) > this); default: the classifier's, else 0.5.
     #[arg(long)]
     threshold: Option<f64>,
+    /// Checkpoint every this many steps (a KL blow-up falls back to the last one).
+    #[arg(long, default_value_t = 10)]
+    checkpoint_every: usize,
     /// Stop training (after a whole step, with a checkpoint) after this many minutes.
     #[arg(long)]
     train_minutes: Option<f64>,
@@ -279,7 +282,7 @@ fn main() -> Result<()> {
         max_kl: args.max_kl,
         scope,
         total_steps: args.steps,
-        checkpoint_every: 10,
+        checkpoint_every: args.checkpoint_every,
         seed: args.seed,
         ..Default::default()
     };
@@ -305,7 +308,25 @@ fn main() -> Result<()> {
         let deadline = args
             .train_minutes
             .map(|m| start + std::time::Duration::from_secs_f64(m * 60.0));
-        let metrics = trainer.train_until(&train, &args.run_dir, true, deadline)?;
+        let metrics = match trainer.train_until(&train, &args.run_dir, true, deadline) {
+            Ok(m) => m,
+            // The rollout left the KL bound: evaluate the last checkpoint within it.
+            Err(DistillError::KlBlowUp {
+                step,
+                kl,
+                limit,
+                last_checkpoint: Some(_),
+            }) => {
+                println!(
+                    "step {step}: rollout KL {kl:.2} > {limit}; falling back to the last checkpoint"
+                );
+                let state = trainer.resume(&args.run_dir)?;
+                println!("resumed step {}", state.step);
+                nines::distill::metrics::MetricsLog::read(args.run_dir.join("metrics.jsonl"))
+                    .unwrap_or_default()
+            }
+            Err(e) => return Err(e.into()),
+        };
         let secs = start.elapsed().as_secs_f64();
         if !metrics.is_empty() {
             let tokens: f64 = metrics

@@ -200,7 +200,7 @@ fn spends_the_budget_in_rounds_and_writes_metrics() {
     let pool_rate = w
         .candidates
         .iter()
-        .filter(|c| w.truth[&c.completion] && w.table.scores[&c.completion] < 0.05)
+        .filter(|c| w.truth[&c.completion] && w.table.scores[&c.completion] <= 0.05)
         .count() as f64
         / 1200.0;
     assert!(

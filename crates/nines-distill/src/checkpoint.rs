@@ -40,6 +40,7 @@ fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
         .variables()
         .into_iter()
         .filter(|(_, t)| t.requires_grad())
+        .map(|(n, t)| (n, t.contiguous()))
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
@@ -166,6 +167,7 @@ pub fn save_policy_weights(lm: &LanguageModel, path: &Path) -> Result<()> {
         .variables()
         .into_iter()
         .filter(|(n, _)| !n.starts_with(crate::policy::VALUE_HEAD))
+        .map(|(n, t)| (n, t.contiguous()))
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

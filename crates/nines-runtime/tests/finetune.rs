@@ -467,3 +467,48 @@ fn bad_settings_are_typed_errors() {
     let err = Finetuner::new(lm, big, c).unwrap_err();
     assert!(err.to_string().contains("context length"), "{err}");
 }
+
+#[test]
+fn cached_finetune_trains_once_and_reuses_the_export() {
+    use nines_runtime::train::{REPORT_FILE, finetune_cache_key, finetune_cached};
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("llama");
+    let mut c = cfg(3);
+    c.top_layers = Some(1);
+    let train = TEXTS[..3].to_vec();
+    let valid = TEXTS[3..].to_vec();
+    let out = finetune_cached(&model, cpu(), &train, &valid, &c, dir.path(), false).unwrap();
+    let key = finetune_cache_key(&model, &train, &valid, &c).unwrap();
+    assert_eq!(out, dir.path().join(format!("finetune-{key}")));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(REPORT_FILE)).unwrap()).unwrap();
+    assert_eq!(report["steps"], 3);
+    assert!(report["initial_ppl"].is_number() && report["final_ppl"].is_number());
+    let stamp = std::fs::metadata(out.join("model.safetensors"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let again = finetune_cached(&model, cpu(), &train, &valid, &c, dir.path(), false).unwrap();
+    assert_eq!(again, out);
+    assert_eq!(
+        std::fs::metadata(out.join("model.safetensors"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        stamp,
+        "trained again"
+    );
+    assert!(LanguageModel::load(&out, cpu()).is_ok());
+    let mut other = c.clone();
+    other.lr *= 2.0;
+    assert_ne!(
+        finetune_cache_key(&model, &train, &valid, &other).unwrap(),
+        key
+    );
+    let empty: Vec<&str> = vec![];
+    let err = finetune_cached(&model, cpu(), &empty, &valid, &c, dir.path(), false).unwrap_err();
+    assert!(
+        matches!(err, FinetuneError::Runtime(RuntimeError::InvalidInput(_))),
+        "{err}"
+    );
+}

@@ -221,4 +221,48 @@ mod tests {
         let frac0 = counts[0] as f64 / 2000.0;
         assert!((frac0 - 0.625).abs() < 0.04, "token 0 frequency {frac0}");
     }
+    #[test]
+    fn nucleus_by_selection_equals_nucleus_by_sorting() {
+        use rand::Rng;
+        let mut gen_rng = ChaCha8Rng::seed_from_u64(7);
+        let mut cand = Vec::new();
+        for case in 0..200 {
+            let n = [5usize, 70, 1000, 5000][case % 4];
+            let sharp = [0.5f64, 2.0, 8.0][case % 3];
+            let raw: Vec<f64> = (0..n)
+                .map(|_| (gen_rng.random::<f64>() * sharp * 3.0).exp())
+                .collect();
+            let total: f64 = raw.iter().sum();
+            let row: Vec<f32> = raw.iter().map(|x| (x / total) as f32).collect();
+            let top_p = [0.1, 0.5, 0.9, 0.95, 0.999][case % 5];
+            // Reference: sort descending, keep while the mass before is below top_p.
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+            let mut before = 0f64;
+            let mut expected: Vec<usize> = Vec::new();
+            for &i in &order {
+                if before >= top_p {
+                    break;
+                }
+                before += f64::from(row[i]);
+                expected.push(i);
+            }
+            expected.sort_unstable();
+            // Every draw lands in the reference nucleus, and over many draws all of a small
+            // nucleus shows up.
+            let mut rng = ChaCha8Rng::seed_from_u64(case as u64);
+            let mut seen = std::collections::BTreeSet::new();
+            for _ in 0..400 {
+                let t = draw_nucleus(&row, top_p, &mut rng, &mut cand);
+                assert!(
+                    expected.binary_search(&t).is_ok(),
+                    "case {case}: {t} outside"
+                );
+                seen.insert(t);
+            }
+            if expected.len() <= 3 {
+                assert_eq!(seen.len(), expected.len(), "case {case}");
+            }
+        }
+    }
 }

@@ -555,7 +555,7 @@ impl CausalLm for Llama {
                 ),
             };
             let (k, v) = cached_kv(cache.as_deref_mut(), i, heads_first(&k), heads_first(&v));
-            let attn = if t == 1 && a.heads != a.kv_heads {
+            let attn = if t == 1 {
                 // One new token: fold each key/value head's query heads into the query
                 // length, so attention runs on the cached keys and values as they are,
                 // without repeating them per query head.
@@ -565,24 +565,35 @@ impl CausalLm for Llama {
                     AttentionMask::Bias(bias) => Some(bias),
                     _ => None,
                 };
-                let out = if kind != Kind::Float && q.device().is_cuda() {
-                    // bf16/f16 on CUDA: the fused kernels (cuDNN attention first) build a
-                    // plan per key length, i.e. per decoding step, which cost ~40 ms a step
-                    // on an H200; the composite kernel computes in f32 and has no plans.
-                    Tensor::internal_scaled_dot_product_attention_math(
-                        &q,
-                        &k,
-                        &v,
-                        bias,
-                        0.0,
-                        false,
-                        None::<&Tensor>,
-                        None,
-                        false,
-                    )
-                    .0
-                } else {
-                    Tensor::scaled_dot_product_attention(&q, &k, &v, bias, 0.0, false, None, false)
+                let out = match bias {
+                    // On CUDA the fused kernels that SDPA picks for bf16 (cuDNN attention
+                    // first) build a plan per key length, i.e. per decoding step: ~50 ms a
+                    // step on an H200. Call the memory-efficient kernel directly; with a
+                    // padding mask (which that kernel wants padded to an aligned length),
+                    // compute attention from its parts, softmax in f32.
+                    None if q.device().is_cuda() => {
+                        Tensor::internal_scaled_dot_product_efficient_attention(
+                            &q,
+                            &k,
+                            &v,
+                            None::<&Tensor>,
+                            false,
+                            0.0,
+                            false,
+                            None,
+                        )
+                        .0
+                    }
+                    Some(bias) if q.device().is_cuda() && kind != Kind::Float => {
+                        let scores = (&q * (d as f64).sqrt().recip()).matmul(&k.transpose(-2, -1));
+                        (scores + bias)
+                            .softmax(-1, Kind::Float)
+                            .to_kind(kind)
+                            .matmul(&v)
+                    }
+                    _ => Tensor::scaled_dot_product_attention(
+                        &q, &k, &v, bias, 0.0, false, None, false,
+                    ),
                 };
                 out.reshape([b, 1, a.heads * d])
             } else {
@@ -649,5 +660,40 @@ mod tests {
                 .to_string()
                 .contains("rope_type")
         );
+    }
+    #[test]
+    fn fused_inference_matches_the_training_path_and_follows_weight_changes() {
+        use crate::{DType, DeviceSpec, LanguageModel, LoadOptions};
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama");
+        let opts = LoadOptions {
+            device: DeviceSpec::Cpu,
+            dtype: DType::F32,
+        };
+        let mut lm = LanguageModel::load(&dir, opts).unwrap();
+        let ids = Tensor::from_slice(&[5i64, 17, 42, 7, 99, 3]).view([2, 3]);
+        let pos = Tensor::from_slice(&[0i64, 1, 2, 0, 1, 2]).view([2, 3]);
+        let fused = || tch::no_grad(|| lm.model().forward(&ids, &pos, None, None));
+        let plain = |lm: &LanguageModel| lm.model().forward(&ids, &pos, None, None).detach();
+        let a = fused();
+        let b = plain(&lm);
+        let diff = (&a - &b).abs().max().double_value(&[]);
+        assert!(diff < 1e-4, "fused vs unfused: {diff}");
+        // In-place updates of the variables reach the fused buffers.
+        tch::no_grad(|| {
+            for (name, mut v) in lm.var_store().variables() {
+                if name.ends_with("up_proj.weight") || name.ends_with("q_proj.weight") {
+                    let _ = v.g_mul_scalar_(0.5);
+                }
+            }
+        });
+        let a = fused();
+        let b = plain(&lm);
+        assert!((&a - &b).abs().max().double_value(&[]) < 1e-4);
+        // Replacing the data (a dtype change) rebuilds them.
+        lm.var_store_mut().set_kind(Kind::BFloat16);
+        let a = tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).to_kind(Kind::Float);
+        let b = plain(&lm).to_kind(Kind::Float);
+        assert_eq!(a.size(), b.size());
+        assert!((&a - &b).abs().max().double_value(&[]) < 0.1);
     }
 }

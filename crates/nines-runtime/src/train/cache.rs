@@ -165,11 +165,11 @@ fn with_initial(mut report: FinetuneReport, run_dir: &Path) -> FinetuneReport {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        if v.get("step").and_then(|s| s.as_u64()) == Some(0) {
-            if let Some(p) = v.get("val_ppl").and_then(|p| p.as_f64()) {
-                report.initial_ppl = Some(p);
-                break;
-            }
+        if v.get("step").and_then(|s| s.as_u64()) == Some(0)
+            && let Some(p) = v.get("val_ppl").and_then(|p| p.as_f64())
+        {
+            report.initial_ppl = Some(p);
+            break;
         }
     }
     report

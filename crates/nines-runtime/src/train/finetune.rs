@@ -928,20 +928,23 @@ impl Finetuner {
                 ));
             }
             let done = self.step >= self.cfg.max_steps;
-            if opts.eval_every > 0 && self.step % opts.eval_every == 0 && !done {
-                if let Some(e) = eval(self)? {
-                    log(
-                        serde_json::json!({"step": self.step, "val_loss": e.loss, "val_ppl": e.perplexity, "val_tokens": e.tokens}),
-                    )?;
-                    if let Some(bar) = &bar {
-                        bar.println(format!(
-                            "step {}: validation perplexity {:.3}",
-                            self.step, e.perplexity
-                        ));
-                    }
+            if opts.eval_every > 0
+                && self.step.is_multiple_of(opts.eval_every)
+                && !done
+                && let Some(e) = eval(self)?
+            {
+                log(
+                    serde_json::json!({"step": self.step, "val_loss": e.loss, "val_ppl": e.perplexity, "val_tokens": e.tokens}),
+                )?;
+                if let Some(bar) = &bar {
+                    bar.println(format!(
+                        "step {}: validation perplexity {:.3}",
+                        self.step, e.perplexity
+                    ));
                 }
             }
-            if opts.checkpoint_every > 0 && self.step % opts.checkpoint_every == 0 && !done {
+            if opts.checkpoint_every > 0 && self.step.is_multiple_of(opts.checkpoint_every) && !done
+            {
                 self.save_checkpoint(&opts.dir, opts.keep_checkpoints)?;
             }
         }
