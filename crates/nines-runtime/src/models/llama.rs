@@ -259,39 +259,30 @@ pub struct Llama {
     fused: Mutex<Vec<FusedLayer>>,
 }
 
-/// One layer's projection weights for inference, stored transposed (`(in, out)`, which MKL
-/// multiplies faster than `(out, in)` for the few rows of decoding), with q/k/v and gate/up
-/// concatenated along the output dimension. After [`FusedLayer::build`] the layer's own
-/// weight variables are (transposed) views into these buffers, so the model holds one copy of
-/// each weight, and in-place updates (training, LoRA merges, checkpoint loads) reach both.
-/// Replacing a variable's data (e.g. `VarStore::set_kind`) breaks the aliasing;
-/// [`FusedLayer::current`] notices and the buffers are rebuilt.
+/// One layer's q/k/v and gate/up weights concatenated along the output dimension, so that
+/// inference runs one matrix product for each group. After [`FusedLayer::build`] the layer's
+/// own weight variables are (contiguous, row-range) views into these buffers: the model holds
+/// one copy of each weight, in-place updates (training, LoRA merges, checkpoint loads) reach
+/// both, and the variables keep their layout, so results do not depend on whether a model has
+/// run inference yet. Replacing a variable's data (e.g. `VarStore::set_kind`) breaks the
+/// aliasing; [`FusedLayer::current`] notices and the buffers are rebuilt.
+///
+/// (Storing the weights transposed made MKL's 16-row products up to 3× faster, but turned the
+/// variables into non-contiguous views, which optimizers and safetensors writers reject.)
 #[derive(Debug)]
 struct FusedLayer {
-    /// `(hidden, (heads + 2·kv_heads)·head_dim)`.
+    /// `((heads + 2·kv_heads)·head_dim, hidden)`.
     qkv: Tensor,
-    /// `(heads·head_dim, hidden)`.
-    o: Tensor,
-    /// `(hidden, 2·intermediate)`.
+    /// `(2·intermediate, hidden)`.
     gate_up: Tensor,
-    /// `(intermediate, hidden)`.
-    down: Tensor,
-    /// Data pointers of the q, k, v, o, gate, up, down weights when the buffers were built.
-    ptrs: [usize; 7],
+    /// Data pointers of the q, k, v, gate, up weights when the buffers were built.
+    ptrs: [usize; 5],
 }
 
 impl FusedLayer {
-    fn linears(block: &Block) -> [&Linear; 7] {
+    fn linears(block: &Block) -> [&Linear; 5] {
         let (a, f) = (&block.self_attn, &block.mlp);
-        [
-            &a.q_proj,
-            &a.k_proj,
-            &a.v_proj,
-            &a.o_proj,
-            &f.gate_proj,
-            &f.up_proj,
-            &f.down_proj,
-        ]
+        [&a.q_proj, &a.k_proj, &a.v_proj, &f.gate_proj, &f.up_proj]
     }
 
     /// Fuses `block`'s projections, or `None` when one has a bias or an adapter.
@@ -302,34 +293,22 @@ impl FusedLayer {
         }
         let _guard = tch::no_grad_guard();
         let w: Vec<&Tensor> = l.iter().map(|l| &l.weight).collect();
-        let transposed = |parts: &[&Tensor]| Tensor::cat(parts, 0).tr().contiguous();
-        let fused = FusedLayer {
-            qkv: transposed(&w[0..3]),
-            o: transposed(&w[3..4]),
-            gate_up: transposed(&w[4..6]),
-            down: transposed(&w[6..7]),
-            ptrs: [0; 7],
-        };
-        let mut ptrs = [0; 7];
-        let groups = [
-            (&fused.qkv, 0..3),
-            (&fused.o, 3..4),
-            (&fused.gate_up, 4..6),
-            (&fused.down, 6..7),
-        ];
-        for (buffer, range) in groups {
+        let qkv = Tensor::cat(&w[0..3], 0);
+        let gate_up = Tensor::cat(&w[3..5], 0);
+        let mut ptrs = [0; 5];
+        for (buffer, range) in [(&qkv, 0..3), (&gate_up, 3..5)] {
             let mut offset = 0;
             for i in range {
                 let rows = w[i].size()[0];
-                // Re-point the variable (shared with the VarStore) at its part of the buffer,
-                // an `(out, in)` view; its own storage is freed.
+                // Re-point the variable (shared with the VarStore) at its rows of the buffer;
+                // its own storage is freed.
                 w[i].shallow_clone()
-                    .set_data(&buffer.narrow(1, offset, rows).tr());
+                    .set_data(&buffer.narrow(0, offset, rows));
                 offset += rows;
                 ptrs[i] = w[i].data_ptr() as usize;
             }
         }
-        Some(FusedLayer { ptrs, ..fused })
+        Some(FusedLayer { qkv, gate_up, ptrs })
     }
 
     /// Whether the buffers still hold `block`'s weights.
@@ -530,7 +509,7 @@ impl CausalLm for Llama {
             let (q, k, v) = match fused.as_ref().map(|f| &f[i]) {
                 Some(f) => {
                     let (nq, nkv) = (a.heads * d, a.kv_heads * d);
-                    let qkv = h.matmul(&f.qkv);
+                    let qkv = h.linear::<Tensor>(&f.qkv, None);
                     // q and k rotated together: (b, t, heads + kv_heads, d).
                     let qk = rotate(
                         &qkv.narrow(2, 0, nq + nkv)
@@ -599,23 +578,18 @@ impl CausalLm for Llama {
             } else {
                 merge_heads(&attention(&heads_first(&q), &k, &v, &mask, None))
             };
-            x = match fused.as_ref().map(|f| &f[i]) {
-                Some(f) => x + attn.matmul(&f.o),
-                None => x + a.o_proj.forward(&attn),
-            };
+            x = x + a.o_proj.forward(&attn);
             let h = layer.post_attention_layernorm.forward(&x);
             let mlp = &layer.mlp;
-            x = match fused.as_ref().map(|f| &f[i]) {
+            let gated = match fused.as_ref().map(|f| &f[i]) {
                 Some(f) => {
-                    let inter = f.down.size()[0];
-                    let gu = h.matmul(&f.gate_up);
-                    x + (gu.narrow(2, 0, inter).silu() * gu.narrow(2, inter, inter)).matmul(&f.down)
+                    let inter = f.gate_up.size()[0] / 2;
+                    let gu = h.linear::<Tensor>(&f.gate_up, None);
+                    gu.narrow(2, 0, inter).silu() * gu.narrow(2, inter, inter)
                 }
-                None => {
-                    let gated = mlp.gate_proj.forward(&h).silu() * mlp.up_proj.forward(&h);
-                    x + mlp.down_proj.forward(&gated)
-                }
+                None => mlp.gate_proj.forward(&h).silu() * mlp.up_proj.forward(&h),
             };
+            x = x + mlp.down_proj.forward(&gated);
         }
         self.norm.forward(&x)
     }
