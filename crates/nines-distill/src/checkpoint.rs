@@ -40,6 +40,8 @@ fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
         .variables()
         .into_iter()
         .filter(|(_, t)| t.requires_grad())
+        // After the first no-grad forward the runtime stores projections fused and
+        // transposed, and the variables become strided views: save dense copies.
         .map(|(n, t)| (n, t.contiguous()))
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));

@@ -136,17 +136,6 @@ impl<R: RewardModel> PpoTrainer<R> {
             )));
         }
         freeze_all(&reference);
-        // Some loaders (GGUF) leave parameters as strided views; checkpoints (safetensors) and
-        // the optimizer moments (`zeros_like`) need dense row-major tensors.
-        {
-            let _guard = tch::no_grad_guard();
-            for (_, mut t) in policy.var_store().variables() {
-                if !t.is_contiguous() {
-                    let dense = t.contiguous();
-                    t.set_data(&dense);
-                }
-            }
-        }
         let value_head = ValueHead::attach(&policy);
         let trainable = apply_scope(&policy, &config.scope)?;
         let optimizer = AdamW::new(policy.var_store(), config.adamw);
