@@ -194,7 +194,8 @@ fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
     }
     let keep = p.config.classifier.eval_negatives;
     if keep > 0 {
-        d.validation = subsample_negatives(std::mem::take(&mut d.validation), keep, p.config.seed ^ 1);
+        d.validation =
+            subsample_negatives(std::mem::take(&mut d.validation), keep, p.config.seed ^ 1);
         d.test = subsample_negatives(std::mem::take(&mut d.test), keep, p.config.seed ^ 2);
     }
     Ok(d)

@@ -208,8 +208,8 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         .map_err(|e| other("distill settings", e))?;
     let options = LoadOptions::default();
     let model = super::finetune::generator_path(p);
-    let (policy, reference) = load_models(&model, options, &config)
-        .map_err(|e| other("loading the generator", e))?;
+    let (policy, reference) =
+        load_models(&model, options, &config).map_err(|e| other("loading the generator", e))?;
     let train: Vec<String> = selected(p, Split::Train)?
         .into_iter()
         .map(|q| q.prompt.text)

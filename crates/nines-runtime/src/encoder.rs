@@ -301,7 +301,6 @@ fn truncate_pair(ids: &mut Vec<u32>, types: &mut Vec<u32>, max_len: usize) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::truncate_pair;
