@@ -103,8 +103,24 @@ pub(super) fn generator(p: &Pipeline) -> Result<LanguageModel, PipelineError> {
 pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let c = &p.config;
     let lm = generator(p)?;
-    let mut store = Store::open(p.run.path("snippets.jsonl"))?;
     let mut sampler = LmSampler::new(&lm, generate_config(p));
+    // Completions left by a crashed run of this stage are kept (their prompts are skipped);
+    // completions of another generator or other settings are stale and go.
+    let path = p.run.path("snippets.jsonl");
+    let info = nines_data::complete::CompletionSampler::generator_info(&sampler);
+    let stale = Store::open_read_only(&path, Default::default())
+        .map(|old| {
+            old.iter().any(|s| {
+                s.generator
+                    .as_ref()
+                    .is_none_or(|g| g.model != info.model || g.settings != info.settings)
+            })
+        })
+        .unwrap_or(false);
+    if stale {
+        std::fs::remove_file(&path).map_err(|e| PipelineError::io(&path, e))?;
+    }
+    let mut store = Store::open(&path)?;
     let mut summary = serde_json::json!({});
     for (i, split) in [Split::Test].into_iter().enumerate() {
         let prompts = selected(p, split)?;
