@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use nines_active::acquisition::{Boundary, Random};
 use nines_active::{Acquisition, Pool, PoolItem, SelectorConfig, select};
-use nines_classify::example::Example;
+use nines_classify::example::{Example, subsample_negatives};
 use nines_classify::metrics::{Metrics, calibration};
 use nines_classify::threshold::evaluate_threshold;
 use nines_classify::{Classifier, ClassifierConfig, TrainConfig, Trainer};
@@ -199,15 +199,6 @@ fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
         d.test = subsample_negatives(std::mem::take(&mut d.test), keep, p.config.seed ^ 2);
     }
     Ok(d)
-}
-
-/// Keeps every positive and `keep` negatives drawn uniformly with `seed`.
-fn subsample_negatives(examples: Vec<Example>, keep: usize, seed: u64) -> Vec<Example> {
-    let (pos, mut neg): (Vec<_>, Vec<_>) = examples.into_iter().partition(|e| e.label);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    neg.shuffle(&mut rng);
-    neg.truncate(keep);
-    pos.into_iter().chain(neg).collect()
 }
 
 fn pairs(examples: &[Example]) -> Vec<(&str, &str)> {

@@ -136,3 +136,15 @@ pub fn split_snippets<'a>(
     }
     out
 }
+/// Keeps every positive and `keep` negatives drawn uniformly with `seed` (all of them when
+/// there are no more than `keep`): positives first, then the kept negatives. For large,
+/// imbalanced training sets; rates over negatives stay unbiased on the subsample.
+pub fn subsample_negatives(examples: Vec<Example>, keep: usize, seed: u64) -> Vec<Example> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let (pos, mut neg): (Vec<_>, Vec<_>) = examples.into_iter().partition(|e| e.label);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    neg.shuffle(&mut rng);
+    neg.truncate(keep);
+    pos.into_iter().chain(neg).collect()
+}
