@@ -15,6 +15,9 @@ $(STAMPS) &: scripts/setup.sh
 demo: setup
 	$(CARGO) run --release --example pipeline -- $(ARGS)
 
+# Test binaries run many tests at once, each with its own OpenMP team: on 2 cores, threads that
+# spin while they wait starve the others, so they sleep instead (docs/design.md, "Set-up").
+test: export OMP_WAIT_POLICY ?= PASSIVE
 test: setup
 	$(CARGO) test --workspace --lib --bins --tests --examples
 	# Doc-test binaries run from a temporary folder, out of reach of the run path.

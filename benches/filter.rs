@@ -14,7 +14,10 @@
 //! Before the criterion groups it prints a report per prompt set over `REPORT_RUNS` filtered
 //! runs and as many plain runs: classifier share, filtered accepted/s, plain completions/s,
 //! the single-draw acceptance rate `a` (plain completions scored at the starting threshold),
-//! and the ratio `filtered / (plain × a)` (target ≥ 0.8). Two prompt sets: `benign` (the 16
+//! the ratio `filtered / (plain × a)` (target ≥ 0.8), and the same ratio with the acceptance
+//! rate the filter met, `a_f = accepted / candidates` (the filter's cost per candidate against
+//! plain generation's; `filtered / (plain × a)` also folds in how unevenly acceptance is spread
+//! over the prompts, which no filter can change: see docs/performance.md). Two prompt sets: `benign` (the 16
 //! prompts of `scripts/peers/prompts.json`) and `violent` (the 16 test-split corpus prompts
 //! that score highest on the injury lexicon), where rejections are frequent.
 //! docs/performance.md ("Filter") has the figures.
@@ -131,15 +134,20 @@ fn report(
     let filtered = f_accepted as f64 / f_secs;
     let plain = p_done as f64 / p_secs;
     let a = p_pass as f64 / p_done as f64;
+    // The acceptance rate the filter met: accepted / candidates, at its own (tightening)
+    // thresholds, over the prompts as they came (hard prompts draw more candidates).
+    let a_filter = f_accepted as f64 / f_cands.max(1) as f64;
     println!(
         "filter report [{device}, {set}: {} prompts × {REPORT_RUNS} runs, start threshold {start_threshold:.4}]: \
          classifier share {:.1}% ; filtered {filtered:.3} accepted/s ({f_cands} candidates for {f_accepted} accepted, \
          {f_fallbacks} fallbacks) ; plain {plain:.3} completions/s (scoring them: {:.1}% extra) ; \
-         acceptance a = {a:.2} ; filtered / (plain × a) = {:.2}",
+         single-draw acceptance a = {a:.2} ; filtered / (plain × a) = {:.2} ; \
+         candidate acceptance a_f = {a_filter:.3} ; filtered / (plain × a_f) = {:.2}",
         prompts.len(),
         100.0 * f_score / f_secs,
         100.0 * p_score_secs / p_secs,
         filtered / (plain * a).max(f64::MIN_POSITIVE),
+        filtered / (plain * a_filter).max(f64::MIN_POSITIVE),
     );
 }
 

@@ -29,6 +29,7 @@ use nines::active::study::{StudyRow, SyntheticConfig, svg_plot, synthetic};
 use nines::active::{ActiveError, Design, Pool, PoolItem, SelectorConfig, select};
 use nines::classify::{Classifier, Example, InjuryScorer, TrainConfig, Trainer};
 use nines::data::label::oracle::OracleLabeler;
+use nines::data::split::chapter_half;
 use nines::data::store::StoreOptions;
 use nines::data::{Store, Verdict};
 use nines::runtime::DeviceSpec;
@@ -42,29 +43,41 @@ struct Args {
     command: Command,
 }
 
+/// `score`: which pairs to score, with what, and where the pool goes.
+#[derive(clap::Args, Debug)]
+struct ScoreArgs {
+    /// nines-data store (JSONL) with oracle labels.
+    #[arg(long, default_value = "runs/data/reference_s1.jsonl")]
+    store: PathBuf,
+    /// `train`, `validation`, `test` or `all`.
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// Saved classifier folder.
+    #[arg(long)]
+    classifier: PathBuf,
+    /// Scored pool file to write (and `<out>.meta.json`).
+    #[arg(long, default_value = "runs/active/pool_test.jsonl")]
+    out: PathBuf,
+    /// Pairs per forward pass.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// `auto`, `cpu`, `cuda`.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Keep only the chapters of this half (0 or 1) of the split, as cut by
+    /// `nines_data::split::chapter_half`; the pipeline trains its classifier on half 0 of the
+    /// training chapters and keeps half 1 as its active-learning pool.
+    #[arg(long)]
+    half: Option<u8>,
+    /// Seed of the half cut (the pipeline's `seed`, default 7).
+    #[arg(long, default_value_t = 7)]
+    half_seed: u64,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Scores one split of a labeled store with a saved classifier into a scored pool file.
-    Score {
-        /// nines-data store (JSONL) with oracle labels.
-        #[arg(long, default_value = "runs/data/reference_s1.jsonl")]
-        store: PathBuf,
-        /// `train`, `validation`, `test` or `all`.
-        #[arg(long, default_value = "test")]
-        split: String,
-        /// Saved classifier folder.
-        #[arg(long)]
-        classifier: PathBuf,
-        /// Scored pool file to write (and `<out>.meta.json`).
-        #[arg(long, default_value = "runs/active/pool_test.jsonl")]
-        out: PathBuf,
-        /// Pairs per forward pass.
-        #[arg(long, default_value_t = 64)]
-        batch: usize,
-        /// `auto`, `cpu`, `cuda`.
-        #[arg(long, default_value = "auto")]
-        device: String,
-    },
+    Score(ScoreArgs),
     /// Misses found per 100 labels for every strategy vs random.
     Study {
         /// Scored pool file; without it, a calibrated synthetic pool. Truth: each line's
@@ -198,16 +211,24 @@ fn meta_path(pool: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn score_cmd(
-    store: &Path,
-    split: &str,
-    classifier: &Path,
-    out: &Path,
-    batch: usize,
-    dev: &str,
-) -> Result<()> {
+fn score_cmd(args: &ScoreArgs) -> Result<()> {
+    let ScoreArgs {
+        store,
+        split,
+        classifier,
+        out,
+        batch,
+        device: dev,
+        half,
+        half_seed,
+    } = args;
+    let (store, split, classifier, out, batch) =
+        (store.as_path(), split.as_str(), classifier.as_path(), out.as_path(), *batch);
     if batch == 0 {
         bail!("--batch must be positive");
+    }
+    if half.is_some_and(|h| h > 1) {
+        bail!("--half must be 0 or 1, not {}", half.unwrap_or_default());
     }
     let store_data = Store::open_read_only(store, StoreOptions::default())
         .with_context(|| format!("reading {}", store.display()))?;
@@ -218,6 +239,15 @@ fn score_cmd(
         let sn_split = sn.source.as_ref().map(|s| s.split.as_str());
         if split != "all" && sn_split != Some(split) {
             continue;
+        }
+        if let Some(h) = half {
+            let in_half = sn
+                .source
+                .as_ref()
+                .is_some_and(|s| chapter_half(&s.document, s.region, *half_seed) == *h);
+            if !in_half {
+                continue;
+            }
         }
         let verdict = match sn.label_by("oracle") {
             Some(l) => l.verdict,
@@ -240,8 +270,16 @@ fn score_cmd(
         });
     }
     if lines.is_empty() {
-        bail!("no labeled pairs of split `{split}` in {}", store.display());
+        bail!(
+            "no labeled pairs of split `{split}`{} in {}",
+            half.map(|h| format!(" half {h}")).unwrap_or_default(),
+            store.display()
+        );
     }
+    let split_name = match half {
+        Some(h) => format!("{split} (half {h}, seed {half_seed})"),
+        None => split.to_string(),
+    };
     let model = Classifier::load(classifier, device(dev)?)
         .with_context(|| format!("loading {}", classifier.display()))?;
     let threshold = model.threshold();
@@ -279,7 +317,7 @@ fn score_cmd(
     write_file(out, &text)?;
     let meta = PoolMeta {
         store: store.display().to_string(),
-        split: split.to_string(),
+        split: split_name,
         classifier: classifier.display().to_string(),
         threshold,
         pairs: n,
@@ -1006,14 +1044,7 @@ fn loop_cmd(
 
 fn main() -> Result<()> {
     match Args::parse().command {
-        Command::Score {
-            store,
-            split,
-            classifier,
-            out,
-            batch,
-            device: dev,
-        } => score_cmd(&store, &split, &classifier, &out, batch, &dev),
+        Command::Score(args) => score_cmd(&args),
         Command::Study {
             pool,
             threshold,

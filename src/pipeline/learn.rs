@@ -21,9 +21,8 @@ use nines_data::corpus::Corpus;
 use nines_data::label::oracle::OracleLabeler;
 use nines_data::label::{RunOptions, label_store};
 use nines_data::prompt::{PromptConfig, build_prompts};
-use nines_data::record::hash64;
 use nines_data::select::{LexiconScorer, SelectionConfig, Strategy, select as select_prompts};
-use nines_data::split::Split;
+use nines_data::split::{Split, chapter_half};
 use nines_data::store::{Store, StoreOptions};
 use nines_data::{Snippet, Verdict};
 use nines_runtime::DeviceSpec;
@@ -140,14 +139,9 @@ fn verdict(s: &Snippet) -> Option<Verdict> {
 
 /// Whether a training snippet's chapter belongs to the active-learning pool half.
 fn in_pool_half(s: &Snippet, seed: u64) -> bool {
-    s.source.as_ref().is_some_and(|src| {
-        hash64(&[
-            src.document.as_bytes(),
-            &src.region.to_le_bytes(),
-            &seed.to_le_bytes(),
-        ]) % 2
-            == 1
-    })
+    s.source
+        .as_ref()
+        .is_some_and(|src| chapter_half(&src.document, src.region, seed) == 1)
 }
 
 fn example(s: &Snippet) -> Option<Example> {

@@ -115,6 +115,21 @@ impl SplitConfig {
     }
 }
 
+/// Which half (0 or 1) of a split a chapter falls in, by a seeded hash of its document id and
+/// region index: a second deterministic cut, e.g. to train a classifier on half of the
+/// training chapters and keep the other half as an unlabeled active-learning pool that shares
+/// no chapter with it.
+///
+/// ```
+/// use nines_data::split::chapter_half;
+/// let h = chapter_half("moby_dick", 3, 0);
+/// assert!(h < 2);
+/// assert_eq!(h, chapter_half("moby_dick", 3, 0)); // deterministic
+/// ```
+pub fn chapter_half(document: &str, region: u32, seed: u64) -> u8 {
+    (hash64(&[document.as_bytes(), &region.to_le_bytes(), &seed.to_le_bytes()]) % 2) as u8
+}
+
 /// The text of every region of `corpus`, grouped by split (`[train, validation, test]`, each
 /// in corpus order): whole chapters as documents, e.g. for language-model fine-tuning on the
 /// training split and perplexity on the validation split, with nothing leaking between them.
