@@ -222,8 +222,13 @@ fn score_cmd(args: &ScoreArgs) -> Result<()> {
         half,
         half_seed,
     } = args;
-    let (store, split, classifier, out, batch) =
-        (store.as_path(), split.as_str(), classifier.as_path(), out.as_path(), *batch);
+    let (store, split, classifier, out, batch) = (
+        store.as_path(),
+        split.as_str(),
+        classifier.as_path(),
+        out.as_path(),
+        *batch,
+    );
     if batch == 0 {
         bail!("--batch must be positive");
     }

@@ -127,7 +127,11 @@ impl SplitConfig {
 /// assert_eq!(h, chapter_half("moby_dick", 3, 0)); // deterministic
 /// ```
 pub fn chapter_half(document: &str, region: u32, seed: u64) -> u8 {
-    (hash64(&[document.as_bytes(), &region.to_le_bytes(), &seed.to_le_bytes()]) % 2) as u8
+    (hash64(&[
+        document.as_bytes(),
+        &region.to_le_bytes(),
+        &seed.to_le_bytes(),
+    ]) % 2) as u8
 }
 
 /// The text of every region of `corpus`, grouped by split (`[train, validation, test]`, each
