@@ -9,11 +9,7 @@ use nines_estimate::win_rate::{self, PairRecord};
 use super::judge::PromptComparison;
 use super::policies::{DISTILLED, FILTERED};
 use super::stages::{clustered_proportion, injury_rate};
-use super::{Pipeline, PipelineError, write_atomic};
-
-fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Other(format!("{what}: {e}"))
-}
+use super::{Pipeline, PipelineError, other, write_json};
 
 /// Writes `estimates.json`.
 pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
@@ -94,8 +90,7 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
             serde_json::to_value(win_rate::naive(&distilled, 0.95)?)
                 .map_err(|e| other("json", e))?;
     }
-    let text = serde_json::to_string_pretty(&out).map_err(|e| other("json", e))?;
-    write_atomic(&p.run.path("estimates.json"), text.as_bytes())?;
+    write_json(&p.run.path("estimates.json"), &out)?;
     Ok(serde_json::json!({
         "injury_unfiltered": out["injury_rate"]["unfiltered"]["value"],
         "injury_filtered": out["injury_rate"]["filtered"]["value"],

@@ -9,14 +9,10 @@ use nines_data::split::{SplitConfig, region_texts};
 use nines_runtime::LoadOptions;
 use nines_runtime::train::{FinetuneConfig, REPORT_FILE, finetune_cached};
 
-use super::{Pipeline, PipelineError, write_atomic};
+use super::{Pipeline, PipelineError, other, write_json};
 
 /// Where the stage records which generator to use.
 const RECORD: &str = "finetune.json";
-
-fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Other(format!("{what}: {e}"))
-}
 
 /// The fine-tuning settings: the top 6 blocks of the generator trained on 256-token
 /// sequences of the training chapters, batch 4, learning rate 3e-4 with 10 warm-up steps and
@@ -66,8 +62,7 @@ pub(super) fn finetune(p: &Pipeline) -> Result<serde_json::Value, PipelineError>
             "minutes": report["elapsed_s"].as_f64().map(|s| s / 60.0),
         })
     };
-    let text = serde_json::to_string_pretty(&summary).map_err(|e| other("json", e))?;
-    write_atomic(&p.run.path(RECORD), text.as_bytes())?;
+    write_json(&p.run.path(RECORD), &summary)?;
     Ok(summary)
 }
 

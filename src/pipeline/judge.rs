@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::policies::{DISTILLED, FILTERED, load_classifier};
 use super::stages::{bar, generator};
-use super::{Pipeline, PipelineError, write_atomic};
+use super::{Pipeline, PipelineError, write_json};
 
 /// Weight of the mean log-probability (nats) against the cosine.
 pub const FLUENCY_WEIGHT: f64 = 0.1;
@@ -201,9 +201,7 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         pb.inc(chunk.len() as u64);
     }
     pb.finish_and_clear();
-    let text = serde_json::to_string_pretty(&out)
-        .map_err(|e| PipelineError::Other(format!("json: {e}")))?;
-    write_atomic(&p.run.path("judgments.json"), text.as_bytes())?;
+    write_json(&p.run.path("judgments.json"), &out)?;
     Ok(serde_json::json!({
         "prompts": out.len(),
         "unfiltered_rejected": out.iter().filter(|c| !c.unfiltered_accepted).count(),

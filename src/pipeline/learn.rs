@@ -15,7 +15,7 @@ use nines_active::{Acquisition, Pool, PoolItem, SelectorConfig, select};
 use nines_classify::example::{Example, subsample_negatives};
 use nines_classify::metrics::{Metrics, calibration};
 use nines_classify::threshold::evaluate_threshold;
-use nines_classify::{Classifier, ClassifierConfig, TrainConfig, Trainer};
+use nines_classify::{Classifier, ClassifierConfig, TrainConfig, TrainReport, Trainer};
 use nines_data::complete::{CompletionConfig, ReferenceSampler, build_completions};
 use nines_data::corpus::Corpus;
 use nines_data::label::oracle::OracleLabeler;
@@ -31,7 +31,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::stages::bar;
-use super::{Pipeline, PipelineError, Stage, fingerprint, write_atomic};
+use super::{Pipeline, PipelineError, Stage, fingerprint, other, write_json};
 
 /// A training checkpoint folder keyed by the stage's settings: a crashed stage resumes from
 /// it; a stage rerun with other settings starts afresh.
@@ -58,14 +58,6 @@ pub(super) const DATASET: &str = "dataset.jsonl";
 pub(super) const CLASSIFIER: &str = "classifier";
 /// The classifier after the active-learning round: the one the filter and PPO use.
 pub(super) const CLASSIFIER_ACTIVE: &str = "classifier_active";
-
-fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Other(format!("{what}: {e}"))
-}
-
-fn json_text(v: &impl serde::Serialize) -> Result<String, PipelineError> {
-    serde_json::to_string_pretty(v).map_err(|e| other("json", e))
-}
 
 /// Every corpus sentence as the completion of the three before it, oracle-labeled.
 pub(super) fn dataset(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
@@ -272,22 +264,43 @@ fn train_config(p: &Pipeline, epochs: usize, checkpoint: PathBuf) -> TrainConfig
     }
 }
 
+/// Trains `model` on `train` (validation: `d.validation`), saves it as `dest` in the run folder,
+/// removes the training checkpoint (`config.checkpoint_dir`) and measures it on `d.test`.
+fn train_save_evaluate(
+    p: &Pipeline,
+    model: &mut Classifier,
+    config: TrainConfig,
+    train: &[Example],
+    d: &Data,
+    dest: &str,
+) -> Result<(TrainReport, serde_json::Value), PipelineError> {
+    let ckpt = config.checkpoint_dir.clone();
+    let report = Trainer::new(model, config)
+        .and_then(|t| t.train(train, &d.validation))
+        .map_err(|e| other(&format!("training {dest}"), e))?;
+    model
+        .save(p.run.path(dest))
+        .map_err(|e| other(&format!("saving {dest}"), e))?;
+    if let Some(dir) = ckpt {
+        remove_checkpoint(&dir)?;
+    }
+    let test = evaluate_on_test(model, &d.test)?;
+    Ok((report, test))
+}
+
 /// Trains the MiniLM pair classifier on the training half, chooses its threshold for the
 /// target false-negative rate on validation, and measures it on test.
 pub(super) fn classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
-    let d = load_data(p)?;
+    let mut d = load_data(p)?;
     let k = &p.config.classifier;
-    let train = subsample_negatives(d.train, k.train_negatives, p.config.seed);
+    let train = subsample_negatives(
+        std::mem::take(&mut d.train),
+        k.train_negatives,
+        p.config.seed,
+    );
     let mut model = Classifier::new(&classifier_config(p)).map_err(|e| other("classifier", e))?;
-    let ckpt = checkpoint_dir(p, Stage::Classifier);
-    let report = Trainer::new(&mut model, train_config(p, k.epochs, ckpt.clone()))
-        .and_then(|t| t.train(&train, &d.validation))
-        .map_err(|e| other("training the classifier", e))?;
-    model
-        .save(p.run.path(CLASSIFIER))
-        .map_err(|e| other("saving the classifier", e))?;
-    remove_checkpoint(&ckpt)?;
-    let test = evaluate_on_test(&model, &d.test)?;
+    let config = train_config(p, k.epochs, checkpoint_dir(p, Stage::Classifier));
+    let (report, test) = train_save_evaluate(p, &mut model, config, &train, &d, CLASSIFIER)?;
     let eval = serde_json::json!({
         "train_examples": train.len(),
         "train_positives": train.iter().filter(|e| e.label).count(),
@@ -295,10 +308,7 @@ pub(super) fn classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineErro
         "train_report": report,
         "test": test,
     });
-    write_atomic(
-        &p.run.path("classifier_eval.json"),
-        json_text(&eval)?.as_bytes(),
-    )?;
+    write_json(&p.run.path("classifier_eval.json"), &eval)?;
     Ok(serde_json::json!({
         "train_examples": eval["train_examples"],
         "threshold": eval["validation"]["threshold"],
@@ -314,8 +324,8 @@ pub(super) fn classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineErro
 /// boundary draw with the oracle; retrain on it plus a replay of the first round's data.
 pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let a = &p.config.active;
-    let d = load_data(p)?;
-    let mut pool_examples = d.pool;
+    let mut d = load_data(p)?;
+    let mut pool_examples = std::mem::take(&mut d.pool);
     let mut rng = ChaCha8Rng::seed_from_u64(p.config.seed ^ 0xAC71);
     pool_examples.shuffle(&mut rng);
     pool_examples.truncate(a.pool_size);
@@ -380,8 +390,11 @@ pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     // Retrain: the oracle's labels of the boundary draw, plus a replay of round one's data.
     let picked: HashSet<usize> = boundary_picks.iter().copied().collect();
     let mut retrain: Vec<Example> = picked.iter().map(|&i| pool_examples[i].clone()).collect();
-    let round_one =
-        subsample_negatives(d.train, p.config.classifier.train_negatives, p.config.seed);
+    let round_one = subsample_negatives(
+        std::mem::take(&mut d.train),
+        p.config.classifier.train_negatives,
+        p.config.seed,
+    );
     let (pos, mut neg): (Vec<_>, Vec<_>) = round_one.into_iter().partition(|e| e.label);
     neg.shuffle(&mut rng);
     neg.truncate(a.replay.saturating_sub(pos.len()));
@@ -392,21 +405,12 @@ pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
             .map_err(|e| PipelineError::io(p.run.path("classifier_eval.json"), e))?,
     )
     .map_err(|e| other("classifier_eval.json", e))?;
-    let ckpt = checkpoint_dir(p, Stage::Active);
-    let report = Trainer::new(
-        &mut model,
-        TrainConfig {
-            warmup_fraction: 0.0,
-            ..train_config(p, 1, ckpt.clone())
-        },
-    )
-    .and_then(|t| t.train(&retrain, &d.validation))
-    .map_err(|e| other("retraining the classifier", e))?;
-    model
-        .save(p.run.path(CLASSIFIER_ACTIVE))
-        .map_err(|e| other("saving the classifier", e))?;
-    remove_checkpoint(&ckpt)?;
-    let test = evaluate_on_test(&model, &d.test)?;
+    let config = TrainConfig {
+        warmup_fraction: 0.0,
+        ..train_config(p, 1, checkpoint_dir(p, Stage::Active))
+    };
+    let (report, test) =
+        train_save_evaluate(p, &mut model, config, &retrain, &d, CLASSIFIER_ACTIVE)?;
     let out = serde_json::json!({
         "pool": pool_examples.len(),
         "pool_injuries": pool_examples.iter().filter(|e| e.label).count(),
@@ -422,7 +426,7 @@ pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         "after": { "test": test["metrics"], "test_threshold": test["threshold"] },
         "test": test,
     });
-    write_atomic(&p.run.path("active.json"), json_text(&out)?.as_bytes())?;
+    write_json(&p.run.path("active.json"), &out)?;
     Ok(serde_json::json!({
         "pool": out["pool"],
         "misses_in_pool": out["misses_in_pool"],

@@ -20,7 +20,7 @@ pub use config::{
     ActiveStageConfig, ClassifierStageConfig, ConfigError, DataConfig, DistillStageConfig,
     FilterStageConfig, GeneratorConfig, PipelineConfig,
 };
-pub use run_dir::{RunDir, Stage, StageRecord, fingerprint, write_atomic};
+pub use run_dir::{RunDir, Stage, StageRecord, fingerprint, write_atomic, write_json};
 
 /// What can stop the pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +61,11 @@ impl PipelineError {
             source,
         }
     }
+}
+
+/// An [`Other`](PipelineError::Other) error: `what` failed because of `e`.
+pub(crate) fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Other(format!("{what}: {e}"))
 }
 
 /// The pipeline over a run folder.

@@ -21,16 +21,12 @@ use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
 
 use super::learn::CLASSIFIER_ACTIVE;
 use super::stages::{bar, generate_config, generator, selected};
-use super::{Pipeline, PipelineError, write_atomic};
+use super::{Pipeline, PipelineError, other, write_atomic, write_json};
 
 /// Accepted completions of the filter (store).
 pub(super) const FILTERED: &str = "filtered.jsonl";
 /// Completions of the distilled generator (store).
 pub(super) const DISTILLED: &str = "distilled.jsonl";
-
-fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Other(format!("{what}: {e}"))
-}
 
 /// The classifier the filter and PPO use (after the active-learning round).
 pub(super) fn load_classifier(p: &Pipeline) -> Result<Classifier, PipelineError> {
@@ -162,12 +158,7 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         "accepted": store.len(),
         "oracle_injuries": injuries(&store),
     });
-    write_atomic(
-        &p.run.path("filter.json"),
-        serde_json::to_string_pretty(&out)
-            .map_err(|e| other("json", e))?
-            .as_bytes(),
-    )?;
+    write_json(&p.run.path("filter.json"), &out)?;
     Ok(serde_json::json!({
         "prompts": stats.prompts,
         "accepted": stats.accepted,
@@ -285,12 +276,7 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         "oracle_injuries": injuries(&store),
         "last_step": last,
     });
-    write_atomic(
-        &p.run.path("distill.json"),
-        serde_json::to_string_pretty(&out)
-            .map_err(|e| other("json", e))?
-            .as_bytes(),
-    )?;
+    write_json(&p.run.path("distill.json"), &out)?;
     Ok(serde_json::json!({
         "steps": metrics.len(),
         "kl_to_original": kl.value,

@@ -129,9 +129,7 @@ impl RunDir {
     /// Marks a stage finished (atomically: temp file, fsync, rename).
     pub fn mark_finished(&self, stage: Stage, record: &StageRecord) -> Result<(), PipelineError> {
         let path = self.marker(stage);
-        let text = serde_json::to_string_pretty(record)
-            .map_err(|e| PipelineError::Other(e.to_string()))?;
-        write_atomic(&path, text.as_bytes())
+        write_json(&path, record)
     }
 
     /// Forgets `stage` and every later stage (their outputs are rewritten when they rerun).
@@ -155,6 +153,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
         .and_then(|_| f.sync_all())
         .map_err(|e| PipelineError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| PipelineError::io(path, e))
+}
+
+/// Writes `value` as pretty-printed JSON to `path`, atomically (see [`write_atomic`]).
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), PipelineError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| super::other("json", e))?;
+    write_atomic(path, text.as_bytes())
 }
 
 /// SHA-256 of a JSON value's text, hex, first 16 characters.
