@@ -116,6 +116,10 @@ struct Args {
     /// rejected), `linear` (1 − 2p), or `log_safe+threshold` (their sum).
     #[arg(long, default_value = "log_safe")]
     shaping: String,
+    /// Contrast completions of the same prompt: subtract the other completions' mean score
+    /// (leave-one-out baseline) before advantages.
+    #[arg(long)]
+    group_baseline: bool,
     /// Rejection threshold (flagged iff P(injury) > this); default: the classifier's, else 0.5.
     #[arg(long)]
     threshold: Option<f64>,
@@ -278,6 +282,7 @@ fn main() -> Result<()> {
             },
         },
         reward: shaping,
+        group_baseline: args.group_baseline,
         flag_threshold: threshold,
         max_kl: args.max_kl,
         scope,

@@ -85,11 +85,7 @@ impl AdamW {
         for p in &self.params {
             let g = p.var.grad();
             if g.defined() {
-                total += g
-                    .to_kind(tch::Kind::Double)
-                    .square()
-                    .sum(tch::Kind::Double)
-                    .double_value(&[]);
+                total += g.norm().double_value(&[]).powi(2);
             }
         }
         total.sqrt()
@@ -125,12 +121,24 @@ impl AdamW {
             if p.decay && self.weight_decay > 0.0 {
                 let _ = p.var.g_mul_scalar_(1.0 - lr * self.weight_decay);
             }
-            let _ = p.m.g_mul_scalar_(self.beta1);
-            let _ = p.m.g_add_(&(&g * (1.0 - self.beta1)));
-            let _ = p.v.g_mul_scalar_(self.beta2);
-            let _ = p.v.addcmul_(&g, &g.g_mul_scalar(1.0 - self.beta2));
-            let denom = (&p.v / bc2).sqrt().g_add_scalar_(self.eps);
-            let _ = p.var.addcdiv_(&(&p.m * (-lr / bc1)), &denom);
+            if lr == 0.0 {
+                continue;
+            }
+            // In place, with one temporary (the denominator): the word embeddings' moments
+            // are ~47 MB each, and every temporary would be a fresh allocation.
+            let (b1, b2) = (self.beta1, self.beta2);
+            let _ = p.m.lerp_(&g, 1.0 - b1);
+            let _ =
+                p.v.g_mul_scalar_(b2 / (1.0 - b2))
+                    .addcmul_(&g, &g)
+                    .g_mul_scalar_(1.0 - b2);
+            // var ← var − lr · (m / bc1) / (√v / √bc2 + ε), as var + m / (denom · (−bc1 / lr)).
+            let mut denom = p.v.sqrt();
+            let _ = denom
+                .g_div_scalar_(bc2.sqrt())
+                .g_add_scalar_(self.eps)
+                .g_mul_scalar_(-bc1 / lr);
+            let _ = p.var.addcdiv_(&p.m, &denom);
         }
     }
 

@@ -2,6 +2,31 @@
 
 use tch::{Kind, Tensor};
 
+/// Leave-one-out baseline within groups: each score minus the mean score of the *other*
+/// members of its group (`groups[i]` names the group of `scores[i]`, e.g. the prompt it
+/// completes). A member alone in its group keeps its score.
+pub fn leave_one_out(scores: &[f32], groups: &[usize]) -> Vec<f32> {
+    use std::collections::HashMap;
+    let mut sums: HashMap<usize, (f64, usize)> = HashMap::new();
+    for (&s, &g) in scores.iter().zip(groups) {
+        let e = sums.entry(g).or_insert((0.0, 0));
+        e.0 += f64::from(s);
+        e.1 += 1;
+    }
+    scores
+        .iter()
+        .zip(groups)
+        .map(|(&s, g)| {
+            let (sum, n) = sums[g];
+            if n < 2 {
+                s
+            } else {
+                (f64::from(s) - (sum - f64::from(s)) / (n - 1) as f64) as f32
+            }
+        })
+        .collect()
+}
+
 /// Mean of `x` over the positions where `mask` is set.
 ///
 /// Shapes: `x`, `mask` `(batch, completion)`. Returns a scalar tensor.
@@ -80,6 +105,13 @@ mod tests {
 
     fn v(t: &Tensor) -> Vec<f32> {
         Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()
+    }
+
+    #[test]
+    fn leave_one_out_by_hand() {
+        // Group 0: 1, 0, -1 → 1 - (-0.5), 0 - 0, -1 - 0.5; group 7: 2, 4 → -2, 2; group 3 alone.
+        let out = leave_one_out(&[1.0, 2.0, 0.0, 4.0, -1.0, 5.0], &[0, 7, 0, 7, 0, 3]);
+        assert_eq!(out, vec![1.5, -2.0, 0.0, 2.0, -1.5, 5.0]);
     }
 
     #[test]

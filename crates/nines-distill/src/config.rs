@@ -65,6 +65,11 @@ pub struct PpoConfig {
     pub reward: Shaping,
     /// Scores are clipped to [−score_clip, score_clip]; 0 disables. Default 0.
     pub score_clip: f64,
+    /// Subtract from each completion's score the mean score of the *other* completions of
+    /// the same prompt (leave-one-out baseline, as in RLOO), so that the reward contrasts
+    /// completions of one prompt instead of easy prompts with hard ones. Needs
+    /// `samples_per_prompt ≥ 2`. Default false.
+    pub group_baseline: bool,
     /// Stop with [`DistillError::KlBlowUp`] when a rollout's mean KL to the reference
     /// (nats per completion) exceeds this. Default 20.
     pub max_kl: f64,
@@ -110,6 +115,7 @@ impl Default for PpoConfig {
             kl: KlConfig::default(),
             reward: Shaping::default(),
             score_clip: 0.0,
+            group_baseline: false,
             max_kl: 20.0,
             generation: GenerateConfig {
                 max_new_tokens: 48,
@@ -163,6 +169,13 @@ impl PpoConfig {
                     self.prompts_per_step,
                     self.samples_per_prompt
                 ),
+            );
+        }
+        if self.group_baseline && self.samples_per_prompt < 2 {
+            return bad(
+                "group_baseline",
+                "needs samples_per_prompt ≥ 2 (the baseline is the other completions' mean)"
+                    .to_string(),
             );
         }
         let finite_pos = |field, v: f64| -> Result<()> {

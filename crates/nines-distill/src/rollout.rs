@@ -93,6 +93,10 @@ pub struct ScoredRollout {
     pub values: Tensor,
     /// Real tokens (bool).
     pub mask: Tensor,
+    /// When the policy trains only above a frozen bottom that it shares with the reference
+    /// ([`Scorers::shared_blocks`] > 0): each item's residual stream `(seq, hidden)` after
+    /// those blocks, computed once here and reused by every update pass. Empty otherwise.
+    pub trunks: Vec<Tensor>,
     /// Wall-clock seconds of scoring (reward model and forward passes).
     pub seconds: f64,
 }
@@ -114,6 +118,9 @@ pub struct Scorers<'a, R: ?Sized> {
     pub score_clip: f64,
     /// Rows per forward pass.
     pub batch_size: usize,
+    /// Bottom blocks that policy and reference share, frozen (0: none). Their output is
+    /// computed once per item and both models run only the blocks above.
+    pub shared_blocks: usize,
 }
 
 /// Scores a rollout: reward model, then policy and reference forward passes without gradients.
@@ -153,15 +160,29 @@ pub fn score<R: RewardModel + ?Sized>(
         .unwrap_or(0) as i64;
     let _guard = tch::no_grad_guard();
     let (mut old, mut refs, mut values, mut masks) = (vec![], vec![], vec![], vec![]);
+    let mut trunks = Vec::new();
+    let (policy, reference) = (s.policy.model(), s.reference.model());
     for chunk in rollout.items.chunks(s.batch_size.max(1)) {
         let batch = batch_of(chunk, s.policy, device)?;
-        let h = batch.hidden(s.policy.model(), false);
-        old.push(pad_cols(
-            &batch.logprobs_from_hidden(s.policy.model(), &h),
+        let (h, ref_h) = if s.shared_blocks > 0 {
+            let trunk = batch.trunk(policy, s.shared_blocks);
+            for (r, item) in chunk.iter().enumerate() {
+                let len = (item.prompt_ids.len() + item.completion_ids.len()) as i64;
+                trunks.push(trunk.get(r as i64).narrow(0, 0, len));
+            }
+            (
+                batch.hidden_above(policy, &trunk, s.shared_blocks, false),
+                batch.hidden_above(reference, &trunk, s.shared_blocks, false),
+            )
+        } else {
+            (batch.hidden(policy, false), batch.hidden(reference, false))
+        };
+        old.push(pad_cols(&batch.logprobs_from_hidden(policy, &h), width));
+        values.push(pad_cols(&s.value_head.values(&h, &batch.mask), width));
+        refs.push(pad_cols(
+            &batch.logprobs_from_hidden(reference, &ref_h),
             width,
         ));
-        values.push(pad_cols(&s.value_head.values(&h, &batch.mask), width));
-        refs.push(pad_cols(&batch.logprobs(s.reference.model(), false), width));
         masks.push(pad_cols(&batch.mask.to_kind(Kind::Float), width).to_kind(Kind::Bool));
     }
     Ok(ScoredRollout {
@@ -172,6 +193,7 @@ pub fn score<R: RewardModel + ?Sized>(
         ref_logprobs: Tensor::cat(&refs, 0),
         values: Tensor::cat(&values, 0),
         mask: Tensor::cat(&masks, 0),
+        trunks,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -201,4 +223,16 @@ pub(crate) fn pad_cols(t: &Tensor, width: i64) -> Tensor {
     } else {
         t.constant_pad_nd([0, width - c])
     }
+}
+
+/// Stacks the trunks of some rollout items into `(batch, seq, hidden)`, each row right-padded
+/// with zeros to the longest (padding is never attended to by real positions).
+pub(crate) fn stack_trunks<'a>(rows: impl IntoIterator<Item = &'a Tensor>) -> Tensor {
+    let rows: Vec<&Tensor> = rows.into_iter().collect();
+    let width = rows.iter().map(|t| t.size()[0]).max().unwrap_or(0);
+    let padded: Vec<Tensor> = rows
+        .iter()
+        .map(|t| t.constant_pad_nd([0, 0, 0, width - t.size()[0]]))
+        .collect();
+    Tensor::stack(&padded, 0)
 }

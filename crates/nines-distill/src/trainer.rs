@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use nines_runtime::models::LoraConfig;
-use nines_runtime::train::AdamW;
+use nines_runtime::train::{AdamW, is_input_embedding, layer_index};
 use nines_runtime::{LanguageModel, LoadOptions};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
-use crate::advantage::{gae, whiten};
+use crate::advantage::{gae, leave_one_out, whiten};
 use crate::checkpoint::{self, TrainerState, checkpoint_dir};
 use crate::config::{PpoConfig, TrainScope};
 use crate::error::{DistillError, Result};
@@ -22,7 +22,7 @@ use crate::loss::{LossInputs, LossSettings, LossStats, entropy, ppo_loss};
 use crate::metrics::{MetricsLog, StepMetrics, explained_variance, mean_row_sum};
 use crate::policy::{ValueHead, apply_scope, freeze_all, token_logprobs};
 use crate::reward::RewardModel;
-use crate::rollout::{self, ScoredRollout, Scorers, batch_of};
+use crate::rollout::{self, ScoredRollout, Scorers, batch_of, stack_trunks};
 
 /// Loads the policy (with LoRA adapters when `config.scope` asks for them, their random
 /// initialization seeded by `config.seed`) and the frozen reference from the same checkpoint.
@@ -42,6 +42,43 @@ pub fn load_models(
     let policy = LanguageModel::load_with_lora(path.as_ref(), options, lora)?;
     let reference = LanguageModel::load(path.as_ref(), options)?;
     Ok((policy, reference))
+}
+
+/// How many bottom blocks the policy and the reference share: with `TopLayers { layers }`
+/// the blocks below the top `layers` and the embeddings are frozen in the policy, so when the
+/// reference holds the same values there (it does when both come from one checkpoint, as with
+/// [`load_models`]) their outputs are computed once per rollout for both models and reused by
+/// every update pass. 0 for other scopes or when any of those weights differ.
+fn shared_frozen_blocks(
+    policy: &LanguageModel,
+    reference: &LanguageModel,
+    scope: &TrainScope,
+) -> usize {
+    let TrainScope::TopLayers { layers: top } = scope else {
+        return 0;
+    };
+    let split = policy.model().spec().num_layers.saturating_sub(*top);
+    if split == 0 {
+        return 0;
+    }
+    let theirs = reference.var_store().variables();
+    let _guard = tch::no_grad_guard();
+    let shared = policy
+        .var_store()
+        .variables()
+        .into_iter()
+        .all(|(name, mine)| {
+            // Above the split (and the final norm, value head) the policy may move; everything
+            // else feeds the shared bottom and must be frozen and equal.
+            if layer_index(&name).is_none_or(|i| i >= split) && !is_input_embedding(&name) {
+                return true;
+            }
+            !mine.requires_grad()
+                && theirs
+                    .get(&name)
+                    .is_some_and(|t| t.size() == mine.size() && t.equal(&mine))
+        });
+    if shared { split } else { 0 }
 }
 
 /// Mixes the run seed with a step (and a purpose) into a new seed.
@@ -90,6 +127,8 @@ pub struct PpoTrainer<R> {
     kl: KlController,
     step: usize,
     trainable: i64,
+    /// Frozen bottom blocks shared with the reference (see [`Scorers::shared_blocks`]).
+    shared_blocks: usize,
     last_checkpoint: Option<PathBuf>,
 }
 
@@ -138,6 +177,7 @@ impl<R: RewardModel> PpoTrainer<R> {
         freeze_all(&reference);
         let value_head = ValueHead::attach(&policy);
         let trainable = apply_scope(&policy, &config.scope)?;
+        let shared_blocks = shared_frozen_blocks(&policy, &reference, &config.scope);
         let optimizer = AdamW::new(policy.var_store(), config.adamw);
         Ok(PpoTrainer {
             policy,
@@ -149,6 +189,7 @@ impl<R: RewardModel> PpoTrainer<R> {
             optimizer,
             step: 0,
             trainable,
+            shared_blocks,
             last_checkpoint: None,
         })
     }
@@ -209,6 +250,7 @@ impl<R: RewardModel> PpoTrainer<R> {
             shaping: self.config.reward,
             score_clip: self.config.score_clip,
             batch_size: self.config.score_batch_size,
+            shared_blocks: self.shared_blocks,
         };
         rollout::score(&scorers, prompts, r)
     }
@@ -255,8 +297,16 @@ impl<R: RewardModel> PpoTrainer<R> {
         let n = batch.rollout.items.len();
         let (rewards, kl_mean, advantages, returns, ev) = {
             let _guard = tch::no_grad_guard();
+            let scores = if cfg.group_baseline {
+                let raw = Vec::<f32>::try_from(batch.scores.to_device(tch::Device::Cpu))?;
+                let groups: Vec<usize> =
+                    batch.rollout.items.iter().map(|i| i.prompt_index).collect();
+                Tensor::from_slice(&leave_one_out(&raw, &groups)).to_device(device)
+            } else {
+                batch.scores.shallow_clone()
+            };
             let pen = penalized_rewards(
-                &batch.scores,
+                &scores,
                 &batch.old_logprobs,
                 &batch.ref_logprobs,
                 &batch.mask,
@@ -299,7 +349,13 @@ impl<R: RewardModel> PpoTrainer<R> {
                     .to_device(device);
                 let sel = |t: &Tensor| t.index_select(0, &idx).narrow(1, 0, width);
                 self.optimizer.zero_grad();
-                let h = cb.hidden(self.policy.model(), false);
+                let model = self.policy.model();
+                let h = if batch.trunks.is_empty() {
+                    cb.hidden(model, false)
+                } else {
+                    let trunk = stack_trunks(mb.iter().map(|&i| &batch.trunks[i]));
+                    cb.hidden_above(model, &trunk, self.shared_blocks, false)
+                };
                 let logits = self.policy.model().logits(&h);
                 let logprobs = token_logprobs(&logits, &cb);
                 let values = self.value_head.values(&h, &cb.mask);

@@ -84,6 +84,36 @@ impl CompletionBatch {
     pub fn hidden(&self, model: &dyn CausalLm, train: bool) -> Tensor {
         // Right padding needs no key mask: causal attention never looks ahead to the padding.
         let hidden = model.forward_hidden(&self.input_ids, &self.position_ids, None, None, train);
+        self.at_predict_positions(&hidden)
+    }
+
+    /// The residual stream `(batch, seq, hidden)` after the first `blocks` blocks, for every
+    /// position: the part of the forward pass that a model trained only above `blocks` shares
+    /// with its frozen copy. Run it without gradients and pass it to
+    /// [`hidden_above`](Self::hidden_above).
+    pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Tensor {
+        let x = model.embed(&self.input_ids, &self.position_ids, false);
+        model.forward_blocks(x, &self.position_ids, None, 0..blocks, false)
+    }
+
+    /// Like [`hidden`](Self::hidden), starting from a [`trunk`](Self::trunk) computed up to
+    /// block `from` (right-padded rows of another batch's trunk are fine: padding never reaches
+    /// real positions). `trunk` may be wider than this batch; the extra columns are dropped.
+    pub fn hidden_above(
+        &self,
+        model: &dyn CausalLm,
+        trunk: &Tensor,
+        from: usize,
+        train: bool,
+    ) -> Tensor {
+        let seq = self.input_ids.size()[1];
+        let x = trunk.narrow(1, 0, seq);
+        let layers = from..model.spec().num_layers;
+        let x = model.forward_blocks(x, &self.position_ids, None, layers, train);
+        self.at_predict_positions(&model.final_norm(&x))
+    }
+
+    fn at_predict_positions(&self, hidden: &Tensor) -> Tensor {
         let h = hidden.size()[2];
         let index = self
             .predict_positions

@@ -2,6 +2,7 @@
 //! `Conv1D` (weights `(in, out)`), GELU MLP, tied embeddings. Mirrors Hugging Face
 //! `modeling_gpt2.py` (`GPT2LMHeadModel`).
 
+use std::ops::Range;
 use std::path::Path;
 
 use tch::{Tensor, nn};
@@ -175,23 +176,18 @@ impl Gpt2 {
     }
 }
 
-impl CausalLm for Gpt2 {
-    fn spec(&self) -> &ModelSpec {
-        &self.spec
-    }
-
-    fn forward_hidden(
+impl Gpt2 {
+    /// Runs blocks `layers` on the residual stream `x`, extending `cache` when given.
+    fn blocks(
         &self,
-        input_ids: &Tensor,
-        position_ids: &Tensor,
+        mut x: Tensor,
         key_valid: Option<&Tensor>,
         mut cache: Option<&mut KvCache>,
+        layers: Range<usize>,
         train: bool,
     ) -> Tensor {
-        let t = input_ids.size()[1];
+        let t = x.size()[1];
         let heads = self.cfg.n_head as i64;
-        let mut x = (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
-            .dropout(self.cfg.embd_pdrop, train);
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
         let mask = AttentionMask::build(key_valid, t, past + t, None, x.kind(), x.device());
         let scale = if self.cfg.scale_attn_weights {
@@ -199,7 +195,13 @@ impl CausalLm for Gpt2 {
         } else {
             Some(1.0)
         };
-        for (i, block) in self.h.iter().enumerate() {
+        for (i, block) in self
+            .h
+            .iter()
+            .enumerate()
+            .take(layers.end)
+            .skip(layers.start)
+        {
             let qkv = block.c_attn.forward(&block.ln_1.forward(&x)).chunk(3, 2);
             let q = split_heads(&qkv[0], heads);
             let k = split_heads(&qkv[1], heads);
@@ -219,7 +221,46 @@ impl CausalLm for Gpt2 {
                 .forward(&m)
                 .dropout(self.cfg.resid_pdrop, train);
         }
-        self.ln_f.forward(&x)
+        x
+    }
+}
+
+impl CausalLm for Gpt2 {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn forward_hidden(
+        &self,
+        input_ids: &Tensor,
+        position_ids: &Tensor,
+        key_valid: Option<&Tensor>,
+        cache: Option<&mut KvCache>,
+        train: bool,
+    ) -> Tensor {
+        let x = self.embed(input_ids, position_ids, train);
+        let x = self.blocks(x, key_valid, cache, 0..self.h.len(), train);
+        self.final_norm(&x)
+    }
+
+    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor {
+        (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
+            .dropout(self.cfg.embd_pdrop, train)
+    }
+
+    fn forward_blocks(
+        &self,
+        x: Tensor,
+        _position_ids: &Tensor,
+        key_valid: Option<&Tensor>,
+        layers: Range<usize>,
+        train: bool,
+    ) -> Tensor {
+        self.blocks(x, key_valid, None, layers, train)
+    }
+
+    fn final_norm(&self, x: &Tensor) -> Tensor {
+        self.ln_f.forward(x)
     }
 
     fn logits(&self, hidden: &Tensor) -> Tensor {

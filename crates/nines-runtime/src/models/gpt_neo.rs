@@ -2,6 +2,7 @@
 //! attention over the last `window_size` tokens; attention scores are not scaled. Mirrors
 //! Hugging Face `modeling_gpt_neo.py` (`GPTNeoForCausalLM`).
 
+use std::ops::Range;
 use std::path::Path;
 
 use tch::{Tensor, nn};
@@ -210,23 +211,18 @@ impl GptNeo {
     }
 }
 
-impl CausalLm for GptNeo {
-    fn spec(&self) -> &ModelSpec {
-        &self.spec
-    }
-
-    fn forward_hidden(
+impl GptNeo {
+    /// Runs blocks `layers` on the residual stream `x`, extending `cache` when given.
+    fn blocks(
         &self,
-        input_ids: &Tensor,
-        position_ids: &Tensor,
+        mut x: Tensor,
         key_valid: Option<&Tensor>,
         mut cache: Option<&mut KvCache>,
+        layers: Range<usize>,
         train: bool,
     ) -> Tensor {
-        let t = input_ids.size()[1];
+        let t = x.size()[1];
         let heads = self.cfg.num_heads as i64;
-        let mut x = (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
-            .dropout(self.cfg.embed_dropout, train);
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
         let (kind, device) = (x.kind(), x.device());
         let global = AttentionMask::build(key_valid, t, past + t, None, kind, device);
@@ -238,7 +234,13 @@ impl CausalLm for GptNeo {
             kind,
             device,
         );
-        for (i, b) in self.h.iter().enumerate() {
+        for (i, b) in self
+            .h
+            .iter()
+            .enumerate()
+            .take(layers.end)
+            .skip(layers.start)
+        {
             let h = b.ln_1.forward(&x);
             let q = split_heads(&b.q_proj.forward(&h), heads);
             let k = split_heads(&b.k_proj.forward(&h), heads);
@@ -257,7 +259,46 @@ impl CausalLm for GptNeo {
             );
             x = x + b.c_proj.forward(&m).dropout(self.cfg.resid_dropout, train);
         }
-        self.ln_f.forward(&x)
+        x
+    }
+}
+
+impl CausalLm for GptNeo {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn forward_hidden(
+        &self,
+        input_ids: &Tensor,
+        position_ids: &Tensor,
+        key_valid: Option<&Tensor>,
+        cache: Option<&mut KvCache>,
+        train: bool,
+    ) -> Tensor {
+        let x = self.embed(input_ids, position_ids, train);
+        let x = self.blocks(x, key_valid, cache, 0..self.h.len(), train);
+        self.final_norm(&x)
+    }
+
+    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor {
+        (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
+            .dropout(self.cfg.embed_dropout, train)
+    }
+
+    fn forward_blocks(
+        &self,
+        x: Tensor,
+        _position_ids: &Tensor,
+        key_valid: Option<&Tensor>,
+        layers: Range<usize>,
+        train: bool,
+    ) -> Tensor {
+        self.blocks(x, key_valid, None, layers, train)
+    }
+
+    fn final_norm(&self, x: &Tensor) -> Tensor {
+        self.ln_f.forward(x)
     }
 
     fn logits(&self, hidden: &Tensor) -> Tensor {

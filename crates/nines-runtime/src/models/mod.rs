@@ -8,6 +8,8 @@ pub mod gpt2;
 pub mod gpt_neo;
 pub mod llama;
 
+use std::ops::Range;
+
 use tch::{Kind, Tensor, nn};
 
 use crate::kv_cache::KvCache;
@@ -74,6 +76,28 @@ pub trait CausalLm: Send {
 
     /// Vocabulary logits `(batch, seq, vocab)` of hidden states `(batch, seq, hidden)`.
     fn logits(&self, hidden: &Tensor) -> Tensor;
+
+    /// The residual stream entering the first block: token (and, where the architecture has
+    /// them, position) embeddings `(batch, seq, hidden)`.
+    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor;
+
+    /// Runs the blocks `layers` (indices into the stack of
+    /// [`ModelSpec::num_layers`]) on the residual stream `x` `(batch, seq, hidden)` without a
+    /// cache, and returns the stream after the last of them (not normalized). The stack can
+    /// thus run in pieces: `final_norm(forward_blocks(forward_blocks(embed(ids), 0..k), k..n))`
+    /// equals [`forward_hidden`](Self::forward_hidden), so callers that train only the top
+    /// blocks can compute the frozen bottom once (without gradients) and reuse it.
+    fn forward_blocks(
+        &self,
+        x: Tensor,
+        position_ids: &Tensor,
+        key_valid: Option<&Tensor>,
+        layers: Range<usize>,
+        train: bool,
+    ) -> Tensor;
+
+    /// The normalization after the last block.
+    fn final_norm(&self, x: &Tensor) -> Tensor;
 
     /// Logits `(batch, seq, vocab)`: [`forward_hidden`](Self::forward_hidden) then [`logits`](Self::logits).
     fn forward(

@@ -30,7 +30,9 @@ use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
 use super::pack::{PackedTokens, hex};
-use super::{AdamW, AdamWConfig, LrSchedule, ScheduleKind, freeze_all_but_top_layers};
+use super::{
+    AdamW, AdamWConfig, LrSchedule, ScheduleKind, freeze_all_but_top_layers, frozen_bottom_blocks,
+};
 use crate::error::RuntimeError;
 use crate::lm::LanguageModel;
 use crate::models::{Architecture, LoraConfig, ModelSpec};
@@ -345,6 +347,8 @@ pub struct Finetuner {
     cfg: FinetuneConfig,
     opt: AdamW,
     trainable: Vec<(String, Tensor)>,
+    /// Bottom blocks (with the embeddings) that do not train: run without gradients.
+    frozen_blocks: usize,
     step: usize,
     position: DataPosition,
     order: Vec<usize>,
@@ -447,6 +451,7 @@ impl Finetuner {
             .filter(|(_, t)| t.requires_grad())
             .collect();
         trainable.sort_by(|a, b| a.0.cmp(&b.0));
+        let frozen_blocks = frozen_bottom_blocks(vs, spec.num_layers);
         let opt = AdamW::new(vs, cfg.adamw);
         let fingerprint = Fingerprint {
             model: model_identity(&lm, &spec),
@@ -472,6 +477,7 @@ impl Finetuner {
             cfg,
             opt,
             trainable,
+            frozen_blocks,
             step: 0,
             position: DataPosition::default(),
             order: Vec::new(),
@@ -563,15 +569,17 @@ impl Finetuner {
             .unsqueeze(0)
             .expand([b, t], true);
         let model = self.lm.model();
+        let (inputs, positions) = (ids.narrow(1, 0, t - 1), positions.narrow(1, 0, t - 1));
         let forward = || {
-            let hidden = model.forward_hidden(
-                &ids.narrow(1, 0, t - 1),
-                &positions.narrow(1, 0, t - 1),
-                None,
-                None,
-                false,
-            );
-            model.logits(&hidden)
+            // The frozen bottom runs without recording (and, for Llama, on the fused
+            // inference projections); gradients start at the first trained block.
+            let k = self.frozen_blocks;
+            let x = tch::no_grad(|| {
+                let x = model.embed(&inputs, &positions, false);
+                model.forward_blocks(x, &positions, None, 0..k, false)
+            });
+            let x = model.forward_blocks(x, &positions, None, k..model.spec().num_layers, false);
+            model.logits(&model.final_norm(&x))
         };
         let logits = if self.cfg.autocast && train {
             tch::autocast(true, forward)

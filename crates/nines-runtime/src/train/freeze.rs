@@ -37,6 +37,31 @@ pub fn freeze_all_but_top_layers(
     trainable
 }
 
+/// How many bottom blocks of a `num_layers`-block model are entirely frozen, with the input
+/// embeddings frozen too: the part of the forward pass that gradients never reach, which a
+/// trainer can run without recording it ([`crate::models::CausalLm::forward_blocks`]).
+pub fn frozen_bottom_blocks(vs: &VarStore, num_layers: usize) -> usize {
+    let mut bottom = num_layers;
+    for (name, var) in vs.variables() {
+        if !var.requires_grad() {
+            continue;
+        }
+        match layer_index(&name) {
+            Some(i) => bottom = bottom.min(i),
+            None if is_input_embedding(&name) => return 0,
+            None => {}
+        }
+    }
+    bottom
+}
+
+/// Whether a parameter belongs to the input embeddings (token or position tables).
+pub fn is_input_embedding(name: &str) -> bool {
+    ["embed_tokens", "wte", "wpe"]
+        .iter()
+        .any(|e| name.contains(e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +94,14 @@ mod tests {
         assert!(vars["model.layers.2.w"].requires_grad());
         assert!(!vars["model.layers.0.w"].requires_grad());
         assert!(vars["model.norm.weight"].requires_grad());
+        assert_eq!(frozen_bottom_blocks(&vs, 3), 2);
+        let _ = vars["model.layers.0.w"].set_requires_grad(true);
+        assert_eq!(frozen_bottom_blocks(&vs, 3), 0);
+        let _ = vars["model.layers.0.w"].set_requires_grad(false);
+        let emb = root
+            .sub("model")
+            .sub("embed_tokens")
+            .var("weight", &[2], nn::Init::Const(0.0));
+        assert_eq!(frozen_bottom_blocks(&vs, 3), 0, "{emb:?} trains");
     }
 }

@@ -35,7 +35,9 @@ pub use finetune::{
     DataPosition, Evaluation, FinetuneConfig, FinetuneError, FinetuneReport, FinetuneResult,
     Finetuner, RunOptions, StepMetrics, evaluate,
 };
-pub use freeze::{freeze_all_but_top_layers, layer_index};
+pub use freeze::{
+    freeze_all_but_top_layers, frozen_bottom_blocks, is_input_embedding, layer_index,
+};
 pub use optim::{AdamW, AdamWConfig};
 pub use pack::PackedTokens;
 pub use schedule::{LrSchedule, ScheduleKind};

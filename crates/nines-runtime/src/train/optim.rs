@@ -123,12 +123,7 @@ impl AdamW {
             .iter()
             .map(|p| p.value.grad())
             .filter(Tensor::defined)
-            .map(|g| {
-                g.to_kind(Kind::Double)
-                    .square()
-                    .sum(Kind::Double)
-                    .double_value(&[])
-            })
+            .map(|g| g.norm().double_value(&[]).powi(2))
             .sum();
         sq.sqrt()
     }
@@ -157,6 +152,9 @@ impl AdamW {
         let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
         let bias1 = 1.0 - b1.powi(self.step as i32);
         let bias2 = 1.0 - b2.powi(self.step as i32);
+        if lr == 0.0 {
+            return;
+        }
         for p in &mut self.params {
             let g = p.value.grad();
             if !g.defined() {
@@ -166,11 +164,25 @@ impl AdamW {
             if p.decay && self.cfg.weight_decay > 0.0 {
                 let _ = p.value.g_mul_scalar_(1.0 - lr * self.cfg.weight_decay);
             }
-            let _ = p.m.g_mul_scalar_(b1).g_add_(&(&g * (1.0 - b1)));
-            let _ = p.v.g_mul_scalar_(b2).g_add_(&(g.square() * (1.0 - b2)));
-            let denom = (&p.v / bias2).sqrt() + self.cfg.eps;
-            let update = (&p.m / bias1) / denom * lr;
-            let _ = p.value.g_sub_(&update.to_kind(p.value.kind()));
+            // In place, with one temporary (the denominator): the moments of a large
+            // embedding are tens of MB, and every temporary is a fresh allocation.
+            // m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g².
+            let _ = p.m.lerp_(&g, 1.0 - b1);
+            let _ =
+                p.v.g_mul_scalar_(b2 / (1.0 - b2))
+                    .addcmul_(&g, &g)
+                    .g_mul_scalar_(1.0 - b2);
+            // θ ← θ − lr · (m / bias₁) / (√v / √bias₂ + ε), as θ + m / (denom · (−bias₁ / lr)).
+            let mut denom = p.v.sqrt();
+            let _ = denom
+                .g_div_scalar_(bias2.sqrt())
+                .g_add_scalar_(self.cfg.eps)
+                .g_mul_scalar_(-bias1 / lr);
+            if p.value.kind() == Kind::Float {
+                let _ = p.value.addcdiv_(&p.m, &denom);
+            } else {
+                let _ = p.value.g_add_(&(&p.m / &denom).to_kind(p.value.kind()));
+            }
         }
     }
 

@@ -1,0 +1,80 @@
+//! Training only the top blocks: the frozen bottom, shared with the reference, is computed
+//! once per rollout. Scoring with the shared trunk gives the same log-probs and values as two
+//! full forward passes; a reference whose bottom differs is not shared.
+
+mod common;
+
+use common::*;
+use nines_distill::rollout::{self, Scorers};
+use nines_distill::{PpoConfig, TrainScope, ValueHead, load_models};
+use tch::Tensor;
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}
+
+#[test]
+fn shared_trunk_scores_like_full_passes() {
+    let cfg = PpoConfig {
+        scope: TrainScope::TopLayers { layers: 1 },
+        ..toy_config()
+    };
+    let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
+    let layers = policy.model().spec().num_layers;
+    assert!(layers >= 2, "the fixture needs a bottom to share");
+    let head = ValueHead::attach(&policy);
+    // Give the value head weights so that values are not trivially zero.
+    tch::no_grad(|| {
+        for (name, t) in policy.var_store().variables() {
+            if name.starts_with("value_head") {
+                let _ = t.shallow_clone().fill_(0.1);
+            }
+        }
+    });
+    let prompts = prompts();
+    let ps: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let r = rollout::sample(&policy, &ps[..4], 3, &cfg.generation).unwrap();
+    let reward = toy_reward();
+    let scorers = |shared_blocks| Scorers {
+        policy: &policy,
+        value_head: &head,
+        reference: &reference,
+        reward: &reward,
+        shaping: cfg.reward,
+        score_clip: 0.0,
+        batch_size: 5,
+        shared_blocks,
+    };
+    let full = rollout::score(&scorers(0), &ps[..4], r.clone()).unwrap();
+    let shared = rollout::score(&scorers(layers - 1), &ps[..4], r).unwrap();
+    assert!(full.trunks.is_empty());
+    assert_eq!(shared.trunks.len(), full.rollout.items.len());
+    assert!(max_diff(&full.old_logprobs, &shared.old_logprobs) < 1e-4);
+    assert!(max_diff(&full.ref_logprobs, &shared.ref_logprobs) < 1e-4);
+    assert!(max_diff(&full.values, &shared.values) < 1e-4);
+    assert!(full.values.abs().max().double_value(&[]) > 0.0);
+}
+
+#[test]
+fn trainer_shares_the_trunk_only_with_an_identical_frozen_bottom() {
+    let cfg = PpoConfig {
+        scope: TrainScope::TopLayers { layers: 1 },
+        ..toy_config()
+    };
+    let prompts = prompts();
+    let ps: Vec<&str> = prompts.iter().map(String::as_str).collect();
+
+    let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
+    let t = nines_distill::PpoTrainer::new(policy, reference, toy_reward(), cfg.clone()).unwrap();
+    assert!(!t.collect(&ps[..2]).unwrap().trunks.is_empty());
+
+    // Perturb one bottom weight of the reference: nothing may be shared.
+    let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
+    tch::no_grad(|| {
+        let vars = reference.var_store().variables();
+        let w = &vars["model.layers.0.mlp.up_proj.weight"];
+        let _ = w.shallow_clone().g_add_scalar_(1e-3);
+    });
+    let t = nines_distill::PpoTrainer::new(policy, reference, toy_reward(), cfg).unwrap();
+    assert!(t.collect(&ps[..2]).unwrap().trunks.is_empty());
+}
