@@ -113,7 +113,8 @@ struct Args {
     #[arg(long, default_value_t = 0.2)]
     uniform_mix: f64,
     /// Reward shaping: `log_safe` (ln(1 − p)), `threshold` (0 when accepted, −1 when
-    /// rejected), `linear` (1 − 2p), or `log_safe+threshold` (their sum).
+    /// rejected), `linear` (1 − 2p), `log_safe+threshold` (their sum), or `logit_margin`
+    /// (logit(threshold) − logit(p), clipped to ±3).
     #[arg(long, default_value = "log_safe")]
     shaping: String,
     /// Contrast completions of the same prompt: subtract the other completions' mean score
@@ -252,8 +253,15 @@ fn main() -> Result<()> {
             threshold,
             penalty: 1.0,
         },
+        "logit_margin" => Shaping::LogitMargin {
+            threshold,
+            clip: 3.0,
+        },
         other => {
-            bail!("--shaping {other}: expected log_safe, threshold, linear, log_safe+threshold")
+            bail!(
+                "--shaping {other}: expected log_safe, threshold, linear, log_safe+threshold, \
+                 logit_margin"
+            )
         }
     };
 

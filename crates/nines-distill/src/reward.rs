@@ -95,6 +95,17 @@ pub enum Shaping {
         /// Subtracted from the score of a rejected completion.
         penalty: f64,
     },
+    /// `clamp(logit(threshold) − logit(p), −clip, clip)`: the classifier's margin below its
+    /// threshold in log-odds, the scale the classifier itself works in. Unlike `ln(1 − p)`,
+    /// which is nearly flat below a small threshold, every completion is pushed away from the
+    /// threshold, those just under it (one small shift from being rejected) as much as those
+    /// just over it; `clip` bounds what a single certain or hopeless completion can weigh.
+    LogitMargin {
+        /// Rejection threshold on P(injury) (`p > threshold` is rejected), in (0, 1).
+        threshold: f64,
+        /// Largest absolute score, > 0.
+        clip: f64,
+    },
 }
 
 impl Default for Shaping {
@@ -155,6 +166,21 @@ impl Shaping {
                 }
                 Ok(())
             }
+            Shaping::LogitMargin { threshold, clip } => {
+                if !(threshold > 0.0 && threshold < 1.0) {
+                    return Err(DistillError::config(
+                        "reward.threshold",
+                        format!("{threshold} is not in (0, 1)"),
+                    ));
+                }
+                if !(clip.is_finite() && clip > 0.0) {
+                    return Err(DistillError::config(
+                        "reward.clip",
+                        format!("{clip} is not a finite positive number"),
+                    ));
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -180,6 +206,13 @@ impl Shaping {
                 threshold,
                 penalty,
             } => (1.0 - p).max(floor).ln() - if p > threshold { penalty } else { 0.0 },
+            Shaping::LogitMargin { threshold, clip } => {
+                let logit = |q: f64| {
+                    let q = q.clamp(1e-12, 1.0 - 1e-12);
+                    (q / (1.0 - q)).ln()
+                };
+                (logit(threshold) - logit(p)).clamp(-clip, clip)
+            }
         }
     }
 }
@@ -227,6 +260,31 @@ mod tests {
         assert_eq!(t.score(0.5), 1.0, "accepted iff p <= threshold");
         assert_eq!(t.score(0.51), -1.0);
         assert_eq!(Shaping::Linear.score(0.25), 0.5);
+        let m = Shaping::LogitMargin {
+            threshold: 0.2,
+            clip: 3.0,
+        };
+        // logit(0.2) = ln 0.25; logit(0.5) = 0: margin ln 0.25 ≈ −1.386.
+        assert!((m.score(0.5) - 0.25f64.ln()).abs() < 1e-12);
+        assert!(m.score(0.2).abs() < 1e-12);
+        assert_eq!(m.score(1.0), -3.0);
+        assert_eq!(m.score(0.0), 3.0);
+        assert!(
+            Shaping::LogitMargin {
+                threshold: 0.0,
+                clip: 1.0
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Shaping::LogitMargin {
+                threshold: 0.1,
+                clip: 0.0
+            }
+            .validate()
+            .is_err()
+        );
         let lt = Shaping::LogSafeThreshold {
             floor: 1e-3,
             threshold: 0.1,
