@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use nines_runtime::train::{AdamWConfig, adamw_update};
 use tch::Tensor;
 
 use crate::error::{ClassifyError, Result};
@@ -107,38 +108,27 @@ impl AdamW {
 
     /// One update at learning rate `lr`.
     pub(crate) fn step(&mut self, lr: f64) {
-        let _guard = tch::no_grad_guard();
         self.step += 1;
-        let t = self.step as i32;
-        let bc1 = 1.0 - self.beta1.powi(t);
-        let bc2 = 1.0 - self.beta2.powi(t);
+        let cfg = AdamWConfig {
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+        };
         for p in &mut self.params {
             let g = p.var.grad();
             if !g.defined() {
                 continue;
             }
-            let lr = lr * p.lr_scale;
-            if p.decay && self.weight_decay > 0.0 {
-                let _ = p.var.g_mul_scalar_(1.0 - lr * self.weight_decay);
-            }
-            if lr == 0.0 {
-                continue;
-            }
-            // In place, with one temporary (the denominator): the word embeddings' moments
-            // are ~47 MB each, and every temporary would be a fresh allocation.
-            let (b1, b2) = (self.beta1, self.beta2);
-            let _ = p.m.lerp_(&g, 1.0 - b1);
-            let _ =
-                p.v.g_mul_scalar_(b2 / (1.0 - b2))
-                    .addcmul_(&g, &g)
-                    .g_mul_scalar_(1.0 - b2);
-            // var ← var − lr · (m / bc1) / (√v / √bc2 + ε), as var + m / (denom · (−bc1 / lr)).
-            let mut denom = p.v.sqrt();
-            let _ = denom
-                .g_div_scalar_(bc2.sqrt())
-                .g_add_scalar_(self.eps)
-                .g_mul_scalar_(-bc1 / lr);
-            let _ = p.var.addcdiv_(&p.m, &denom);
+            adamw_update(
+                &mut p.var,
+                (&mut p.m, &mut p.v),
+                &g,
+                p.decay,
+                lr * p.lr_scale,
+                self.step as i64,
+                &cfg,
+            );
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use nines_runtime::models::LoraConfig;
-use nines_runtime::train::{AdamW, is_input_embedding, layer_index};
+use nines_runtime::train::{AdamW, frozen_bottom_blocks, is_input_embedding, layer_index};
 use nines_runtime::{LanguageModel, LoadOptions};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -44,41 +44,31 @@ pub fn load_models(
     Ok((policy, reference))
 }
 
-/// How many bottom blocks the policy and the reference share: with `TopLayers { layers }`
-/// the blocks below the top `layers` and the embeddings are frozen in the policy, so when the
-/// reference holds the same values there (it does when both come from one checkpoint, as with
-/// [`load_models`]) their outputs are computed once per rollout for both models and reused by
-/// every update pass. 0 for other scopes or when any of those weights differ.
-fn shared_frozen_blocks(
-    policy: &LanguageModel,
-    reference: &LanguageModel,
-    scope: &TrainScope,
-) -> usize {
-    let TrainScope::TopLayers { layers: top } = scope else {
-        return 0;
-    };
-    let split = policy.model().spec().num_layers.saturating_sub(*top);
+/// How many bottom blocks the policy and the reference share: the blocks that are frozen in
+/// the policy together with the input embeddings (with `TopLayers { layers }`, all but the
+/// top `layers`), when the reference holds the same values there (it does when both come from
+/// one checkpoint, as with [`load_models`]). Their outputs are computed once per rollout for
+/// both models and reused by every update pass. 0 when nothing is frozen or a weight differs.
+fn shared_frozen_blocks(policy: &LanguageModel, reference: &LanguageModel) -> usize {
+    let split = frozen_bottom_blocks(policy.var_store(), policy.model().spec().num_layers);
     if split == 0 {
         return 0;
     }
     let theirs = reference.var_store().variables();
     let _guard = tch::no_grad_guard();
-    let shared = policy
+    let same = policy
         .var_store()
         .variables()
         .into_iter()
+        .filter(|(name, _)| {
+            layer_index(name).is_some_and(|i| i < split) || is_input_embedding(name)
+        })
         .all(|(name, mine)| {
-            // Above the split (and the final norm, value head) the policy may move; everything
-            // else feeds the shared bottom and must be frozen and equal.
-            if layer_index(&name).is_none_or(|i| i >= split) && !is_input_embedding(&name) {
-                return true;
-            }
-            !mine.requires_grad()
-                && theirs
-                    .get(&name)
-                    .is_some_and(|t| t.size() == mine.size() && t.equal(&mine))
+            theirs
+                .get(&name)
+                .is_some_and(|t| t.size() == mine.size() && t.equal(&mine))
         });
-    if shared { split } else { 0 }
+    if same { split } else { 0 }
 }
 
 /// Mixes the run seed with a step (and a purpose) into a new seed.
@@ -177,7 +167,7 @@ impl<R: RewardModel> PpoTrainer<R> {
         freeze_all(&reference);
         let value_head = ValueHead::attach(&policy);
         let trainable = apply_scope(&policy, &config.scope)?;
-        let shared_blocks = shared_frozen_blocks(&policy, &reference, &config.scope);
+        let shared_blocks = shared_frozen_blocks(&policy, &reference);
         let optimizer = AdamW::new(policy.var_store(), config.adamw);
         Ok(PpoTrainer {
             policy,

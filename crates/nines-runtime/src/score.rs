@@ -93,7 +93,7 @@ impl CompletionBatch {
     /// [`hidden_above`](Self::hidden_above).
     pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Tensor {
         let x = model.embed(&self.input_ids, &self.position_ids, false);
-        model.forward_blocks(x, &self.position_ids, None, 0..blocks, false)
+        model.forward_blocks(x, &self.position_ids, None, None, 0..blocks, false)
     }
 
     /// Like [`hidden`](Self::hidden), starting from a [`trunk`](Self::trunk) computed up to
@@ -109,7 +109,7 @@ impl CompletionBatch {
         let seq = self.input_ids.size()[1];
         let x = trunk.narrow(1, 0, seq);
         let layers = from..model.spec().num_layers;
-        let x = model.forward_blocks(x, &self.position_ids, None, layers, train);
+        let x = model.forward_blocks(x, &self.position_ids, None, None, layers, train);
         self.at_predict_positions(&model.final_norm(&x))
     }
 

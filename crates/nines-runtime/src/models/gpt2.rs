@@ -176,11 +176,20 @@ impl Gpt2 {
     }
 }
 
-impl Gpt2 {
-    /// Runs blocks `layers` on the residual stream `x`, extending `cache` when given.
-    fn blocks(
+impl CausalLm for Gpt2 {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor {
+        (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
+            .dropout(self.cfg.embd_pdrop, train)
+    }
+
+    fn forward_blocks(
         &self,
         mut x: Tensor,
+        _position_ids: &Tensor,
         key_valid: Option<&Tensor>,
         mut cache: Option<&mut KvCache>,
         layers: Range<usize>,
@@ -222,41 +231,6 @@ impl Gpt2 {
                 .dropout(self.cfg.resid_pdrop, train);
         }
         x
-    }
-}
-
-impl CausalLm for Gpt2 {
-    fn spec(&self) -> &ModelSpec {
-        &self.spec
-    }
-
-    fn forward_hidden(
-        &self,
-        input_ids: &Tensor,
-        position_ids: &Tensor,
-        key_valid: Option<&Tensor>,
-        cache: Option<&mut KvCache>,
-        train: bool,
-    ) -> Tensor {
-        let x = self.embed(input_ids, position_ids, train);
-        let x = self.blocks(x, key_valid, cache, 0..self.h.len(), train);
-        self.final_norm(&x)
-    }
-
-    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor {
-        (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
-            .dropout(self.cfg.embd_pdrop, train)
-    }
-
-    fn forward_blocks(
-        &self,
-        x: Tensor,
-        _position_ids: &Tensor,
-        key_valid: Option<&Tensor>,
-        layers: Range<usize>,
-        train: bool,
-    ) -> Tensor {
-        self.blocks(x, key_valid, None, layers, train)
     }
 
     fn final_norm(&self, x: &Tensor) -> Tensor {

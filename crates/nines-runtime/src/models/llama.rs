@@ -421,9 +421,93 @@ impl Llama {
         }
     }
 
-    /// Runs blocks `layers` on the residual stream `x` `(batch, seq, hidden)` (no final
-    /// normalization), extending `cache` when given.
-    fn blocks(
+    /// The fused projections of every layer, (re)built when missing or stale; `None` when
+    /// some layer cannot be fused (biases, adapters).
+    fn fused_layers(&self) -> Option<MutexGuard<'_, Vec<FusedLayer>>> {
+        let mut fused = self.fused.lock().ok()?;
+        let fresh = fused.len() == self.layers.len()
+            && fused.iter().zip(&self.layers).all(|(f, l)| f.current(l));
+        if !fresh {
+            fused.clear();
+            *fused = self
+                .layers
+                .iter()
+                .map(FusedLayer::build)
+                .collect::<Option<Vec<_>>>()?;
+        }
+        Some(fused)
+    }
+}
+
+/// Most rows for which [`project`] uses the transposed product.
+const FEW_ROWS: i64 = 64;
+
+/// `x · Wᵀ` for `x` `(…, in)` and `w` `(out, in)`. With `few_rows` it is computed as
+/// `(W · xᵀ)ᵀ`, the same product in a layout MKL runs faster for a handful of rows: at 16 rows
+/// and SmolLM2's shapes (30 layers), 12.2 → 5.9 ms (down), 2.8 → 1.8 ms (o), 26.3 → 21.8 ms
+/// (gate/up), 4.2 → 3.8 ms (q/k/v), and 11.8 → 9.2 ms for the tied output projection
+/// (`scripts/peers/bandwidth.py`, idle machine, 2 threads). The result is a transposed view.
+fn project(x: &Tensor, w: &Tensor, few_rows: bool) -> Tensor {
+    if !few_rows {
+        return x.linear::<Tensor>(w, None);
+    }
+    let sizes = x.size();
+    let inner = sizes[sizes.len() - 1];
+    let mut out = sizes.clone();
+    out[sizes.len() - 1] = w.size()[0];
+    w.matmul(&x.reshape([-1, inner]).tr()).tr().reshape(out)
+}
+
+/// A projection with neither bias nor adapter goes through [`project`]; others through
+/// [`Linear::forward`].
+fn plain_projection(l: &Linear, x: &Tensor, few_rows: bool) -> Tensor {
+    if few_rows && l.bias.is_none() && l.lora.is_none() {
+        project(x, &l.weight, true)
+    } else {
+        l.forward(x)
+    }
+}
+
+/// Cosine and sine tables `(positions, head_dim)` in Hugging Face's "rotate half" layout.
+fn rope_tables(positions: i64, head_dim: i64, theta: f64, device: tch::Device) -> (Tensor, Tensor) {
+    let exponents =
+        Tensor::arange_start_step(0, head_dim, 2, (Kind::Float, device)) / head_dim as f64;
+    let inv_freq = (Tensor::from(theta).to_device(device).pow(&exponents)).reciprocal();
+    let pos = Tensor::arange(positions, (Kind::Float, device));
+    let freqs = pos.unsqueeze(1) * inv_freq.unsqueeze(0);
+    let emb = Tensor::cat(&[&freqs, &freqs], 1);
+    (emb.cos(), emb.sin())
+}
+
+/// Rotary embedding of `x` `(b, t, heads, head_dim)` with `cos`, signed `sin` `(b, t, 1,
+/// head_dim)`: Hugging Face's `x·cos + rotate_half(x)·sin`.
+fn rotate(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
+    let half = x.size()[3] / 2;
+    x * cos + x.roll([half].as_slice(), [3i64].as_slice()) * sin
+}
+
+/// Whether autograd records operations (no `no_grad` guard is active). tch does not expose
+/// the flag, so probe it with a one-element product.
+fn grad_enabled() -> bool {
+    let probe = Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+    (&probe * 2.0).requires_grad()
+}
+
+/// `(b, t, heads, d)` → `(b, heads, t, d)`.
+fn heads_first(x: &Tensor) -> Tensor {
+    x.transpose(1, 2)
+}
+
+impl CausalLm for Llama {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn embed(&self, input_ids: &Tensor, _position_ids: &Tensor, _train: bool) -> Tensor {
+        self.embed_tokens.forward(input_ids)
+    }
+
+    fn forward_blocks(
         &self,
         mut x: Tensor,
         position_ids: &Tensor,
@@ -557,136 +641,19 @@ impl Llama {
         x
     }
 
-    /// The fused projections of every layer, (re)built when missing or stale; `None` when
-    /// some layer cannot be fused (biases, adapters).
-    fn fused_layers(&self) -> Option<MutexGuard<'_, Vec<FusedLayer>>> {
-        let mut fused = self.fused.lock().ok()?;
-        let fresh = fused.len() == self.layers.len()
-            && fused.iter().zip(&self.layers).all(|(f, l)| f.current(l));
-        if !fresh {
-            fused.clear();
-            *fused = self
-                .layers
-                .iter()
-                .map(FusedLayer::build)
-                .collect::<Option<Vec<_>>>()?;
-        }
-        Some(fused)
-    }
-}
-
-/// Most rows for which [`project`] uses the transposed product.
-const FEW_ROWS: i64 = 64;
-
-/// `x · Wᵀ` for `x` `(…, in)` and `w` `(out, in)`. With `few_rows` it is computed as
-/// `(W · xᵀ)ᵀ`, the same product in a layout MKL runs faster for a handful of rows: at 16 rows
-/// and SmolLM2's shapes (30 layers), 12.2 → 5.9 ms (down), 2.8 → 1.8 ms (o), 26.3 → 21.8 ms
-/// (gate/up), 4.2 → 3.8 ms (q/k/v), and 11.8 → 9.2 ms for the tied output projection
-/// (`scripts/peers/bandwidth.py`, idle machine, 2 threads). The result is a transposed view.
-fn project(x: &Tensor, w: &Tensor, few_rows: bool) -> Tensor {
-    if !few_rows {
-        return x.linear::<Tensor>(w, None);
-    }
-    let sizes = x.size();
-    let inner = sizes[sizes.len() - 1];
-    let mut out = sizes.clone();
-    out[sizes.len() - 1] = w.size()[0];
-    w.matmul(&x.reshape([-1, inner]).tr()).tr().reshape(out)
-}
-
-/// A projection with neither bias nor adapter goes through [`project`]; others through
-/// [`Linear::forward`].
-fn plain_projection(l: &Linear, x: &Tensor, few_rows: bool) -> Tensor {
-    if few_rows && l.bias.is_none() && l.lora.is_none() {
-        project(x, &l.weight, true)
-    } else {
-        l.forward(x)
-    }
-}
-
-/// Cosine and sine tables `(positions, head_dim)` in Hugging Face's "rotate half" layout.
-fn rope_tables(positions: i64, head_dim: i64, theta: f64, device: tch::Device) -> (Tensor, Tensor) {
-    let exponents =
-        Tensor::arange_start_step(0, head_dim, 2, (Kind::Float, device)) / head_dim as f64;
-    let inv_freq = (Tensor::from(theta).to_device(device).pow(&exponents)).reciprocal();
-    let pos = Tensor::arange(positions, (Kind::Float, device));
-    let freqs = pos.unsqueeze(1) * inv_freq.unsqueeze(0);
-    let emb = Tensor::cat(&[&freqs, &freqs], 1);
-    (emb.cos(), emb.sin())
-}
-
-/// Rotary embedding of `x` `(b, t, heads, head_dim)` with `cos`, signed `sin` `(b, t, 1,
-/// head_dim)`: Hugging Face's `x·cos + rotate_half(x)·sin`.
-fn rotate(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
-    let half = x.size()[3] / 2;
-    x * cos + x.roll([half].as_slice(), [3i64].as_slice()) * sin
-}
-
-/// Whether autograd records operations (no `no_grad` guard is active). tch does not expose
-/// the flag, so probe it with a one-element product.
-fn grad_enabled() -> bool {
-    let probe = Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
-    (&probe * 2.0).requires_grad()
-}
-
-/// `(b, t, heads, d)` → `(b, heads, t, d)`.
-fn heads_first(x: &Tensor) -> Tensor {
-    x.transpose(1, 2)
-}
-
-impl CausalLm for Llama {
-    fn spec(&self) -> &ModelSpec {
-        &self.spec
-    }
-
-    fn forward_hidden(
-        &self,
-        input_ids: &Tensor,
-        position_ids: &Tensor,
-        key_valid: Option<&Tensor>,
-        cache: Option<&mut KvCache>,
-        train: bool,
-    ) -> Tensor {
-        let x = self.embed(input_ids, position_ids, train);
-        let x = self.blocks(
-            x,
-            position_ids,
-            key_valid,
-            cache,
-            0..self.layers.len(),
-            train,
-        );
-        self.final_norm(&x)
-    }
-
-    fn embed(&self, input_ids: &Tensor, _position_ids: &Tensor, _train: bool) -> Tensor {
-        self.embed_tokens.forward(input_ids)
-    }
-
-    fn forward_blocks(
-        &self,
-        x: Tensor,
-        position_ids: &Tensor,
-        key_valid: Option<&Tensor>,
-        layers: Range<usize>,
-        train: bool,
-    ) -> Tensor {
-        self.blocks(x, position_ids, key_valid, None, layers, train)
-    }
-
     fn final_norm(&self, x: &Tensor) -> Tensor {
         self.norm.forward(x)
     }
 
     fn logits(&self, hidden: &Tensor) -> Tensor {
-        // One position of a few rows without gradients: a batch's decoding step.
+        // One position of a few rows: a batch's decoding step.
         let rows = hidden.numel() as i64 / hidden.size().last().copied().unwrap_or(1);
         let seq = if hidden.dim() == 3 {
             hidden.size()[1]
         } else {
             1
         };
-        let few_rows = seq == 1 && (2..=FEW_ROWS).contains(&rows) && !grad_enabled();
+        let few_rows = seq == 1 && (2..=FEW_ROWS).contains(&rows);
         match &self.lm_head {
             Some(head) => plain_projection(head, hidden, few_rows),
             None => project(hidden, &self.embed_tokens.weight, few_rows),

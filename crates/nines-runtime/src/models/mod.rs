@@ -72,7 +72,12 @@ pub trait CausalLm: Send {
         key_valid: Option<&Tensor>,
         cache: Option<&mut KvCache>,
         train: bool,
-    ) -> Tensor;
+    ) -> Tensor {
+        let x = self.embed(input_ids, position_ids, train);
+        let layers = 0..self.spec().num_layers;
+        let x = self.forward_blocks(x, position_ids, key_valid, cache, layers, train);
+        self.final_norm(&x)
+    }
 
     /// Vocabulary logits `(batch, seq, vocab)` of hidden states `(batch, seq, hidden)`.
     fn logits(&self, hidden: &Tensor) -> Tensor;
@@ -81,17 +86,18 @@ pub trait CausalLm: Send {
     /// them, position) embeddings `(batch, seq, hidden)`.
     fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor;
 
-    /// Runs the blocks `layers` (indices into the stack of
-    /// [`ModelSpec::num_layers`]) on the residual stream `x` `(batch, seq, hidden)` without a
-    /// cache, and returns the stream after the last of them (not normalized). The stack can
-    /// thus run in pieces: `final_norm(forward_blocks(forward_blocks(embed(ids), 0..k), k..n))`
-    /// equals [`forward_hidden`](Self::forward_hidden), so callers that train only the top
-    /// blocks can compute the frozen bottom once (without gradients) and reuse it.
+    /// Runs the blocks `layers` (indices into the stack of [`ModelSpec::num_layers`]) on the
+    /// residual stream `x` `(batch, seq, hidden)`, extending `cache` when given, and returns
+    /// the stream after the last of them (not normalized). The stack can thus run in pieces:
+    /// `final_norm(forward_blocks(forward_blocks(embed(ids), 0..k), k..n))` equals
+    /// [`forward_hidden`](Self::forward_hidden), so callers that train only the top blocks can
+    /// compute the frozen bottom once (without gradients) and reuse it.
     fn forward_blocks(
         &self,
         x: Tensor,
         position_ids: &Tensor,
         key_valid: Option<&Tensor>,
+        cache: Option<&mut KvCache>,
         layers: Range<usize>,
         train: bool,
     ) -> Tensor;

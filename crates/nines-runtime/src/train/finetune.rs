@@ -576,9 +576,10 @@ impl Finetuner {
             let k = self.frozen_blocks;
             let x = tch::no_grad(|| {
                 let x = model.embed(&inputs, &positions, false);
-                model.forward_blocks(x, &positions, None, 0..k, false)
+                model.forward_blocks(x, &positions, None, None, 0..k, false)
             });
-            let x = model.forward_blocks(x, &positions, None, k..model.spec().num_layers, false);
+            let x =
+                model.forward_blocks(x, &positions, None, None, k..model.spec().num_layers, false);
             model.logits(&model.final_norm(&x))
         };
         let logits = if self.cfg.autocast && train {

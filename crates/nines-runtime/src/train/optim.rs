@@ -35,6 +35,49 @@ impl Default for AdamWConfig {
     }
 }
 
+/// One AdamW update of a parameter `value` from its f32 gradient `g` and moments `(m, v)`,
+/// at learning rate `lr` and 1-based `step` (for the bias corrections), with decoupled
+/// weight decay when `decay`. Everything happens in place with one temporary (the
+/// denominator): the moments of a large embedding are tens of MB, and every temporary is a
+/// fresh allocation. With `lr = 0` only the moments move.
+pub fn adamw_update(
+    value: &mut Tensor,
+    (m, v): (&mut Tensor, &mut Tensor),
+    g: &Tensor,
+    decay: bool,
+    lr: f64,
+    step: i64,
+    cfg: &AdamWConfig,
+) {
+    let _guard = tch::no_grad_guard();
+    let (b1, b2) = (cfg.beta1, cfg.beta2);
+    if decay && cfg.weight_decay > 0.0 {
+        let _ = value.g_mul_scalar_(1.0 - lr * cfg.weight_decay);
+    }
+    // m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g².
+    let _ = m.lerp_(g, 1.0 - b1);
+    let _ = v
+        .g_mul_scalar_(b2 / (1.0 - b2))
+        .addcmul_(g, g)
+        .g_mul_scalar_(1.0 - b2);
+    if lr == 0.0 {
+        return;
+    }
+    // θ ← θ − lr · (m / bias₁) / (√v / √bias₂ + ε), as θ + m / (denom · (−bias₁ / lr)).
+    let bias1 = 1.0 - b1.powi(step as i32);
+    let bias2 = 1.0 - b2.powi(step as i32);
+    let mut denom = v.sqrt();
+    let _ = denom
+        .g_div_scalar_(bias2.sqrt())
+        .g_add_scalar_(cfg.eps)
+        .g_mul_scalar_(-bias1 / lr);
+    if value.kind() == Kind::Float {
+        let _ = value.addcdiv_(m, &denom);
+    } else {
+        let _ = value.g_add_(&(&*m / &denom).to_kind(value.kind()));
+    }
+}
+
 struct Param {
     name: String,
     value: Tensor,
@@ -147,42 +190,21 @@ impl AdamW {
 
     /// One AdamW update with learning rate `lr`. Parameters without a gradient are skipped.
     pub fn step(&mut self, lr: f64) {
-        let _guard = tch::no_grad_guard();
         self.step += 1;
-        let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
-        let bias1 = 1.0 - b1.powi(self.step as i32);
-        let bias2 = 1.0 - b2.powi(self.step as i32);
-        if lr == 0.0 {
-            return;
-        }
         for p in &mut self.params {
             let g = p.value.grad();
             if !g.defined() {
                 continue;
             }
-            let g = g.to_kind(Kind::Float);
-            if p.decay && self.cfg.weight_decay > 0.0 {
-                let _ = p.value.g_mul_scalar_(1.0 - lr * self.cfg.weight_decay);
-            }
-            // In place, with one temporary (the denominator): the moments of a large
-            // embedding are tens of MB, and every temporary is a fresh allocation.
-            // m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g².
-            let _ = p.m.lerp_(&g, 1.0 - b1);
-            let _ =
-                p.v.g_mul_scalar_(b2 / (1.0 - b2))
-                    .addcmul_(&g, &g)
-                    .g_mul_scalar_(1.0 - b2);
-            // θ ← θ − lr · (m / bias₁) / (√v / √bias₂ + ε), as θ + m / (denom · (−bias₁ / lr)).
-            let mut denom = p.v.sqrt();
-            let _ = denom
-                .g_div_scalar_(bias2.sqrt())
-                .g_add_scalar_(self.cfg.eps)
-                .g_mul_scalar_(-bias1 / lr);
-            if p.value.kind() == Kind::Float {
-                let _ = p.value.addcdiv_(&p.m, &denom);
-            } else {
-                let _ = p.value.g_add_(&(&p.m / &denom).to_kind(p.value.kind()));
-            }
+            adamw_update(
+                &mut p.value,
+                (&mut p.m, &mut p.v),
+                &g.to_kind(Kind::Float),
+                p.decay,
+                lr,
+                self.step,
+                &self.cfg,
+            );
         }
     }
 
