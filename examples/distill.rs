@@ -382,6 +382,12 @@ fn main() -> Result<()> {
     )?;
     let path = args.run_dir.join("eval.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    let mut lines = String::new();
+    for r in &report.records {
+        lines.push_str(&serde_json::to_string(r)?);
+        lines.push('\n');
+    }
+    std::fs::write(args.run_dir.join("eval_samples.jsonl"), lines)?;
     let row = |name: &str, e: &nines::distill::eval::PolicyEval| {
         let lab = e.labeled.as_ref().map_or("-".to_string(), |l| {
             format!("{:.4} [{:.4}, {:.4}]", l.value, l.ci.0, l.ci.1)

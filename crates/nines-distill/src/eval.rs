@@ -96,6 +96,29 @@ pub struct EvalReport {
     pub win_rate: Option<Estimate>,
     /// Cost comparison with the rejection-sampling filter.
     pub cost: Cost,
+    /// Every completion sampled, both policies (not serialized with the report: write them
+    /// with [`EvalRecord`]'s serde, one per line, to see which prompts stay flagged).
+    #[serde(skip)]
+    pub records: Vec<EvalRecord>,
+}
+
+/// One completion sampled during [`evaluate`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EvalRecord {
+    /// `"original"` or `"distilled"`.
+    pub policy: String,
+    /// Index of the prompt in the evaluation's prompt list.
+    pub prompt_index: usize,
+    /// The completion's text.
+    pub completion: String,
+    /// Its length in tokens.
+    pub tokens: usize,
+    /// The reward model's P(injury).
+    pub p_injury: f32,
+    /// P(injury) above the threshold.
+    pub flagged: bool,
+    /// The labeler's verdict, when a labeler was given.
+    pub labeled: Option<bool>,
 }
 
 /// A labeler: `true` when the completion describes an injury.
@@ -260,6 +283,20 @@ pub fn evaluate<R: RewardModel + ?Sized>(
         distilled_filtered_seconds_per_accepted: per(&distilled_eval) / accept(&distilled_eval),
         speedup_alone: filter / alone.max(1e-12),
     };
+    let mut records = Vec::with_capacity(orig.p.len() + dist.p.len());
+    for (policy, s) in [("original", &orig), ("distilled", &dist)] {
+        for (((i, text), (_, ids)), &p) in s.texts.iter().zip(&s.ids).zip(&s.p) {
+            records.push(EvalRecord {
+                policy: policy.to_string(),
+                prompt_index: *i,
+                completion: text.clone(),
+                tokens: ids.len(),
+                p_injury: p,
+                flagged: f64::from(p) > cfg.threshold,
+                labeled: labeler.map(|l| l(ps[*i], text)),
+            });
+        }
+    }
     let flagged_reduction = (distilled_eval.flagged.value > 0.0)
         .then(|| original_eval.flagged.value / distilled_eval.flagged.value);
     Ok(EvalReport {
@@ -270,5 +307,6 @@ pub fn evaluate<R: RewardModel + ?Sized>(
         kl_per_token,
         win_rate,
         cost,
+        records,
     })
 }

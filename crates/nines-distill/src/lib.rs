@@ -57,7 +57,7 @@ pub mod trainer;
 
 pub use config::{PpoConfig, TrainScope};
 pub use error::{DistillError, Result};
-pub use eval::{EvalConfig, EvalReport, evaluate};
+pub use eval::{EvalConfig, EvalRecord, EvalReport, evaluate};
 pub use kl::{KlConfig, KlController};
 pub use metrics::StepMetrics;
 pub use policy::ValueHead;

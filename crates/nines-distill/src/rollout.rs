@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use nines_runtime::{CompletionBatch, GenerateConfig, LanguageModel};
+use nines_runtime::{GenerateConfig, LanguageModel, SharedPromptBatch, SharedPromptTrunk};
 use tch::{Kind, Tensor};
 
 use crate::error::{DistillError, Result};
@@ -94,11 +94,57 @@ pub struct ScoredRollout {
     /// Real tokens (bool).
     pub mask: Tensor,
     /// When the policy trains only above a frozen bottom that it shares with the reference
-    /// ([`Scorers::shared_blocks`] > 0): each item's residual stream `(seq, hidden)` after
-    /// those blocks, computed once here and reused by every update pass. Empty otherwise.
-    pub trunks: Vec<Tensor>,
+    /// ([`Scorers::shared_blocks`] > 0): the residual stream after those blocks, computed once
+    /// here and reused by every update pass.
+    pub trunks: Option<RolloutTrunks>,
     /// Wall-clock seconds of scoring (reward model and forward passes).
     pub seconds: f64,
+}
+
+/// The residual stream of a rollout after the frozen bottom blocks, per prompt and per
+/// completion (the completions' rows attend to their prompt's).
+#[derive(Debug)]
+pub struct RolloutTrunks {
+    /// Per prompt of the step (by [`RolloutItem::prompt_index`]): `(prompt_len, hidden)`.
+    pub prompts: Vec<Tensor>,
+    /// Per item: `(completion_len, hidden)`.
+    pub completions: Vec<Tensor>,
+}
+
+impl RolloutTrunks {
+    /// The trunk of the batch [`batch_of`] built for `items` (indices into the rollout) whose
+    /// prompt rows are `prompts` (step prompt indices): prompts left-padded, completions
+    /// right-padded, as the batch pads its tokens.
+    pub(crate) fn stack(&self, prompts: &[usize], items: &[usize]) -> SharedPromptTrunk {
+        let p_len = prompts
+            .iter()
+            .map(|&g| self.prompts[g].size()[0])
+            .max()
+            .unwrap_or(0);
+        let c_len = items
+            .iter()
+            .map(|&i| self.completions[i].size()[0])
+            .max()
+            .unwrap_or(0);
+        let left = |t: &Tensor| t.constant_pad_nd([0, 0, p_len - t.size()[0], 0]);
+        let right = |t: &Tensor| t.constant_pad_nd([0, 0, 0, c_len - t.size()[0]]);
+        SharedPromptTrunk {
+            prompts: Tensor::stack(
+                &prompts
+                    .iter()
+                    .map(|&g| left(&self.prompts[g]))
+                    .collect::<Vec<_>>(),
+                0,
+            ),
+            completions: Tensor::stack(
+                &items
+                    .iter()
+                    .map(|&i| right(&self.completions[i]))
+                    .collect::<Vec<_>>(),
+                0,
+            ),
+        }
+    }
 }
 
 /// Everything that scores a rollout.
@@ -160,22 +206,37 @@ pub fn score<R: RewardModel + ?Sized>(
         .unwrap_or(0) as i64;
     let _guard = tch::no_grad_guard();
     let (mut old, mut refs, mut values, mut masks) = (vec![], vec![], vec![], vec![]);
-    let mut trunks = Vec::new();
+    let mut trunks = (s.shared_blocks > 0).then(|| RolloutTrunks {
+        prompts: (0..prompts.len()).map(|_| Tensor::new()).collect(),
+        completions: Vec::with_capacity(rollout.items.len()),
+    });
     let (policy, reference) = (s.policy.model(), s.reference.model());
-    for chunk in rollout.items.chunks(s.batch_size.max(1)) {
-        let batch = batch_of(chunk, s.policy, device)?;
-        let (h, ref_h) = if s.shared_blocks > 0 {
-            let trunk = batch.trunk(policy, s.shared_blocks);
-            for (r, item) in chunk.iter().enumerate() {
-                let len = (item.prompt_ids.len() + item.completion_ids.len()) as i64;
-                trunks.push(trunk.get(r as i64).narrow(0, 0, len));
+    let all: Vec<usize> = (0..rollout.items.len()).collect();
+    for chunk in all.chunks(s.batch_size.max(1)) {
+        let (batch, groups) = batch_of(&rollout.items, chunk, s.policy, device)?;
+        let (h, ref_h) = match trunks.as_mut() {
+            Some(kept) => {
+                let trunk = batch.trunk(policy, s.shared_blocks);
+                let p_len = trunk.prompts.size()[1];
+                for (row, &g) in groups.iter().enumerate() {
+                    if !kept.prompts[g].defined() {
+                        let len = rollout.items[chunk[row_item(chunk, &rollout.items, g)]]
+                            .prompt_ids
+                            .len() as i64;
+                        kept.prompts[g] = trunk.prompts.get(row as i64).narrow(0, p_len - len, len);
+                    }
+                }
+                for (row, &i) in chunk.iter().enumerate() {
+                    let len = rollout.items[i].completion_ids.len() as i64;
+                    kept.completions
+                        .push(trunk.completions.get(row as i64).narrow(0, 0, len));
+                }
+                (
+                    batch.hidden_above(policy, &trunk, s.shared_blocks, false),
+                    batch.hidden_above(reference, &trunk, s.shared_blocks, false),
+                )
             }
-            (
-                batch.hidden_above(policy, &trunk, s.shared_blocks, false),
-                batch.hidden_above(reference, &trunk, s.shared_blocks, false),
-            )
-        } else {
-            (batch.hidden(policy, false), batch.hidden(reference, false))
+            None => (batch.hidden(policy, false), batch.hidden(reference, false)),
         };
         old.push(pad_cols(&batch.logprobs_from_hidden(policy, &h), width));
         values.push(pad_cols(&s.value_head.values(&h, &batch.mask), width));
@@ -198,21 +259,44 @@ pub fn score<R: RewardModel + ?Sized>(
     })
 }
 
-/// The right-padded batch of some rollout items.
-pub(crate) fn batch_of<'a>(
-    items: impl IntoIterator<Item = &'a RolloutItem>,
+/// Position in `chunk` of the first item whose prompt is `prompt`.
+fn row_item(chunk: &[usize], items: &[RolloutItem], prompt: usize) -> usize {
+    chunk
+        .iter()
+        .position(|&i| items[i].prompt_index == prompt)
+        .unwrap_or(0)
+}
+
+/// The batch of the rollout items `chosen` (indices into `items`), each distinct prompt run
+/// once, and the step prompt index of each of its prompt rows.
+pub(crate) fn batch_of(
+    items: &[RolloutItem],
+    chosen: &[usize],
     lm: &LanguageModel,
     device: tch::Device,
-) -> Result<CompletionBatch> {
-    let pairs: Vec<(&[u32], &[u32])> = items
-        .into_iter()
-        .map(|i| (i.prompt_ids.as_slice(), i.completion_ids.as_slice()))
+) -> Result<(SharedPromptBatch, Vec<usize>)> {
+    let mut groups: Vec<usize> = Vec::new();
+    let mut completions = Vec::with_capacity(chosen.len());
+    for &i in chosen {
+        let item = &items[i];
+        let row = match groups.iter().position(|&g| g == item.prompt_index) {
+            Some(row) => row,
+            None => {
+                groups.push(item.prompt_index);
+                groups.len() - 1
+            }
+        };
+        completions.push((row, item.completion_ids.as_slice()));
+    }
+    let prompts: Vec<&[u32]> = groups
+        .iter()
+        .map(|&g| {
+            let first = chosen[row_item(chosen, items, g)];
+            items[first].prompt_ids.as_slice()
+        })
         .collect();
-    Ok(CompletionBatch::new(
-        &pairs,
-        lm.tokenizer().pad_id(),
-        device,
-    )?)
+    let batch = SharedPromptBatch::new(&prompts, &completions, lm.tokenizer().pad_id(), device)?;
+    Ok((batch, groups))
 }
 
 /// Right-pads a `(batch, c)` tensor with zeros to `(batch, width)`.
@@ -223,16 +307,4 @@ pub(crate) fn pad_cols(t: &Tensor, width: i64) -> Tensor {
     } else {
         t.constant_pad_nd([0, width - c])
     }
-}
-
-/// Stacks the trunks of some rollout items into `(batch, seq, hidden)`, each row right-padded
-/// with zeros to the longest (padding is never attended to by real positions).
-pub(crate) fn stack_trunks<'a>(rows: impl IntoIterator<Item = &'a Tensor>) -> Tensor {
-    let rows: Vec<&Tensor> = rows.into_iter().collect();
-    let width = rows.iter().map(|t| t.size()[0]).max().unwrap_or(0);
-    let padded: Vec<Tensor> = rows
-        .iter()
-        .map(|t| t.constant_pad_nd([0, 0, 0, width - t.size()[0]]))
-        .collect();
-    Tensor::stack(&padded, 0)
 }

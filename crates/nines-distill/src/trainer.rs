@@ -22,7 +22,7 @@ use crate::loss::{LossInputs, LossSettings, LossStats, entropy, ppo_loss};
 use crate::metrics::{MetricsLog, StepMetrics, explained_variance, mean_row_sum};
 use crate::policy::{ValueHead, apply_scope, freeze_all, token_logprobs};
 use crate::reward::RewardModel;
-use crate::rollout::{self, ScoredRollout, Scorers, batch_of, stack_trunks};
+use crate::rollout::{self, ScoredRollout, Scorers, batch_of};
 
 /// Loads the policy (with LoRA adapters when `config.scope` asks for them, their random
 /// initialization seeded by `config.seed`) and the frozen reference from the same checkpoint.
@@ -329,22 +329,19 @@ impl<R: RewardModel> PpoTrainer<R> {
             let mut order: Vec<usize> = (0..n).collect();
             order.shuffle(&mut rng);
             for mb in order.chunks(cfg.mini_batch_size) {
-                let cb = batch_of(
-                    mb.iter().map(|&i| &batch.rollout.items[i]),
-                    &self.policy,
-                    device,
-                )?;
+                let (cb, groups) = batch_of(&batch.rollout.items, mb, &self.policy, device)?;
                 let width = cb.mask.size()[1];
                 let idx = Tensor::from_slice(&mb.iter().map(|&i| i as i64).collect::<Vec<_>>())
                     .to_device(device);
                 let sel = |t: &Tensor| t.index_select(0, &idx).narrow(1, 0, width);
                 self.optimizer.zero_grad();
                 let model = self.policy.model();
-                let h = if batch.trunks.is_empty() {
-                    cb.hidden(model, false)
-                } else {
-                    let trunk = stack_trunks(mb.iter().map(|&i| &batch.trunks[i]));
-                    cb.hidden_above(model, &trunk, self.shared_blocks, false)
+                let h = match &batch.trunks {
+                    None => cb.hidden(model, false),
+                    Some(trunks) => {
+                        let trunk = trunks.stack(&groups, mb);
+                        cb.hidden_above(model, &trunk, self.shared_blocks, false)
+                    }
                 };
                 let logits = self.policy.model().logits(&h);
                 let logprobs = token_logprobs(&logits, &cb);

@@ -47,8 +47,10 @@ fn shared_trunk_scores_like_full_passes() {
     };
     let full = rollout::score(&scorers(0), &ps[..4], r.clone()).unwrap();
     let shared = rollout::score(&scorers(layers - 1), &ps[..4], r).unwrap();
-    assert!(full.trunks.is_empty());
-    assert_eq!(shared.trunks.len(), full.rollout.items.len());
+    assert!(full.trunks.is_none());
+    let trunks = shared.trunks.as_ref().unwrap();
+    assert_eq!(trunks.completions.len(), full.rollout.items.len());
+    assert!(trunks.prompts.iter().all(tch::Tensor::defined));
     assert!(max_diff(&full.old_logprobs, &shared.old_logprobs) < 1e-4);
     assert!(max_diff(&full.ref_logprobs, &shared.ref_logprobs) < 1e-4);
     assert!(max_diff(&full.values, &shared.values) < 1e-4);
@@ -66,7 +68,7 @@ fn trainer_shares_the_trunk_only_with_an_identical_frozen_bottom() {
 
     let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
     let t = nines_distill::PpoTrainer::new(policy, reference, toy_reward(), cfg.clone()).unwrap();
-    assert!(!t.collect(&ps[..2]).unwrap().trunks.is_empty());
+    assert!(t.collect(&ps[..2]).unwrap().trunks.is_some());
 
     // Perturb one bottom weight of the reference: nothing may be shared.
     let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
@@ -76,5 +78,5 @@ fn trainer_shares_the_trunk_only_with_an_identical_frozen_bottom() {
         let _ = w.shallow_clone().g_add_scalar_(1e-3);
     });
     let t = nines_distill::PpoTrainer::new(policy, reference, toy_reward(), cfg).unwrap();
-    assert!(t.collect(&ps[..2]).unwrap().trunks.is_empty());
+    assert!(t.collect(&ps[..2]).unwrap().trunks.is_none());
 }

@@ -36,6 +36,7 @@ pub mod kv_cache;
 pub mod lm;
 pub mod models;
 pub mod score;
+pub mod shared_prompt;
 pub mod tokenizer;
 pub mod train;
 
@@ -47,5 +48,6 @@ pub use kv_cache::KvCache;
 pub use lm::{LanguageModel, LoadOptions};
 pub use models::{Architecture, CausalLm, ModelSpec};
 pub use score::CompletionBatch;
+pub use shared_prompt::{SharedPromptBatch, SharedPromptTrunk};
 pub use tch;
 pub use tokenizer::Tokenizer;

@@ -125,17 +125,26 @@ impl CompletionBatch {
     /// Log-probabilities `(batch, completion)` of the completion tokens given hidden states
     /// from [`hidden`](Self::hidden); zero where padded.
     pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Tensor {
-        let logp = model.logits(hidden).log_softmax(-1, Kind::Float);
-        let lp = logp
-            .gather(2, &self.targets.unsqueeze(-1), false)
-            .squeeze_dim(-1);
-        lp * self.mask.to_kind(Kind::Float)
+        target_logprobs(model, hidden, &self.targets, &self.mask)
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens (differentiable).
     pub fn logprobs(&self, model: &dyn CausalLm, train: bool) -> Tensor {
         self.logprobs_from_hidden(model, &self.hidden(model, train))
     }
+}
+
+/// Log-probabilities `(batch, completion)` of `targets` under the logits of `hidden`
+/// `(batch, completion, hidden)`, zero where `mask` is false.
+pub(crate) fn target_logprobs(
+    model: &dyn CausalLm,
+    hidden: &Tensor,
+    targets: &Tensor,
+    mask: &Tensor,
+) -> Tensor {
+    let logp = model.logits(hidden).log_softmax(-1, Kind::Float);
+    let lp = logp.gather(2, &targets.unsqueeze(-1), false).squeeze_dim(-1);
+    lp * mask.to_kind(Kind::Float)
 }
 
 impl LanguageModel {
