@@ -109,6 +109,10 @@ struct Args {
     /// pipeline's Poisson design) or `uniform`.
     #[arg(long, default_value = "lexicon")]
     select: String,
+    /// Prompt design of the held-out prompts, when it differs from `--select` (e.g. train on
+    /// violent-sounding prompts, evaluate on an even spread of the test split).
+    #[arg(long)]
+    eval_select: Option<String>,
     /// Uniform share λ of the lexicon design (1 = uniform).
     #[arg(long, default_value_t = 0.2)]
     uniform_mix: f64,
@@ -174,12 +178,12 @@ fn main() -> Result<()> {
             .cloned()
             .collect()
     };
-    let draw = |split: Split, target: usize, seed: u64| -> Result<Vec<String>> {
+    let draw = |split: Split, target: usize, seed: u64, design: &str| -> Result<Vec<String>> {
         let all = of_split(split);
         if target == 0 || target >= all.len() {
             return Ok(all.into_iter().map(|p| p.text).collect());
         }
-        Ok(match args.select.as_str() {
+        Ok(match design {
             "uniform" => {
                 // An even spread over the split, not its first chapters.
                 let stride = all.len() as f64 / target as f64;
@@ -202,13 +206,14 @@ fn main() -> Result<()> {
             other => bail!("--select {other}: expected lexicon or uniform"),
         })
     };
-    let train = draw(Split::Train, args.train_prompts, args.seed ^ 0x7EA1)?;
-    let test = draw(Split::Test, args.eval_prompts, args.seed ^ 0x7E57)?;
+    let eval_select = args.eval_select.as_deref().unwrap_or(&args.select);
+    let train = draw(Split::Train, args.train_prompts, args.seed ^ 0x7EA1, &args.select)?;
+    let test = draw(Split::Test, args.eval_prompts, args.seed ^ 0x7E57, eval_select)?;
     println!(
-        "{} training prompts, {} held-out prompts ({} design)",
+        "{} training prompts ({} design), {} held-out prompts ({eval_select} design)",
         train.len(),
+        args.select,
         test.len(),
-        args.select
     );
 
     let oracle = OracleLabeler::new();

@@ -109,6 +109,8 @@ pub struct EvalRecord {
     pub policy: String,
     /// Index of the prompt in the evaluation's prompt list.
     pub prompt_index: usize,
+    /// The prompt's text.
+    pub prompt: String,
     /// The completion's text.
     pub completion: String,
     /// Its length in tokens.
@@ -289,6 +291,7 @@ pub fn evaluate<R: RewardModel + ?Sized>(
             records.push(EvalRecord {
                 policy: policy.to_string(),
                 prompt_index: *i,
+                prompt: ps[*i].to_string(),
                 completion: text.clone(),
                 tokens: ids.len(),
                 p_injury: p,
