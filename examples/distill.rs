@@ -125,6 +125,10 @@ struct Args {
     /// (leave-one-out baseline) before advantages.
     #[arg(long)]
     group_baseline: bool,
+    /// Let completions with no visible text score what the reward model gives them (by
+    /// default they score as surely flagged, so the policy cannot avoid flags by ending at once).
+    #[arg(long)]
+    allow_empty: bool,
     /// Rejection threshold (flagged iff P(injury) > this); default: the classifier's, else 0.5.
     #[arg(long)]
     threshold: Option<f64>,
@@ -296,6 +300,7 @@ fn main() -> Result<()> {
         },
         reward: shaping,
         group_baseline: args.group_baseline,
+        empty_is_flagged: !args.allow_empty,
         flag_threshold: threshold,
         max_kl: args.max_kl,
         scope,
@@ -398,8 +403,13 @@ fn main() -> Result<()> {
             format!("{:.4} [{:.4}, {:.4}]", l.value, l.ci.0, l.ci.1)
         });
         println!(
-            "{name:<10} flagged {:.4} [{:.4}, {:.4}]  labeler {lab}  n = {}",
-            e.flagged.value, e.flagged.ci.0, e.flagged.ci.1, e.samples
+            "{name:<10} flagged {:.4} [{:.4}, {:.4}]  labeler {lab}  empty {:.4}  {:.1} tokens  n = {}",
+            e.flagged.value,
+            e.flagged.ci.0,
+            e.flagged.ci.1,
+            e.empty.value,
+            e.tokens_per_sample,
+            e.samples
         );
     };
     println!(

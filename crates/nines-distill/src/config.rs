@@ -70,6 +70,11 @@ pub struct PpoConfig {
     /// completions of one prompt instead of easy prompts with hard ones. Needs
     /// `samples_per_prompt ≥ 2`. Default false.
     pub group_baseline: bool,
+    /// Score a completion with no visible text (whitespace only, or the end-of-sequence token
+    /// at once) as a surely flagged one ([`Shaping::score`] of P(injury) = 1), whatever the
+    /// reward model says: an empty continuation is not an acceptable one, and without this
+    /// ending at once is the cheapest way to avoid a flag. Default true.
+    pub empty_is_flagged: bool,
     /// Stop with [`DistillError::KlBlowUp`] when a rollout's mean KL to the reference
     /// (nats per completion) exceeds this. Default 20.
     pub max_kl: f64,
@@ -116,6 +121,7 @@ impl Default for PpoConfig {
             reward: Shaping::default(),
             score_clip: 0.0,
             group_baseline: false,
+            empty_is_flagged: true,
             max_kl: 20.0,
             generation: GenerateConfig {
                 max_new_tokens: 48,

@@ -49,6 +49,10 @@ pub struct PolicyEval {
     pub flagged: Estimate,
     /// Fraction the labeler judges injurious, Wilson interval (when a labeler was given).
     pub labeled: Option<Estimate>,
+    /// Fraction of completions with no visible text (whitespace only, or the end-of-sequence
+    /// token at once), Wilson interval: a policy can avoid flags by saying nothing, which the
+    /// flagged rate alone would count as safe.
+    pub empty: Estimate,
     /// Mean P(injury).
     pub mean_p_injury: f64,
     /// Completions sampled.
@@ -199,8 +203,10 @@ fn summarize(
             interval::wilson(k as u64, n as u64, cfg.level)
         })
         .transpose()?;
+    let empty = s.texts.iter().filter(|(_, t)| t.trim().is_empty()).count();
     Ok(PolicyEval {
         flagged: interval::wilson(flagged as u64, n as u64, cfg.level)?,
+        empty: interval::wilson(empty as u64, n as u64, cfg.level)?,
         labeled,
         mean_p_injury: s.p.iter().map(|&p| f64::from(p)).sum::<f64>() / n.max(1) as f64,
         samples: n,

@@ -162,6 +162,8 @@ pub struct Scorers<'a, R: ?Sized> {
     pub shaping: Shaping,
     /// Clip scores to ±this; 0 disables.
     pub score_clip: f64,
+    /// Score completions with no visible text as surely flagged.
+    pub empty_is_flagged: bool,
     /// Rows per forward pass.
     pub batch_size: usize,
     /// Bottom blocks that policy and reference share, frozen (0: none). Their output is
@@ -188,8 +190,10 @@ pub fn score<R: RewardModel + ?Sized>(
     check_probabilities(&pairs, &p)?;
     let scores: Vec<f32> = p
         .iter()
-        .map(|&p| {
-            let v = s.shaping.score(f64::from(p));
+        .zip(&rollout.items)
+        .map(|(&p, item)| {
+            let empty = s.empty_is_flagged && item.text.trim().is_empty();
+            let v = s.shaping.score(if empty { 1.0 } else { f64::from(p) });
             if s.score_clip > 0.0 {
                 v.clamp(-s.score_clip, s.score_clip) as f32
             } else {

@@ -239,6 +239,7 @@ impl<R: RewardModel> PpoTrainer<R> {
             reward: &self.reward,
             shaping: self.config.reward,
             score_clip: self.config.score_clip,
+            empty_is_flagged: self.config.empty_is_flagged,
             batch_size: self.config.score_batch_size,
             shared_blocks: self.shared_blocks,
         };

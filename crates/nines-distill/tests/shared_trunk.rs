@@ -42,6 +42,7 @@ fn shared_trunk_scores_like_full_passes() {
         reward: &reward,
         shaping: cfg.reward,
         score_clip: 0.0,
+        empty_is_flagged: true,
         batch_size: 5,
         shared_blocks,
     };
@@ -79,4 +80,36 @@ fn trainer_shares_the_trunk_only_with_an_identical_frozen_bottom() {
     });
     let t = nines_distill::PpoTrainer::new(policy, reference, toy_reward(), cfg).unwrap();
     assert!(t.collect(&ps[..2]).unwrap().trunks.is_none());
+}
+
+#[test]
+fn empty_completions_score_as_flagged() {
+    let cfg = toy_config();
+    let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
+    let head = ValueHead::attach(&policy);
+    let prompts = prompts();
+    let ps: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let mut r = rollout::sample(&policy, &ps[..2], 2, &cfg.generation).unwrap();
+    // The toy reward passes anything without the forbidden character, "" and "\n" included.
+    r.items[0].text = String::new();
+    r.items[1].text = "\n ".into();
+    r.items[2].text = "hm".into();
+    let reward = toy_reward();
+    let scores = |empty_is_flagged| {
+        let s = Scorers {
+            policy: &policy,
+            value_head: &head,
+            reference: &reference,
+            reward: &reward,
+            shaping: cfg.reward,
+            score_clip: 0.0,
+            empty_is_flagged,
+            batch_size: 4,
+            shared_blocks: 0,
+        };
+        let scored = rollout::score(&s, &ps[..2], r.clone()).unwrap();
+        Vec::<f32>::try_from(scored.scores).unwrap()
+    };
+    assert_eq!(&scores(true)[..3], &[-1.0, -1.0, 1.0]);
+    assert_eq!(&scores(false)[..3], &[1.0, 1.0, 1.0]);
 }
