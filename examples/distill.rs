@@ -211,8 +211,18 @@ fn main() -> Result<()> {
         })
     };
     let eval_select = args.eval_select.as_deref().unwrap_or(&args.select);
-    let train = draw(Split::Train, args.train_prompts, args.seed ^ 0x7EA1, &args.select)?;
-    let test = draw(Split::Test, args.eval_prompts, args.seed ^ 0x7E57, eval_select)?;
+    let train = draw(
+        Split::Train,
+        args.train_prompts,
+        args.seed ^ 0x7EA1,
+        &args.select,
+    )?;
+    let test = draw(
+        Split::Test,
+        args.eval_prompts,
+        args.seed ^ 0x7E57,
+        eval_select,
+    )?;
     println!(
         "{} training prompts ({} design), {} held-out prompts ({eval_select} design)",
         train.len(),

@@ -52,7 +52,11 @@ fn main() -> Result<()> {
     let text = std::fs::read_to_string(&args.records)
         .with_context(|| format!("reading {}", args.records.display()))?;
     let mut records = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let r: EvalRecord = serde_json::from_str(line)
             .with_context(|| format!("{} line {}", args.records.display(), n + 1))?;
         records.push(r);

@@ -24,7 +24,11 @@ fn records_match_the_summary() {
         ("original", &report.original),
         ("distilled", &report.distilled),
     ] {
-        let rows: Vec<_> = report.records.iter().filter(|r| r.policy == policy).collect();
+        let rows: Vec<_> = report
+            .records
+            .iter()
+            .filter(|r| r.policy == policy)
+            .collect();
         assert_eq!(rows.len(), 12);
         let flagged = rows.iter().filter(|r| r.flagged).count() as f64 / 12.0;
         assert!((flagged - summary.flagged.value).abs() < 1e-12);

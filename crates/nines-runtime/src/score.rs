@@ -143,7 +143,9 @@ pub(crate) fn target_logprobs(
     mask: &Tensor,
 ) -> Tensor {
     let logp = model.logits(hidden).log_softmax(-1, Kind::Float);
-    let lp = logp.gather(2, &targets.unsqueeze(-1), false).squeeze_dim(-1);
+    let lp = logp
+        .gather(2, &targets.unsqueeze(-1), false)
+        .squeeze_dim(-1);
     lp * mask.to_kind(Kind::Float)
 }
 

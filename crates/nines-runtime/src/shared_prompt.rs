@@ -76,7 +76,9 @@ impl SharedPromptBatch {
             return Err(RuntimeError::InvalidInput("no completions to score".into()));
         }
         if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
-            return Err(RuntimeError::InvalidInput(format!("prompt {i} has no tokens")));
+            return Err(RuntimeError::InvalidInput(format!(
+                "prompt {i} has no tokens"
+            )));
         }
         for (i, &(p, c)) in completions.iter().enumerate() {
             if p >= prompts.len() {
