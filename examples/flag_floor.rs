@@ -96,7 +96,7 @@ fn main() -> Result<()> {
         pool.len()
     );
 
-    let original = |policy: &str| {
+    let flagged_rate = |policy: &str| {
         let of: Vec<&EvalRecord> = records.iter().filter(|r| r.policy == policy).collect();
         (!of.is_empty()).then(|| of.iter().filter(|r| r.flagged).count() as f64 / of.len() as f64)
     };
@@ -133,7 +133,7 @@ fn main() -> Result<()> {
          continuations flags at least {floor:.4} of completions (prompts weighted equally)",
         prompts.len()
     );
-    if let Some(orig) = original("original") {
+    if let Some(orig) = flagged_rate("original") {
         if locked > 0 {
             println!(
                 "original flagged {orig:.4}: the largest reduction consistent with this floor is {:.1}×",
@@ -149,7 +149,7 @@ fn main() -> Result<()> {
         "pool": pool.len(),
         "locked": locked,
         "floor": floor,
-        "original_flagged": original("original"),
+        "original_flagged": flagged_rate("original"),
         "candidates": rows,
     });
     std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;

@@ -1,7 +1,7 @@
 //! The policy: the generator plus a value head, and which of its parameters train.
 
+use nines_runtime::LanguageModel;
 use nines_runtime::train::freeze_all_but_top_layers;
-use nines_runtime::{LanguageModel, SharedPromptBatch};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -104,14 +104,4 @@ pub fn freeze_all(lm: &LanguageModel) {
     for (_, v) in lm.var_store().variables() {
         let _ = v.set_requires_grad(false);
     }
-}
-
-/// Per-token log-probabilities `(batch, completion)` (zero on padding) from full-vocabulary
-/// logits `(batch, completion, vocab)`.
-pub fn token_logprobs(logits: &Tensor, batch: &SharedPromptBatch) -> Tensor {
-    logits
-        .log_softmax(-1, Kind::Float)
-        .gather(2, &batch.targets.unsqueeze(-1), false)
-        .squeeze_dim(-1)
-        * batch.mask.to_kind(Kind::Float)
 }

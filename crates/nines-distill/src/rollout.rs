@@ -112,13 +112,13 @@ pub struct RolloutTrunks {
 }
 
 impl RolloutTrunks {
-    /// The trunk of the batch [`batch_of`] built for `items` (indices into the rollout) whose
-    /// prompt rows are `prompts` (step prompt indices): prompts left-padded, completions
+    /// The trunk of the batch [`batch_of`] built for `items` (indices into the rollout) with
+    /// prompt rows `prompts` (as it returns them): prompts left-padded, completions
     /// right-padded, as the batch pads its tokens.
-    pub(crate) fn stack(&self, prompts: &[usize], items: &[usize]) -> SharedPromptTrunk {
+    pub(crate) fn stack(&self, prompts: &[(usize, usize)], items: &[usize]) -> SharedPromptTrunk {
         let p_len = prompts
             .iter()
-            .map(|&g| self.prompts[g].size()[0])
+            .map(|&(g, _)| self.prompts[g].size()[0])
             .max()
             .unwrap_or(0);
         let c_len = items
@@ -132,7 +132,7 @@ impl RolloutTrunks {
             prompts: Tensor::stack(
                 &prompts
                     .iter()
-                    .map(|&g| left(&self.prompts[g]))
+                    .map(|&(g, _)| left(&self.prompts[g]))
                     .collect::<Vec<_>>(),
                 0,
             ),
@@ -222,11 +222,9 @@ pub fn score<R: RewardModel + ?Sized>(
             Some(kept) => {
                 let trunk = batch.trunk(policy, s.shared_blocks);
                 let p_len = trunk.prompts.size()[1];
-                for (row, &g) in groups.iter().enumerate() {
+                for (row, &(g, first)) in groups.iter().enumerate() {
                     if !kept.prompts[g].defined() {
-                        let len = rollout.items[chunk[row_item(chunk, &rollout.items, g)]]
-                            .prompt_ids
-                            .len() as i64;
+                        let len = rollout.items[first].prompt_ids.len() as i64;
                         kept.prompts[g] = trunk.prompts.get(row as i64).narrow(0, p_len - len, len);
                     }
                 }
@@ -263,30 +261,23 @@ pub fn score<R: RewardModel + ?Sized>(
     })
 }
 
-/// Position in `chunk` of the first item whose prompt is `prompt`.
-fn row_item(chunk: &[usize], items: &[RolloutItem], prompt: usize) -> usize {
-    chunk
-        .iter()
-        .position(|&i| items[i].prompt_index == prompt)
-        .unwrap_or(0)
-}
-
 /// The batch of the rollout items `chosen` (indices into `items`), each distinct prompt run
-/// once, and the step prompt index of each of its prompt rows.
+/// once, and for each of its prompt rows the step prompt index and the first chosen item with
+/// that prompt.
 pub(crate) fn batch_of(
     items: &[RolloutItem],
     chosen: &[usize],
     lm: &LanguageModel,
     device: tch::Device,
-) -> Result<(SharedPromptBatch, Vec<usize>)> {
-    let mut groups: Vec<usize> = Vec::new();
+) -> Result<(SharedPromptBatch, Vec<(usize, usize)>)> {
+    let mut groups: Vec<(usize, usize)> = Vec::new();
     let mut completions = Vec::with_capacity(chosen.len());
     for &i in chosen {
         let item = &items[i];
-        let row = match groups.iter().position(|&g| g == item.prompt_index) {
+        let row = match groups.iter().position(|&(g, _)| g == item.prompt_index) {
             Some(row) => row,
             None => {
-                groups.push(item.prompt_index);
+                groups.push((item.prompt_index, i));
                 groups.len() - 1
             }
         };
@@ -294,10 +285,7 @@ pub(crate) fn batch_of(
     }
     let prompts: Vec<&[u32]> = groups
         .iter()
-        .map(|&g| {
-            let first = chosen[row_item(chosen, items, g)];
-            items[first].prompt_ids.as_slice()
-        })
+        .map(|&(_, first)| items[first].prompt_ids.as_slice())
         .collect();
     let batch = SharedPromptBatch::new(&prompts, &completions, lm.tokenizer().pad_id(), device)?;
     Ok((batch, groups))

@@ -20,7 +20,7 @@ use crate::error::{DistillError, Result};
 use crate::kl::{KlController, penalized_rewards};
 use crate::loss::{LossInputs, LossSettings, LossStats, entropy, ppo_loss};
 use crate::metrics::{MetricsLog, StepMetrics, explained_variance, mean_row_sum};
-use crate::policy::{ValueHead, apply_scope, freeze_all, token_logprobs};
+use crate::policy::{ValueHead, apply_scope, freeze_all};
 use crate::reward::RewardModel;
 use crate::rollout::{self, ScoredRollout, Scorers, batch_of};
 
@@ -345,7 +345,7 @@ impl<R: RewardModel> PpoTrainer<R> {
                     }
                 };
                 let logits = self.policy.model().logits(&h);
-                let logprobs = token_logprobs(&logits, &cb);
+                let logprobs = cb.logprobs_from_logits(&logits);
                 let values = self.value_head.values(&h, &cb.mask);
                 let (loss, stats) = ppo_loss(
                     &LossInputs {

@@ -6,8 +6,31 @@ mod common;
 
 use common::*;
 use nines_distill::rollout::{self, Scorers};
-use nines_distill::{PpoConfig, TrainScope, ValueHead, load_models};
+use nines_distill::{FnReward, PpoConfig, Shaping, TrainScope, ValueHead, load_models};
+use nines_runtime::LanguageModel;
 use tch::Tensor;
+
+/// Scorers of a policy, its reference and the toy reward: no score clipping, empty
+/// completions flagged, 4 rows per pass, nothing shared.
+fn scorers<'a>(
+    policy: &'a LanguageModel,
+    head: &'a ValueHead,
+    reference: &'a LanguageModel,
+    reward: &'a FnReward<ToyFn>,
+    shaping: Shaping,
+) -> Scorers<'a, FnReward<ToyFn>> {
+    Scorers {
+        policy,
+        value_head: head,
+        reference,
+        reward,
+        shaping,
+        score_clip: 0.0,
+        empty_is_flagged: true,
+        batch_size: 4,
+        shared_blocks: 0,
+    }
+}
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).abs().max().double_value(&[])
@@ -35,16 +58,11 @@ fn shared_trunk_scores_like_full_passes() {
     let ps: Vec<&str> = prompts.iter().map(String::as_str).collect();
     let r = rollout::sample(&policy, &ps[..4], 3, &cfg.generation).unwrap();
     let reward = toy_reward();
+    let base = scorers(&policy, &head, &reference, &reward, cfg.reward);
     let scorers = |shared_blocks| Scorers {
-        policy: &policy,
-        value_head: &head,
-        reference: &reference,
-        reward: &reward,
-        shaping: cfg.reward,
-        score_clip: 0.0,
-        empty_is_flagged: true,
         batch_size: 5,
         shared_blocks,
+        ..base
     };
     let full = rollout::score(&scorers(0), &ps[..4], r.clone()).unwrap();
     let shared = rollout::score(&scorers(layers - 1), &ps[..4], r).unwrap();
@@ -97,15 +115,8 @@ fn empty_completions_score_as_flagged() {
     let reward = toy_reward();
     let scores = |empty_is_flagged| {
         let s = Scorers {
-            policy: &policy,
-            value_head: &head,
-            reference: &reference,
-            reward: &reward,
-            shaping: cfg.reward,
-            score_clip: 0.0,
             empty_is_flagged,
-            batch_size: 4,
-            shared_blocks: 0,
+            ..scorers(&policy, &head, &reference, &reward, cfg.reward)
         };
         let scored = rollout::score(&s, &ps[..2], r.clone()).unwrap();
         Vec::<f32>::try_from(scored.scores).unwrap()

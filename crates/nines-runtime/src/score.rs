@@ -125,7 +125,7 @@ impl CompletionBatch {
     /// Log-probabilities `(batch, completion)` of the completion tokens given hidden states
     /// from [`hidden`](Self::hidden); zero where padded.
     pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Tensor {
-        target_logprobs(model, hidden, &self.targets, &self.mask)
+        target_logprobs(&model.logits(hidden), &self.targets, &self.mask)
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens (differentiable).
@@ -134,15 +134,10 @@ impl CompletionBatch {
     }
 }
 
-/// Log-probabilities `(batch, completion)` of `targets` under the logits of `hidden`
-/// `(batch, completion, hidden)`, zero where `mask` is false.
-pub(crate) fn target_logprobs(
-    model: &dyn CausalLm,
-    hidden: &Tensor,
-    targets: &Tensor,
-    mask: &Tensor,
-) -> Tensor {
-    let logp = model.logits(hidden).log_softmax(-1, Kind::Float);
+/// Log-probabilities `(batch, completion)` of `targets` under full-vocabulary `logits`
+/// `(batch, completion, vocab)`, zero where `mask` is false.
+pub(crate) fn target_logprobs(logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Tensor {
+    let logp = logits.log_softmax(-1, Kind::Float);
     let lp = logp
         .gather(2, &targets.unsqueeze(-1), false)
         .squeeze_dim(-1);

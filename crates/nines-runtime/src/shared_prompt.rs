@@ -236,7 +236,14 @@ impl SharedPromptBatch {
     /// Log-probabilities `(batch, completion)` of the completion tokens given hidden states
     /// from [`hidden`](Self::hidden); zero where padded.
     pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Tensor {
-        crate::score::target_logprobs(model, hidden, &self.targets, &self.mask)
+        self.logprobs_from_logits(&model.logits(hidden))
+    }
+
+    /// Log-probabilities `(batch, completion)` of the completion tokens given their
+    /// full-vocabulary logits `(batch, completion, vocab)`, for callers that need the logits
+    /// themselves too (e.g. for an entropy); zero where padded.
+    pub fn logprobs_from_logits(&self, logits: &Tensor) -> Tensor {
+        crate::score::target_logprobs(logits, &self.targets, &self.mask)
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens (differentiable).
