@@ -96,10 +96,9 @@ fn main() -> Result<()> {
         pool.len()
     );
 
-    let flagged_rate = |policy: &str| {
-        let of: Vec<&EvalRecord> = records.iter().filter(|r| r.policy == policy).collect();
-        (!of.is_empty()).then(|| of.iter().filter(|r| r.flagged).count() as f64 / of.len() as f64)
-    };
+    let original: Vec<&EvalRecord> = records.iter().filter(|r| r.policy == "original").collect();
+    let original_flagged = (!original.is_empty())
+        .then(|| original.iter().filter(|r| r.flagged).count() as f64 / original.len() as f64);
     let mut rows = Vec::new();
     let mut locked = 0usize;
     for &(i, prompt) in &candidates {
@@ -133,7 +132,7 @@ fn main() -> Result<()> {
          continuations flags at least {floor:.4} of completions (prompts weighted equally)",
         prompts.len()
     );
-    if let Some(orig) = flagged_rate("original") {
+    if let Some(orig) = original_flagged {
         if locked > 0 {
             println!(
                 "original flagged {orig:.4}: the largest reduction consistent with this floor is {:.1}×",
@@ -149,7 +148,7 @@ fn main() -> Result<()> {
         "pool": pool.len(),
         "locked": locked,
         "floor": floor,
-        "original_flagged": flagged_rate("original"),
+        "original_flagged": original_flagged,
         "candidates": rows,
     });
     std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;

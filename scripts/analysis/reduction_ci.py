@@ -33,8 +33,8 @@ def main(paths):
             total[1] += n
             print(f"{path}: {policy} {k}/{n} = {k / n:.4f}")
     (a, n1), (b, n2) = totals["original"], totals["distilled"]
-    if b == 0:
-        print(f"pooled: original {a}/{n1}, distilled 0/{n2}: no flag left, the ratio is unbounded")
+    if a == 0 or b == 0:
+        print(f"pooled: original {a}/{n1}, distilled {b}/{n2}: a policy with no flag has no finite ratio")
         return
     ratio = (a / n1) / (b / n2)
     se = math.sqrt(1 / a - 1 / n1 + 1 / b - 1 / n2)
