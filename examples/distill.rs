@@ -125,6 +125,13 @@ struct Args {
     /// (leave-one-out baseline) before advantages.
     #[arg(long)]
     group_baseline: bool,
+    /// Share of each step's prompts taken from the replay queue: training prompts whose last
+    /// rollout had a flagged completion, most-flagged first (0: no replay).
+    #[arg(long, default_value_t = 0.0)]
+    replay_share: f64,
+    /// Times one prompt may be replayed.
+    #[arg(long, default_value_t = 2)]
+    replay_limit: usize,
     /// Let completions with no visible text score what the reward model gives them (by
     /// default they score as surely flagged, so the policy cannot avoid flags by ending at once).
     #[arg(long)]
@@ -310,6 +317,8 @@ fn main() -> Result<()> {
         },
         reward: shaping,
         group_baseline: args.group_baseline,
+        replay_share: args.replay_share,
+        replay_limit: args.replay_limit,
         empty_is_flagged: !args.allow_empty,
         flag_threshold: threshold,
         max_kl: args.max_kl,

@@ -12,6 +12,7 @@ use tch::nn::VarStore;
 
 use crate::config::PpoConfig;
 use crate::error::{DistillError, Result};
+use crate::replay::ReplayQueue;
 
 /// Trainable parameters, in a checkpoint folder.
 pub const TRAINABLE_FILE: &str = "trainable.safetensors";
@@ -33,6 +34,13 @@ pub struct TrainerState {
     pub vocab_size: usize,
     /// The configuration the run used when the checkpoint was written.
     pub config: PpoConfig,
+    /// Training prompts waiting for replay (empty without replay).
+    #[serde(default)]
+    pub replay: ReplayQueue,
+    /// Fresh (not replayed) training prompts drawn so far. `None` in checkpoints written
+    /// before replay existed, where it is `step × prompts_per_step`.
+    #[serde(default)]
+    pub fresh_drawn: Option<usize>,
 }
 
 fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {

@@ -96,6 +96,13 @@ pub struct PpoConfig {
     /// iff P(injury) > this (the project's convention; use the classifier's threshold).
     /// Default 0.5.
     pub flag_threshold: f64,
+    /// Share of each step's prompts taken from the replay queue ([`crate::replay`]): training
+    /// prompts whose last rollout had a flagged completion (by `flag_threshold`, empty
+    /// completions counted flagged under `empty_is_flagged`), most-flagged first. The rest
+    /// are fresh prompts in the seeded order. In [0, 1]; 0 disables replay. Default 0.
+    pub replay_share: f64,
+    /// Times one prompt may be replayed before it leaves the queue, flagged or not. Default 2.
+    pub replay_limit: usize,
 }
 
 impl Default for PpoConfig {
@@ -137,6 +144,8 @@ impl Default for PpoConfig {
             seed: 0,
             score_batch_size: 32,
             flag_threshold: 0.5,
+            replay_share: 0.0,
+            replay_limit: 2,
         }
     }
 }
@@ -197,6 +206,12 @@ impl PpoConfig {
         finite_pos("cliprange", self.cliprange)?;
         finite_pos("cliprange_value", self.cliprange_value)?;
         finite_pos("max_kl", self.max_kl)?;
+        if !(0.0..=1.0).contains(&self.replay_share) {
+            return bad(
+                "replay_share",
+                format!("{} is not in [0, 1]", self.replay_share),
+            );
+        }
         if !(0.0..=1.0).contains(&self.flag_threshold) {
             return bad(
                 "flag_threshold",

@@ -11,7 +11,8 @@
 //! clipped-surrogate and clipped-value updates in minibatches ([`loss`]). Only the top blocks
 //! or LoRA adapters train ([`TrainScope`]). The [`trainer`] writes metrics JSONL
 //! ([`metrics`]), checkpoints that resume exactly ([`checkpoint`]), and stops with a typed
-//! error on NaN rewards or a KL blow-up; [`eval`] measures the distilled policy's flagged
+//! error on NaN rewards or a KL blow-up; a [`replay`] queue can bring back the training
+//! prompts whose rollouts were flagged; [`eval`] measures the distilled policy's flagged
 //! rate, KL to the original, win rate and cost against the filter, with confidence intervals.
 //!
 //! ```
@@ -51,6 +52,7 @@ pub mod kl;
 pub mod loss;
 pub mod metrics;
 pub mod policy;
+pub mod replay;
 pub mod reward;
 pub mod rollout;
 pub mod trainer;

@@ -18,7 +18,7 @@ pub struct StepMetrics {
     pub score_mean: f64,
     /// Mean P(injury) of the rollout's completions.
     pub p_injury_mean: f64,
-    /// Fraction of completions with P(injury) ≥ 0.5.
+    /// Fraction of completions with P(injury) > `PpoConfig::flag_threshold`.
     pub flagged_fraction: f64,
     /// Mean total reward per completion (score + KL penalty).
     pub reward_mean: f64,
@@ -53,6 +53,9 @@ pub struct StepMetrics {
     pub update_seconds: f64,
     /// Rollout tokens generated per second.
     pub rollout_tokens_per_second: f64,
+    /// Prompts of this step taken from the replay queue (`PpoConfig::replay_share`).
+    #[serde(default)]
+    pub replayed_prompts: usize,
 }
 
 /// `1 − Var(returns − values) / Var(returns)` over the masked positions (`None` when the

@@ -21,6 +21,7 @@ use crate::kl::{KlController, penalized_rewards};
 use crate::loss::{LossInputs, LossSettings, LossStats, entropy, ppo_loss};
 use crate::metrics::{MetricsLog, StepMetrics, explained_variance, mean_row_sum};
 use crate::policy::{ValueHead, apply_scope, freeze_all};
+use crate::replay::{ReplayEntry, ReplayQueue};
 use crate::reward::RewardModel;
 use crate::rollout::{self, ScoredRollout, Scorers, batch_of};
 
@@ -79,19 +80,14 @@ fn mix(seed: u64, step: usize, purpose: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The prompt indices of step `step`: consecutive slices of a seeded permutation of
-/// `0..n_prompts`, reshuffled on every pass over the set.
-pub fn step_prompt_indices(
-    n_prompts: usize,
-    per_step: usize,
-    seed: u64,
-    step: usize,
-) -> Vec<usize> {
+/// `count` prompt indices from position `start` of the seeded prompt order: the
+/// concatenation of seeded permutations of `0..n_prompts`, a new one for every pass.
+pub fn prompt_order(n_prompts: usize, seed: u64, start: usize, count: usize) -> Vec<usize> {
     if n_prompts == 0 {
         return Vec::new();
     }
     let mut pass_cache: Option<(usize, Vec<usize>)> = None;
-    (step * per_step..(step + 1) * per_step)
+    (start..start + count)
         .map(|k| {
             let (pass, pos) = (k / n_prompts, k % n_prompts);
             if pass_cache.as_ref().is_none_or(|(p, _)| *p != pass) {
@@ -103,6 +99,38 @@ pub fn step_prompt_indices(
         })
         .collect()
 }
+
+/// Flagged completions per prompt of a scored rollout: P(injury) above `threshold`, or no
+/// visible text when `empty_is_flagged`.
+fn flagged_per_prompt(
+    batch: &ScoredRollout,
+    n_prompts: usize,
+    threshold: f64,
+    empty_is_flagged: bool,
+) -> Vec<usize> {
+    let mut flagged = vec![0; n_prompts];
+    for (item, &p) in batch.rollout.items.iter().zip(&batch.p_injury) {
+        let empty = empty_is_flagged && item.text.trim().is_empty();
+        if (empty || f64::from(p) > threshold) && item.prompt_index < n_prompts {
+            flagged[item.prompt_index] += 1;
+        }
+    }
+    flagged
+}
+
+/// The prompt indices of step `step` without replay: consecutive slices of the seeded
+/// prompt order ([`prompt_order`]).
+pub fn step_prompt_indices(
+    n_prompts: usize,
+    per_step: usize,
+    seed: u64,
+    step: usize,
+) -> Vec<usize> {
+    prompt_order(n_prompts, seed, step * per_step, per_step)
+}
+
+/// The replay queue holds at most this many steps' worth of prompts.
+const REPLAY_CAPACITY_STEPS: usize = 4;
 
 /// A PPO trainer: the policy (generator + value head), the frozen reference, the reward model.
 ///
@@ -120,6 +148,10 @@ pub struct PpoTrainer<R> {
     /// Frozen bottom blocks shared with the reference (see [`Scorers::shared_blocks`]).
     shared_blocks: usize,
     last_checkpoint: Option<PathBuf>,
+    /// Training prompts waiting for replay.
+    replay: ReplayQueue,
+    /// Fresh (not replayed) training prompts drawn so far.
+    fresh_drawn: usize,
 }
 
 impl<R> std::fmt::Debug for PpoTrainer<R> {
@@ -181,6 +213,8 @@ impl<R: RewardModel> PpoTrainer<R> {
             trainable,
             shared_blocks,
             last_checkpoint: None,
+            replay: ReplayQueue::default(),
+            fresh_drawn: 0,
         })
     }
 
@@ -212,6 +246,11 @@ impl<R: RewardModel> PpoTrainer<R> {
     /// Number of trainable parameter elements (value head included).
     pub fn trainable_parameters(&self) -> i64 {
         self.trainable
+    }
+
+    /// Training prompts waiting for replay ([`PpoConfig::replay_share`]).
+    pub fn replay_queue(&self) -> &ReplayQueue {
+        &self.replay
     }
 
     /// The last checkpoint written or resumed from.
@@ -422,6 +461,7 @@ impl<R: RewardModel> PpoTrainer<R> {
             update_seconds: start.elapsed().as_secs_f64(),
             rollout_tokens_per_second: batch.rollout.tokens as f64
                 / batch.rollout.seconds.max(1e-9),
+            replayed_prompts: 0,
         };
         self.kl.update(kl_mean, n);
         self.step += 1;
@@ -440,14 +480,16 @@ impl<R: RewardModel> PpoTrainer<R> {
             model_id: self.policy.model_id(),
             vocab_size: self.policy.model().spec().vocab_size,
             config: self.config.clone(),
+            replay: self.replay.clone(),
+            fresh_drawn: Some(self.fresh_drawn),
         };
         checkpoint::save(&dir, &self.policy, &self.optimizer, &state)?;
         self.last_checkpoint = Some(dir.clone());
         Ok(dir)
     }
 
-    /// Restores `run_dir/checkpoint`: trainable parameters, optimizer state, step and β. A
-    /// resumed run continues exactly as the uninterrupted one would have.
+    /// Restores `run_dir/checkpoint`: trainable parameters, optimizer state, step, β and the
+    /// replay queue. A resumed run continues exactly as the uninterrupted one would have.
     ///
     /// # Errors
     /// [`DistillError::Checkpoint`] for a missing or mismatched checkpoint.
@@ -456,6 +498,10 @@ impl<R: RewardModel> PpoTrainer<R> {
         let state = checkpoint::load(&dir, &self.policy, &mut self.optimizer)?;
         self.step = state.step;
         self.kl.set_value(state.kl_coef);
+        self.replay = state.replay.clone();
+        self.fresh_drawn = state
+            .fresh_drawn
+            .unwrap_or(state.step * self.config.prompts_per_step);
         self.last_checkpoint = Some(dir);
         Ok(state)
     }
@@ -538,20 +584,18 @@ impl<R: RewardModel> PpoTrainer<R> {
                 break;
             }
             let s = self.step;
-            let idx = step_prompt_indices(
-                prompts.len(),
-                self.config.prompts_per_step,
-                self.config.seed,
-                s,
-            );
+            let (replayed, idx) = self.plan_step(prompts.len())?;
             let step_prompts: Vec<&str> = idx.iter().map(|&i| prompts[i].as_str()).collect();
             let batch = self.collect(&step_prompts)?;
             self.check_kl(&batch)?;
             let every = self.config.checkpoint_every;
             if s > first && every > 0 && s.is_multiple_of(every) {
+                // Written before this step's draw is recorded: a resume redoes this step.
                 self.save_checkpoint(run_dir)?;
             }
-            let m = self.update(batch)?;
+            self.record_draw(&replayed, &idx, &batch);
+            let mut m = self.update(batch)?;
+            m.replayed_prompts = replayed.len();
             log.write(&m)?;
             bar.set_message(format!(
                 "score {:.3} flagged {:.2} kl {:.2} β {:.3}",
@@ -565,6 +609,61 @@ impl<R: RewardModel> PpoTrainer<R> {
         }
         bar.finish();
         Ok(out)
+    }
+
+    /// This step's prompts, without changing any state: up to `replay_share` of them from
+    /// the replay queue, the rest fresh in the seeded order.
+    fn plan_step(&self, n_prompts: usize) -> Result<(Vec<ReplayEntry>, Vec<usize>)> {
+        let per_step = self.config.prompts_per_step;
+        let share = self.config.replay_share;
+        let wanted = ((share * per_step as f64).round() as usize).min(per_step);
+        let replayed = self.replay.plan(wanted);
+        if let Some(e) = replayed.iter().find(|e| e.prompt >= n_prompts) {
+            return Err(DistillError::InvalidInput(format!(
+                "the checkpoint's replay queue names training prompt {}, but the training set has {n_prompts} prompts (resumed with another prompt set?)",
+                e.prompt
+            )));
+        }
+        let fresh = per_step - replayed.len();
+        let mut idx: Vec<usize> = replayed.iter().map(|e| e.prompt).collect();
+        idx.extend(prompt_order(
+            n_prompts,
+            self.config.seed,
+            self.fresh_drawn,
+            fresh,
+        ));
+        Ok((replayed, idx))
+    }
+
+    /// Consumes the step's draw ([`plan_step`](Self::plan_step)) and queues the prompts
+    /// whose rollouts were flagged.
+    fn record_draw(&mut self, replayed: &[ReplayEntry], idx: &[usize], batch: &ScoredRollout) {
+        self.fresh_drawn += idx.len() - replayed.len();
+        if self.config.replay_share <= 0.0 {
+            return;
+        }
+        self.replay.remove(replayed);
+        let flagged = flagged_per_prompt(
+            batch,
+            idx.len(),
+            self.config.flag_threshold,
+            self.config.empty_is_flagged,
+        );
+        let capacity = REPLAY_CAPACITY_STEPS * self.config.prompts_per_step;
+        for (pos, &prompt) in idx.iter().enumerate() {
+            let replays = replayed
+                .iter()
+                .find(|e| e.prompt == prompt)
+                .map_or(0, |e| e.replays + 1);
+            self.replay.record(
+                prompt,
+                flagged[pos],
+                replays,
+                self.step,
+                self.config.replay_limit,
+                capacity,
+            );
+        }
     }
 
     /// The trained generator (LoRA adapters merged into the base weights; the value head

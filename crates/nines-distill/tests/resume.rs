@@ -99,3 +99,91 @@ fn resumed_run_matches_the_uninterrupted_one() {
         assert!(la.equal(&lb));
     }
 }
+
+#[test]
+fn resumed_run_replays_the_same_prompts() {
+    let base = PpoConfig {
+        total_steps: 4,
+        replay_share: 0.5,
+        replay_limit: 1,
+        scope: TrainScope::TopLayers { layers: 1 },
+        ..toy_config()
+    };
+    let straight = tempfile::tempdir().unwrap();
+    let a = run(base.clone(), straight.path());
+    let split = tempfile::tempdir().unwrap();
+    let b1 = run(
+        PpoConfig {
+            total_steps: 2,
+            ..base.clone()
+        },
+        split.path(),
+    );
+    let queue_at_two = b1.replay_queue().clone();
+    drop(b1);
+    let b = run(base.clone(), split.path());
+    let state = nines_distill::checkpoint::read_state(&straight.path().join("checkpoint")).unwrap();
+    assert_eq!(&state.replay, a.replay_queue());
+    assert_eq!(
+        state.fresh_drawn,
+        Some(4 * 4 - replayed_total(straight.path()))
+    );
+    assert_eq!(a.replay_queue(), b.replay_queue());
+    let ma = MetricsLog::read(straight.path().join("metrics.jsonl")).unwrap();
+    let mb = MetricsLog::read(split.path().join("metrics.jsonl")).unwrap();
+    assert_eq!(ma.len(), 4);
+    for (x, y) in ma.iter().zip(&mb) {
+        assert_eq!(
+            (
+                x.step,
+                x.kl,
+                x.score_mean,
+                x.flagged_fraction,
+                x.replayed_prompts
+            ),
+            (
+                y.step,
+                y.kl,
+                y.score_mean,
+                y.flagged_fraction,
+                y.replayed_prompts
+            )
+        );
+    }
+    // The random toy model writes forbidden characters often: prompts were replayed, as
+    // many as the share allows once the queue has any (2 of 4), and never beyond it.
+    assert_eq!(ma[0].replayed_prompts, 0);
+    assert!(ma.iter().any(|m| m.replayed_prompts > 0), "{ma:?}");
+    assert!(ma.iter().all(|m| m.replayed_prompts <= 2));
+    // A prompt replayed once (the limit) leaves the queue whatever its rollout.
+    assert!(a.replay_queue().entries().iter().all(|e| e.replays == 0));
+    assert!(queue_at_two.len() <= 4 * 4);
+    for ((na, ta), (nb, tb)) in params(a.policy()).iter().zip(params(b.policy())) {
+        assert_eq!(na, &nb);
+        assert!(ta.equal(&tb), "{na} differs after resume");
+    }
+    // Resuming with a smaller prompt set than the queue refers to is a typed error.
+    drop(b);
+    assert!(a.replay_queue().entries().iter().any(|e| e.prompt >= 2));
+    let more = PpoConfig {
+        total_steps: 5,
+        ..base
+    };
+    let (policy, reference) = load_models(fixture("llama"), cpu(), &more).unwrap();
+    let mut t = PpoTrainer::new(policy, reference, toy_reward(), more).unwrap();
+    let err = t
+        .train(&prompts()[..2], straight.path(), false)
+        .unwrap_err();
+    assert!(
+        matches!(&err, nines_distill::DistillError::InvalidInput(m) if m.contains("replay queue")),
+        "{err}"
+    );
+}
+
+fn replayed_total(run_dir: &std::path::Path) -> usize {
+    MetricsLog::read(run_dir.join("metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .map(|m| m.replayed_prompts)
+        .sum()
+}
