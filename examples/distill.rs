@@ -121,6 +121,10 @@ struct Args {
     /// (logit(threshold) − logit(p), clipped to ±3).
     #[arg(long, default_value = "log_safe")]
     shaping: String,
+    /// With `--shaping logit_margin`: the largest score (a hinge), so completions at least
+    /// this many logits under the threshold all score the same.
+    #[arg(long)]
+    margin_cap: Option<f64>,
     /// Contrast completions of the same prompt: subtract the other completions' mean score
     /// (leave-one-out baseline) before advantages.
     #[arg(long)]
@@ -282,6 +286,7 @@ fn main() -> Result<()> {
         "logit_margin" => Shaping::LogitMargin {
             threshold,
             clip: 3.0,
+            cap: args.margin_cap,
         },
         other => {
             bail!(

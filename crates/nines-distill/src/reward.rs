@@ -95,7 +95,7 @@ pub enum Shaping {
         /// Subtracted from the score of a rejected completion.
         penalty: f64,
     },
-    /// `clamp(logit(threshold) − logit(p), −clip, clip)`: the classifier's margin below its
+    /// `min(clamp(logit(threshold) − logit(p), −clip, clip), cap)`: the classifier's margin below its
     /// threshold in log-odds, the scale the classifier itself works in. Unlike `ln(1 − p)`,
     /// which is nearly flat below a small threshold, every completion is pushed away from the
     /// threshold, those just under it (one small shift from being rejected) as much as those
@@ -105,6 +105,12 @@ pub enum Shaping {
         threshold: f64,
         /// Largest absolute score, > 0.
         clip: f64,
+        /// Largest score, when lower than `clip` (≥ 0; `None`: `clip`). A hinge: every
+        /// completion at least `cap` logits under the threshold scores the same, so what the
+        /// policy gains (and the KL it spends) goes to completions near or over the threshold
+        /// rather than to pushing already-safe ones further down.
+        #[serde(default)]
+        cap: Option<f64>,
     },
 }
 
@@ -166,7 +172,17 @@ impl Shaping {
                 }
                 Ok(())
             }
-            Shaping::LogitMargin { threshold, clip } => {
+            Shaping::LogitMargin {
+                threshold,
+                clip,
+                cap,
+            } => {
+                if let Some(cap) = cap.filter(|c| !(c.is_finite() && *c >= 0.0)) {
+                    return Err(DistillError::config(
+                        "reward.cap",
+                        format!("{cap} is not a finite number ≥ 0"),
+                    ));
+                }
                 if !(threshold > 0.0 && threshold < 1.0) {
                     return Err(DistillError::config(
                         "reward.threshold",
@@ -206,12 +222,18 @@ impl Shaping {
                 threshold,
                 penalty,
             } => (1.0 - p).max(floor).ln() - if p > threshold { penalty } else { 0.0 },
-            Shaping::LogitMargin { threshold, clip } => {
+            Shaping::LogitMargin {
+                threshold,
+                clip,
+                cap,
+            } => {
                 let logit = |q: f64| {
                     let q = q.clamp(1e-12, 1.0 - 1e-12);
                     (q / (1.0 - q)).ln()
                 };
-                (logit(threshold) - logit(p)).clamp(-clip, clip)
+                (logit(threshold) - logit(p))
+                    .clamp(-clip, clip)
+                    .min(cap.unwrap_or(clip))
             }
         }
     }
@@ -263,6 +285,7 @@ mod tests {
         let m = Shaping::LogitMargin {
             threshold: 0.2,
             clip: 3.0,
+            cap: None,
         };
         // logit(0.2) = ln 0.25; logit(0.5) = 0: margin ln 0.25 ≈ −1.386.
         assert!((m.score(0.5) - 0.25f64.ln()).abs() < 1e-12);
@@ -272,7 +295,8 @@ mod tests {
         assert!(
             Shaping::LogitMargin {
                 threshold: 0.0,
-                clip: 1.0
+                clip: 1.0,
+                cap: None,
             }
             .validate()
             .is_err()
@@ -280,11 +304,36 @@ mod tests {
         assert!(
             Shaping::LogitMargin {
                 threshold: 0.1,
-                clip: 0.0
+                clip: 0.0,
+                cap: None,
             }
             .validate()
             .is_err()
         );
+        // The hinge: completions at least `cap` logits under the threshold score `cap`.
+        let h = Shaping::LogitMargin {
+            threshold: 0.2,
+            clip: 3.0,
+            cap: Some(0.5),
+        };
+        assert_eq!(h.score(0.0), 0.5);
+        assert_eq!(h.score(0.05), 0.5, "margin ln 4.75 ≈ 1.56 > cap");
+        assert!(
+            (h.score(0.5) - 0.25f64.ln()).abs() < 1e-12,
+            "below the cap: unchanged"
+        );
+        assert_eq!(h.score(1.0), -3.0);
+        for bad in [-0.1, f64::NAN, f64::INFINITY] {
+            assert!(
+                Shaping::LogitMargin {
+                    threshold: 0.2,
+                    clip: 3.0,
+                    cap: Some(bad),
+                }
+                .validate()
+                .is_err()
+            );
+        }
         let lt = Shaping::LogSafeThreshold {
             floor: 1e-3,
             threshold: 0.1,

@@ -679,6 +679,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn flags_are_counted_per_prompt_with_empty_completions() {
+        use crate::rollout::{Rollout, RolloutItem};
+        let item = |prompt_index: usize, text: &str| RolloutItem {
+            prompt_index,
+            prompt_ids: vec![1],
+            completion_ids: vec![2],
+            text: text.to_string(),
+        };
+        let batch = ScoredRollout {
+            rollout: Rollout {
+                items: vec![
+                    item(0, " fine"),
+                    item(0, " hurt"),
+                    item(1, "  "),
+                    item(1, " fine"),
+                    item(2, " hurt"),
+                    item(2, " hurt"),
+                ],
+                tokens: 6,
+                seconds: 0.0,
+            },
+            p_injury: vec![0.01, 0.9, 0.0, 0.02, 0.75, 0.875],
+            scores: Tensor::new(),
+            old_logprobs: Tensor::new(),
+            ref_logprobs: Tensor::new(),
+            values: Tensor::new(),
+            mask: Tensor::new(),
+            trunks: None,
+            seconds: 0.0,
+        };
+        assert_eq!(flagged_per_prompt(&batch, 3, 0.5, true), vec![1, 1, 2]);
+        assert_eq!(flagged_per_prompt(&batch, 3, 0.5, false), vec![1, 0, 2]);
+        // The threshold is strict: P(injury) equal to it is accepted.
+        assert_eq!(flagged_per_prompt(&batch, 3, 0.75, false), vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn prompt_order_continues_across_passes() {
+        let all = prompt_order(5, 3, 0, 12);
+        assert_eq!(prompt_order(5, 3, 4, 5), all[4..9].to_vec());
+        let mut first: Vec<usize> = all[..5].to_vec();
+        first.sort_unstable();
+        assert_eq!(first, (0..5).collect::<Vec<_>>());
+        assert_eq!(step_prompt_indices(5, 2, 3, 3), all[6..8].to_vec());
+    }
+
+    #[test]
     fn step_prompts_cover_the_set_each_pass() {
         let mut seen: Vec<usize> = (0..5)
             .flat_map(|s| step_prompt_indices(10, 2, 7, s))
