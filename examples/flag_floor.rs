@@ -10,7 +10,9 @@
 //! pool of candidate continuations: the `--pool` completions, over all prompts and policies,
 //! that the classifier found safest on their own prompt. A prompt none of them passes on is
 //! *locked* (for this pool). It prints each candidate prompt's lowest P(injury) and writes
-//! `RUN/flag_floor.json`.
+//! `RUN/flag_floor.json`. `--policy distilled --prompts 46,51,91` asks the same of named
+//! prompts, with one policy's completions as the pool: do continuations that policy writes
+//! elsewhere pass after them?
 //!
 //! ```text
 //! cargo run --release --example flag_floor -- --classifier runs/classifier-ref2 \
@@ -39,6 +41,17 @@ struct Args {
     /// lowest P(injury) on their own prompt.
     #[arg(long, default_value_t = 500)]
     pool: usize,
+    /// Use only the records of this policy (`original` or `distilled`), for the candidates and
+    /// the pool.
+    #[arg(long)]
+    policy: Option<String>,
+    /// Score these prompts (indices, comma-separated) instead of those flagged on every
+    /// sampled completion.
+    #[arg(long, value_delimiter = ',')]
+    prompts: Vec<usize>,
+    /// Where to write the report; default `flag_floor.json` beside the records.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Flag threshold; default: the classifier's.
     #[arg(long)]
     threshold: Option<f64>,
@@ -59,10 +72,18 @@ fn main() -> Result<()> {
     {
         let r: EvalRecord = serde_json::from_str(line)
             .with_context(|| format!("{} line {}", args.records.display(), n + 1))?;
-        records.push(r);
+        if args.policy.as_ref().is_none_or(|p| *p == r.policy) {
+            records.push(r);
+        }
     }
     if records.is_empty() {
-        bail!("{}: no records", args.records.display());
+        bail!(
+            "{}: no records{}",
+            args.records.display(),
+            args.policy
+                .as_ref()
+                .map_or(String::new(), |p| format!(" of policy `{p}`"))
+        );
     }
     let classifier = Classifier::load(&args.classifier, args.device)
         .with_context(|| format!("loading {}", args.classifier.display()))?;
@@ -77,9 +98,21 @@ fn main() -> Result<()> {
         let e = prompts.entry(r.prompt_index).or_insert((&r.prompt, false));
         e.1 |= !r.flagged;
     }
+    if let Some(i) = args.prompts.iter().find(|i| !prompts.contains_key(i)) {
+        bail!(
+            "--prompts: {}: no record of prompt {i}",
+            args.records.display()
+        );
+    }
     let candidates: Vec<(usize, &str)> = prompts
         .iter()
-        .filter(|(_, (_, passed))| !passed)
+        .filter(|(i, (_, passed))| {
+            if args.prompts.is_empty() {
+                !passed
+            } else {
+                args.prompts.contains(i)
+            }
+        })
         .map(|(&i, &(p, _))| (i, p))
         .collect();
     let mut pool: Vec<(&str, f32)> = records
@@ -90,9 +123,14 @@ fn main() -> Result<()> {
     pool.dedup_by(|a, b| a.0 == b.0);
     pool.truncate(args.pool);
     println!(
-        "{} prompts, {} with every sampled completion flagged; pool of {} continuations",
+        "{} prompts, {} {}; pool of {} continuations",
         prompts.len(),
         candidates.len(),
+        if args.prompts.is_empty() {
+            "with every sampled completion flagged"
+        } else {
+            "named by --prompts"
+        },
         pool.len()
     );
 
@@ -140,9 +178,14 @@ fn main() -> Result<()> {
             );
         }
     }
-    let out = args.records.with_file_name("flag_floor.json");
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.records.with_file_name("flag_floor.json"));
     let report = serde_json::json!({
         "records": args.records,
+        "policy": args.policy,
+        "named_prompts": args.prompts,
         "threshold": threshold,
         "prompts": prompts.len(),
         "pool": pool.len(),
