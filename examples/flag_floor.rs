@@ -170,13 +170,13 @@ fn main() -> Result<()> {
          continuations flags at least {floor:.4} of completions (prompts weighted equally)",
         prompts.len()
     );
-    if let Some(orig) = original_flagged {
-        if locked > 0 {
-            println!(
-                "original flagged {orig:.4}: the largest reduction consistent with this floor is {:.1}×",
-                orig / floor
-            );
-        }
+    if let Some(orig) = original_flagged
+        && locked > 0
+    {
+        println!(
+            "original flagged {orig:.4}: the largest reduction consistent with this floor is {:.1}×",
+            orig / floor
+        );
     }
     let out = args
         .out

@@ -4,11 +4,14 @@
 mod common;
 
 use common::*;
-use nines_distill::checkpoint::{load_policy_weights, save_policy_weights};
+use nines_distill::checkpoint::{
+    TrainerState, load_policy_weights, read_state, save_policy_weights,
+};
 use nines_distill::metrics::MetricsLog;
-use nines_distill::{PpoConfig, PpoTrainer, TrainScope, load_models};
+use nines_distill::{FnReward, PpoConfig, PpoTrainer, TrainScope, load_models};
 use nines_runtime::LanguageModel;
 use nines_runtime::tch::{Kind, Tensor};
+use tempfile::TempDir;
 
 fn params(lm: &LanguageModel) -> Vec<(String, Tensor)> {
     let mut v: Vec<_> = lm.var_store().variables().into_iter().collect();
@@ -23,11 +26,36 @@ fn generator_params(lm: &LanguageModel) -> Vec<(String, Tensor)> {
         .collect()
 }
 
-fn run(cfg: PpoConfig, dir: &std::path::Path) -> PpoTrainer<impl nines_distill::RewardModel> {
+fn run(cfg: PpoConfig, dir: &std::path::Path) -> Trainer {
     let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
     let mut t = PpoTrainer::new(policy, reference, toy_reward(), cfg).unwrap();
     t.train(&prompts(), dir, false).unwrap();
     t
+}
+
+/// Runs `base` to the end in one folder, and in another stops after `first_steps` steps and
+/// resumes to the end. Returns both folders and trainers, and the trainer state the first leg
+/// of the split run left in its checkpoint.
+type Trainer = PpoTrainer<FnReward<ToyFn>>;
+fn straight_and_resumed(
+    base: &PpoConfig,
+    first_steps: usize,
+) -> (TempDir, Trainer, TempDir, Trainer, TrainerState) {
+    let straight = tempfile::tempdir().unwrap();
+    let a = run(base.clone(), straight.path());
+    let split = tempfile::tempdir().unwrap();
+    let b1 = run(
+        PpoConfig {
+            total_steps: first_steps,
+            ..base.clone()
+        },
+        split.path(),
+    );
+    assert_eq!(b1.steps_done(), first_steps);
+    drop(b1);
+    let first_leg = read_state(&split.path().join("checkpoint")).unwrap();
+    let b = run(base.clone(), split.path());
+    (straight, a, split, b, first_leg)
 }
 
 #[test]
@@ -46,19 +74,7 @@ fn resumed_run_matches_the_uninterrupted_one() {
             scope: scope.clone(),
             ..toy_config()
         };
-        let straight = tempfile::tempdir().unwrap();
-        let a = run(base.clone(), straight.path());
-        let split = tempfile::tempdir().unwrap();
-        let b1 = run(
-            PpoConfig {
-                total_steps: 1,
-                ..base.clone()
-            },
-            split.path(),
-        );
-        assert_eq!(b1.steps_done(), 1);
-        drop(b1);
-        let b = run(base.clone(), split.path());
+        let (straight, a, split, b, _) = straight_and_resumed(&base, 1);
         assert_eq!(b.steps_done(), 3);
         assert_eq!(a.kl_controller().value(), b.kl_controller().value());
         assert_ne!(a.kl_controller().value(), 0.1, "β should have adapted");
@@ -109,20 +125,9 @@ fn resumed_run_replays_the_same_prompts() {
         scope: TrainScope::TopLayers { layers: 1 },
         ..toy_config()
     };
-    let straight = tempfile::tempdir().unwrap();
-    let a = run(base.clone(), straight.path());
-    let split = tempfile::tempdir().unwrap();
-    let b1 = run(
-        PpoConfig {
-            total_steps: 2,
-            ..base.clone()
-        },
-        split.path(),
-    );
-    let queue_at_two = b1.replay_queue().clone();
-    drop(b1);
-    let b = run(base.clone(), split.path());
-    let state = nines_distill::checkpoint::read_state(&straight.path().join("checkpoint")).unwrap();
+    let (straight, a, split, b, first_leg) = straight_and_resumed(&base, 2);
+    let queue_at_two = first_leg.replay;
+    let state = read_state(&straight.path().join("checkpoint")).unwrap();
     assert_eq!(&state.replay, a.replay_queue());
     assert_eq!(
         state.fresh_drawn,
