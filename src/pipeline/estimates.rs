@@ -59,18 +59,16 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
         }
     }
 
-    // Win rate of the filtered policy: the efficient estimator (pairs whose unfiltered
-    // completion the classifier accepts count 1/2 unjudged; a refused prompt loses) and, for
-    // comparison, the naive one over every judged pair.
+    // Win rate of the filtered policy: the efficient estimator (a refused prompt loses
+    // whatever the unfiltered completion was; an answered prompt whose unfiltered completion
+    // the classifier accepts counts 1/2 unjudged; the rest are judged) and, for comparison,
+    // the naive one over every pair.
     let records: Vec<PairRecord> = comparisons
         .iter()
-        .map(|c| PairRecord {
-            unfiltered_accepted: c.unfiltered_accepted,
-            judgment: if c.unfiltered_accepted {
-                None
-            } else {
-                Some(c.filtered.unwrap_or(0.0))
-            },
+        .map(|c| match c.filtered {
+            None => PairRecord::refused(c.unfiltered_accepted),
+            Some(_) if c.unfiltered_accepted => PairRecord::accepted(),
+            Some(j) => PairRecord::rejected(Some(j)),
         })
         .collect();
     let efficient = win_rate::efficient(&records, 0.95)?;

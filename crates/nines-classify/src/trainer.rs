@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use nines_runtime::train::CheckpointSlot;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
@@ -512,31 +513,15 @@ impl<'a> Trainer<'a> {
         state: &State,
         best: Option<&[(String, Tensor)]>,
     ) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| ClassifyError::io(dir, e))?;
-        let tmp = dir.join(format!("{CHECKPOINT}.tmp"));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| ClassifyError::io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| ClassifyError::io(&tmp, e))?;
-        let weights = self.model.named_parameters(true);
-        Tensor::write_safetensors(&weights, tmp.join("weights.safetensors"))?;
-        Tensor::write_safetensors(&opt.state(), tmp.join("optim.safetensors"))?;
-        if let Some(b) = best {
-            Tensor::write_safetensors(b, tmp.join("best.safetensors"))?;
-        }
-        write_json(&tmp.join("state.json"), state)?;
-        let cur = dir.join(CHECKPOINT);
-        let old = dir.join(format!("{CHECKPOINT}.old"));
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| ClassifyError::io(&old, e))?;
-        }
-        if cur.exists() {
-            std::fs::rename(&cur, &old).map_err(|e| ClassifyError::io(&cur, e))?;
-        }
-        std::fs::rename(&tmp, &cur).map_err(|e| ClassifyError::io(&tmp, e))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| ClassifyError::io(&old, e))?;
-        }
+        CheckpointSlot::new(dir.join(CHECKPOINT)).save(|tmp| -> Result<()> {
+            let weights = self.model.named_parameters(true);
+            Tensor::write_safetensors(&weights, tmp.join("weights.safetensors"))?;
+            Tensor::write_safetensors(&opt.state(), tmp.join("optim.safetensors"))?;
+            if let Some(b) = best {
+                Tensor::write_safetensors(b, tmp.join("best.safetensors"))?;
+            }
+            write_json(&tmp.join("state.json"), state)
+        })?;
         Ok(())
     }
 
@@ -548,13 +533,9 @@ impl<'a> Trainer<'a> {
         opt: &mut AdamW,
         fresh: &State,
     ) -> Result<Option<(State, Option<Vec<(String, Tensor)>>)>> {
-        let mut ck = dir.join(CHECKPOINT);
-        if !ck.join("state.json").is_file() {
-            ck = dir.join(format!("{CHECKPOINT}.old"));
-            if !ck.join("state.json").is_file() {
-                return Ok(None);
-            }
-        }
+        let Some(ck) = CheckpointSlot::new(dir.join(CHECKPOINT)).recover()? else {
+            return Ok(None);
+        };
         let state_path = ck.join("state.json");
         let state: State = read_json(&state_path)?;
         if state.backbone != fresh.backbone {

@@ -1,12 +1,12 @@
 //! Checkpoints with exact resume: the trainable parameters (value head included), the
-//! optimizer state and the trainer's counters, written atomically (to a temporary folder,
-//! then renamed) so an interrupted write never replaces the last good checkpoint.
+//! optimizer state and the trainer's counters, written through the runtime's crash-safe
+//! [`CheckpointSlot`]: a crash at any moment leaves a complete checkpoint to resume from.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use nines_runtime::LanguageModel;
-use nines_runtime::train::AdamW;
+use nines_runtime::train::{AdamW, CheckpointSlot};
 use tch::Tensor;
 use tch::nn::VarStore;
 
@@ -56,27 +56,31 @@ fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
     v
 }
 
-/// Writes a checkpoint folder `dir` (replacing an older one only once the new one is
-/// complete).
+/// Writes a checkpoint folder `dir` through [`CheckpointSlot`]: the previous checkpoint is
+/// replaced only once the new one is complete and durable.
 ///
 /// # Errors
 /// [`DistillError::Io`] or LibTorch errors when writing fails.
 pub fn save(dir: &Path, lm: &LanguageModel, optimizer: &AdamW, state: &TrainerState) -> Result<()> {
-    let tmp = dir.with_extension("tmp");
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| DistillError::io(&tmp, e))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| DistillError::io(&tmp, e))?;
-    Tensor::write_safetensors(&trainable(lm.var_store()), tmp.join(TRAINABLE_FILE))?;
-    optimizer.save(&tmp.join(OPTIMIZER_FILE))?;
-    let json = serde_json::to_string_pretty(state)
-        .map_err(|e| DistillError::io(tmp.join(STATE_FILE), std::io::Error::other(e)))?;
-    std::fs::write(tmp.join(STATE_FILE), json)
-        .map_err(|e| DistillError::io(tmp.join(STATE_FILE), e))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| DistillError::io(dir, e))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| DistillError::io(dir, e))
+    CheckpointSlot::new(dir).save(|tmp| -> Result<()> {
+        Tensor::write_safetensors(&trainable(lm.var_store()), tmp.join(TRAINABLE_FILE))?;
+        optimizer.save(&tmp.join(OPTIMIZER_FILE))?;
+        let json = serde_json::to_string_pretty(state)
+            .map_err(|e| DistillError::io(tmp.join(STATE_FILE), std::io::Error::other(e)))?;
+        std::fs::write(tmp.join(STATE_FILE), json)
+            .map_err(|e| DistillError::io(tmp.join(STATE_FILE), e))
+    })?;
+    Ok(())
+}
+
+/// The checkpoint in folder `dir`, after bringing it back from any interrupted save; `None`
+/// when there is none.
+///
+/// # Errors
+/// [`DistillError::Runtime`] with [`nines_runtime::RuntimeError::IncompleteCheckpoint`] when
+/// `dir` holds something that is not a complete checkpoint; I/O errors while repairing.
+pub fn recover(dir: &Path) -> Result<Option<PathBuf>> {
+    Ok(CheckpointSlot::new(dir).recover()?)
 }
 
 /// Reads a checkpoint's [`TrainerState`].
@@ -95,12 +99,14 @@ pub fn read_state(dir: &Path) -> Result<TrainerState> {
     })
 }
 
-/// Restores a checkpoint into a policy (whose trainable set must match) and its optimizer.
+/// Restores a checkpoint into a policy (whose trainable set must match) and its optimizer,
+/// after bringing the folder back from any interrupted save ([`recover`]).
 ///
 /// # Errors
 /// [`DistillError::Checkpoint`] when the checkpoint was written for another model or
 /// another set of trainable parameters.
 pub fn load(dir: &Path, lm: &LanguageModel, optimizer: &mut AdamW) -> Result<TrainerState> {
+    recover(dir)?;
     let state = read_state(dir)?;
     let vocab = lm.model().spec().vocab_size;
     if state.vocab_size != vocab {

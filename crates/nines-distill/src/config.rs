@@ -49,6 +49,13 @@ pub struct PpoConfig {
     pub max_grad_norm: f64,
     /// Policy ratio clip ε: the ratio is clipped to [1 − ε, 1 + ε]. Default 0.2.
     pub cliprange: f64,
+    /// Trust region of one PPO step: the step's passes stop early, before the minibatch whose
+    /// approximate KL to the rollout policy (`½ mean((log π − log π_old)²)`) exceeds
+    /// `1.5 × target_kl`, as in Stable-Baselines3 and OpenAI's Spinning Up. Clipping alone
+    /// does not bound how far a step moves the policy at a high learning rate; without a bound
+    /// a run's divergence from the reference can grow until it only reflects which way
+    /// rounding went. `None` disables it. Default `None`.
+    pub target_kl: Option<f64>,
     /// Value clip: new values stay within this distance of the rollout's. Default 0.2.
     pub cliprange_value: f64,
     /// Weight of the value loss in the total loss. Default 0.1.
@@ -119,6 +126,7 @@ impl Default for PpoConfig {
             },
             max_grad_norm: 1.0,
             cliprange: 0.2,
+            target_kl: None,
             cliprange_value: 0.2,
             vf_coef: 0.1,
             gamma: 1.0,
@@ -206,6 +214,9 @@ impl PpoConfig {
         finite_pos("cliprange", self.cliprange)?;
         finite_pos("cliprange_value", self.cliprange_value)?;
         finite_pos("max_kl", self.max_kl)?;
+        if let Some(t) = self.target_kl {
+            finite_pos("target_kl", t)?;
+        }
         if !(0.0..=1.0).contains(&self.replay_share) {
             return bad(
                 "replay_share",

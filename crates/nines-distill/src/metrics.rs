@@ -56,6 +56,10 @@ pub struct StepMetrics {
     /// Prompts of this step taken from the replay queue (`PpoConfig::replay_share`).
     #[serde(default)]
     pub replayed_prompts: usize,
+    /// Minibatch updates made this step: `ppo_epochs × batch / mini_batch_size`, fewer when
+    /// `PpoConfig::target_kl` stopped the step early.
+    #[serde(default)]
+    pub updates: usize,
 }
 
 /// `1 − Var(returns − values) / Var(returns)` over the masked positions (`None` when the

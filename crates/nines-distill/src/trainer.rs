@@ -365,7 +365,12 @@ impl<R: RewardModel> PpoTrainer<R> {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, self.step, 3));
         let mut sums = LossStats::default();
         let (mut grad_norm, mut updates, mut ent_sum, mut ent_n) = (0.0, 0usize, 0.0, 0usize);
+        let kl_stop = cfg.target_kl.map(|t| 1.5 * t);
+        let mut stopped = false;
         for epoch in 0..cfg.ppo_epochs {
+            if stopped {
+                break;
+            }
             let mut order: Vec<usize> = (0..n).collect();
             order.shuffle(&mut rng);
             for mb in order.chunks(cfg.mini_batch_size) {
@@ -404,6 +409,16 @@ impl<R: RewardModel> PpoTrainer<R> {
                         what: "loss",
                         value: stats.loss,
                     });
+                }
+                if kl_stop.is_some_and(|limit| stats.approx_kl > limit) {
+                    // Out of the trust region: this step's updates end here.
+                    stopped = true;
+                    if ent_n == 0 {
+                        let _guard = tch::no_grad_guard();
+                        ent_sum += entropy(&logits, &cb.mask).double_value(&[]);
+                        ent_n += 1;
+                    }
+                    break;
                 }
                 loss.backward();
                 let norm = if cfg.max_grad_norm > 0.0 {
@@ -462,6 +477,7 @@ impl<R: RewardModel> PpoTrainer<R> {
             rollout_tokens_per_second: batch.rollout.tokens as f64
                 / batch.rollout.seconds.max(1e-9),
             replayed_prompts: 0,
+            updates,
         };
         self.kl.update(kl_mean, n);
         self.step += 1;
@@ -551,10 +567,7 @@ impl<R: RewardModel> PpoTrainer<R> {
             )));
         }
         std::fs::create_dir_all(run_dir).map_err(|e| DistillError::io(run_dir, e))?;
-        if checkpoint_dir(run_dir)
-            .join(checkpoint::STATE_FILE)
-            .exists()
-        {
+        if checkpoint::recover(&checkpoint_dir(run_dir))?.is_some() {
             self.resume(run_dir)?;
         }
         let cfg_path = run_dir.join("config.json");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use nines_distill::{PpoTrainer, load_models};
+use nines_distill::{PpoConfig, PpoTrainer, load_models};
 use nines_runtime::LanguageModel;
 
 fn bad_rate(lm: &LanguageModel, prompts: &[String], seed: u64) -> f64 {
@@ -38,4 +38,35 @@ fn ppo_drives_the_forbidden_rate_down() {
     assert!(before > 0.3, "the toy task must start hard: {before}");
     assert!(after < before / 4.0, "{before} → {after}");
     assert!(metrics.iter().all(|m| m.kl.is_finite() && m.entropy > 0.0));
+    let max_kl = metrics.iter().map(|m| m.kl).fold(0.0, f64::max);
+    assert!(
+        max_kl < 30.0,
+        "KL to the reference stays near the toy optimum's ceiling (≈ 17–21 nats): {max_kl}"
+    );
+}
+
+/// The trust region: with `target_kl` far below what one minibatch update moves the policy,
+/// every step stops after its first update; without it every step makes all its updates.
+#[test]
+fn target_kl_stops_each_step_early() {
+    let base = PpoConfig {
+        total_steps: 3,
+        ..toy_config()
+    };
+    let full = base.ppo_epochs * base.batch_size() / base.mini_batch_size;
+    for (target_kl, per_step) in [(None, full), (Some(1e-6), 1)] {
+        let cfg = PpoConfig {
+            target_kl,
+            ..base.clone()
+        };
+        let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
+        let mut trainer = PpoTrainer::new(policy, reference, toy_reward(), cfg).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = trainer.train(&prompts(), dir.path(), false).unwrap();
+        assert_eq!(metrics.len(), 3);
+        for m in &metrics {
+            assert_eq!(m.updates, per_step, "target_kl {target_kl:?}: {m:?}");
+            assert!(m.entropy > 0.0);
+        }
+    }
 }

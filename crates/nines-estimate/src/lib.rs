@@ -24,8 +24,8 @@
 //! use nines_estimate::win_rate::{efficient, PairRecord};
 //! // Three pairs whose unfiltered completion passed the classifier (worth 1/2, nobody looks)
 //! // and two that did not, judged by a person: filtered preferred once, one tie.
-//! let acc = PairRecord { unfiltered_accepted: true, judgment: None };
-//! let rej = |j| PairRecord { unfiltered_accepted: false, judgment: Some(j) };
+//! let acc = PairRecord::accepted();
+//! let rej = |j| PairRecord::rejected(Some(j));
 //! let w = efficient(&[acc, acc, acc, rej(1.0), rej(0.5)], 0.95).unwrap();
 //! assert!((w.estimate.value - (3.0 * 0.5 + 1.0 + 0.5) / 5.0).abs() < 1e-12);
 //! assert_eq!(w.comparisons, 2);

@@ -16,6 +16,12 @@
 //! The symmetry needs the filtered policy to be *sequential* rejection sampling (the
 //! unfiltered policy conditioned on acceptance) and a judge that cannot tell which side is
 //! which (randomized left/right order). It does not hold for the batched-safest filter.
+//!
+//! A filter that gives up on a prompt (no candidate accepted within its budget) answers with
+//! a *refusal*, which loses: such a pair is worth 0 whatever the unfiltered completion was.
+//! The symmetry argument covers only pairs where the filtered policy produced a completion, so
+//! the efficient estimators take each pair's refusal explicitly ([`PairRecord::refused`],
+//! [`PairCounts::refused`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -47,10 +53,69 @@ pub fn naive(judgments: &[f64], level: f64) -> Result<Estimate> {
 pub struct PairRecord {
     /// Whether the classifier accepted the pair's *unfiltered* completion.
     pub unfiltered_accepted: bool,
+    /// Whether the filtered policy refused the prompt (its filter accepted no candidate). A
+    /// refusal loses: the pair is worth 0 whatever the unfiltered completion was, and needs no
+    /// judgment (one given is ignored). Default false.
+    #[serde(default)]
+    pub filtered_refused: bool,
     /// The person's judgment in [0, 1] (1 = filtered preferred), if the pair was judged.
     /// Accepted pairs need none (a judgment there is ignored: the pair counts 1/2). Rejected
     /// pairs may be left unjudged only if the judged ones are a random subsample.
     pub judgment: Option<f64>,
+}
+
+impl PairRecord {
+    /// The filtered policy answered and the classifier accepted the unfiltered completion:
+    /// worth 1/2, not judged.
+    pub fn accepted() -> Self {
+        PairRecord {
+            unfiltered_accepted: true,
+            filtered_refused: false,
+            judgment: None,
+        }
+    }
+
+    /// The filtered policy answered, the classifier rejected the unfiltered completion, and a
+    /// person judged the pair (`None`: left out of a random subsample).
+    pub fn rejected(judgment: Option<f64>) -> Self {
+        PairRecord {
+            unfiltered_accepted: false,
+            filtered_refused: false,
+            judgment,
+        }
+    }
+
+    /// The filtered policy refused the prompt: worth 0, not judged. `unfiltered_accepted`
+    /// records the classifier's verdict on the unfiltered completion (it does not change the
+    /// pair's value).
+    pub fn refused(unfiltered_accepted: bool) -> Self {
+        PairRecord {
+            unfiltered_accepted,
+            filtered_refused: true,
+            judgment: None,
+        }
+    }
+}
+
+/// How the pairs of the efficient protocol fell: the three cells are disjoint and together
+/// hold every pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairCounts {
+    /// Pairs whose prompt the filtered policy refused (worth 0).
+    pub refused: u64,
+    /// Pairs with a filtered completion whose unfiltered completion the classifier accepted
+    /// (worth 1/2).
+    pub accepted: u64,
+    /// Pairs with a filtered completion whose unfiltered completion the classifier rejected
+    /// (judged, all or a random subsample).
+    pub rejected: u64,
+}
+
+impl PairCounts {
+    /// Every pair.
+    pub fn pairs(&self) -> u64 {
+        self.refused + self.accepted + self.rejected
+    }
 }
 
 /// An efficient win-rate estimate and its bookkeeping.
@@ -60,25 +125,30 @@ pub struct WinRate {
     pub estimate: Estimate,
     /// Pairs generated (classifier run on every unfiltered completion).
     pub pairs: u64,
-    /// Pairs whose unfiltered completion was accepted (worth 1/2, not judged).
+    /// Pairs whose unfiltered completion was accepted and whose prompt the filtered policy
+    /// answered (worth 1/2, not judged).
     pub accepted: u64,
+    /// Pairs whose prompt the filtered policy refused (worth 0, not judged).
+    #[serde(default)]
+    pub refused: u64,
     /// Human comparisons used.
     pub comparisons: u64,
     /// Comparisons the naive protocol would have needed on the same pairs, minus those used.
     pub comparisons_saved: u64,
 }
 
-/// Efficient protocol from per-pair records. See [`efficient_from_counts`].
+/// Efficient protocol from per-pair records. See [`efficient_from_pair_counts`].
 pub fn efficient(records: &[PairRecord], level: f64) -> Result<WinRate> {
     check::nonempty("records", records)?;
-    let mut accepted = 0u64;
-    let mut rejected = 0u64;
+    let mut counts = PairCounts::default();
     let mut judged = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        if r.unfiltered_accepted {
-            accepted += 1;
+        if r.filtered_refused {
+            counts.refused += 1;
+        } else if r.unfiltered_accepted {
+            counts.accepted += 1;
         } else {
-            rejected += 1;
+            counts.rejected += 1;
             if let Some(j) = r.judgment {
                 if !(j.is_finite() && (0.0..=1.0).contains(&j)) {
                     return Err(EstimateError::Probability {
@@ -92,19 +162,12 @@ pub fn efficient(records: &[PairRecord], level: f64) -> Result<WinRate> {
             }
         }
     }
-    efficient_from_counts(accepted, rejected, &judged, level)
+    efficient_from_pair_counts(counts, &judged, level)
 }
 
-/// Efficient protocol from counts: `accepted` pairs worth 1/2 each, `rejected` pairs of which
-/// a random subsample (or all) were judged with `rejected_judgments`.
-///
-/// `Ŵ = α̂/2 + (1 − α̂) m̂`, with `α̂ = accepted/pairs` and `m̂` the mean judgment on rejected
-/// pairs; unbiased (given the counts, `E[m̂] = E[J | rejected]`). Variance
-/// `(1/2 − m̂)² α̂(1−α̂)/N + (1−α̂)² v̂/n_r` with `v̂` the judgments' sample variance over the
-/// `n_r` judged pairs (`v̂ = 1/4`, the largest possible, if `n_r = 1`). If no pair was rejected,
-/// `Ŵ = 1/2` and the interval is the bound `1/2 ± u/2` with `u` the Clopper-Pearson upper
-/// bound on the rejection rate ([`IntervalKind::Bound`]). The normal interval needs a few dozen
-/// judged rejected pairs.
+/// Efficient protocol from counts when the filtered policy never refuses: `accepted` pairs
+/// worth 1/2 each, `rejected` pairs of which a random subsample (or all) were judged with
+/// `rejected_judgments`. The same as [`efficient_from_pair_counts`] with no refused pair.
 ///
 /// ```
 /// use nines_estimate::win_rate::efficient_from_counts;
@@ -121,21 +184,57 @@ pub fn efficient_from_counts(
     rejected_judgments: &[f64],
     level: f64,
 ) -> Result<WinRate> {
-    check::level(level)?;
-    let core = core(
-        accepted,
-        rejected,
+    efficient_from_pair_counts(
+        PairCounts {
+            refused: 0,
+            accepted,
+            rejected,
+        },
         rejected_judgments,
-        "rejected_judgments",
         level,
-    )?;
-    let (ci, kind) = if rejected == 0 {
+    )
+}
+
+/// Efficient protocol from counts: `counts.refused` pairs worth 0 (the filtered policy
+/// refused), `counts.accepted` pairs worth 1/2 (unfiltered completion accepted, filtered
+/// completion produced), and `counts.rejected` pairs of which a random subsample (or all)
+/// were judged with `rejected_judgments`.
+///
+/// `Ŵ = ρ̂_a/2 + ρ̂_r m̂`, with `ρ̂_a`, `ρ̂_r` the accepted and rejected shares of all pairs and
+/// `m̂` the mean judgment on rejected pairs; unbiased (given the counts,
+/// `E[m̂] = E[J | rejected, answered]`). Variance: the multinomial part
+/// `(ρ̂_a/4 + ρ̂_r m̂² − (ρ̂_a/2 + ρ̂_r m̂)²)/N` plus the judging part `ρ̂_r² v̂/n_r`, with `v̂` the
+/// judgments' sample variance over the `n_r` judged pairs (`v̂ = 1/4`, the largest possible,
+/// if `n_r = 1`); without refusals the first part is `(1/2 − m̂)² α̂(1−α̂)/N`. If no pair was
+/// rejected, the unjudged share is bounded: without refusals `Ŵ = 1/2` and the interval is
+/// the bound `1/2 ± u/2` with `u` the Clopper-Pearson upper bound on the rejection rate
+/// ([`IntervalKind::Bound`]); with refusals the bound's half-width `u/2` is added to the
+/// multinomial variance as a pseudo-variance. The normal interval needs a few dozen judged
+/// rejected pairs.
+///
+/// ```
+/// use nines_estimate::win_rate::{PairCounts, efficient_from_pair_counts};
+/// // 100 prompts: the filter refused 10, answered 80 whose unfiltered completion passed, and
+/// // 10 whose unfiltered completion was rejected; people preferred the filtered one in 6.
+/// let judgments = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+/// let counts = PairCounts { refused: 10, accepted: 80, rejected: 10 };
+/// let w = efficient_from_pair_counts(counts, &judgments, 0.95).unwrap();
+/// assert!((w.estimate.value - (0.10 * 0.0 + 0.80 * 0.5 + 0.10 * 0.6)).abs() < 1e-12);
+/// ```
+pub fn efficient_from_pair_counts(
+    counts: PairCounts,
+    rejected_judgments: &[f64],
+    level: f64,
+) -> Result<WinRate> {
+    check::level(level)?;
+    let core = core(counts, rejected_judgments, "rejected_judgments", level)?;
+    let (ci, kind) = if counts.rejected == 0 && counts.refused == 0 {
         (core.bound, IntervalKind::Bound)
     } else {
         let ci = normal(core.value, core.var.sqrt(), level)?;
         ((ci.0.max(0.0), ci.1.min(1.0)), IntervalKind::Normal)
     };
-    let pairs = accepted + rejected;
+    let pairs = counts.pairs();
     Ok(WinRate {
         estimate: Estimate {
             value: core.value,
@@ -146,7 +245,8 @@ pub fn efficient_from_counts(
             method: Method::new(Estimator::WinRateEfficient, kind),
         },
         pairs,
-        accepted,
+        accepted: counts.accepted,
+        refused: counts.refused,
         comparisons: rejected_judgments.len() as u64,
         comparisons_saved: pairs - rejected_judgments.len() as u64,
     })
@@ -164,14 +264,11 @@ struct Core {
     bound: (f64, f64),
 }
 
-fn core(
-    accepted: u64,
-    rejected: u64,
-    judgments: &[f64],
-    field: &'static str,
-    level: f64,
-) -> Result<Core> {
-    let pairs = accepted + rejected;
+fn core(counts: PairCounts, judgments: &[f64], field: &'static str, level: f64) -> Result<Core> {
+    let PairCounts {
+        accepted, rejected, ..
+    } = counts;
+    let pairs = counts.pairs();
     if pairs == 0 {
         return Err(EstimateError::Empty { field: "pairs" });
     }
@@ -186,14 +283,19 @@ fn core(
         });
     }
     let n = pairs as f64;
+    let a = accepted as f64 / n;
     if rejected == 0 {
+        // The rejected-and-answered share, 0 here, is bounded by u; each such pair is worth
+        // at most 1 and at least 0, so it moves W by at most u/2 from Ŵ's centre.
         let u = interval::effective_bounds(0.0, n, ProportionInterval::ClopperPearson, level)?.1;
         let z = z_value(level)?;
+        let value = 0.5 * a;
+        let multinomial = 0.25 * a * (1.0 - a) / n;
         return Ok(Core {
-            value: 0.5,
-            var: (0.5 * u / z).powi(2),
-            se_reported: 0.0,
-            bound: (0.5 - 0.5 * u, 0.5 + 0.5 * u),
+            value,
+            var: multinomial + (0.5 * u / z).powi(2),
+            se_reported: multinomial.sqrt(),
+            bound: (value - 0.5 * u, value + 0.5 * u),
         });
     }
     if judgments.is_empty() {
@@ -203,16 +305,17 @@ fn core(
             got: 0,
         });
     }
-    let a = accepted as f64 / n;
+    let r = rejected as f64 / n;
     let m = stats::mean(judgments);
     let v = if judgments.len() >= 2 {
         stats::variance(judgments)
     } else {
         0.25
     };
-    let value = 0.5 * a + (1.0 - a) * m;
-    let var =
-        (0.5 - m).powi(2) * a * (1.0 - a) / n + (1.0 - a).powi(2) * v / judgments.len() as f64;
+    let value = 0.5 * a + r * m;
+    let second_moment = 0.25 * a + r * m * m;
+    let multinomial = (second_moment - value * value).max(0.0) / n;
+    let var = multinomial + r * r * v / judgments.len() as f64;
     Ok(Core {
         value,
         var,
@@ -228,17 +331,20 @@ pub struct Stratum {
     pub weight: f64,
     /// Pairs in this stratum whose unfiltered completion was accepted.
     pub accepted: u64,
-    /// Pairs whose unfiltered completion was rejected.
+    /// Pairs whose unfiltered completion was rejected (and whose prompt was answered).
     pub rejected: u64,
     /// Judgments on all or a random subsample of the rejected pairs.
     pub rejected_judgments: Vec<f64>,
+    /// Pairs whose prompt the filtered policy refused (worth 0). Default 0.
+    #[serde(default)]
+    pub refused: u64,
 }
 
 /// Stratified efficient estimator: `Ŵ = Σ_h ω_h Ŵ_h` with `Ŵ_h` the efficient estimator in
 /// stratum `h` and `ω_h` the normalized stratum weights; `Var = Σ_h ω_h² Var_h`. Sampling
 /// within strata may be arbitrary (oversample low-acceptance prompts freely): the weights undo
-/// it. A stratum with no rejected pair contributes 1/2 with its binomial bound as a
-/// pseudo-variance. `n` = pairs.
+/// it. A stratum with no rejected pair contributes its accepted share's 1/2 with its binomial
+/// bound as a pseudo-variance; refused pairs count 0. `n` = pairs.
 pub fn stratified(strata: &[Stratum], level: f64) -> Result<WinRate> {
     check::nonempty("strata", strata)?;
     check::level(level)?;
@@ -246,11 +352,15 @@ pub fn stratified(strata: &[Stratum], level: f64) -> Result<WinRate> {
     check::weights("strata.weight", &ws, true)?;
     let total_w: f64 = ws.iter().sum();
     let (mut value, mut var) = (0.0, 0.0);
-    let (mut pairs, mut accepted, mut comparisons) = (0u64, 0u64, 0u64);
+    let (mut pairs, mut accepted, mut refused, mut comparisons) = (0u64, 0u64, 0u64, 0u64);
     for s in strata {
+        let counts = PairCounts {
+            refused: s.refused,
+            accepted: s.accepted,
+            rejected: s.rejected,
+        };
         let c = core(
-            s.accepted,
-            s.rejected,
+            counts,
             &s.rejected_judgments,
             "strata.rejected_judgments",
             level,
@@ -258,8 +368,9 @@ pub fn stratified(strata: &[Stratum], level: f64) -> Result<WinRate> {
         let w = s.weight / total_w;
         value += w * c.value;
         var += w * w * c.var;
-        pairs += s.accepted + s.rejected;
+        pairs += counts.pairs();
         accepted += s.accepted;
+        refused += s.refused;
         comparisons += s.rejected_judgments.len() as u64;
     }
     let se = var.sqrt();
@@ -275,6 +386,7 @@ pub fn stratified(strata: &[Stratum], level: f64) -> Result<WinRate> {
         },
         pairs,
         accepted,
+        refused,
         comparisons,
         comparisons_saved: pairs - comparisons,
     })
@@ -288,21 +400,29 @@ pub struct WeightedPair {
     pub weight: f64,
     /// Whether the unfiltered completion was accepted.
     pub unfiltered_accepted: bool,
-    /// The judgment, required when the unfiltered completion was rejected.
+    /// Whether the filtered policy refused the prompt (the pair is worth 0). Default false.
+    #[serde(default)]
+    pub filtered_refused: bool,
+    /// The judgment, required when the unfiltered completion was rejected and the prompt
+    /// answered.
     pub judgment: Option<f64>,
 }
 
 /// Efficient win rate over prompts drawn with unequal probabilities (e.g. low-acceptance
-/// prompts oversampled): `Y_i = 1/2` for accepted pairs, `J_i` otherwise, combined by
+/// prompts oversampled): `Y_i = 0` for refused prompts, `1/2` for accepted pairs, `J_i`
+/// otherwise, combined by
 /// self-normalized weighting (delta-method interval, clipped to [0, 1]). `n` = pairs.
 pub fn weighted(pairs: &[WeightedPair], level: f64) -> Result<WinRate> {
     check::at_least("pairs", pairs, 2)?;
     let mut ys = Vec::with_capacity(pairs.len());
     let mut ws = Vec::with_capacity(pairs.len());
-    let mut accepted = 0u64;
+    let (mut accepted, mut refused) = (0u64, 0u64);
     for (i, p) in pairs.iter().enumerate() {
         ws.push(p.weight);
-        if p.unfiltered_accepted {
+        if p.filtered_refused {
+            refused += 1;
+            ys.push(0.0);
+        } else if p.unfiltered_accepted {
             accepted += 1;
             ys.push(0.5);
         } else {
@@ -331,8 +451,9 @@ pub fn weighted(pairs: &[WeightedPair], level: f64) -> Result<WinRate> {
         estimate: e,
         pairs: n,
         accepted,
-        comparisons: n - accepted,
-        comparisons_saved: accepted,
+        refused,
+        comparisons: n - accepted - refused,
+        comparisons_saved: accepted + refused,
     })
 }
 

@@ -187,10 +187,7 @@ fn probabilities_outside_the_unit_interval() {
         win_rate::naive(&[0.5, 1.2], 0.95),
         Err(E::Probability { index: 1, .. })
     ));
-    let rec = |j| PairRecord {
-        unfiltered_accepted: false,
-        judgment: Some(j),
-    };
+    let rec = |j| PairRecord::rejected(Some(j));
     assert!(matches!(
         win_rate::efficient(&[rec(0.5), rec(-1.0)], 0.95),
         Err(E::Probability { index: 1, .. })
@@ -288,6 +285,7 @@ fn levels_counts_and_parameters() {
         accepted: 3,
         rejected: 1,
         rejected_judgments: vec![1.0],
+        refused: 0,
     };
     assert!(matches!(
         win_rate::stratified(&[st], 0.95),
@@ -296,6 +294,7 @@ fn levels_counts_and_parameters() {
     let wp = WeightedPair {
         weight: 1.0,
         unfiltered_accepted: false,
+        filtered_refused: false,
         judgment: None,
     };
     let e = win_rate::weighted(&[wp, wp], 0.95).unwrap_err();

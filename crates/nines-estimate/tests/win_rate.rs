@@ -56,10 +56,7 @@ fn rejected_judgments(rng: &mut ChaCha8Rng, s: &Scenario, r: u64) -> Vec<f64> {
 #[test]
 fn symmetry_closed_forms() {
     // All accepted: exactly 1/2, no comparison, bound from the binomial upper limit.
-    let acc = PairRecord {
-        unfiltered_accepted: true,
-        judgment: None,
-    };
+    let acc = PairRecord::accepted();
     let w = efficient(&[acc; 100], 0.95).unwrap();
     assert_eq!(w.estimate.value, 0.5);
     assert_eq!(w.comparisons, 0);
@@ -68,13 +65,10 @@ fn symmetry_closed_forms() {
     assert!((w.estimate.ci.1 - (0.5 + 0.5 * u)).abs() < 1e-9);
     // Judgments on accepted pairs are ignored (they count 1/2).
     let odd = PairRecord {
-        unfiltered_accepted: true,
         judgment: Some(1.0),
+        ..PairRecord::accepted()
     };
-    let rej = PairRecord {
-        unfiltered_accepted: false,
-        judgment: Some(1.0),
-    };
+    let rej = PairRecord::rejected(Some(1.0));
     let w = efficient(&[odd, odd, rej, rej], 0.95).unwrap();
     assert_eq!(w.estimate.value, 0.75);
     assert_eq!(w.comparisons, 2);
@@ -110,9 +104,10 @@ fn monte_carlo_efficient_records() {
             let recs: Vec<PairRecord> = (0..n)
                 .map(|_| {
                     let accepted = rng.random::<f64>() < a;
-                    PairRecord {
-                        unfiltered_accepted: accepted,
-                        judgment: (!accepted).then(|| judge(rng, &s, false)),
+                    if accepted {
+                        PairRecord::accepted()
+                    } else {
+                        PairRecord::rejected(Some(judge(rng, &s, false)))
                     }
                 })
                 .collect();
@@ -197,6 +192,7 @@ fn monte_carlo_stratified_oversampled() {
                     accepted: n - r,
                     rejected: r,
                     rejected_judgments: rejected_judgments(rng, &s, r.min(150)),
+                    refused: 0,
                 }
             })
             .collect();
@@ -257,6 +253,7 @@ fn monte_carlo_weighted_prompts() {
                 WeightedPair {
                     weight: 0.1 / q[t],
                     unfiltered_accepted: accepted,
+                    filtered_refused: false,
                     judgment: (!accepted).then(|| judge(rng, &s, false)),
                 }
             })
@@ -306,4 +303,119 @@ fn neyman_allocation_sums_and_proportions() {
     assert!(n[2] > n[0]);
     let n = win_rate::neyman_allocation(&[1.0, 3.0], &[0.0, 0.0], 8).unwrap();
     assert_eq!(n, vec![2, 6]);
+}
+
+/// A filter that gives up after `K` rejected candidates refuses prompt `x` with probability
+/// `(1 − a(x))^K`, and a refusal loses. Prompts come from a fixed population with acceptance
+/// rates from 0.05 to 0.99 (half of them low, so about a third of prompts are refused); the
+/// unfiltered completion and the filter's candidates are independent draws. The efficient
+/// estimator fed each pair's refusal covers the true win rate; the old accounting, which
+/// counted a pair 1/2 whenever the unfiltered completion was accepted (even when the filter
+/// refused), is biased upward by half the share of (accepted, refused) pairs.
+#[test]
+fn monte_carlo_efficient_with_refusals() {
+    const K: i32 = 3;
+    const PAIRS: usize = 400;
+    // (acceptance, P(filtered preferred | unfiltered rejected)).
+    let population: Vec<(f64, f64)> = (0..200)
+        .map(|i| {
+            let a = if i % 2 == 0 {
+                0.05 + 0.25 * (i as f64 / 200.0)
+            } else {
+                0.8 + 0.19 * (i as f64 / 200.0)
+            };
+            (a, 0.5 + 0.3 * ((i * 37 % 200) as f64 / 200.0))
+        })
+        .collect();
+    let refusal = |a: f64| (1.0 - a).powi(K);
+    // Judgments: ties 10%; given rejection, wins `win`, losses the rest; given acceptance,
+    // wins and losses equally likely (the symmetric judge).
+    let tie = 0.1;
+    let mean_given_rejected = |win: f64| win + 0.5 * tie;
+    let truth = population
+        .iter()
+        .map(|&(a, win)| (1.0 - refusal(a)) * (0.5 * a + (1.0 - a) * mean_given_rejected(win)))
+        .sum::<f64>()
+        / population.len() as f64;
+    let old_bias = population
+        .iter()
+        .map(|&(a, _)| 0.5 * a * refusal(a))
+        .sum::<f64>()
+        / population.len() as f64;
+    let draw = |rng: &mut ChaCha8Rng| -> Vec<(PairRecord, PairRecord)> {
+        (0..PAIRS)
+            .map(|_| {
+                let (a, win) = population[rng.random_range(0..population.len())];
+                let accepted = rng.random::<f64>() < a;
+                let refused = rng.random::<f64>() < refusal(a);
+                let u: f64 = rng.random();
+                let j = if u < tie {
+                    0.5
+                } else if accepted {
+                    if u < tie + 0.5 * (1.0 - tie) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                } else if u < tie + win {
+                    1.0
+                } else {
+                    0.0
+                };
+                let fixed = if refused {
+                    PairRecord::refused(accepted)
+                } else if accepted {
+                    PairRecord::accepted()
+                } else {
+                    PairRecord::rejected(Some(j))
+                };
+                // The old accounting: 1/2 whenever the unfiltered completion passed; a
+                // rejected pair judged 0 when the filter refused.
+                let old = if accepted {
+                    PairRecord::accepted()
+                } else {
+                    PairRecord::rejected(Some(if refused { 0.0 } else { j }))
+                };
+                (fixed, old)
+            })
+            .collect()
+    };
+    let mut refused_share = 0.0;
+    let fixed = run(4000, 120, truth, |rng| {
+        let recs: Vec<PairRecord> = draw(rng).into_iter().map(|p| p.0).collect();
+        let w = efficient(&recs, 0.95).unwrap();
+        refused_share += w.refused as f64 / w.pairs as f64;
+        w.estimate
+    });
+    assert_valid("efficient win rate with refusals", &fixed);
+    refused_share /= 4000.0;
+    assert!(
+        (0.25..0.45).contains(&refused_share),
+        "the regime refuses about a third of prompts: {refused_share}"
+    );
+    let old = run(4000, 120, truth, |rng| {
+        let recs: Vec<PairRecord> = draw(rng).into_iter().map(|p| p.1).collect();
+        efficient(&recs, 0.95).unwrap().estimate
+    });
+    println!(
+        "old accounting: truth {:.4} mean {:.4} (z = {:.1}, predicted bias {old_bias:.4}) coverage {:.3}",
+        old.truth,
+        old.mean,
+        old.z(),
+        old.coverage
+    );
+    assert!(
+        ((old.mean - old.truth) - old_bias).abs() < 4.0 * old.se_of_mean,
+        "the old accounting's bias is half the (accepted, refused) share"
+    );
+    assert!(
+        old.z() > 10.0,
+        "the old accounting is biased: z = {}",
+        old.z()
+    );
+    assert!(
+        old.coverage < 0.90,
+        "the old accounting's interval misses: coverage {}",
+        old.coverage
+    );
 }

@@ -7,6 +7,16 @@ use std::path::PathBuf;
 /// Each variant names the file, tensor or field involved and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// A checkpoint folder is not a complete checkpoint (no manifest, or a file missing or of
+    /// the wrong size): a save was cut short, or the folder was written or changed by
+    /// something else. It is left as it is.
+    #[error("{path}: not a complete checkpoint: {message}; move it away to start over")]
+    IncompleteCheckpoint {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// What is missing.
+        message: String,
+    },
     /// A file could not be opened or read.
     #[error("{path}: {source}")]
     Io {
@@ -159,7 +169,8 @@ pub enum RuntimeError {
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
 impl RuntimeError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An [`RuntimeError::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         RuntimeError::Io {
             path: path.into(),
             source,

@@ -241,7 +241,7 @@ fn resumed_run_continues_bit_for_bit() {
     for _ in 0..3 {
         first.train_step().unwrap();
     }
-    let ck = first.save_checkpoint(dir.path(), 2).unwrap();
+    let ck = first.save_checkpoint(dir.path()).unwrap();
     let position = first.position();
     drop(first);
     let mut second = trainer(&fixture("gpt_neo"), c);
@@ -282,10 +282,7 @@ fn run_logs_metrics_checkpoints_and_resumes() {
         rows.iter().filter(|r| r.get("val_ppl").is_some()).count(),
         3
     );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("checkpoints/LATEST")).unwrap(),
-        "step-00000004"
-    );
+    assert_eq!(checkpoint_step(dir.path()), 4);
     // A longer run over the same folder with other settings refuses to resume.
     let mut longer = c.clone();
     longer.max_steps = 6;
@@ -313,7 +310,7 @@ fn resuming_a_checkpoint_of_another_model_or_data_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mut ft = trainer(&fixture("gpt2"), cfg(2));
     ft.train_step().unwrap();
-    ft.save_checkpoint(dir.path(), 2).unwrap();
+    ft.save_checkpoint(dir.path()).unwrap();
 
     let mut other = trainer(&fixture("gpt_neo"), cfg(2));
     let err = other.resume_from(dir.path()).unwrap_err();
@@ -358,7 +355,7 @@ fn nan_loss_stops_and_keeps_the_last_good_checkpoint() {
     let mut ft = trainer(&fixture("llama"), c);
     ft.train_step().unwrap();
     ft.train_step().unwrap();
-    let good = ft.save_checkpoint(dir.path(), 2).unwrap();
+    let good = ft.save_checkpoint(dir.path()).unwrap();
     let good_bytes = std::fs::read(good.join("trainable.safetensors")).unwrap();
     // Poison a frozen layer: the loss becomes NaN.
     let vars = ft.model().var_store().variables();
@@ -378,10 +375,7 @@ fn nan_loss_stops_and_keeps_the_last_good_checkpoint() {
         }
         other => panic!("expected NonFinite, got {other}"),
     }
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("checkpoints/LATEST")).unwrap(),
-        "step-00000002"
-    );
+    assert_eq!(checkpoint_step(dir.path()), 2);
     assert_eq!(
         std::fs::read(good.join("trainable.safetensors")).unwrap(),
         good_bytes
@@ -394,31 +388,23 @@ fn disk_full_while_saving_leaves_the_previous_checkpoint_intact() {
     let c = cfg(8);
     let mut ft = trainer(&fixture("gpt2"), c.clone());
     ft.train_step().unwrap();
-    let good: PathBuf = ft.save_checkpoint(dir.path(), 2).unwrap();
+    let good: PathBuf = ft.save_checkpoint(dir.path()).unwrap();
     ft.train_step().unwrap();
     for after in 0..4 {
         ft.inject_write_fault(Some(after));
-        let err = ft.save_checkpoint(dir.path(), 2).unwrap_err();
+        let err = ft.save_checkpoint(dir.path()).unwrap_err();
         match &err {
             FinetuneError::CheckpointSave { source, .. } => {
                 assert_eq!(source.kind(), std::io::ErrorKind::StorageFull)
             }
             other => panic!("expected CheckpointSave, got {other}"),
         }
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("checkpoints/LATEST")).unwrap(),
-            "step-00000001"
-        );
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("checkpoints"))
+        assert_eq!(checkpoint_step(dir.path()), 1);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(
-            leftovers
-                .iter()
-                .all(|n| n == "LATEST" || n == "step-00000001"),
-            "{leftovers:?}"
-        );
+        assert_eq!(leftovers, ["checkpoint"]);
     }
     ft.inject_write_fault(None);
     let mut fresh = trainer(&fixture("gpt2"), c);
@@ -511,4 +497,11 @@ fn cached_finetune_trains_once_and_reuses_the_export() {
         matches!(err, FinetuneError::Runtime(RuntimeError::InvalidInput(_))),
         "{err}"
     );
+}
+
+/// The step of the run folder's checkpoint, from its state file.
+fn checkpoint_step(run_dir: &std::path::Path) -> u64 {
+    let text = std::fs::read_to_string(run_dir.join("checkpoint/state.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["step"].as_u64().unwrap()
 }

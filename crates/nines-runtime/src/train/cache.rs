@@ -149,7 +149,7 @@ pub fn finetune_cached<S: AsRef<str>>(
         serde_json::to_vec_pretty(&report).expect("report serializes"),
     )
     .map_err(|e| FinetuneError::Runtime(RuntimeError::io(&path, e)))?;
-    let _ = std::fs::remove_dir_all(run_dir.join("checkpoints"));
+    let _ = std::fs::remove_dir_all(run_dir.join("checkpoint"));
     Ok(out)
 }
 

@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
 use super::pack::{PackedTokens, hex};
+use super::slot::CheckpointSlot;
 use super::{
     AdamW, AdamWConfig, LrSchedule, ScheduleKind, freeze_all_but_top_layers, frozen_bottom_blocks,
 };
@@ -250,7 +251,7 @@ pub struct Evaluation {
 /// How [`Finetuner::run`] manages the run folder.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Run folder: `metrics.jsonl` and `checkpoints/` go here.
+    /// Run folder: `metrics.jsonl` and the `checkpoint/` folder go here.
     pub dir: PathBuf,
     /// Stop after this many minutes of training (the schedule still spans `max_steps`).
     pub max_minutes: Option<f64>,
@@ -260,17 +261,15 @@ pub struct RunOptions {
     pub eval_every: usize,
     /// Validate on at most this many sequences, evenly spaced (0 = all).
     pub eval_sequences: usize,
-    /// Resume from `dir/checkpoints/LATEST` when present.
+    /// Resume from `dir/checkpoint` when present.
     pub resume: bool,
     /// Show a progress bar on stderr.
     pub progress: bool,
-    /// Keep this many newest checkpoints. Default 2.
-    pub keep_checkpoints: usize,
 }
 
 impl RunOptions {
     /// Defaults: checkpoint every 50 steps, validate before and after on at most 64
-    /// sequences, resume when a checkpoint exists, no progress bar, keep 2 checkpoints.
+    /// sequences, resume when a checkpoint exists, no progress bar.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         RunOptions {
             dir: dir.into(),
@@ -280,7 +279,6 @@ impl RunOptions {
             eval_sequences: 64,
             resume: true,
             progress: false,
-            keep_checkpoints: 2,
         }
     }
 }
@@ -338,7 +336,8 @@ struct CheckpointState {
 const TRAINABLE_FILE: &str = "trainable.safetensors";
 const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 const STATE_FILE: &str = "state.json";
-const LATEST: &str = "LATEST";
+/// The checkpoint folder inside a run folder.
+const CHECKPOINT_DIR: &str = "checkpoint";
 
 /// A fine-tuning run over one model and one packed training set.
 pub struct Finetuner {
@@ -357,6 +356,8 @@ pub struct Finetuner {
     last_loss: Option<f64>,
     fingerprint: Fingerprint,
     last_checkpoint: Option<PathBuf>,
+    /// The step the newest checkpoint written or resumed from holds.
+    last_checkpoint_step: Option<usize>,
     write_fault_after: Option<usize>,
 }
 
@@ -486,6 +487,7 @@ impl Finetuner {
             last_loss: None,
             fingerprint,
             last_checkpoint: None,
+            last_checkpoint_step: None,
             write_fault_after: None,
         };
         ft.order = ft.epoch_order(0);
@@ -684,56 +686,29 @@ impl Finetuner {
         evaluate(&self.lm, data, max_sequences, self.cfg.batch_size)
     }
 
-    /// Saves a checkpoint under `dir/checkpoints/step-NNNNNNNN/` (written to a temporary
-    /// folder, synced, renamed, then `LATEST` is atomically repointed) and prunes all but
-    /// the newest `keep`. Returns the checkpoint folder.
+    /// Saves a checkpoint in `dir/checkpoint/` through the crash-safe [`CheckpointSlot`]
+    /// (written to a staging folder, every file synced, marked complete, swapped in; the
+    /// previous checkpoint is removed only then). Returns the checkpoint folder.
     ///
     /// # Errors
-    /// [`FinetuneError::CheckpointSave`] on any write failure; the previous checkpoint and
-    /// `LATEST` are left as they were and the partial folder is removed.
-    pub fn save_checkpoint(&mut self, dir: &Path, keep: usize) -> FinetuneResult<PathBuf> {
-        let root = dir.join("checkpoints");
-        std::fs::create_dir_all(&root).map_err(|e| save_err(&root, e))?;
-        let name = format!("step-{:08}", self.step);
-        let final_dir = root.join(&name);
-        let tmp = root.join(format!(".{name}.tmp"));
-        let result = self.write_checkpoint_files(&tmp);
-        if let Err(e) = result {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-        if final_dir.exists() {
-            let _ = std::fs::remove_dir_all(&final_dir);
-        }
-        std::fs::rename(&tmp, &final_dir).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&tmp);
-            save_err(&final_dir, e)
-        })?;
-        sync_dir(&root).map_err(|e| save_err(&root, e))?;
-        let latest_tmp = root.join(format!(".{LATEST}.tmp"));
-        let repoint = self
-            .write_file(&latest_tmp, name.as_bytes())
-            .and_then(|()| {
-                std::fs::rename(&latest_tmp, root.join(LATEST)).map_err(|e| save_err(&root, e))
-            });
-        if let Err(e) = repoint {
-            let _ = std::fs::remove_file(&latest_tmp);
-            if self.last_checkpoint.as_deref() != Some(final_dir.as_path()) {
-                let _ = std::fs::remove_dir_all(&final_dir);
-            }
-            return Err(e);
-        }
-        sync_dir(&root).map_err(|e| save_err(&root, e))?;
-        self.last_checkpoint = Some(final_dir.clone());
-        prune(&root, keep.max(1));
-        Ok(final_dir)
+    /// [`FinetuneError::CheckpointSave`] on any write failure; the previous checkpoint is left
+    /// as it was and the partial folder is removed.
+    pub fn save_checkpoint(&mut self, dir: &Path) -> FinetuneResult<PathBuf> {
+        let slot = CheckpointSlot::new(dir.join(CHECKPOINT_DIR));
+        let saved = slot
+            .save(|staging| self.write_checkpoint_files(staging))
+            .map_err(|e| match e {
+                FinetuneError::Runtime(RuntimeError::Io { path, source }) => {
+                    save_err(&path, source)
+                }
+                other => other,
+            })?;
+        self.last_checkpoint = Some(saved.clone());
+        self.last_checkpoint_step = Some(self.step);
+        Ok(saved)
     }
 
     fn write_checkpoint_files(&mut self, tmp: &Path) -> FinetuneResult<()> {
-        if tmp.exists() {
-            let _ = std::fs::remove_dir_all(tmp);
-        }
-        std::fs::create_dir_all(tmp).map_err(|e| save_err(tmp, e))?;
         let bytes = safetensors_bytes(&self.trainable).map_err(FinetuneError::Runtime)?;
         self.write_file(&tmp.join(TRAINABLE_FILE), &bytes)?;
         let opt_path = tmp.join(OPTIMIZER_FILE);
@@ -742,7 +717,6 @@ impl Finetuner {
             RuntimeError::Io { path, source } => save_err(&path, source),
             other => save_err(&opt_path, std::io::Error::other(other.to_string())),
         })?;
-        fsync_file(&opt_path).map_err(|e| save_err(&opt_path, e))?;
         let state = CheckpointState {
             format: 1,
             step: self.step,
@@ -754,8 +728,7 @@ impl Finetuner {
             settings: self.cfg.clone(),
         };
         let json = serde_json::to_vec_pretty(&state).expect("state serializes");
-        self.write_file(&tmp.join(STATE_FILE), &json)?;
-        sync_dir(tmp).map_err(|e| save_err(tmp, e))
+        self.write_file(&tmp.join(STATE_FILE), &json)
     }
 
     fn check_fault(&mut self, path: &Path) -> FinetuneResult<()> {
@@ -777,12 +750,12 @@ impl Finetuner {
     fn write_file(&mut self, path: &Path, bytes: &[u8]) -> FinetuneResult<()> {
         self.check_fault(path)?;
         let mut f = std::fs::File::create(path).map_err(|e| save_err(path, e))?;
-        f.write_all(bytes).map_err(|e| save_err(path, e))?;
-        f.sync_all().map_err(|e| save_err(path, e))
+        f.write_all(bytes).map_err(|e| save_err(path, e))
     }
 
     /// Restores weights, optimizer state, data position and counters from `checkpoint` (a
-    /// `step-N` folder, or a run folder whose `checkpoints/LATEST` names one).
+    /// checkpoint folder, or a run folder whose `checkpoint/` holds one; an interrupted save
+    /// there is recovered first).
     ///
     /// # Errors
     /// [`FinetuneError::ResumeMismatch`] when the checkpoint belongs to another model, data,
@@ -790,7 +763,7 @@ impl Finetuner {
     pub fn resume_from(&mut self, checkpoint: &Path) -> FinetuneResult<()> {
         let dir = resolve_checkpoint(checkpoint)?.ok_or_else(|| {
             FinetuneError::Runtime(RuntimeError::MissingFile {
-                path: checkpoint.join("checkpoints").join(LATEST),
+                path: checkpoint.join(CHECKPOINT_DIR),
                 what: "fine-tuning checkpoint",
             })
         })?;
@@ -854,6 +827,7 @@ impl Finetuner {
         self.elapsed_s = state.elapsed_s;
         self.last_loss = state.last_loss;
         self.last_checkpoint = Some(dir);
+        self.last_checkpoint_step = Some(state.step);
         Ok(())
     }
 
@@ -954,18 +928,14 @@ impl Finetuner {
             }
             if opts.checkpoint_every > 0 && self.step.is_multiple_of(opts.checkpoint_every) && !done
             {
-                self.save_checkpoint(&opts.dir, opts.keep_checkpoints)?;
+                self.save_checkpoint(&opts.dir)?;
             }
         }
         if let Some(bar) = &bar {
             bar.finish();
         }
-        let at_checkpoint = self
-            .last_checkpoint
-            .as_ref()
-            .is_some_and(|p| p.ends_with(format!("step-{:08}", self.step)));
-        if !at_checkpoint {
-            self.save_checkpoint(&opts.dir, opts.keep_checkpoints)?;
+        if self.last_checkpoint_step != Some(self.step) {
+            self.save_checkpoint(&opts.dir)?;
         }
         if let Some(e) = eval(self)? {
             log(
@@ -1069,55 +1039,14 @@ fn save_err(path: &Path, source: std::io::Error) -> FinetuneError {
     }
 }
 
-fn fsync_file(path: &Path) -> std::io::Result<()> {
-    std::fs::File::open(path)?.sync_all()
-}
-
-fn sync_dir(path: &Path) -> std::io::Result<()> {
-    std::fs::File::open(path)?.sync_all()
-}
-
-/// The checkpoint folder `path` designates: itself when it holds `state.json`, else the one
-/// `path/checkpoints/LATEST` (or `path/LATEST`) names; `None` when there is none.
+/// The checkpoint folder `path` designates: itself when it holds `state.json`, else the
+/// run folder's `checkpoint/` slot, brought back from any interrupted save; `None` when there
+/// is none.
 fn resolve_checkpoint(path: &Path) -> FinetuneResult<Option<PathBuf>> {
     if path.join(STATE_FILE).is_file() {
         return Ok(Some(path.to_path_buf()));
     }
-    for root in [path.join("checkpoints"), path.to_path_buf()] {
-        let latest = root.join(LATEST);
-        if latest.is_file() {
-            let name = std::fs::read_to_string(&latest).map_err(|e| io_err(&latest, e))?;
-            let dir = root.join(name.trim());
-            if !dir.join(STATE_FILE).is_file() {
-                return Err(RuntimeError::MissingFile {
-                    path: dir.join(STATE_FILE),
-                    what: "checkpoint state named by LATEST",
-                }
-                .into());
-            }
-            return Ok(Some(dir));
-        }
-    }
-    Ok(None)
-}
-
-fn prune(root: &Path, keep: usize) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    let mut steps: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("step-"))
-        })
-        .collect();
-    steps.sort();
-    let n = steps.len();
-    for old in steps.into_iter().take(n.saturating_sub(keep)) {
-        let _ = std::fs::remove_dir_all(old);
-    }
+    Ok(CheckpointSlot::new(path.join(CHECKPOINT_DIR)).recover()?)
 }
 
 /// Serializes named tensors as f32 (exact for f32, bf16 and f16 values) to safetensors

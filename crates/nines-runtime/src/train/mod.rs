@@ -28,6 +28,7 @@ mod freeze;
 mod optim;
 mod pack;
 mod schedule;
+pub mod slot;
 
 pub use cache::{REPORT_FILE, finetune_cache_key, finetune_cached};
 pub use export::export_hf;
@@ -41,3 +42,4 @@ pub use freeze::{
 pub use optim::{AdamW, AdamWConfig, adamw_update};
 pub use pack::PackedTokens;
 pub use schedule::{LrSchedule, ScheduleKind};
+pub use slot::CheckpointSlot;
