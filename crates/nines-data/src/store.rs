@@ -14,8 +14,13 @@
 //! - [`Store::append`] writes a whole batch with one `write` call, then `fsync`s; records are
 //!   in memory only once they are on disk.
 //! - A crash can only tear the last line. On [`Store::open`] an unterminated last line that
-//!   does not parse is cut off (reported in [`OpenReport::torn_tail_bytes`]); every earlier
-//!   line is kept. A test kills a writer process with SIGKILL mid-write to check this.
+//!   does not parse is cut off so that appends start on a fresh line, but its bytes are
+//!   first appended to the quarantine file `<store>.quarantine` next to the store and synced
+//!   (reported in [`OpenReport::quarantine`]): nothing stored is ever deleted. A torn write
+//!   (the JSON ends early) is expected after a crash; a complete line that is not a valid
+//!   record is someone's data, and opening says so on stderr. Every earlier line is kept. A
+//!   test kills a writer process with SIGKILL mid-write to check this.
+//! - A UTF-8 byte-order mark at the start of the file is accepted and kept.
 //! - Whole-file rewrites ([`Store::compact`], [`write_jsonl_atomic`]) go to a temporary file
 //!   in the same folder, which is `fsync`ed and renamed over the target, then the folder is
 //!   `fsync`ed.
@@ -74,9 +79,40 @@ pub struct OpenReport {
     pub bad_lines: usize,
     /// The first few bad lines, as `file:line: reason`.
     pub bad_line_errors: Vec<String>,
-    /// Bytes of an unterminated, unparsable last line that were cut off (torn write).
+    /// Bytes of an unterminated last line that ended early (a torn write), set aside: cut
+    /// from the store and kept in the quarantine file by a writer, ignored by a reader.
     pub torn_tail_bytes: u64,
+    /// An unterminated last line that is not a valid record, set aside the same way.
+    pub invalid_tail: Option<InvalidTail>,
+    /// Where a writer kept the last line it cut off, if it cut one.
+    pub quarantine: Option<PathBuf>,
+    /// Whether the file starts with a UTF-8 byte-order mark (accepted and kept).
+    pub byte_order_mark: bool,
 }
+
+/// An unterminated last line that parses as JSON but is not a valid record, or does not
+/// parse for a reason other than ending early: not a crash artefact but someone's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTail {
+    /// 1-based line number.
+    pub line: usize,
+    /// Its length in bytes.
+    pub bytes: u64,
+    /// Why it is not a record.
+    pub reason: String,
+}
+
+/// The quarantine file of a store: `<store>.quarantine`, next to it.
+pub fn quarantine_path(store: &Path) -> PathBuf {
+    let mut name = store
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".quarantine");
+    store.with_file_name(name)
+}
+
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 /// What [`Store::append`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -148,9 +184,23 @@ impl Store {
         let mut store = Store::empty(path.clone());
         let keep = store.load(&bytes, options)?;
         if keep < bytes.len() {
-            // Cut the torn tail; appends then start on a fresh line.
+            // Set the unparsable tail aside, then cut it: appends start on a fresh line and
+            // no byte is lost.
+            let quarantine = quarantine_path(&path);
+            keep_aside(&quarantine, &bytes[keep..])?;
             file.set_len(keep as u64).map_err(|e| Error::io(&path, e))?;
             file.sync_all().map_err(|e| Error::io(&path, e))?;
+            if let Some(t) = &store.report.invalid_tail {
+                eprintln!(
+                    "warning: {}:{}: the last line ({} bytes) is not a valid record ({}); it was moved to {} and the store continues without it",
+                    path.display(),
+                    t.line,
+                    t.bytes,
+                    t.reason,
+                    quarantine.display()
+                );
+            }
+            store.report.quarantine = Some(quarantine);
         } else if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
             // A complete last record without its newline: terminate it.
             file.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
@@ -188,24 +238,43 @@ impl Store {
     /// Parses the file content; returns how many bytes to keep (less than all when the last
     /// line is torn).
     fn load(&mut self, bytes: &[u8], options: StoreOptions) -> Result<usize> {
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let start = if bytes.starts_with(BYTE_ORDER_MARK) {
+            self.report.byte_order_mark = true;
+            BYTE_ORDER_MARK.len()
+        } else {
+            0
+        };
+        let complete = bytes
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(start, |i| (i + 1).max(start));
         let mut keep = bytes.len();
         let mut line_no = 0;
-        for line in bytes[..complete].split_inclusive(|&b| b == b'\n') {
+        for line in bytes[start..complete].split_inclusive(|&b| b == b'\n') {
             line_no += 1;
             self.load_line(&line[..line.len() - 1], line_no, options)?;
         }
         let tail = &bytes[complete..];
         if !tail.iter().all(u8::is_ascii_whitespace) {
             line_no += 1;
-            let parsed = std::str::from_utf8(tail)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Snippet>(t).ok());
-            if parsed.is_some() {
-                self.load_line(tail, line_no, options)?;
-            } else {
-                self.report.torn_tail_bytes = tail.len() as u64;
-                keep = complete;
+            match parse_line(&self.path, tail, line_no) {
+                Ok(_) => self.load_line(tail, line_no, options)?,
+                Err(e) => {
+                    let torn = matches!(
+                        serde_json::from_slice::<serde_json::Value>(tail),
+                        Err(ref j) if j.is_eof()
+                    );
+                    if torn {
+                        self.report.torn_tail_bytes = tail.len() as u64;
+                    } else {
+                        self.report.invalid_tail = Some(InvalidTail {
+                            line: line_no,
+                            bytes: tail.len() as u64,
+                            reason: e.to_string(),
+                        });
+                    }
+                    keep = complete;
+                }
             }
         }
         self.lines = line_no;
@@ -509,6 +578,19 @@ fn lock_path(path: &Path) -> PathBuf {
 }
 
 /// Parses one JSONL line into a validated snippet, with `file:line` errors.
+/// Appends `bytes` (and a newline) to the quarantine file and syncs it.
+fn keep_aside(quarantine: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(quarantine)
+        .map_err(|e| Error::io(quarantine, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.write_all(b"\n"))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(quarantine, e))
+}
+
 pub(crate) fn parse_line(path: &Path, line: &[u8], line_no: usize) -> Result<Snippet> {
     let bad = |reason: String| Error::BadLine {
         path: path.to_path_buf(),
@@ -745,6 +827,71 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.len(), 4);
         assert_eq!(store.open_report().torn_tail_bytes, 0);
+    }
+
+    #[test]
+    fn a_cut_tail_is_kept_in_the_quarantine_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let mut store = Store::open(&path).unwrap();
+        store.append((0..2).map(snip)).unwrap();
+        drop(store);
+        let before = std::fs::read(&path).unwrap();
+        // A complete line of the wrong schema, without its newline: someone's data.
+        let wrong = br#"{"id": "x", "text": "not a snippet"}"#;
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(wrong).unwrap();
+        drop(f);
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.len(), 2);
+        let report = store.open_report().clone();
+        let tail = report.invalid_tail.expect("reported as invalid, not torn");
+        assert_eq!((tail.line, tail.bytes), (3, wrong.len() as u64));
+        assert_eq!(report.torn_tail_bytes, 0);
+        let q = quarantine_path(&path);
+        assert_eq!(report.quarantine.as_deref(), Some(q.as_path()));
+        assert_eq!(std::fs::read(&q).unwrap(), [&wrong[..], b"\n"].concat());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // A torn write is set aside too, appended after the first.
+        let line = serde_json::to_string(&snip(7)).unwrap();
+        let torn = &line.as_bytes()[..line.len() / 3];
+        store.append(vec![snip(2)]).unwrap();
+        drop(store);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(torn).unwrap();
+        drop(f);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.open_report().torn_tail_bytes, torn.len() as u64);
+        assert!(store.open_report().invalid_tail.is_none());
+        assert_eq!(
+            std::fs::read(&q).unwrap(),
+            [&wrong[..], b"\n", torn, b"\n"].concat()
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted_by_every_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let lines: Vec<String> = (0..2)
+            .map(|i| serde_json::to_string(&snip(i)).unwrap())
+            .collect();
+        let mut bytes = BYTE_ORDER_MARK.to_vec();
+        bytes.extend(format!("{}\n{}\n", lines[0], lines[1]).into_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        for lenient in [false, true] {
+            let store = Store::open_read_only(&path, StoreOptions { lenient }).unwrap();
+            assert_eq!(store.len(), 2, "read-only, lenient {lenient}");
+            assert!(store.open_report().byte_order_mark);
+            assert_eq!(store.open_report().bad_lines, 0);
+        }
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.len(), 2);
+        store.append(vec![snip(2)]).unwrap();
+        drop(store);
+        assert_eq!(Store::open(&path).unwrap().len(), 3);
+        assert!(std::fs::read(&path).unwrap().starts_with(BYTE_ORDER_MARK));
     }
 
     #[test]
