@@ -265,7 +265,7 @@ impl PipelineConfig {
         Ok(cfg)
     }
 
-    /// Checks ranges; the error names the key.
+    /// Checks ranges, each size against its documented maximum; the error names the key.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         let bad = |key: &str, message: String| {
             Err(ConfigError {
@@ -274,6 +274,34 @@ impl PipelineConfig {
                 message,
             })
         };
+        for (key, value, max) in self.sizes() {
+            if value > max {
+                return bad(key, format!("{value} is above the maximum of {max}"));
+            }
+        }
+        if self.run_dir.as_os_str().is_empty() {
+            return bad(
+                "run_dir",
+                "is empty: the run would be written into the current folder".into(),
+            );
+        }
+        if self.threads < 0 {
+            return bad(
+                "threads",
+                format!("{} is negative (0: LibTorch's default)", self.threads),
+            );
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let most_threads = 4 * cores;
+        if self.threads as usize > most_threads {
+            return bad(
+                "threads",
+                format!(
+                    "{} is more than 4 per core ({most_threads} on this machine of {cores})",
+                    self.threads
+                ),
+            );
+        }
         let d = &self.data;
         if d.train_prompts == 0 {
             return bad("data.train_prompts", "must be at least 1".into());
@@ -363,6 +391,154 @@ impl PipelineConfig {
         }
         Ok(())
     }
+
+    /// Every size setting with its key and documented maximum.
+    fn sizes(&self) -> [(&'static str, usize, usize); 16] {
+        let (d, g, k, a, f, s) = (
+            &self.data,
+            &self.generator,
+            &self.classifier,
+            &self.active,
+            &self.filter,
+            &self.distill,
+        );
+        [
+            ("data.train_prompts", d.train_prompts, MAX_PROMPTS),
+            ("data.test_prompts", d.test_prompts, MAX_PROMPTS),
+            (
+                "data.completions_per_prompt",
+                d.completions_per_prompt,
+                1_000,
+            ),
+            ("data.batch_size", d.batch_size, MAX_BATCH),
+            ("generator.max_new_tokens", g.max_new_tokens, MAX_TOKENS),
+            ("generator.finetune_steps", g.finetune_steps, MAX_STEPS),
+            (
+                "classifier.train_negatives",
+                k.train_negatives,
+                MAX_EXAMPLES,
+            ),
+            ("classifier.eval_negatives", k.eval_negatives, MAX_EXAMPLES),
+            ("classifier.epochs", k.epochs, 1_000),
+            ("classifier.max_len", k.max_len, MAX_TOKENS),
+            ("active.pool_size", a.pool_size, MAX_EXAMPLES),
+            ("filter.max_attempts", f.max_attempts, 100_000),
+            ("distill.steps", s.steps, MAX_STEPS),
+            ("distill.prompts_per_step", s.prompts_per_step, MAX_BATCH),
+            ("distill.samples_per_prompt", s.samples_per_prompt, 256),
+            ("distill.top_layers", s.top_layers, 1_000),
+        ]
+    }
+
+    /// Checks what the run reads before any stage starts: the corpus exists, the generator
+    /// is a GGUF file whose header parses or a Hugging Face folder with `config.json` and
+    /// `tokenizer.json`, the classifier backbone is such a folder whose context holds
+    /// `classifier.max_len`, the run folder is not the current folder, and the fine-tuning
+    /// cache is a folder. The error names the key.
+    pub fn check_inputs(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError {
+            origin: origin.into(),
+            key: key.into(),
+            message,
+        };
+        let corpus = &self.data.corpus;
+        if !corpus.exists() {
+            return Err(bad(
+                "data.corpus",
+                format!("{}: no such file or folder", corpus.display()),
+            ));
+        }
+        check_model(&self.generator.model).map_err(|m| bad("generator.model", m))?;
+        let backbone = &self.classifier.backbone;
+        let config = check_hf_folder(backbone).map_err(|m| bad("classifier.backbone", m))?;
+        if let Some(n) = config
+            .get("max_position_embeddings")
+            .and_then(serde_json::Value::as_u64)
+            && self.classifier.max_len as u64 > n
+        {
+            return Err(bad(
+                "classifier.max_len",
+                format!(
+                    "{} is longer than the backbone's context ({n} positions, {})",
+                    self.classifier.max_len,
+                    backbone.join("config.json").display()
+                ),
+            ));
+        }
+        let cache = &self.generator.finetune_cache;
+        if cache.exists() && !cache.is_dir() {
+            return Err(bad(
+                "generator.finetune_cache",
+                format!("{} is not a folder", cache.display()),
+            ));
+        }
+        if let (Ok(run), Ok(here)) = (
+            std::fs::canonicalize(&self.run_dir),
+            std::env::current_dir().and_then(std::fs::canonicalize),
+        ) && run == here
+        {
+            return Err(bad(
+                "run_dir",
+                format!(
+                    "{} is the current folder: give the run a folder of its own",
+                    self.run_dir.display()
+                ),
+            ));
+        }
+        if self.run_dir.exists() && !self.run_dir.is_dir() {
+            return Err(bad(
+                "run_dir",
+                format!("{} is not a folder", self.run_dir.display()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Most prompts of either split.
+pub const MAX_PROMPTS: usize = 1_000_000;
+/// Most prompts per batch (generation, PPO step).
+pub const MAX_BATCH: usize = 4_096;
+/// Most tokens of a completion or a classifier input.
+pub const MAX_TOKENS: usize = 8_192;
+/// Most training steps of a stage.
+pub const MAX_STEPS: usize = 1_000_000;
+/// Most examples drawn for a classifier set or pool.
+pub const MAX_EXAMPLES: usize = 10_000_000;
+
+/// A GGUF file whose header and metadata parse, or a Hugging Face folder.
+fn check_model(path: &Path) -> Result<(), String> {
+    if path.is_file() {
+        return nines_runtime::checkpoint::gguf::GgufFile::open(path)
+            .map(|_| ())
+            .map_err(|e| format!("not a loadable GGUF file: {e}"));
+    }
+    check_hf_folder(path).map(|_| ())
+}
+
+/// A folder with `tokenizer.json` and a `config.json` object; returns the config.
+fn check_hf_folder(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    if !path.exists() {
+        return Err(format!("{}: no such file or folder", path.display()));
+    }
+    if !path.is_dir() {
+        return Err(format!(
+            "{} is neither a GGUF file nor a model folder",
+            path.display()
+        ));
+    }
+    let tokenizer = path.join("tokenizer.json");
+    if !tokenizer.is_file() {
+        return Err(format!("{}: missing", tokenizer.display()));
+    }
+    let config = path.join("config.json");
+    let text =
+        std::fs::read_to_string(&config).map_err(|e| format!("{}: {e}", config.display()))?;
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(format!("{}: not a JSON object", config.display())),
+        Err(e) => Err(format!("{}: invalid JSON: {e}", config.display())),
+    }
 }
 
 #[cfg(test)]
@@ -392,5 +568,105 @@ mod tests {
         let err =
             PipelineConfig::from_toml_str("[classifier]\nepochs = -1\n", "t.toml").unwrap_err();
         assert_eq!(err.key, "classifier.epochs");
+    }
+
+    #[test]
+    fn sizes_threads_and_run_dir_are_bounded() {
+        for (toml, key) in [
+            ("[data]\nbatch_size = 1000000000000000\n", "data.batch_size"),
+            (
+                "[classifier]\nmax_len = 1000000000000\n",
+                "classifier.max_len",
+            ),
+            (
+                "[distill]\nsamples_per_prompt = 100000\n",
+                "distill.samples_per_prompt",
+            ),
+            ("threads = -4\n", "threads"),
+            ("threads = 100000\n", "threads"),
+            ("run_dir = \"\"\n", "run_dir"),
+        ] {
+            let err = PipelineConfig::from_toml_str(toml, "t.toml").unwrap_err();
+            assert_eq!(err.key, key, "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn inputs_are_checked_before_any_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let good = PipelineConfig {
+            run_dir: dir.path().join("run"),
+            data: DataConfig {
+                corpus: root.join("data/corpus"),
+                ..Default::default()
+            },
+            generator: GeneratorConfig {
+                model: root.join("crates/nines-runtime/tests/fixtures/llama"),
+                finetune_cache: dir.path().join("cache"),
+                ..Default::default()
+            },
+            classifier: ClassifierStageConfig {
+                backbone: root.join("crates/nines-runtime/tests/fixtures/bert"),
+                max_len: 16,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        good.check_inputs("t").unwrap();
+        let not_a_model = dir.path().join("notes.gguf");
+        std::fs::write(&not_a_model, b"GGUF but not really").unwrap();
+        for (cfg, key) in [
+            (
+                PipelineConfig {
+                    data: DataConfig {
+                        corpus: dir.path().join("missing"),
+                        ..good.data.clone()
+                    },
+                    ..good.clone()
+                },
+                "data.corpus",
+            ),
+            (
+                PipelineConfig {
+                    generator: GeneratorConfig {
+                        model: not_a_model.clone(),
+                        ..good.generator.clone()
+                    },
+                    ..good.clone()
+                },
+                "generator.model",
+            ),
+            (
+                PipelineConfig {
+                    generator: GeneratorConfig {
+                        model: dir.path().to_path_buf(),
+                        ..good.generator.clone()
+                    },
+                    ..good.clone()
+                },
+                "generator.model",
+            ),
+            (
+                PipelineConfig {
+                    classifier: ClassifierStageConfig {
+                        max_len: 100_000,
+                        ..good.classifier.clone()
+                    },
+                    ..good.clone()
+                },
+                "classifier.max_len",
+            ),
+            (
+                PipelineConfig {
+                    run_dir: PathBuf::from("."),
+                    ..good.clone()
+                },
+                "run_dir",
+            ),
+        ] {
+            let err = cfg.check_inputs("t").unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
     }
 }

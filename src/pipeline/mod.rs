@@ -79,6 +79,7 @@ impl Pipeline {
     /// Opens the run folder named by the configuration and records the configuration there.
     pub fn new(config: PipelineConfig) -> Result<Self, PipelineError> {
         config.validate("settings")?;
+        config.check_inputs("settings")?;
         let run = RunDir::open(&config.run_dir)?;
         let text =
             toml::to_string_pretty(&config).map_err(|e| PipelineError::Other(e.to_string()))?;
