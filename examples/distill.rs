@@ -176,9 +176,7 @@ fn oracle_p(labeler: &OracleLabeler, prompt: &str, completion: &str) -> f32 {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if args.threads > 0 {
-        tch::set_num_threads(args.threads);
-    }
+    nines::runtime::device::set_threads(args.threads)?;
     let options = LoadOptions {
         device: args.device,
         ..Default::default()

@@ -209,9 +209,7 @@ fn write_parity(lm: &LanguageModel, path: &Path) -> Result<()> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if args.threads > 0 {
-        tch::set_num_threads(args.threads);
-    }
+    nines::runtime::device::set_threads(args.threads)?;
     let lora = (args.lora_rank > 0).then(|| LoraConfig {
         rank: args.lora_rank,
         alpha: args.lora_alpha,

@@ -54,9 +54,7 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if args.threads > 0 {
-        tch::set_num_threads(args.threads);
-    }
+    nines::runtime::device::set_threads(args.threads)?;
     let lm = LanguageModel::load(
         &args.model,
         LoadOptions {

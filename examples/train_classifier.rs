@@ -138,9 +138,7 @@ fn subsample_negatives(train: &mut Vec<Example>, keep: usize, seed: u64) -> usiz
 
 fn main() -> Result<()> {
     let a = Args::parse();
-    if a.threads > 0 {
-        tch::set_num_threads(a.threads);
-    }
+    nines::runtime::device::set_threads(a.threads)?;
     let source = match a.labels.as_str() {
         "majority" => LabelSource::Majority,
         "any" => LabelSource::AnyInjury,

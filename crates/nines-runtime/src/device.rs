@@ -175,3 +175,26 @@ mod tests {
         assert!("f8".parse::<DType>().is_err());
     }
 }
+
+/// Sets LibTorch's intra-op threads: 0 keeps LibTorch's default; otherwise at most 4 per
+/// core of this machine, since more only oversubscribe it (tens of thousands never return:
+/// OpenMP tries to start them all).
+///
+/// # Errors
+/// [`RuntimeError::InvalidSetting`] (`threads`) for a negative count or one above the limit.
+pub fn set_threads(threads: i32) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let most = 4 * cores;
+    if threads < 0 || threads as usize > most {
+        return Err(RuntimeError::InvalidSetting {
+            field: "threads",
+            message: format!(
+                "{threads} is not in 0..={most} (0: LibTorch's default; at most 4 per core, {cores} here)"
+            ),
+        });
+    }
+    if threads > 0 {
+        tch::set_num_threads(threads);
+    }
+    Ok(())
+}

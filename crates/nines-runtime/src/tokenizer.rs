@@ -74,13 +74,14 @@ impl Tokenizer {
         .into_iter()
         .collect();
         let pad_id = find(&["<pad>", "[PAD]", "<|endoftext|>"]);
-        Ok(Tokenizer {
+        Tokenizer {
             inner,
             origin,
             bos_id,
             eos_ids,
             pad_id,
-        })
+        }
+        .probed()
     }
 
     /// Builds a byte-level BPE tokenizer from `tokenizer.ggml.*` metadata (model `gpt2`).
@@ -211,13 +212,42 @@ impl Tokenizer {
                 .map_err(|e| err(e.to_string()))?;
             inner.with_post_processor(Some(template));
         }
-        Ok(Tokenizer {
+        Tokenizer {
             inner,
             origin,
             bos_id,
             eos_ids,
             pad_id,
-        })
+        }
+        .probed()
+    }
+
+    /// Encodes a probe text, alone and as a pair, with special tokens, so that a tokenizer
+    /// that loads but cannot encode (a post-processor naming an undefined special token, a
+    /// template with pieces it does not have) fails here with a typed error instead of
+    /// panicking inside the tokenizers library at the first real encode.
+    fn probed(self) -> Result<Self> {
+        const PROBE: &str = "The ship rolled. He fell, 42 feet!";
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.inner
+                .encode(PROBE, true)
+                .and_then(|_| self.inner.encode((PROBE, PROBE), true))
+                .map(|_| ())
+        }));
+        match outcome {
+            Ok(Ok(())) => Ok(self),
+            Ok(Err(e)) => Err(self.err(format!("cannot encode a probe text: {e}"))),
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("a panic in the tokenizers library");
+                Err(self.err(format!(
+                    "cannot encode a probe text ({why}): is its post-processor's template consistent with its special tokens?"
+                )))
+            }
+        }
     }
 
     /// Where the tokenizer came from.

@@ -261,3 +261,86 @@ fn generation_on_tiny_model_behaves() {
     let scored = lm.score(&[("The keeper", " watched")], 1).unwrap();
     assert!(!scored[0].is_empty() && scored[0].iter().all(|l| *l < 0.0));
 }
+
+/// A post-processor whose template names a special token the tokenizer does not define
+/// loads in the tokenizers library and panics at the first encode: the runtime's load probes
+/// it and returns a typed error naming the file.
+#[test]
+fn tokenizer_template_with_an_undefined_special_token() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["model.safetensors", "config.json"] {
+        std::fs::copy(fixture("llama").join(f), dir.path().join(f)).unwrap();
+    }
+    let mut tok: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("llama/tokenizer.json")).unwrap())
+            .unwrap();
+    tok["post_processor"] = serde_json::json!({
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "<nope>", "type_id": 0}},
+                   {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [{"Sequence": {"id": "A", "type_id": 0}},
+                 {"Sequence": {"id": "B", "type_id": 1}}],
+        "special_tokens": {}
+    });
+    std::fs::write(dir.path().join("tokenizer.json"), tok.to_string()).unwrap();
+    let err = load_err(dir.path());
+    assert!(matches!(err, RuntimeError::Tokenizer { .. }), "{err}");
+    assert!(err.to_string().contains("tokenizer.json"), "{err}");
+}
+
+/// Sizes that would wrap, go negative or exhaust memory are refused before any work.
+#[test]
+fn generation_sizes_are_checked() {
+    let lm = LanguageModel::load(fixture("llama"), cpu()).unwrap();
+    let cfg = |f: fn(&mut GenerateConfig)| {
+        let mut c = GenerateConfig {
+            max_new_tokens: 4,
+            seed: 1,
+            ..Default::default()
+        };
+        f(&mut c);
+        c
+    };
+    let err = lm
+        .generate(&["The door"], &cfg(|c| c.max_new_tokens = usize::MAX))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RuntimeError::InvalidSetting {
+                field: "max_new_tokens",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = lm
+        .generate(&["The door"], &cfg(|c| c.max_new_tokens = 1 << 20))
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::PromptTooLong { .. }), "{err}");
+    // A top-k beyond the vocabulary, however large, keeps every token.
+    let out = lm
+        .generate(&["The door"], &cfg(|c| c.top_k = usize::MAX))
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    let err = lm
+        .generate_n(&["The door"], 100_000_000, &cfg(|_| {}))
+        .unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::InvalidSetting { field: "n", .. }),
+        "{err}"
+    );
+    for threads in [-4, 100_000] {
+        let err = nines_runtime::device::set_threads(threads).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RuntimeError::InvalidSetting {
+                    field: "threads",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}

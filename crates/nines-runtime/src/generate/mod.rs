@@ -70,6 +70,15 @@ impl GenerateConfig {
         if self.max_new_tokens == 0 {
             return bad("max_new_tokens", "must be at least 1".into());
         }
+        if self.max_new_tokens > MAX_NEW_TOKENS {
+            return bad(
+                "max_new_tokens",
+                format!(
+                    "{} is above the maximum of {MAX_NEW_TOKENS}",
+                    self.max_new_tokens
+                ),
+            );
+        }
         if self.min_new_tokens > self.max_new_tokens {
             return bad(
                 "min_new_tokens",
@@ -90,6 +99,56 @@ impl GenerateConfig {
         }
         Ok(())
     }
+}
+
+/// Most new tokens one generation may ask for.
+pub const MAX_NEW_TOKENS: usize = 1 << 20;
+/// Most completions sampled per prompt in one call.
+pub const MAX_SAMPLES_PER_PROMPT: usize = 1 << 16;
+
+/// Refuses a batch whose key/value cache alone would not fit in the memory this machine has
+/// available (`MemAvailable` in `/proc/meminfo`; not checked where that is unknown), with the
+/// estimate: rows × (longest prompt + new tokens) × layers × 2 × hidden width × 4 bytes, an
+/// upper bound for grouped-query attention.
+fn check_cache_memory(
+    lm: &LanguageModel,
+    prompts: &[Vec<u32>],
+    n: usize,
+    cfg: &GenerateConfig,
+) -> Result<()> {
+    let Some(available) = available_memory() else {
+        return Ok(());
+    };
+    let spec = lm.model().spec();
+    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let bytes = (prompts.len() as u128)
+        * (n as u128)
+        * ((longest + cfg.max_new_tokens) as u128)
+        * (spec.num_layers as u128)
+        * 2
+        * (spec.hidden_size as u128)
+        * 4;
+    if bytes > u128::from(available) {
+        return Err(RuntimeError::InvalidSetting {
+            field: "n",
+            message: format!(
+                "{} prompts × {n} samples × {} positions need about {:.1} GiB of key/value cache; {:.1} GiB of memory is available",
+                prompts.len(),
+                longest + cfg.max_new_tokens,
+                bytes as f64 / (1u64 << 30) as f64,
+                available as f64 / (1u64 << 30) as f64
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `MemAvailable` from `/proc/meminfo`, in bytes.
+pub(crate) fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// Why a sequence stopped.
@@ -171,10 +230,10 @@ impl LanguageModel {
         cfg: &GenerateConfig,
     ) -> Result<Vec<Vec<Generation>>> {
         cfg.validate()?;
-        if n == 0 {
+        if n == 0 || n > MAX_SAMPLES_PER_PROMPT {
             return Err(RuntimeError::InvalidSetting {
                 field: "n",
-                message: "must be at least 1".into(),
+                message: format!("{n} is not in 1..={MAX_SAMPLES_PER_PROMPT}"),
             });
         }
         if prompts.is_empty() {
@@ -193,7 +252,7 @@ impl LanguageModel {
                     "prompt {i} has token id {bad} outside the vocabulary of {vocab}"
                 )));
             }
-            if p.len() + cfg.max_new_tokens > spec.context_length {
+            if p.len().saturating_add(cfg.max_new_tokens) > spec.context_length {
                 return Err(RuntimeError::PromptTooLong {
                     index: i,
                     tokens: p.len(),
@@ -202,6 +261,7 @@ impl LanguageModel {
                 });
             }
         }
+        check_cache_memory(self, prompts, n, cfg)?;
         let _guard = tch::no_grad_guard();
         let device = self.device();
         let pad = i64::from(self.tokenizer().pad_id());

@@ -52,9 +52,11 @@ fn draw(logits: &Tensor, cfg: &GenerateConfig, rngs: &mut [&mut ChaCha8Rng]) -> 
     } else {
         logits / cfg.temperature
     };
-    if cfg.top_k > 0 && (cfg.top_k as i64) < vocab {
-        let (top, _) = scaled.topk(cfg.top_k as i64, -1, true, true);
-        let kth = top.narrow(1, cfg.top_k as i64 - 1, 1);
+    // A `top_k` at or above the vocabulary (however large) keeps every token.
+    let k = i64::try_from(cfg.top_k).unwrap_or(i64::MAX);
+    if k > 0 && k < vocab {
+        let (top, _) = scaled.topk(k, -1, true, true);
+        let kth = top.narrow(1, k - 1, 1);
         scaled = scaled.masked_fill(&scaled.lt_tensor(&kth), f64::NEG_INFINITY);
     }
     let probs = scaled.softmax(-1, Kind::Float);
