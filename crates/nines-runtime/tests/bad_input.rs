@@ -344,3 +344,58 @@ fn generation_sizes_are_checked() {
         );
     }
 }
+
+/// Sizes of 10^9 or 2^40 and non-finite or non-positive constants are refused when the
+/// configuration is read, naming the field, before anything is allocated.
+#[test]
+fn huge_sizes_and_bad_constants_name_the_field() {
+    let cases: [(&str, serde_json::Value, &str); 9] = [
+        ("hidden_size", 1_000_000_000u64.into(), "hidden_size"),
+        ("vocab_size", (1u64 << 40).into(), "vocab_size"),
+        (
+            "intermediate_size",
+            1_000_000_000u64.into(),
+            "intermediate_size",
+        ),
+        (
+            "num_hidden_layers",
+            (1u64 << 40).into(),
+            "num_hidden_layers",
+        ),
+        (
+            "max_position_embeddings",
+            1_000_000_000u64.into(),
+            "max_position_embeddings",
+        ),
+        ("rms_norm_eps", (-1.0).into(), "rms_norm_eps"),
+        ("rms_norm_eps", 0.0.into(), "rms_norm_eps"),
+        (
+            "rope_parameters",
+            serde_json::json!({"rope_theta": 0.0, "rope_type": "default"}),
+            "rope_theta",
+        ),
+        (
+            "rope_parameters",
+            serde_json::json!({"rope_theta": -1.0, "rope_type": "default"}),
+            "rope_theta",
+        ),
+    ];
+    for (key, value, field) in cases {
+        let dir = llama_copy(|c| c[key] = value.clone());
+        match load_err(dir.path()) {
+            RuntimeError::Config { field: f, .. } => assert_eq!(f, field, "{key} = {value}"),
+            other => panic!("{key} = {value}: {other}"),
+        }
+    }
+    // Within every limit but far beyond this machine's memory: said with the estimate.
+    let dir = llama_copy(|c| {
+        c["vocab_size"] = 10_000_000u64.into();
+        c["hidden_size"] = 131_072u64.into();
+        c["head_dim"] = 16u64.into();
+    });
+    let err = load_err(dir.path());
+    assert!(
+        matches!(err, RuntimeError::Config { .. }) && err.to_string().contains("GiB"),
+        "{err}"
+    );
+}

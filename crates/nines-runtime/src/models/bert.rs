@@ -70,6 +70,48 @@ fn default_position_kind() -> String {
 impl BertConfig {
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
+        use super::limits::{
+            MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
+            check_positive, check_sizes,
+        };
+        check_sizes(
+            path,
+            &[
+                ("vocab_size", self.vocab_size, MAX_VOCAB),
+                ("hidden_size", self.hidden_size, MAX_WIDTH),
+                ("intermediate_size", self.intermediate_size, MAX_WIDTH),
+                ("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS),
+                ("num_attention_heads", self.num_attention_heads, MAX_HEADS),
+                (
+                    "max_position_embeddings",
+                    self.max_position_embeddings,
+                    MAX_CONTEXT,
+                ),
+                ("type_vocab_size", self.type_vocab_size, MAX_VOCAB),
+            ],
+        )?;
+        for (field, v) in [
+            ("vocab_size", self.vocab_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ] {
+            if v == 0 {
+                return Err(RuntimeError::config(path, field, "must be positive"));
+            }
+        }
+        check_positive(path, "layer_norm_eps", self.layer_norm_eps)?;
+        let (v, h, i, l) = (
+            self.vocab_size as u128,
+            self.hidden_size as u128,
+            self.intermediate_size as u128,
+            self.num_hidden_layers as u128,
+        );
+        check_parameter_memory(
+            path,
+            "num_hidden_layers",
+            (v + self.max_position_embeddings as u128) * h + l * (4 * h * h + 2 * h * i),
+        )?;
         if self.num_attention_heads == 0
             || self.hidden_size == 0
             || self.hidden_size % self.num_attention_heads != 0

@@ -64,6 +64,40 @@ fn default_true() -> bool {
 impl Gpt2Config {
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
+        use super::limits::{
+            MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
+            check_positive, check_sizes,
+        };
+        let inner = self.n_inner.unwrap_or(4 * self.n_embd);
+        check_sizes(
+            path,
+            &[
+                ("vocab_size", self.vocab_size, MAX_VOCAB),
+                ("n_embd", self.n_embd, MAX_WIDTH),
+                ("n_inner", inner, MAX_WIDTH),
+                ("n_layer", self.n_layer, MAX_LAYERS),
+                ("n_head", self.n_head, MAX_HEADS),
+                ("n_positions", self.n_positions, MAX_CONTEXT),
+            ],
+        )?;
+        if self.n_positions == 0 {
+            return Err(RuntimeError::config(
+                path,
+                "n_positions",
+                "must be positive",
+            ));
+        }
+        check_positive(path, "layer_norm_epsilon", self.layer_norm_epsilon)?;
+        let (v, h, l) = (
+            self.vocab_size as u128,
+            self.n_embd as u128,
+            self.n_layer as u128,
+        );
+        check_parameter_memory(
+            path,
+            "n_layer",
+            (v + self.n_positions as u128) * h + l * (4 * h * h + 2 * h * inner as u128),
+        )?;
         if self.n_head == 0 || self.n_embd == 0 || self.n_embd % self.n_head != 0 {
             return Err(RuntimeError::config(
                 path,

@@ -83,6 +83,45 @@ impl GptNeoConfig {
 
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
+        use super::limits::{
+            MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
+            check_positive, check_sizes,
+        };
+        let inner = self.intermediate_size.unwrap_or(4 * self.hidden_size);
+        check_sizes(
+            path,
+            &[
+                ("vocab_size", self.vocab_size, MAX_VOCAB),
+                ("hidden_size", self.hidden_size, MAX_WIDTH),
+                ("intermediate_size", inner, MAX_WIDTH),
+                ("num_layers", self.num_layers, MAX_LAYERS),
+                ("num_heads", self.num_heads, MAX_HEADS),
+                (
+                    "max_position_embeddings",
+                    self.max_position_embeddings,
+                    MAX_CONTEXT,
+                ),
+            ],
+        )?;
+        if self.vocab_size == 0 || self.num_layers == 0 || self.max_position_embeddings == 0 {
+            return Err(RuntimeError::config(
+                path,
+                "vocab_size",
+                "vocab_size, num_layers and max_position_embeddings must be positive",
+            ));
+        }
+        check_positive(path, "layer_norm_epsilon", self.layer_norm_epsilon)?;
+        let (v, h, l) = (
+            self.vocab_size as u128,
+            self.hidden_size as u128,
+            self.num_layers as u128,
+        );
+        check_parameter_memory(
+            path,
+            "num_layers",
+            (v + self.max_position_embeddings as u128) * h
+                + l * (4 * h * h + 2 * h * inner as u128),
+        )?;
         if self.num_heads == 0 || self.hidden_size == 0 || self.hidden_size % self.num_heads != 0 {
             return Err(RuntimeError::config(
                 path,

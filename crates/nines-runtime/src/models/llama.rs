@@ -110,6 +110,47 @@ impl LlamaConfig {
                 return bad(field, "must be positive".into());
             }
         }
+        use super::limits::{
+            MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
+            check_positive, check_sizes,
+        };
+        check_sizes(
+            path,
+            &[
+                ("vocab_size", self.vocab_size, MAX_VOCAB),
+                ("hidden_size", self.hidden_size, MAX_WIDTH),
+                ("intermediate_size", self.intermediate_size, MAX_WIDTH),
+                ("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS),
+                ("num_attention_heads", self.num_attention_heads, MAX_HEADS),
+                ("num_key_value_heads", self.kv_heads(), MAX_HEADS),
+                ("head_dim", self.head_dim(), MAX_WIDTH),
+                (
+                    "max_position_embeddings",
+                    self.max_position_embeddings,
+                    MAX_CONTEXT,
+                ),
+            ],
+        )?;
+        if self.max_position_embeddings == 0 {
+            return bad("max_position_embeddings", "must be positive".into());
+        }
+        check_positive(path, "rms_norm_eps", self.rms_norm_eps)?;
+        check_positive(path, "rope_theta", self.rope_base())?;
+        let (v, h, i, l) = (
+            self.vocab_size as u128,
+            self.hidden_size as u128,
+            self.intermediate_size as u128,
+            self.num_hidden_layers as u128,
+        );
+        let attention =
+            (self.num_attention_heads + 2 * self.kv_heads()) as u128 * self.head_dim() as u128 * h
+                + self.num_attention_heads as u128 * self.head_dim() as u128 * h;
+        let heads = if self.tie_word_embeddings { 1 } else { 2 };
+        check_parameter_memory(
+            path,
+            "num_hidden_layers",
+            heads * v * h + l * (attention + 3 * h * i + 2 * h),
+        )?;
         if self.kv_heads() == 0 || self.num_attention_heads % self.kv_heads() != 0 {
             return bad(
                 "num_key_value_heads",

@@ -6,6 +6,7 @@
 pub mod bert;
 pub mod gpt2;
 pub mod gpt_neo;
+pub mod limits;
 pub mod llama;
 
 use std::ops::Range;
