@@ -158,3 +158,48 @@ fn bad_magic_and_unsupported_type_are_typed_errors() {
         "{err}"
     );
 }
+
+/// A minimal GGUF v3 file: no metadata, F32 tensors `(name, elements, data offset)`, data
+/// padded with zeros to cover every tensor.
+fn gguf_with_tensors(tensors: &[(&str, u64, u64)]) -> Vec<u8> {
+    let mut b = b"GGUF".to_vec();
+    b.extend(3u32.to_le_bytes());
+    b.extend((tensors.len() as u64).to_le_bytes());
+    b.extend(0u64.to_le_bytes());
+    for &(name, elements, offset) in tensors {
+        b.extend((name.len() as u64).to_le_bytes());
+        b.extend(name.as_bytes());
+        b.extend(1u32.to_le_bytes());
+        b.extend(elements.to_le_bytes());
+        b.extend(0u32.to_le_bytes()); // F32
+        b.extend(offset.to_le_bytes());
+    }
+    while b.len() % 32 != 0 {
+        b.push(0);
+    }
+    let end = tensors.iter().map(|t| t.2 + 4 * t.1).max().unwrap_or(0);
+    b.extend(std::iter::repeat_n(0u8, end as usize));
+    b
+}
+
+#[test]
+fn duplicate_overlapping_and_misaligned_tensors_are_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |bytes: Vec<u8>| {
+        let path = dir.path().join("t.gguf");
+        std::fs::write(&path, bytes).unwrap();
+        GgufFile::open(&path)
+    };
+    assert!(open(gguf_with_tensors(&[("a", 8, 0), ("b", 8, 32)])).is_ok());
+    for (tensors, says) in [
+        (&[("a", 8, 0), ("a", 8, 32)][..], "listed twice"),
+        (&[("a", 16, 0), ("b", 8, 32)][..], "overlap"),
+        (&[("a", 8, 0), ("b", 8, 36)][..], "alignment"),
+    ] {
+        let err = open(gguf_with_tensors(tensors)).unwrap_err();
+        assert!(
+            matches!(err, RuntimeError::Corrupt { .. }) && err.to_string().contains(says),
+            "{tensors:?}: {err}"
+        );
+    }
+}

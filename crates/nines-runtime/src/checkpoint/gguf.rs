@@ -240,6 +240,38 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// No two tensors share a name, and no two tensors' data overlap.
+fn check_tensor_table(path: &Path, tensors: &[GgufTensorInfo]) -> Result<()> {
+    let mut names = std::collections::HashSet::with_capacity(tensors.len());
+    for t in tensors {
+        if !names.insert(t.name.as_str()) {
+            return Err(RuntimeError::corrupt(
+                path,
+                format!("tensor `{}` is listed twice", t.name),
+            ));
+        }
+    }
+    let mut spans: Vec<&GgufTensorInfo> = tensors.iter().filter(|t| t.size > 0).collect();
+    spans.sort_by_key(|t| t.offset);
+    for pair in spans.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if a.offset + a.size > b.offset {
+            return Err(RuntimeError::corrupt(
+                path,
+                format!(
+                    "tensors `{}` (bytes {}..{}) and `{}` (from byte {}) overlap",
+                    a.name,
+                    a.offset,
+                    a.offset + a.size,
+                    b.name,
+                    b.offset
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl GgufFile {
     /// Opens and parses a GGUF file.
     ///
@@ -363,6 +395,14 @@ impl GgufFile {
                     ),
                 ));
             }
+            if offset % alignment != 0 {
+                return Err(RuntimeError::corrupt(
+                    path,
+                    format!(
+                        "tensor `{name}`: data offset {offset} is not a multiple of the alignment {alignment}"
+                    ),
+                ));
+            }
             tensors.push(GgufTensorInfo {
                 name,
                 dims,
@@ -371,6 +411,7 @@ impl GgufFile {
                 size,
             });
         }
+        check_tensor_table(path, &tensors)?;
         Ok((version, metadata, tensors))
     }
 
