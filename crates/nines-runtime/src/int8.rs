@@ -1,0 +1,311 @@
+//! Int8 linear layers for generation and scoring on the CPU.
+//!
+//! A weight `(out, in)` is quantized once, symmetrically per output channel (row `r` is stored
+//! as `round(W[r] / s[r])` with `s[r] = max|W[r]| / 127`), and packed into FBGEMM's blocked
+//! layout. At each call the kernel quantizes the f32 activations per tensor (uint8, with a
+//! zero point, from their minimum and maximum), multiplies in int8 with int32 accumulation,
+//! and dequantizes; the per-channel scales are applied to its output. The kernels are
+//! LibTorch's own (`at::fbgemm_pack_quantized_matrix`,
+//! `at::fbgemm_linear_int8_weight_fp32_activation`), which the Rust bindings do not expose;
+//! a small C++ shim (`csrc/int8_linear.cpp`) reaches them.
+//!
+//! The kernel supports one weight scale per tensor; per-channel scales come from running it
+//! with weight scale 1 and multiplying each output column by its scale, with the bias divided
+//! by the scales beforehand so that it comes out unscaled.
+//!
+//! Layers hold no f32 copy of their weights and record no gradients: a model with int8
+//! projections generates and scores, and is not trained.
+
+use std::ffi::{CStr, c_char};
+
+use tch::{Device, Kind, Tensor};
+
+use crate::error::{Result, RuntimeError};
+
+mod ffi {
+    use std::ffi::c_char;
+
+    use torch_sys::C_tensor;
+
+    unsafe extern "C" {
+        pub fn nines_int8_free_error(error: *mut c_char);
+        pub fn nines_int8_pack(weight: *const C_tensor, packed: *mut *mut C_tensor) -> *mut c_char;
+        pub fn nines_int8_linear(
+            input: *const C_tensor,
+            shape: *const C_tensor,
+            packed: *const C_tensor,
+            col_offsets: *const C_tensor,
+            bias_over_scale: *const C_tensor,
+            row_scale: *const C_tensor,
+            out: *mut *mut C_tensor,
+        ) -> *mut c_char;
+    }
+}
+
+/// Largest magnitude of a quantized weight.
+const WEIGHT_MAX: f64 = 127.0;
+
+/// Turns the shim's error string (NULL on success) into a result, freeing the string.
+fn check(error: *mut c_char) -> Result<()> {
+    if error.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null return is a NUL-terminated string the shim allocated with malloc.
+    let message = unsafe { CStr::from_ptr(error) }
+        .to_string_lossy()
+        .into_owned();
+    // SAFETY: the string came from the shim and is freed exactly once, by the shim's allocator.
+    unsafe { ffi::nines_int8_free_error(error) };
+    Err(RuntimeError::Torch(tch::TchError::Torch(message)))
+}
+
+/// A linear layer `y = x Wᵀ + b` with `W` `(out, in)` held as packed int8.
+#[derive(Debug)]
+pub struct Int8Linear {
+    /// A stride-0 int8 view with the weight's sizes `(out, in)`; the kernel reads only them.
+    shape: Tensor,
+    /// FBGEMM's packed int8 matrix (an opaque byte tensor that owns it).
+    packed: Tensor,
+    /// `(out,)` i32: each row's sum of int8 weights (the kernel's zero-point correction).
+    col_offsets: Tensor,
+    /// `(out,)` f32: the bias divided by `scale` (zero without a bias).
+    bias_over_scale: Tensor,
+    /// `(out,)` f32: per-output-channel weight scales.
+    scale: Tensor,
+}
+
+impl Int8Linear {
+    /// Quantizes `weight` `(out, in)` (any float kind, on the CPU) and `bias` `(out,)`.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] for a weight that is not a finite 2-D CPU float tensor
+    /// or a bias of the wrong size; [`RuntimeError::Torch`] when FBGEMM cannot run (a CPU
+    /// without AVX2).
+    pub fn quantize(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self> {
+        let _guard = tch::no_grad_guard();
+        let bad = |m: String| Err(RuntimeError::InvalidInput(m));
+        if weight.device() != Device::Cpu {
+            return bad(format!(
+                "int8 weights are quantized on the CPU, got {:?}",
+                weight.device()
+            ));
+        }
+        let (out, inp) = match weight.size().as_slice() {
+            &[o, i] if o > 0 && i > 0 => (o, i),
+            s => return bad(format!("int8 linear weight must be 2-D and non-empty, got {s:?}")),
+        };
+        if !weight.is_floating_point() {
+            return bad(format!(
+                "int8 linear weight must be floating point, got {:?}",
+                weight.kind()
+            ));
+        }
+        let w = weight.f_to_kind(Kind::Float)?;
+        if !bool::try_from(w.f_isfinite()?.f_all()?)? {
+            return bad("int8 linear weight has non-finite values".into());
+        }
+        let absmax = w.f_abs()?.f_amax([1i64].as_slice(), false)?;
+        let scale = absmax.f_gt(0.0)?.f_where_self(
+            &(&absmax / WEIGHT_MAX),
+            &Tensor::f_ones([out], (Kind::Float, Device::Cpu))?,
+        )?;
+        let q = (w / scale.unsqueeze(1))
+            .f_round()?
+            .f_clamp(-WEIGHT_MAX, WEIGHT_MAX)?
+            .f_to_kind(Kind::Int8)?
+            .f_contiguous()?;
+        let col_offsets = q.f_sum_dim_intlist([1i64].as_slice(), false, Kind::Int)?;
+        let bias = match bias {
+            Some(b) if b.size() == [out] => b.f_to_kind(Kind::Float)?.f_to_device(Device::Cpu)?,
+            Some(b) => {
+                return bad(format!(
+                    "int8 linear bias has shape {:?}, the weight implies [{out}]",
+                    b.size()
+                ));
+            }
+            None => Tensor::f_zeros([out], (Kind::Float, Device::Cpu))?,
+        };
+        let bias_over_scale = (bias / &scale).f_contiguous()?;
+        let mut packed = std::ptr::null_mut();
+        // SAFETY: `q` is a live int8 tensor; on success the shim stores a new heap tensor in
+        // `packed`, whose ownership `Tensor::from_ptr` takes.
+        check(unsafe { ffi::nines_int8_pack(q.as_ptr(), &mut packed) })?;
+        let packed = unsafe { Tensor::from_ptr(packed) };
+        let shape = Tensor::f_zeros([1, 1], (Kind::Int8, Device::Cpu))?.f_expand([out, inp], false)?;
+        Ok(Int8Linear {
+            shape,
+            packed,
+            col_offsets,
+            bias_over_scale,
+            scale: scale.f_contiguous()?,
+        })
+    }
+
+    /// Quantizes the rows of several weights stacked along the output dimension (e.g. a
+    /// layer's query, key and value projections), with their biases (all or none). Per-channel
+    /// scales make this the same as quantizing each part apart.
+    ///
+    /// # Errors
+    /// As [`quantize`](Self::quantize), and for parts whose input sizes differ.
+    pub fn quantize_stacked(weights: &[Tensor], biases: Option<&[Tensor]>) -> Result<Self> {
+        let inputs: Vec<i64> = weights.iter().map(|w| *w.size().last().unwrap_or(&0)).collect();
+        if inputs.windows(2).any(|p| p[0] != p[1]) || weights.is_empty() {
+            return Err(RuntimeError::InvalidInput(format!(
+                "stacked int8 weights need one input size, got {inputs:?}"
+            )));
+        }
+        let w = Tensor::f_cat(weights, 0)?;
+        let b = biases.map(|b| Tensor::f_cat(b, 0)).transpose()?;
+        Self::quantize(&w, b.as_ref())
+    }
+
+    /// Output features.
+    pub fn out_features(&self) -> i64 {
+        self.shape.size()[0]
+    }
+
+    /// Input features.
+    pub fn in_features(&self) -> i64 {
+        self.shape.size()[1]
+    }
+
+    /// Bytes of packed weights and per-channel data this layer holds.
+    pub fn bytes(&self) -> i64 {
+        let n = |t: &Tensor| t.numel() as i64 * t.kind().elt_size_in_bytes() as i64;
+        n(&self.packed) + n(&self.col_offsets) + n(&self.bias_over_scale) + n(&self.scale)
+    }
+
+    /// `(…, in)` f32 on the CPU → `(…, out)` f32.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] for another kind, device or input size.
+    pub fn f_forward(&self, x: &Tensor) -> Result<Tensor> {
+        let sizes = x.size();
+        if x.kind() != Kind::Float
+            || x.device() != Device::Cpu
+            || sizes.last() != Some(&self.in_features())
+        {
+            return Err(RuntimeError::InvalidInput(format!(
+                "int8 linear layer ({} → {}) needs f32 CPU input (…, {}), got {:?} {:?} {:?}",
+                self.in_features(),
+                self.out_features(),
+                self.in_features(),
+                x.kind(),
+                x.device(),
+                sizes
+            )));
+        }
+        // The kernel wants at least two dimensions.
+        let x2 = if sizes.len() < 2 {
+            x.f_reshape([1, -1])?
+        } else {
+            x.shallow_clone()
+        };
+        let mut out = std::ptr::null_mut();
+        // SAFETY: every argument is a live tensor for the duration of the call; on success the
+        // shim stores a new heap tensor in `out`, whose ownership `Tensor::from_ptr` takes.
+        check(unsafe {
+            ffi::nines_int8_linear(
+                x2.as_ptr(),
+                self.shape.as_ptr(),
+                self.packed.as_ptr(),
+                self.col_offsets.as_ptr(),
+                self.bias_over_scale.as_ptr(),
+                self.scale.as_ptr(),
+                &mut out,
+            )
+        })?;
+        let y = unsafe { Tensor::from_ptr(out) };
+        if sizes.len() < 2 {
+            Ok(y.f_reshape([self.out_features()])?)
+        } else {
+            Ok(y)
+        }
+    }
+
+    /// [`f_forward`](Self::f_forward) for the model's forward passes, which (like tch's own
+    /// operations) panic on a LibTorch error; the model checks shapes, kinds and devices
+    /// when it loads, so the call does not fail on a model's own activations.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        match self.f_forward(x) {
+            Ok(y) => y,
+            Err(e) => panic!("int8 linear layer: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
+        let d = (a - b).norm().double_value(&[]);
+        d / b.norm().double_value(&[])
+    }
+
+    #[test]
+    fn matches_the_f32_product_within_quantization_error() {
+        tch::manual_seed(3);
+        let opts = (Kind::Float, Device::Cpu);
+        let w = Tensor::randn([96, 64], opts) * 0.1;
+        let b = Tensor::randn([96], opts);
+        let x = Tensor::randn([5, 3, 64], opts);
+        let layer = Int8Linear::quantize(&w, Some(&b)).unwrap();
+        assert_eq!((layer.out_features(), layer.in_features()), (96, 64));
+        let y = layer.forward(&x);
+        let expected = x.linear(&w, Some(&b));
+        assert_eq!(y.size(), vec![5, 3, 96]);
+        let e = rel_err(&y, &expected);
+        assert!(e < 0.02, "relative error {e}");
+        // The same input gives the same output.
+        assert_eq!(rel_err(&layer.forward(&x), &y), 0.0);
+    }
+
+    #[test]
+    fn per_channel_scales_keep_small_rows_accurate() {
+        // Rows 1000x apart: a per-tensor scale would round the small rows to zero.
+        let opts = (Kind::Float, Device::Cpu);
+        tch::manual_seed(4);
+        let w = Tensor::randn([8, 32], opts);
+        let w = Tensor::cat(&[&w * 1000.0, w.shallow_clone()], 0);
+        let x = Tensor::randn([4, 32], opts);
+        let y = Int8Linear::quantize(&w, None).unwrap().forward(&x);
+        let small = y.narrow(1, 8, 8);
+        let e = rel_err(&small, &x.linear::<Tensor>(&w.narrow(0, 8, 8), None));
+        assert!(e < 0.02, "relative error of the small rows {e}");
+    }
+
+    #[test]
+    fn stacked_equals_separate() {
+        tch::manual_seed(5);
+        let opts = (Kind::Float, Device::Cpu);
+        let (a, b) = (Tensor::randn([16, 24], opts), Tensor::randn([8, 24], opts) * 3.0);
+        let x = Tensor::randn([2, 24], opts);
+        let fused = Int8Linear::quantize_stacked(&[a.shallow_clone(), b.shallow_clone()], None)
+            .unwrap()
+            .forward(&x);
+        let apart = Tensor::cat(
+            &[
+                Int8Linear::quantize(&a, None).unwrap().forward(&x),
+                Int8Linear::quantize(&b, None).unwrap().forward(&x),
+            ],
+            1,
+        );
+        assert!(rel_err(&fused, &apart) < 1e-6);
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let opts = (Kind::Float, Device::Cpu);
+        assert!(Int8Linear::quantize(&Tensor::ones([4], opts), None).is_err());
+        let nan = Tensor::full([2, 2], f64::NAN, opts);
+        assert!(Int8Linear::quantize(&nan, None).is_err());
+        assert!(Int8Linear::quantize(&Tensor::ones([2, 2], opts), Some(&Tensor::ones([3], opts))).is_err());
+        let layer = Int8Linear::quantize(&Tensor::ones([2, 4], opts), None).unwrap();
+        assert!(layer.f_forward(&Tensor::ones([3, 5], opts)).is_err());
+        assert!(layer.f_forward(&Tensor::ones([3, 4], (Kind::Double, Device::Cpu))).is_err());
+        let zeros = Int8Linear::quantize(&Tensor::zeros([2, 4], opts), Some(&Tensor::ones([2], opts)));
+        let y = zeros.unwrap().forward(&Tensor::ones([1, 4], opts));
+        assert_eq!(Vec::<f32>::try_from(y.flatten(0, -1)).unwrap(), vec![1.0, 1.0]);
+    }
+}
