@@ -214,7 +214,7 @@ fn int8_with_lora_is_a_typed_error() {
 
 #[test]
 fn training_or_exporting_an_int8_model_is_a_typed_error() {
-    let mut lm = LanguageModel::load(fixture("llama"), options(DType::Int8)).expect("loads");
+    let lm = LanguageModel::load(fixture("llama"), options(DType::Int8)).expect("loads");
     assert!(matches!(
         lm.ensure_trainable("PPO"),
         Err(RuntimeError::Quantized { action: "PPO", .. })
