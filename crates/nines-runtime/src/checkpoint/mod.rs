@@ -30,7 +30,10 @@ pub trait TensorSource {
 const OPTIONAL_PREFIXES: [&str; 3] = ["model.", "transformer.", "bert."];
 
 /// Reads `name`, or the name without one of the prefixes Hugging Face adds or omits.
-pub(crate) fn read_with_prefix_fallback(source: &dyn TensorSource, name: &str) -> Result<Option<Tensor>> {
+pub(crate) fn read_with_prefix_fallback(
+    source: &dyn TensorSource,
+    name: &str,
+) -> Result<Option<Tensor>> {
     if let Some(t) = source.read(name)? {
         return Ok(Some(t));
     }

@@ -11,8 +11,8 @@ use super::{
     ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, Int8Part, LayerNorm, Lora,
     ModelSpec, Weights, activation, attention, cached_kv, merge_heads, read_int8, split_heads,
 };
-use crate::int8::Int8Linear;
 use crate::error::{Result, RuntimeError};
+use crate::int8::Int8Linear;
 use crate::kv_cache::KvCache;
 
 /// Hyperparameters, as in a Hugging Face GPT-2 `config.json`.

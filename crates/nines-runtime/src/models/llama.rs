@@ -315,9 +315,10 @@ struct FusedLayer {
 impl FusedLayer {
     fn linears(block: &Block) -> Option<[&Linear; 5]> {
         match &block.proj {
-            Projections::Dense { self_attn: a, mlp: f } => {
-                Some([&a.q_proj, &a.k_proj, &a.v_proj, &f.gate_proj, &f.up_proj])
-            }
+            Projections::Dense {
+                self_attn: a,
+                mlp: f,
+            } => Some([&a.q_proj, &a.k_proj, &a.v_proj, &f.gate_proj, &f.up_proj]),
             Projections::Int8(_) => None,
         }
     }

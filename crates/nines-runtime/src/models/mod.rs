@@ -392,7 +392,11 @@ pub(crate) fn read_int8(source: &dyn TensorSource, parts: &[Int8Part]) -> Result
         let (i, o) = (part.in_dim, part.out_dim);
         let shape = if part.transposed { [i, o] } else { [o, i] };
         let w = read_tensor(source, &part.weight, &shape)?.to_kind(Kind::Float);
-        weights.push(if part.transposed { w.tr().contiguous() } else { w });
+        weights.push(if part.transposed {
+            w.tr().contiguous()
+        } else {
+            w
+        });
         if part.bias {
             let name = match part.weight.strip_suffix("weight") {
                 Some(stem) => format!("{stem}bias"),
