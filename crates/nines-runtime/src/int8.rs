@@ -115,17 +115,31 @@ impl Int8Linear {
         if !bool::try_from(w.f_isfinite()?.f_all()?)? {
             return bad("int8 linear weight has non-finite values".into());
         }
-        let absmax = w.f_abs()?.f_amax([1i64].as_slice(), false)?;
-        // An all-zero row keeps scale 1 (its weights quantize to 0 either way).
-        let scale = (&absmax / WEIGHT_MAX).f_where_self(
-            &absmax.f_gt(0.0)?,
-            &Tensor::f_ones([out], (Kind::Float, Device::Cpu))?,
-        )?;
-        let q = (w / scale.unsqueeze(1))
-            .f_round()?
-            .f_clamp(-WEIGHT_MAX, WEIGHT_MAX)?
-            .f_to_kind(Kind::Int8)?
-            .f_contiguous()?;
+        // Row by row (in blocks of about 4 MB), so that quantizing a large matrix (a tied
+        // output projection is 113 MB in f32) holds no f32 temporary of its size.
+        let q = Tensor::f_empty([out, inp], (Kind::Int8, Device::Cpu))?;
+        let scale = Tensor::f_ones([out], (Kind::Float, Device::Cpu))?;
+        let block = (1 << 20) / inp + 1;
+        let dim = [1i64];
+        let mut start = 0;
+        while start < out {
+            let rows = block.min(out - start);
+            let w = w.f_narrow(0, start, rows)?;
+            let absmax = w
+                .f_amax(dim.as_slice(), true)?
+                .f_maximum(&w.f_amin(dim.as_slice(), true)?.f_neg()?)?;
+            // An all-zero row keeps scale 1 (its weights quantize to 0 either way).
+            let s =
+                (&absmax / WEIGHT_MAX).f_where_self(&absmax.f_gt(0.0)?, &absmax.f_ones_like()?)?;
+            let mut block_q = w.f_div(&s)?;
+            block_q.f_round_()?;
+            block_q.f_clamp_(-WEIGHT_MAX, WEIGHT_MAX)?;
+            q.f_narrow(0, start, rows)?.f_copy_(&block_q)?;
+            scale
+                .f_narrow(0, start, rows)?
+                .f_copy_(&s.f_squeeze_dim(1)?)?;
+            start += rows;
+        }
         let col_offsets = q.f_sum_dim_intlist([1i64].as_slice(), false, Kind::Int)?;
         let bias = match bias {
             Some(b) if b.size() == [out] => Some(
@@ -173,6 +187,9 @@ impl Int8Linear {
             return Err(RuntimeError::InvalidInput(format!(
                 "stacked int8 weights need one input size, got {inputs:?}"
             )));
+        }
+        if let ([w], b) = (weights, biases) {
+            return Self::quantize(w, b.and_then(|b| b.first()));
         }
         let w = Tensor::f_cat(weights, 0)?;
         let b = biases.map(|b| Tensor::f_cat(b, 0)).transpose()?;
