@@ -132,8 +132,8 @@ impl Int8Linear {
             let s =
                 (&absmax / WEIGHT_MAX).f_where_self(&absmax.f_gt(0.0)?, &absmax.f_ones_like()?)?;
             let mut block_q = w.f_div(&s)?;
-            block_q.f_round_()?;
-            block_q.f_clamp_(-WEIGHT_MAX, WEIGHT_MAX)?;
+            let _ = block_q.f_round_()?;
+            let _ = block_q.f_clamp_(-WEIGHT_MAX, WEIGHT_MAX)?;
             q.f_narrow(0, start, rows)?.f_copy_(&block_q)?;
             scale
                 .f_narrow(0, start, rows)?
