@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example generate -- --prompt "The ship rolled in the swell." --n 3 --top-p 0.95
+//! cargo run --release --example generate -- --dtype int8 --device cpu --threads 2
 //! ```
 
 use anyhow::Result;
@@ -44,7 +45,7 @@ struct Args {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: DeviceSpec,
-    /// f32 or bf16.
+    /// f32, bf16 or int8 (int8 projections, CPU only).
     #[arg(long, default_value = "f32")]
     dtype: DType,
     /// LibTorch intra-op threads (0 = LibTorch's default).

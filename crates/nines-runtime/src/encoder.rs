@@ -99,6 +99,15 @@ impl Encoder {
         }
         let cfg: BertConfig = read_json(&config_path)?;
         cfg.validate(&config_path)?;
+        if options.dtype.is_quantized() {
+            return Err(RuntimeError::InvalidSetting {
+                field: "dtype",
+                message: format!(
+                    "{}: encoders load in f32 or bf16; int8 serves causal-LM generation",
+                    dir.display()
+                ),
+            });
+        }
         let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
         if let Some(max) = tokenizer.max_token_id() {
             if max as usize >= cfg.vocab_size {

@@ -157,6 +157,17 @@ pub enum RuntimeError {
         /// What is wrong.
         message: String,
     },
+    /// A model with int8 projections was asked to train (or to be exported): its
+    /// projections are not variables and record no gradients.
+    #[error(
+        "{model}: loaded with dtype int8, which serves generation and scoring only; {action} needs the model loaded in f32 (or bf16)"
+    )]
+    Quantized {
+        /// The model (its file or folder name).
+        model: String,
+        /// What was attempted.
+        action: &'static str,
+    },
     /// The requested device is not available.
     #[error("device `{0}` is not available")]
     DeviceUnavailable(String),

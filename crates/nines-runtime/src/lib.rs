@@ -32,6 +32,7 @@ pub mod device;
 pub mod encoder;
 pub mod error;
 pub mod generate;
+pub mod int8;
 pub mod kv_cache;
 pub mod lm;
 pub mod models;

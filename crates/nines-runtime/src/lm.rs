@@ -12,16 +12,19 @@ use crate::error::{Result, RuntimeError};
 use crate::models::gpt_neo::{GptNeo, GptNeoConfig};
 use crate::models::gpt2::{Gpt2, Gpt2Config};
 use crate::models::llama::{Llama, LlamaConfig};
-use crate::models::{Architecture, CausalLm, LoraConfig, is_lora_parameter, merge_lora};
+use crate::models::{Architecture, CausalLm, LoraConfig, Weights, is_lora_parameter, merge_lora};
 use crate::tokenizer::Tokenizer;
 
 /// Where and how to load a model.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct LoadOptions {
-    /// Device (default: CUDA when present, else CPU).
+    /// Device (default: CUDA when present, else CPU; the CPU for [`DType::Int8`]).
     pub device: DeviceSpec,
-    /// Weight and activation dtype (default f32).
+    /// Weight and activation dtype (default f32). [`DType::Int8`] quantizes the projections
+    /// while loading (one tensor at a time, so no f32 copy of the whole model is held); such
+    /// a model generates and scores but does not train
+    /// ([`LanguageModel::ensure_trainable`]).
     pub dtype: DType,
 }
 
@@ -67,7 +70,8 @@ impl LanguageModel {
     ///
     /// # Errors
     /// Missing or corrupt files, unknown architectures, shape mismatches, tokenizer problems,
-    /// each naming the file and tensor or field.
+    /// each naming the file and tensor or field; [`RuntimeError::InvalidSetting`] for
+    /// [`DType::Int8`] on a CUDA device.
     pub fn load(path: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
         Self::load_with_lora(path, options, None)
     }
@@ -82,6 +86,12 @@ impl LanguageModel {
     ) -> Result<Self> {
         if let Some(cfg) = &lora {
             cfg.validate()?;
+            if options.dtype.is_quantized() {
+                return Err(RuntimeError::InvalidSetting {
+                    field: "dtype",
+                    message: "int8 models are not trained; LoRA adapters need f32 or bf16".into(),
+                });
+            }
         }
         let options = Loading { options, lora };
         let path = path.as_ref();
@@ -128,26 +138,26 @@ impl LanguageModel {
                 supported: Architecture::SUPPORTED,
             }
         })?;
-        let device = options.options.device.resolve()?;
-        let vars = VarStore::new(device);
+        let vars = VarStore::new(options.device()?);
+        let source = SafetensorsSource::open_dir(dir)?;
+        let weights = options.weights(&source);
         let model: Box<dyn CausalLm> = match arch {
             Architecture::Llama => {
                 let cfg: LlamaConfig = read_json(&config_path)?;
                 cfg.validate(&config_path)?;
-                Box::new(Llama::new(&vars.root(), &cfg, options.lora.as_ref()))
+                Box::new(Llama::new(&vars.root(), &cfg, weights)?)
             }
             Architecture::Gpt2 => {
                 let cfg: Gpt2Config = read_json(&config_path)?;
                 cfg.validate(&config_path)?;
-                Box::new(Gpt2::new(&vars.root(), &cfg, options.lora.as_ref()))
+                Box::new(Gpt2::new(&vars.root(), &cfg, weights)?)
             }
             Architecture::GptNeo => {
                 let cfg: GptNeoConfig = read_json(&config_path)?;
                 cfg.validate(&config_path)?;
-                Box::new(GptNeo::new(&vars.root(), &cfg, options.lora.as_ref()))
+                Box::new(GptNeo::new(&vars.root(), &cfg, weights)?)
             }
         };
-        let source = SafetensorsSource::open_dir(dir)?;
         let mut tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
         let eos = eos_ids(head.eos_token_id.as_ref());
         if !eos.is_empty() {
@@ -169,12 +179,11 @@ impl LanguageModel {
         let cfg = LlamaConfig::from_gguf(&file)?;
         cfg.validate(path)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
-        let device = options.options.device.resolve()?;
-        let vars = VarStore::new(device);
-        let model = Box::new(Llama::new(&vars.root(), &cfg, options.lora.as_ref()));
+        let vars = VarStore::new(options.device()?);
         let heads = cfg.num_attention_heads as i64;
         let kv_heads = cfg.num_key_value_heads.unwrap_or(cfg.num_attention_heads) as i64;
         let source = GgufLlamaSource::new(file, heads, kv_heads);
+        let model = Box::new(Llama::new(&vars.root(), &cfg, options.weights(&source))?);
         Self::finish(model, tokenizer, vars, &source, path, &options)
     }
 
@@ -198,7 +207,7 @@ impl LanguageModel {
             }
         }
         load_var_store(&vars, source, &is_lora_parameter)?;
-        if dtype != DType::F32 {
+        if dtype.kind() != tch::Kind::Float {
             vars.set_kind(dtype.kind());
         }
         Ok(LanguageModel {
@@ -241,6 +250,22 @@ impl LanguageModel {
         self.dtype
     }
 
+    /// Checks that the model can be trained (fine-tuning, PPO, a classifier on its hidden
+    /// states, export of its weights): not so for [`DType::Int8`], whose projections are
+    /// not variables and record no gradients.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Quantized`] naming the model and `action`, e.g. `"fine-tuning"`.
+    pub fn ensure_trainable(&self, action: &'static str) -> Result<()> {
+        if self.dtype.is_quantized() {
+            return Err(RuntimeError::Quantized {
+                model: self.model_id(),
+                action,
+            });
+        }
+        Ok(())
+    }
+
     /// The LoRA configuration the model was loaded with, if any.
     pub fn lora(&self) -> Option<&LoraConfig> {
         self.lora.as_ref()
@@ -273,6 +298,37 @@ impl LanguageModel {
 struct Loading {
     options: LoadOptions,
     lora: Option<LoraConfig>,
+}
+
+impl Loading {
+    /// The device; int8 models run on the CPU (`Auto` resolves to it).
+    fn device(&self) -> Result<tch::Device> {
+        let LoadOptions { device, dtype } = self.options;
+        if !dtype.is_quantized() {
+            return device.resolve();
+        }
+        match device {
+            DeviceSpec::Auto | DeviceSpec::Cpu => Ok(tch::Device::Cpu),
+            DeviceSpec::Cuda(_) => Err(RuntimeError::InvalidSetting {
+                field: "dtype",
+                message: format!(
+                    "int8 runs on the CPU only (LibTorch's FBGEMM kernels), not on {device}; \
+                     use device cpu, or dtype f32 or bf16 on the GPU"
+                ),
+            }),
+        }
+    }
+
+    /// How the model declares its projections, reading int8 ones from `source`.
+    fn weights<'a>(&'a self, source: &'a dyn TensorSource) -> Weights<'a> {
+        if self.options.dtype.is_quantized() {
+            Weights::Int8 { source }
+        } else {
+            Weights::Variables {
+                lora: self.lora.as_ref(),
+            }
+        }
+    }
 }
 
 fn eos_ids(v: Option<&serde_json::Value>) -> Vec<u32> {

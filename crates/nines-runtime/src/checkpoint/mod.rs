@@ -29,7 +29,11 @@ pub trait TensorSource {
 /// from (`BertModel` vs `BertForSequenceClassification`, `GPT2Model` vs `GPT2LMHeadModel`).
 const OPTIONAL_PREFIXES: [&str; 3] = ["model.", "transformer.", "bert."];
 
-fn read_with_prefix_fallback(source: &dyn TensorSource, name: &str) -> Result<Option<Tensor>> {
+/// Reads `name`, or the name without one of the prefixes Hugging Face adds or omits.
+pub(crate) fn read_with_prefix_fallback(
+    source: &dyn TensorSource,
+    name: &str,
+) -> Result<Option<Tensor>> {
     if let Some(t) = source.read(name)? {
         return Ok(Some(t));
     }

@@ -8,10 +8,11 @@ use std::path::Path;
 use tch::{Tensor, nn};
 
 use super::{
-    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, LayerNorm, Lora, LoraConfig,
-    ModelSpec, activation, attention, cached_kv, merge_heads, split_heads,
+    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, Int8Part, LayerNorm, Lora,
+    ModelSpec, Weights, activation, attention, cached_kv, merge_heads, read_int8, split_heads,
 };
 use crate::error::{Result, RuntimeError};
+use crate::int8::Int8Linear;
 use crate::kv_cache::KvCache;
 
 /// Hyperparameters, as in a Hugging Face GPT-2 `config.json`.
@@ -128,26 +129,48 @@ impl Gpt2Config {
 
 /// A `Conv1D` layer of GPT-2: `y = x W + b` with `W: (in, out)`.
 #[derive(Debug)]
-struct Conv1D {
-    weight: Tensor,
-    bias: Tensor,
-    lora: Option<Lora>,
+enum Conv1D {
+    /// Weight and bias variables, optionally adapted.
+    Dense {
+        weight: Tensor,
+        bias: Tensor,
+        lora: Option<Lora>,
+    },
+    /// Int8 (the weight transposed to `(out, in)` when quantized).
+    Int8(Int8Linear),
 }
 
 impl Conv1D {
-    fn new(p: nn::Path, in_dim: i64, out_dim: i64, lora: Option<&LoraConfig>) -> Self {
-        Conv1D {
-            weight: p.var("weight", &[in_dim, out_dim], nn::Init::Const(0.0)),
-            bias: p.var("bias", &[out_dim], nn::Init::Const(0.0)),
-            lora: Lora::declare(&p, in_dim, out_dim, lora),
-        }
+    fn new(p: nn::Path, in_dim: i64, out_dim: i64, weights: Weights) -> Result<Self> {
+        Ok(match weights {
+            Weights::Variables { lora } => Conv1D::Dense {
+                weight: p.var("weight", &[in_dim, out_dim], nn::Init::Const(0.0)),
+                bias: p.var("bias", &[out_dim], nn::Init::Const(0.0)),
+                lora: Lora::declare(&p, in_dim, out_dim, lora),
+            },
+            Weights::Int8 { source } => Conv1D::Int8(read_int8(
+                source,
+                &[Int8Part {
+                    weight: p.path("weight"),
+                    in_dim,
+                    out_dim,
+                    bias: true,
+                    transposed: true,
+                }],
+            )?),
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let y = x.linear(&self.weight.tr(), Some(&self.bias));
-        match &self.lora {
-            Some(l) => y + l.forward(x),
-            None => y,
+        match self {
+            Conv1D::Dense { weight, bias, lora } => {
+                let y = x.linear(&weight.tr(), Some(bias));
+                match lora {
+                    Some(l) => y + l.forward(x),
+                    None => y,
+                }
+            }
+            Conv1D::Int8(l) => l.forward(x),
         }
     }
 }
@@ -171,29 +194,47 @@ pub struct Gpt2 {
     wpe: Embedding,
     h: Vec<Block>,
     ln_f: LayerNorm,
+    /// The output projection as int8, when the projections are (the tied embedding stays
+    /// f32 for the input side).
+    int8_head: Option<Int8Linear>,
 }
 
 impl Gpt2 {
-    /// Declares the parameters under `root` (Hugging Face names: `transformer.h.N...`).
-    /// `lora` adds adapters to the projections it targets (`c_attn`, `c_proj`, `c_fc`).
-    pub fn new(root: &nn::Path, cfg: &Gpt2Config, lora: Option<&LoraConfig>) -> Self {
+    /// Declares the parameters under `root` (Hugging Face names: `transformer.h.N...`), with
+    /// projections as `weights` says (LoRA adapters can target `c_attn`, `c_proj`, `c_fc`).
+    ///
+    /// # Errors
+    /// For int8 projections, the checkpoint's missing, misshapen or non-finite tensors.
+    pub fn new(root: &nn::Path, cfg: &Gpt2Config, weights: Weights) -> Result<Self> {
         let e = cfg.n_embd as i64;
         let inner = cfg.n_inner.unwrap_or(4 * cfg.n_embd) as i64;
         let t = root / "transformer";
         let h = (0..cfg.n_layer)
             .map(|i| {
                 let p = &t / "h" / i;
-                Block {
+                Ok(Block {
                     ln_1: LayerNorm::new(&p / "ln_1", e, cfg.layer_norm_epsilon),
-                    c_attn: Conv1D::new(&p / "attn" / "c_attn", e, 3 * e, lora),
-                    attn_proj: Conv1D::new(&p / "attn" / "c_proj", e, e, lora),
+                    c_attn: Conv1D::new(&p / "attn" / "c_attn", e, 3 * e, weights)?,
+                    attn_proj: Conv1D::new(&p / "attn" / "c_proj", e, e, weights)?,
                     ln_2: LayerNorm::new(&p / "ln_2", e, cfg.layer_norm_epsilon),
-                    c_fc: Conv1D::new(&p / "mlp" / "c_fc", e, inner, lora),
-                    mlp_proj: Conv1D::new(&p / "mlp" / "c_proj", inner, e, lora),
-                }
+                    c_fc: Conv1D::new(&p / "mlp" / "c_fc", e, inner, weights)?,
+                    mlp_proj: Conv1D::new(&p / "mlp" / "c_proj", inner, e, weights)?,
+                })
             })
-            .collect();
-        Gpt2 {
+            .collect::<Result<Vec<_>>>()?;
+        let int8_head = match weights {
+            Weights::Int8 { source } => Some(read_int8(
+                source,
+                &[Int8Part::linear(
+                    &(&t / "wte"),
+                    e,
+                    cfg.vocab_size as i64,
+                    false,
+                )],
+            )?),
+            Weights::Variables { .. } => None,
+        };
+        Ok(Gpt2 {
             spec: ModelSpec {
                 architecture: Architecture::Gpt2,
                 vocab_size: cfg.vocab_size,
@@ -206,7 +247,8 @@ impl Gpt2 {
             wpe: Embedding::new(&t / "wpe", cfg.n_positions as i64, e),
             h,
             ln_f: LayerNorm::new(&t / "ln_f", e, cfg.layer_norm_epsilon),
-        }
+            int8_head,
+        })
     }
 }
 
@@ -272,6 +314,9 @@ impl CausalLm for Gpt2 {
     }
 
     fn logits(&self, hidden: &Tensor) -> Tensor {
-        hidden.linear::<Tensor>(&self.wte.weight, None)
+        match &self.int8_head {
+            Some(head) => head.forward(hidden),
+            None => hidden.linear::<Tensor>(&self.wte.weight, None),
+        }
     }
 }

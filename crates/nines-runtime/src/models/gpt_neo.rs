@@ -8,10 +8,11 @@ use std::path::Path;
 use tch::{Tensor, nn};
 
 use super::{
-    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, LayerNorm, Linear, LoraConfig,
-    ModelSpec, activation, attention, cached_kv, merge_heads, split_heads,
+    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, Int8Part, LayerNorm, ModelSpec,
+    Projection, Weights, activation, attention, cached_kv, merge_heads, read_int8, split_heads,
 };
 use crate::error::{Result, RuntimeError};
+use crate::int8::Int8Linear;
 use crate::kv_cache::KvCache;
 
 /// Hyperparameters, as in a Hugging Face GPT-Neo `config.json`.
@@ -185,14 +186,14 @@ impl GptNeoConfig {
 #[derive(Debug)]
 struct Block {
     ln_1: LayerNorm,
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
-    out_proj: Linear,
+    q_proj: Projection,
+    k_proj: Projection,
+    v_proj: Projection,
+    out_proj: Projection,
     local: bool,
     ln_2: LayerNorm,
-    c_fc: Linear,
-    c_proj: Linear,
+    c_fc: Projection,
+    c_proj: Projection,
 }
 
 /// A GPT-Neo causal LM (output projection tied to the token embedding).
@@ -204,12 +205,18 @@ pub struct GptNeo {
     wpe: Embedding,
     h: Vec<Block>,
     ln_f: LayerNorm,
+    /// The output projection as int8, when the projections are (the tied embedding stays
+    /// f32 for the input side).
+    int8_head: Option<Int8Linear>,
 }
 
 impl GptNeo {
-    /// Declares the parameters under `root` (Hugging Face names: `transformer.h.N...`).
-    /// `lora` adds adapters to the projections it targets.
-    pub fn new(root: &nn::Path, cfg: &GptNeoConfig, lora: Option<&LoraConfig>) -> Self {
+    /// Declares the parameters under `root` (Hugging Face names: `transformer.h.N...`), with
+    /// projections as `weights` says.
+    ///
+    /// # Errors
+    /// For int8 projections, the checkpoint's missing, misshapen or non-finite tensors.
+    pub fn new(root: &nn::Path, cfg: &GptNeoConfig, weights: Weights) -> Result<Self> {
         let e = cfg.hidden_size as i64;
         let inner = cfg.intermediate_size.unwrap_or(4 * cfg.hidden_size) as i64;
         let t = root / "transformer";
@@ -220,20 +227,33 @@ impl GptNeo {
             .map(|(i, local)| {
                 let p = &t / "h" / i;
                 let a = &p / "attn" / "attention";
-                Block {
+                let proj = |p: nn::Path, i, o, bias| Projection::declare(p, i, o, bias, weights);
+                Ok(Block {
                     ln_1: LayerNorm::new(&p / "ln_1", e, cfg.layer_norm_epsilon),
-                    q_proj: Linear::adapted(&a / "q_proj", e, e, false, lora),
-                    k_proj: Linear::adapted(&a / "k_proj", e, e, false, lora),
-                    v_proj: Linear::adapted(&a / "v_proj", e, e, false, lora),
-                    out_proj: Linear::adapted(&a / "out_proj", e, e, true, lora),
+                    q_proj: proj(&a / "q_proj", e, e, false)?,
+                    k_proj: proj(&a / "k_proj", e, e, false)?,
+                    v_proj: proj(&a / "v_proj", e, e, false)?,
+                    out_proj: proj(&a / "out_proj", e, e, true)?,
                     local,
                     ln_2: LayerNorm::new(&p / "ln_2", e, cfg.layer_norm_epsilon),
-                    c_fc: Linear::adapted(&p / "mlp" / "c_fc", e, inner, true, lora),
-                    c_proj: Linear::adapted(&p / "mlp" / "c_proj", inner, e, true, lora),
-                }
+                    c_fc: proj(&p / "mlp" / "c_fc", e, inner, true)?,
+                    c_proj: proj(&p / "mlp" / "c_proj", inner, e, true)?,
+                })
             })
-            .collect();
-        GptNeo {
+            .collect::<Result<Vec<_>>>()?;
+        let int8_head = match weights {
+            Weights::Int8 { source } => Some(read_int8(
+                source,
+                &[Int8Part::linear(
+                    &(&t / "wte"),
+                    e,
+                    cfg.vocab_size as i64,
+                    false,
+                )],
+            )?),
+            Weights::Variables { .. } => None,
+        };
+        Ok(GptNeo {
             spec: ModelSpec {
                 architecture: Architecture::GptNeo,
                 vocab_size: cfg.vocab_size,
@@ -246,7 +266,8 @@ impl GptNeo {
             wpe: Embedding::new(&t / "wpe", cfg.max_position_embeddings as i64, e),
             h,
             ln_f: LayerNorm::new(&t / "ln_f", e, cfg.layer_norm_epsilon),
-        }
+            int8_head,
+        })
     }
 }
 
@@ -315,6 +336,9 @@ impl CausalLm for GptNeo {
     }
 
     fn logits(&self, hidden: &Tensor) -> Tensor {
-        hidden.linear::<Tensor>(&self.wte.weight, None)
+        match &self.int8_head {
+            Some(head) => head.forward(hidden),
+            None => hidden.linear::<Tensor>(&self.wte.weight, None),
+        }
     }
 }

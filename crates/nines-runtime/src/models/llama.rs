@@ -9,11 +9,12 @@ use std::sync::{Mutex, MutexGuard};
 use tch::{Kind, Tensor, nn};
 
 use super::{
-    Architecture, AttentionMask, CausalLm, Embedding, Linear, LoraConfig, ModelSpec, RmsNorm,
-    attention, cached_kv, merge_heads,
+    Architecture, AttentionMask, CausalLm, Embedding, Int8Part, Linear, ModelSpec, RmsNorm,
+    Weights, attention, cached_kv, merge_heads, read_int8,
 };
 use crate::checkpoint::gguf::GgufFile;
 use crate::error::{Result, RuntimeError};
+use crate::int8::Int8Linear;
 use crate::kv_cache::KvCache;
 
 /// Hyperparameters, as in a Hugging Face Llama `config.json`.
@@ -263,8 +264,6 @@ struct Attention {
     k_proj: Linear,
     v_proj: Linear,
     o_proj: Linear,
-    heads: i64,
-    kv_heads: i64,
 }
 
 #[derive(Debug)]
@@ -274,12 +273,42 @@ struct Mlp {
     down_proj: Linear,
 }
 
+/// A layer's projections in int8, query/key/value and gate/up stacked as in [`FusedLayer`].
+#[derive(Debug)]
+struct Int8Block {
+    /// `((heads + 2·kv_heads)·head_dim, hidden)`.
+    qkv: Int8Linear,
+    o_proj: Int8Linear,
+    /// `(2·intermediate, hidden)`.
+    gate_up: Int8Linear,
+    down_proj: Int8Linear,
+}
+
+/// A layer's projections.
+#[derive(Debug)]
+enum Projections {
+    /// Weight variables (fused at inference by [`FusedLayer`]).
+    Dense { self_attn: Attention, mlp: Mlp },
+    /// Int8 layers.
+    Int8(Int8Block),
+}
+
 #[derive(Debug)]
 struct Block {
     input_layernorm: RmsNorm,
-    self_attn: Attention,
     post_attention_layernorm: RmsNorm,
-    mlp: Mlp,
+    proj: Projections,
+}
+
+/// The output projection.
+#[derive(Debug)]
+enum Head {
+    /// The token embedding, transposed.
+    Tied,
+    /// `lm_head.weight`.
+    Dense(Linear),
+    /// Int8, from `lm_head.weight` or the tied embedding.
+    Int8(Int8Linear),
 }
 
 /// A Llama causal LM.
@@ -289,8 +318,9 @@ pub struct Llama {
     embed_tokens: Embedding,
     layers: Vec<Block>,
     norm: RmsNorm,
-    /// `None` when tied to `embed_tokens`.
-    lm_head: Option<Linear>,
+    lm_head: Head,
+    heads: i64,
+    kv_heads: i64,
     /// `(context, head_dim)` cosine table, and the sine table with the sign of
     /// "rotate half" folded in (negated first half), so that rotation is
     /// `x·cos + roll(x, head_dim/2)·sin`.
@@ -324,14 +354,20 @@ struct FusedLayer {
 }
 
 impl FusedLayer {
-    fn linears(block: &Block) -> [&Linear; 5] {
-        let (a, f) = (&block.self_attn, &block.mlp);
-        [&a.q_proj, &a.k_proj, &a.v_proj, &f.gate_proj, &f.up_proj]
+    fn linears(block: &Block) -> Option<[&Linear; 5]> {
+        match &block.proj {
+            Projections::Dense {
+                self_attn: a,
+                mlp: f,
+            } => Some([&a.q_proj, &a.k_proj, &a.v_proj, &f.gate_proj, &f.up_proj]),
+            Projections::Int8(_) => None,
+        }
     }
 
-    /// Fuses `block`'s projections, or `None` when one has a bias or an adapter.
+    /// Fuses `block`'s projections, or `None` when one has a bias or an adapter (or they
+    /// are int8).
     fn build(block: &Block) -> Option<Self> {
-        let l = Self::linears(block);
+        let l = Self::linears(block)?;
         if l.iter().any(|l| l.bias.is_some() || l.lora.is_some()) {
             return None;
         }
@@ -357,7 +393,9 @@ impl FusedLayer {
 
     /// Whether the buffers still hold `block`'s weights.
     fn current(&self, block: &Block) -> bool {
-        let l = Self::linears(block);
+        let Some(l) = Self::linears(block) else {
+            return false;
+        };
         l[0].weight.kind() == self.qkv.kind()
             && l[0].weight.device() == self.qkv.device()
             && l.iter()
@@ -367,9 +405,13 @@ impl FusedLayer {
 }
 
 impl Llama {
-    /// Declares the parameters under `root` (Hugging Face names: `model.layers.N...`).
-    /// `lora` adds adapters to the projections it targets.
-    pub fn new(root: &nn::Path, cfg: &LlamaConfig, lora: Option<&LoraConfig>) -> Self {
+    /// Declares the parameters under `root` (Hugging Face names: `model.layers.N...`), with
+    /// projections as `weights` says. Int8 projections are quantized from the checkpoint
+    /// here, layer by layer, query/key/value and gate/up stacked.
+    ///
+    /// # Errors
+    /// For int8 projections, the checkpoint's missing, misshapen or non-finite tensors.
+    pub fn new(root: &nn::Path, cfg: &LlamaConfig, weights: Weights) -> Result<Self> {
         let h = cfg.hidden_size as i64;
         let heads = cfg.num_attention_heads as i64;
         let kv_heads = cfg.kv_heads() as i64;
@@ -381,53 +423,73 @@ impl Llama {
                 let p = &m / "layers" / i;
                 let a = &p / "self_attn";
                 let f = &p / "mlp";
-                Block {
+                let (ab, mb) = (cfg.attention_bias, cfg.mlp_bias);
+                let proj = match weights {
+                    Weights::Variables { lora } => {
+                        let l = |p: nn::Path, i, o, bias| Linear::adapted(p, i, o, bias, lora);
+                        Projections::Dense {
+                            self_attn: Attention {
+                                q_proj: l(&a / "q_proj", h, heads * hd, ab),
+                                k_proj: l(&a / "k_proj", h, kv_heads * hd, ab),
+                                v_proj: l(&a / "v_proj", h, kv_heads * hd, ab),
+                                o_proj: l(&a / "o_proj", heads * hd, h, ab),
+                            },
+                            mlp: Mlp {
+                                gate_proj: l(&f / "gate_proj", h, inter, mb),
+                                up_proj: l(&f / "up_proj", h, inter, mb),
+                                down_proj: l(&f / "down_proj", inter, h, mb),
+                            },
+                        }
+                    }
+                    Weights::Int8 { source } => {
+                        let part = |p: nn::Path, i, o, bias| Int8Part::linear(&p, i, o, bias);
+                        Projections::Int8(Int8Block {
+                            qkv: read_int8(
+                                source,
+                                &[
+                                    part(&a / "q_proj", h, heads * hd, ab),
+                                    part(&a / "k_proj", h, kv_heads * hd, ab),
+                                    part(&a / "v_proj", h, kv_heads * hd, ab),
+                                ],
+                            )?,
+                            o_proj: read_int8(source, &[part(&a / "o_proj", heads * hd, h, ab)])?,
+                            gate_up: read_int8(
+                                source,
+                                &[
+                                    part(&f / "gate_proj", h, inter, mb),
+                                    part(&f / "up_proj", h, inter, mb),
+                                ],
+                            )?,
+                            down_proj: read_int8(source, &[part(&f / "down_proj", inter, h, mb)])?,
+                        })
+                    }
+                };
+                Ok(Block {
                     input_layernorm: RmsNorm::new(&p / "input_layernorm", h, cfg.rms_norm_eps),
-                    self_attn: Attention {
-                        q_proj: Linear::adapted(
-                            &a / "q_proj",
-                            h,
-                            heads * hd,
-                            cfg.attention_bias,
-                            lora,
-                        ),
-                        k_proj: Linear::adapted(
-                            &a / "k_proj",
-                            h,
-                            kv_heads * hd,
-                            cfg.attention_bias,
-                            lora,
-                        ),
-                        v_proj: Linear::adapted(
-                            &a / "v_proj",
-                            h,
-                            kv_heads * hd,
-                            cfg.attention_bias,
-                            lora,
-                        ),
-                        o_proj: Linear::adapted(
-                            &a / "o_proj",
-                            heads * hd,
-                            h,
-                            cfg.attention_bias,
-                            lora,
-                        ),
-                        heads,
-                        kv_heads,
-                    },
                     post_attention_layernorm: RmsNorm::new(
                         &p / "post_attention_layernorm",
                         h,
                         cfg.rms_norm_eps,
                     ),
-                    mlp: Mlp {
-                        gate_proj: Linear::adapted(&f / "gate_proj", h, inter, cfg.mlp_bias, lora),
-                        up_proj: Linear::adapted(&f / "up_proj", h, inter, cfg.mlp_bias, lora),
-                        down_proj: Linear::adapted(&f / "down_proj", inter, h, cfg.mlp_bias, lora),
-                    },
-                }
+                    proj,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
+        let vocab = cfg.vocab_size as i64;
+        let lm_head = match (weights, cfg.tie_word_embeddings) {
+            (Weights::Variables { .. }, true) => Head::Tied,
+            (Weights::Variables { .. }, false) => {
+                Head::Dense(Linear::new(root / "lm_head", h, vocab, false))
+            }
+            (Weights::Int8 { source }, tied) => {
+                let p = if tied {
+                    &m / "embed_tokens"
+                } else {
+                    root / "lm_head"
+                };
+                Head::Int8(read_int8(source, &[Int8Part::linear(&p, h, vocab, false)])?)
+            }
+        };
         let (cos, sin) = rope_tables(
             cfg.max_position_embeddings as i64,
             hd,
@@ -442,7 +504,7 @@ impl Llama {
             0,
         );
         let sin = sin * sign;
-        Llama {
+        Ok(Llama {
             spec: ModelSpec {
                 architecture: Architecture::Llama,
                 vocab_size: cfg.vocab_size,
@@ -453,13 +515,14 @@ impl Llama {
             embed_tokens: Embedding::new(&m / "embed_tokens", cfg.vocab_size as i64, h),
             layers,
             norm: RmsNorm::new(&m / "norm", h, cfg.rms_norm_eps),
-            lm_head: (!cfg.tie_word_embeddings)
-                .then(|| Linear::new(root / "lm_head", h, cfg.vocab_size as i64, false)),
+            lm_head,
+            heads,
+            kv_heads,
             cos,
             sin,
             head_dim: hd,
             fused: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     /// The fused projections of every layer, (re)built when missing or stale; `None` when
@@ -577,7 +640,11 @@ impl CausalLm for Llama {
         let d = self.head_dim;
         // Fused projections serve inference; with gradients (training) the layers' own
         // weights and adapters are used.
-        let fused = if train || grad_enabled() {
+        let int8 = self
+            .layers
+            .first()
+            .is_some_and(|l| matches!(l.proj, Projections::Int8(_)));
+        let fused = if int8 || train || grad_enabled() {
             None
         } else {
             self.fused_layers()
@@ -592,33 +659,31 @@ impl CausalLm for Llama {
             .take(layers.end)
             .skip(layers.start)
         {
-            let a = &layer.self_attn;
+            let (heads, kv_heads) = (self.heads, self.kv_heads);
             let h = layer.input_layernorm.forward(&x);
-            let (q, k, v) = match fused.as_ref().map(|f| &f[i]) {
-                Some(f) => {
-                    let (nq, nkv) = (a.heads * d, a.kv_heads * d);
-                    let qkv = project(&h, &f.qkv, few_rows);
-                    // q and k rotated together: (b, t, heads + kv_heads, d).
-                    let qk = rotate(
-                        &qkv.narrow(2, 0, nq + nkv)
-                            .reshape([b, t, a.heads + a.kv_heads, d]),
-                        &cos,
-                        &sin,
-                    );
-                    (
-                        qk.narrow(2, 0, a.heads),
-                        qk.narrow(2, a.heads, a.kv_heads),
-                        qkv.narrow(2, nq + nkv, nkv).reshape([b, t, a.kv_heads, d]),
-                    )
-                }
-                None => (
-                    rotate(&a.q_proj.forward(&h).view([b, t, a.heads, d]), &cos, &sin),
-                    rotate(
-                        &a.k_proj.forward(&h).view([b, t, a.kv_heads, d]),
-                        &cos,
-                        &sin,
-                    ),
-                    a.v_proj.forward(&h).view([b, t, a.kv_heads, d]),
+            // The stacked q/k/v product `(b, t, (heads + 2·kv_heads)·d)` split into heads,
+            // q and k rotated together.
+            let split = |qkv: Tensor| {
+                let (nq, nkv) = (heads * d, kv_heads * d);
+                let qk = rotate(
+                    &qkv.narrow(2, 0, nq + nkv)
+                        .reshape([b, t, heads + kv_heads, d]),
+                    &cos,
+                    &sin,
+                );
+                (
+                    qk.narrow(2, 0, heads),
+                    qk.narrow(2, heads, kv_heads),
+                    qkv.narrow(2, nq + nkv, nkv).reshape([b, t, kv_heads, d]),
+                )
+            };
+            let (q, k, v) = match (&layer.proj, fused.as_ref().map(|f| &f[i])) {
+                (Projections::Int8(p), _) => split(p.qkv.forward(&h)),
+                (Projections::Dense { .. }, Some(f)) => split(project(&h, &f.qkv, few_rows)),
+                (Projections::Dense { self_attn: a, .. }, None) => (
+                    rotate(&a.q_proj.forward(&h).view([b, t, heads, d]), &cos, &sin),
+                    rotate(&a.k_proj.forward(&h).view([b, t, kv_heads, d]), &cos, &sin),
+                    a.v_proj.forward(&h).view([b, t, kv_heads, d]),
                 ),
             };
             let (k, v) = cached_kv(cache.as_deref_mut(), i, heads_first(&k), heads_first(&v));
@@ -626,8 +691,8 @@ impl CausalLm for Llama {
                 // One new token: fold each key/value head's query heads into the query
                 // length, so attention runs on the cached keys and values as they are,
                 // without repeating them per query head.
-                let g = a.heads / a.kv_heads;
-                let q = q.reshape([b, a.kv_heads, g, d]);
+                let g = heads / kv_heads;
+                let q = q.reshape([b, kv_heads, g, d]);
                 let bias = match &mask {
                     AttentionMask::Bias(bias) => Some(bias),
                     _ => None,
@@ -662,22 +727,32 @@ impl CausalLm for Llama {
                         &q, &k, &v, bias, 0.0, false, None, false,
                     ),
                 };
-                out.reshape([b, 1, a.heads * d])
+                out.reshape([b, 1, heads * d])
             } else {
                 merge_heads(&attention(&heads_first(&q), &k, &v, &mask, None))
             };
-            x = x + plain_projection(&a.o_proj, &attn, few_rows && fused.is_some());
-            let h = layer.post_attention_layernorm.forward(&x);
-            let mlp = &layer.mlp;
-            let gated = match fused.as_ref().map(|f| &f[i]) {
-                Some(f) => {
-                    let inter = f.gate_up.size()[0] / 2;
-                    let gu = project(&h, &f.gate_up, few_rows);
-                    gu.narrow(2, 0, inter).silu() * gu.narrow(2, inter, inter)
+            x = x + match &layer.proj {
+                Projections::Int8(p) => p.o_proj.forward(&attn),
+                Projections::Dense { self_attn: a, .. } => {
+                    plain_projection(&a.o_proj, &attn, few_rows && fused.is_some())
                 }
-                None => mlp.gate_proj.forward(&h).silu() * mlp.up_proj.forward(&h),
             };
-            x = x + plain_projection(&mlp.down_proj, &gated, few_rows && fused.is_some());
+            let h = layer.post_attention_layernorm.forward(&x);
+            let gate_up = |gu: Tensor| {
+                let inter = gu.size()[2] / 2;
+                gu.narrow(2, 0, inter).silu() * gu.narrow(2, inter, inter)
+            };
+            x = x + match (&layer.proj, fused.as_ref().map(|f| &f[i])) {
+                (Projections::Int8(p), _) => p.down_proj.forward(&gate_up(p.gate_up.forward(&h))),
+                (Projections::Dense { mlp, .. }, Some(f)) => plain_projection(
+                    &mlp.down_proj,
+                    &gate_up(project(&h, &f.gate_up, few_rows)),
+                    few_rows,
+                ),
+                (Projections::Dense { mlp, .. }, None) => mlp
+                    .down_proj
+                    .forward(&(mlp.gate_proj.forward(&h).silu() * mlp.up_proj.forward(&h))),
+            };
         }
         x
     }
@@ -696,8 +771,9 @@ impl CausalLm for Llama {
         };
         let few_rows = seq == 1 && (2..=FEW_ROWS).contains(&rows);
         match &self.lm_head {
-            Some(head) => plain_projection(head, hidden, few_rows),
-            None => project(hidden, &self.embed_tokens.weight, few_rows),
+            Head::Dense(head) => plain_projection(head, hidden, few_rows),
+            Head::Tied => project(hidden, &self.embed_tokens.weight, few_rows),
+            Head::Int8(head) => head.forward(hidden),
         }
     }
 }

@@ -13,6 +13,9 @@ use std::ops::Range;
 
 use tch::{Kind, Tensor, nn};
 
+use crate::checkpoint::{TensorSource, read_with_prefix_fallback};
+use crate::error::{Result, RuntimeError};
+use crate::int8::Int8Linear;
 use crate::kv_cache::KvCache;
 
 /// Causal-LM architectures the runtime implements.
@@ -288,6 +291,171 @@ impl Linear {
         match &self.lora {
             Some(l) => y + l.forward(x),
             None => y,
+        }
+    }
+}
+
+/// Where a model's projection weights (attention, MLP, output) come from when it is built.
+#[derive(Clone, Copy)]
+pub enum Weights<'a> {
+    /// f32 variables in the model's [`VarStore`](nn::VarStore), filled when the checkpoint
+    /// is loaded; `lora` adds adapters to the projections it targets.
+    Variables {
+        /// Adapters to add.
+        lora: Option<&'a LoraConfig>,
+    },
+    /// Int8 layers ([`Int8Linear`]) quantized from `source` while the model is built, one
+    /// tensor at a time; they are not variables (and have no gradients). Embeddings,
+    /// normalizations and biases outside the projections stay f32 variables.
+    Int8 {
+        /// The checkpoint.
+        source: &'a dyn TensorSource,
+    },
+}
+
+impl std::fmt::Debug for Weights<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Weights::Variables { lora } => f.debug_struct("Variables").field("lora", lora).finish(),
+            Weights::Int8 { .. } => f.write_str("Int8"),
+        }
+    }
+}
+
+impl Weights<'_> {
+    /// f32 variables without adapters.
+    pub const F32: Weights<'static> = Weights::Variables { lora: None };
+
+    /// Whether projections are int8.
+    pub fn is_int8(&self) -> bool {
+        matches!(self, Weights::Int8 { .. })
+    }
+}
+
+/// Reads `name` from `source` (trying the prefixes Hugging Face adds or omits), requiring
+/// `shape`.
+pub(crate) fn read_tensor(source: &dyn TensorSource, name: &str, shape: &[i64]) -> Result<Tensor> {
+    let Some(t) = read_with_prefix_fallback(source, name)? else {
+        return Err(RuntimeError::MissingTensor {
+            path: source.origin(name),
+            tensor: name.to_string(),
+        });
+    };
+    if t.size() != shape {
+        return Err(RuntimeError::ShapeMismatch {
+            path: source.origin(name),
+            tensor: name.to_string(),
+            expected: shape.to_vec(),
+            found: t.size(),
+        });
+    }
+    Ok(t)
+}
+
+/// One projection to read for an int8 layer: the checkpoint name of its weight (its bias,
+/// when it has one, is the same name ending in `bias`), and how it is stored.
+pub(crate) struct Int8Part {
+    /// Checkpoint name of the weight, e.g. `model.layers.0.self_attn.q_proj.weight`.
+    pub weight: String,
+    /// Input features.
+    pub in_dim: i64,
+    /// Output features.
+    pub out_dim: i64,
+    /// Whether the checkpoint has a bias for it.
+    pub bias: bool,
+    /// Whether the weight is stored `(in, out)` (GPT-2's `Conv1D`) rather than `(out, in)`.
+    pub transposed: bool,
+}
+
+impl Int8Part {
+    /// The `weight` (and `bias`) under `p`, stored `(out, in)`.
+    pub fn linear(p: &nn::Path, in_dim: i64, out_dim: i64, bias: bool) -> Self {
+        Int8Part {
+            weight: p.path("weight"),
+            in_dim,
+            out_dim,
+            bias,
+            transposed: false,
+        }
+    }
+}
+
+/// Reads `parts` from `source` and quantizes them, stacked along the output dimension, into
+/// one int8 layer. Only one part's f32 weights are held at a time besides the stack.
+///
+/// # Errors
+/// Missing tensors, shape mismatches, and non-finite weights ([`RuntimeError::Corrupt`]),
+/// naming the tensor and file.
+pub(crate) fn read_int8(source: &dyn TensorSource, parts: &[Int8Part]) -> Result<Int8Linear> {
+    let mut weights = Vec::with_capacity(parts.len());
+    let mut biases = Vec::new();
+    for part in parts {
+        let (i, o) = (part.in_dim, part.out_dim);
+        let shape = if part.transposed { [i, o] } else { [o, i] };
+        let w = read_tensor(source, &part.weight, &shape)?.to_kind(Kind::Float);
+        weights.push(if part.transposed {
+            w.tr().contiguous()
+        } else {
+            w
+        });
+        if part.bias {
+            let name = match part.weight.strip_suffix("weight") {
+                Some(stem) => format!("{stem}bias"),
+                None => format!("{}.bias", part.weight),
+            };
+            biases.push(read_tensor(source, &name, &[o])?.to_kind(Kind::Float));
+        }
+    }
+    let names = parts.iter().map(|p| p.weight.as_str()).collect::<Vec<_>>();
+    let biases = (!biases.is_empty()).then_some(biases.as_slice());
+    if biases.is_some_and(|b| b.len() != parts.len()) {
+        return Err(RuntimeError::InvalidInput(format!(
+            "stacked int8 projections {names:?} must all have biases or none"
+        )));
+    }
+    Int8Linear::quantize_stacked(&weights, biases).map_err(|e| match e {
+        RuntimeError::InvalidInput(m) => RuntimeError::corrupt(
+            source.origin(names[0]),
+            format!("tensor `{}`: {m}", names.join("`, `")),
+        ),
+        other => other,
+    })
+}
+
+/// A projection: a dense layer whose weight is a variable, or an int8 layer.
+#[derive(Debug)]
+pub enum Projection {
+    /// f32 (or bf16) weight variable, optionally adapted.
+    Dense(Linear),
+    /// Packed int8 weight.
+    Int8(Int8Linear),
+}
+
+impl Projection {
+    /// Declares the projection under `p` (weight `(out, in)`, and a bias when `bias`).
+    pub(crate) fn declare(
+        p: nn::Path,
+        in_dim: i64,
+        out_dim: i64,
+        bias: bool,
+        weights: Weights,
+    ) -> Result<Self> {
+        Ok(match weights {
+            Weights::Variables { lora } => {
+                Projection::Dense(Linear::adapted(p, in_dim, out_dim, bias, lora))
+            }
+            Weights::Int8 { source } => Projection::Int8(read_int8(
+                source,
+                &[Int8Part::linear(&p, in_dim, out_dim, bias)],
+            )?),
+        })
+    }
+
+    /// `(…, in)` → `(…, out)`.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        match self {
+            Projection::Dense(l) => l.forward(x),
+            Projection::Int8(l) => l.forward(x),
         }
     }
 }

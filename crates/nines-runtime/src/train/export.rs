@@ -19,8 +19,10 @@ use crate::models::{Architecture, is_lora_parameter};
 /// export or the complete new one. Returns `out`.
 ///
 /// # Errors
-/// I/O failures; a source config that cannot be read.
+/// I/O failures; a source config that cannot be read; a model loaded int8
+/// ([`RuntimeError::Quantized`]).
 pub fn export_hf(lm: &mut LanguageModel, out: &Path) -> Result<PathBuf> {
+    lm.ensure_trainable("export")?;
     lm.merge_lora();
     let parent = out
         .parent()

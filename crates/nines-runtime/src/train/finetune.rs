@@ -376,14 +376,16 @@ impl Finetuner {
     /// Freezes what the settings leave frozen and builds the optimizer.
     ///
     /// # Errors
-    /// Invalid settings; LoRA settings that differ from the model's adapters; a training
-    /// set packed with another sequence length; autocast requested without CUDA.
+    /// Invalid settings; a model loaded int8 ([`RuntimeError::Quantized`]); LoRA settings
+    /// that differ from the model's adapters; a training set packed with another sequence
+    /// length; autocast requested without CUDA.
     pub fn new(
         lm: LanguageModel,
         train: PackedTokens,
         cfg: FinetuneConfig,
     ) -> FinetuneResult<Self> {
         cfg.validate()?;
+        lm.ensure_trainable("fine-tuning")?;
         if lm.lora() != cfg.lora.as_ref() {
             return Err(RuntimeError::InvalidSetting {
                 field: "lora",
