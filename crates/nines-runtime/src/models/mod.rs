@@ -187,6 +187,15 @@ pub struct Lora {
     pub scale: f64,
 }
 
+/// A generator seeded by a hash of `name`.
+fn name_rng(name: &str) -> rand_chacha::ChaCha8Rng {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(&digest);
+    rand::SeedableRng::from_seed(seed)
+}
+
 impl Lora {
     /// Declares `lora_A.weight` and `lora_B.weight` under `p` when `cfg` targets `p`.
     pub(crate) fn declare(
@@ -196,16 +205,25 @@ impl Lora {
         cfg: Option<&LoraConfig>,
     ) -> Option<Self> {
         let cfg = cfg.filter(|c| c.applies_to(p))?;
+        let a_path = p / "lora_A";
+        let a = a_path.var("weight", &[cfg.rank, in_dim], nn::Init::Const(0.0));
+        // U(−1/√in, 1/√in) drawn from a generator seeded by the tensor's name, not LibTorch's
+        // global one: the same adapters in every process, whatever else (another thread, a
+        // concurrent test) draws random numbers meanwhile.
         let bound = 1.0 / (in_dim as f64).sqrt();
+        let mut rng = name_rng(&a_path.path("weight"));
+        let values: Vec<f32> = (0..cfg.rank * in_dim)
+            .map(|_| rand::Rng::random_range(&mut rng, -bound..bound) as f32)
+            .collect();
+        tch::no_grad(|| {
+            let init = Tensor::from_slice(&values)
+                .view([cfg.rank, in_dim])
+                .to_kind(a.kind())
+                .to_device(a.device());
+            a.shallow_clone().copy_(&init);
+        });
         Some(Lora {
-            a: (p / "lora_A").var(
-                "weight",
-                &[cfg.rank, in_dim],
-                nn::Init::Uniform {
-                    lo: -bound,
-                    up: bound,
-                },
-            ),
+            a,
             b: (p / "lora_B").var("weight", &[out_dim, cfg.rank], nn::Init::Const(0.0)),
             scale: cfg.scale(),
         })
