@@ -399,3 +399,41 @@ fn huge_sizes_and_bad_constants_name_the_field() {
         "{err}"
     );
 }
+
+/// A safetensors header that lists a tensor twice is a corrupt file, not a silent pick of
+/// one of the two.
+#[test]
+fn safetensors_header_with_a_duplicate_key() {
+    let dir = llama_copy(|_| {});
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + len]).unwrap().trim_end();
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_str(header).unwrap();
+    let (name, info) = header
+        .iter()
+        .find(|(k, _)| k.as_str() != "__metadata__")
+        .unwrap();
+    // The same entry again, spliced in as text (a JSON map cannot hold it twice).
+    let text = serde_json::to_string(&header).unwrap();
+    let dup = format!(
+        "{{{}:{},{}",
+        serde_json::to_string(name).unwrap(),
+        info,
+        &text[1..]
+    );
+    let mut padded = dup.into_bytes();
+    while padded.len() < len {
+        padded.push(b' ');
+    }
+    assert!(padded.len() <= len + 4096);
+    let mut out = (padded.len() as u64).to_le_bytes().to_vec();
+    out.extend(&padded);
+    out.extend(&bytes[8 + len..]);
+    std::fs::write(&path, out).unwrap();
+    let err = load_err(dir.path());
+    assert!(
+        matches!(err, RuntimeError::Corrupt { .. }) && err.to_string().contains("listed twice"),
+        "{err}"
+    );
+}

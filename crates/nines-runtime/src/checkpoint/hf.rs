@@ -78,6 +78,7 @@ impl SafetensorsSource {
             let file = File::open(&path).map_err(|e| RuntimeError::io(&path, e))?;
             // SAFETY: read-only map of a checkpoint file.
             let mmap = unsafe { Mmap::map(&file) }.map_err(|e| RuntimeError::io(&path, e))?;
+            check_unique_keys(&path, &mmap)?;
             let names = SafeTensors::deserialize(&mmap)
                 .map_err(|e| RuntimeError::corrupt(&path, format!("safetensors header: {e}")))?
                 .names()
@@ -138,4 +139,57 @@ impl TensorSource for SafetensorsSource {
             None => self.root.clone(),
         }
     }
+}
+
+/// A safetensors header names each tensor once: a JSON parser keeps the last of two equal
+/// keys, so a header listing a tensor twice would load one of them silently.
+fn check_unique_keys(path: &Path, bytes: &[u8]) -> Result<()> {
+    struct UniqueKeys(Option<String>);
+    impl<'de> serde::Deserialize<'de> for UniqueKeys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = UniqueKeys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<UniqueKeys, A::Error> {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut duplicate = None;
+                    while let Some(key) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        if !seen.insert(key.clone()) && duplicate.is_none() {
+                            duplicate = Some(key);
+                        }
+                    }
+                    Ok(UniqueKeys(duplicate))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+    // Malformed headers are left to the safetensors parser, which names what is wrong.
+    let Some(len) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    else {
+        return Ok(());
+    };
+    let Some(header) = usize::try_from(len)
+        .ok()
+        .and_then(|n| n.checked_add(8))
+        .and_then(|end| bytes.get(8..end))
+    else {
+        return Ok(());
+    };
+    if let Ok(UniqueKeys(Some(name))) = serde_json::from_slice::<UniqueKeys>(header) {
+        return Err(RuntimeError::corrupt(
+            path,
+            format!("safetensors header: tensor `{name}` is listed twice"),
+        ));
+    }
+    Ok(())
 }
