@@ -291,13 +291,12 @@ impl PipelineConfig {
                 format!("{} is negative (0: LibTorch's default)", self.threads),
             );
         }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let most_threads = 4 * cores;
+        let most_threads = nines_runtime::device::max_threads();
         if self.threads as usize > most_threads {
             return bad(
                 "threads",
                 format!(
-                    "{} is more than 4 per core ({most_threads} on this machine of {cores})",
+                    "{} is more than 4 per core ({most_threads} on this machine)",
                     self.threads
                 ),
             );

@@ -142,9 +142,7 @@ impl Pipeline {
         from: Option<Stage>,
         log: &mut dyn FnMut(&str),
     ) -> Result<Vec<(Stage, StageRecord)>, PipelineError> {
-        if self.config.threads > 0 {
-            tch::set_num_threads(self.config.threads);
-        }
+        nines_runtime::device::set_threads(self.config.threads)?;
         if let Some(stage) = from {
             self.run.invalidate_from(stage)?;
         }

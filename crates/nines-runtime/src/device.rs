@@ -200,7 +200,7 @@ mod tests {
 /// [`RuntimeError::InvalidSetting`] (`threads`) for a negative count or one above the limit.
 pub fn set_threads(threads: i32) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let most = 4 * cores;
+    let most = max_threads();
     if threads < 0 || threads as usize > most {
         return Err(RuntimeError::InvalidSetting {
             field: "threads",
@@ -213,4 +213,17 @@ pub fn set_threads(threads: i32) -> Result<()> {
         tch::set_num_threads(threads);
     }
     Ok(())
+}
+
+/// The most intra-op threads [`set_threads`] accepts: 4 per core of this machine.
+pub fn max_threads() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `MemAvailable` from `/proc/meminfo`, in bytes; `None` where that is unknown.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }

@@ -116,7 +116,7 @@ fn check_cache_memory(
     n: usize,
     cfg: &GenerateConfig,
 ) -> Result<()> {
-    let Some(available) = available_memory() else {
+    let Some(available) = crate::device::available_memory() else {
         return Ok(());
     };
     let spec = lm.model().spec();
@@ -141,14 +141,6 @@ fn check_cache_memory(
         });
     }
     Ok(())
-}
-
-/// `MemAvailable` from `/proc/meminfo`, in bytes.
-pub(crate) fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
 }
 
 /// Why a sequence stopped.

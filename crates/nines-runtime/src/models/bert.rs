@@ -6,6 +6,10 @@ use std::path::Path;
 
 use tch::{Kind, Tensor, nn};
 
+use super::limits::{
+    MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
+    check_positive, check_sizes,
+};
 use super::{
     ACTIVATIONS, AttentionMask, Embedding, LayerNorm, Linear, activation, attention, merge_heads,
     split_heads,
@@ -70,10 +74,6 @@ fn default_position_kind() -> String {
 impl BertConfig {
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
-        use super::limits::{
-            MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
-            check_positive, check_sizes,
-        };
         check_sizes(
             path,
             &[

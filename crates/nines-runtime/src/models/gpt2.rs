@@ -7,6 +7,10 @@ use std::path::Path;
 
 use tch::{Tensor, nn};
 
+use super::limits::{
+    MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
+    check_positive, check_sizes,
+};
 use super::{
     ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, Int8Part, LayerNorm, Lora,
     ModelSpec, Weights, activation, attention, cached_kv, merge_heads, read_int8, split_heads,
@@ -65,10 +69,6 @@ fn default_true() -> bool {
 impl Gpt2Config {
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
-        use super::limits::{
-            MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
-            check_positive, check_sizes,
-        };
         let inner = self.n_inner.unwrap_or(4 * self.n_embd);
         check_sizes(
             path,

@@ -7,6 +7,10 @@ use std::path::Path;
 
 use tch::{Tensor, nn};
 
+use super::limits::{
+    MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
+    check_positive, check_sizes,
+};
 use super::{
     ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, Int8Part, LayerNorm, ModelSpec,
     Projection, Weights, activation, attention, cached_kv, merge_heads, read_int8, split_heads,
@@ -84,10 +88,6 @@ impl GptNeoConfig {
 
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
-        use super::limits::{
-            MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
-            check_positive, check_sizes,
-        };
         let inner = self.intermediate_size.unwrap_or(4 * self.hidden_size);
         check_sizes(
             path,

@@ -58,7 +58,7 @@ pub(crate) fn check_positive(path: &Path, field: &str, value: f64) -> Result<()>
 /// [`RuntimeError::Config`] naming `field` (the size that drives the estimate) with the
 /// estimate and the memory available.
 pub(crate) fn check_parameter_memory(path: &Path, field: &str, parameters: u128) -> Result<()> {
-    let Some(available) = crate::generate::available_memory() else {
+    let Some(available) = crate::device::available_memory() else {
         return Ok(());
     };
     let bytes = parameters.saturating_mul(4);

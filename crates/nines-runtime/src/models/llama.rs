@@ -8,6 +8,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use tch::{Kind, Tensor, nn};
 
+use super::limits::{
+    MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
+    check_positive, check_sizes,
+};
 use super::{
     Architecture, AttentionMask, CausalLm, Embedding, Int8Part, Linear, ModelSpec, RmsNorm,
     Weights, attention, cached_kv, merge_heads, read_int8,
@@ -111,10 +115,6 @@ impl LlamaConfig {
                 return bad(field, "must be positive".into());
             }
         }
-        use super::limits::{
-            MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
-            check_positive, check_sizes,
-        };
         check_sizes(
             path,
             &[
