@@ -318,10 +318,10 @@ impl PipelineConfig {
         if !(g.top_p > 0.0 && g.top_p <= 1.0) {
             return bad("generator.top_p", format!("{} is not in (0, 1]", g.top_p));
         }
-        if !(g.temperature.is_finite() && g.temperature >= 0.0) {
+        if !(0.0..=MAX_TEMPERATURE).contains(&g.temperature) {
             return bad(
                 "generator.temperature",
-                format!("{} is not ≥ 0", g.temperature),
+                format!("{} is not in [0, {MAX_TEMPERATURE}]", g.temperature),
             );
         }
         if g.max_new_tokens == 0 {
@@ -331,19 +331,19 @@ impl PipelineConfig {
         if k.train_negatives == 0 {
             return bad("classifier.train_negatives", "must be at least 1".into());
         }
-        if !(k.oversample.is_finite() && k.oversample >= 1.0) {
+        if !(1.0..=MAX_OVERSAMPLE).contains(&k.oversample) {
             return bad(
                 "classifier.oversample",
-                format!("{} is not ≥ 1", k.oversample),
+                format!("{} is not in [1, {MAX_OVERSAMPLE}]", k.oversample),
             );
         }
         if k.epochs == 0 {
             return bad("classifier.epochs", "must be at least 1".into());
         }
-        if !(k.learning_rate.is_finite() && k.learning_rate > 0.0) {
+        if !(k.learning_rate > 0.0 && k.learning_rate <= MAX_LEARNING_RATE) {
             return bad(
                 "classifier.learning_rate",
-                format!("{} is not > 0", k.learning_rate),
+                format!("{} is not in (0, {MAX_LEARNING_RATE}]", k.learning_rate),
             );
         }
         if k.max_len < 8 {
@@ -379,20 +379,23 @@ impl PipelineConfig {
                 "steps, prompts_per_step and samples_per_prompt must be at least 1".into(),
             );
         }
-        if !(s.learning_rate.is_finite() && s.learning_rate > 0.0) {
+        if !(s.learning_rate > 0.0 && s.learning_rate <= MAX_LEARNING_RATE) {
             return bad(
                 "distill.learning_rate",
-                format!("{} is not > 0", s.learning_rate),
+                format!("{} is not in (0, {MAX_LEARNING_RATE}]", s.learning_rate),
             );
         }
-        if !(s.kl_coef.is_finite() && s.kl_coef >= 0.0) {
-            return bad("distill.kl_coef", format!("{} is not ≥ 0", s.kl_coef));
+        if !(0.0..=MAX_KL_COEF).contains(&s.kl_coef) {
+            return bad(
+                "distill.kl_coef",
+                format!("{} is not in [0, {MAX_KL_COEF}]", s.kl_coef),
+            );
         }
         Ok(())
     }
 
     /// Every size setting with its key and documented maximum.
-    fn sizes(&self) -> [(&'static str, usize, usize); 16] {
+    fn sizes(&self) -> [(&'static str, usize, usize); 17] {
         let (d, g, k, a, f, s) = (
             &self.data,
             &self.generator,
@@ -421,6 +424,7 @@ impl PipelineConfig {
             ("classifier.epochs", k.epochs, 1_000),
             ("classifier.max_len", k.max_len, MAX_TOKENS),
             ("active.pool_size", a.pool_size, MAX_EXAMPLES),
+            ("active.replay", a.replay, MAX_EXAMPLES),
             ("filter.max_attempts", f.max_attempts, 100_000),
             ("distill.steps", s.steps, MAX_STEPS),
             ("distill.prompts_per_step", s.prompts_per_step, MAX_BATCH),
@@ -504,6 +508,14 @@ pub const MAX_TOKENS: usize = 8_192;
 pub const MAX_STEPS: usize = 1_000_000;
 /// Most examples drawn for a classifier set or pool.
 pub const MAX_EXAMPLES: usize = 10_000_000;
+/// Largest learning rate (classifier, distillation): far above any that trains.
+pub const MAX_LEARNING_RATE: f64 = 1.0;
+/// Largest sampling temperature.
+pub const MAX_TEMPERATURE: f64 = 100.0;
+/// Largest oversampling factor of injurious examples.
+pub const MAX_OVERSAMPLE: f64 = 1e6;
+/// Largest KL penalty coefficient.
+pub const MAX_KL_COEF: f64 = 1e6;
 
 /// A GGUF file whose header and metadata parse, or a Hugging Face folder.
 fn check_model(path: &Path) -> Result<(), String> {

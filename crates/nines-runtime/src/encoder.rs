@@ -119,7 +119,7 @@ impl Encoder {
             }
         }
         let mut vars = VarStore::new(options.device.resolve()?);
-        let model = BertModel::new(&vars.root(), &cfg);
+        let model = BertModel::new(&vars.root(), &cfg)?;
         let before: Vec<String> = vars.variables().into_keys().collect();
         let extra = extend(&vars.root());
         let added: Vec<String> = vars

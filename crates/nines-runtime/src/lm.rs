@@ -159,7 +159,7 @@ impl LanguageModel {
             }
         };
         let mut tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
-        let eos = eos_ids(head.eos_token_id.as_ref());
+        let eos = eos_ids(&config_path, head.eos_token_id.as_ref())?;
         if !eos.is_empty() {
             tokenizer.set_eos_ids(eos);
         }
@@ -204,6 +204,24 @@ impl LanguageModel {
                     tokenizer_vocab: max as usize + 1,
                     model_vocab,
                 });
+            }
+        }
+        let specials = [("bos_token_id", tokenizer.bos_id())]
+            .into_iter()
+            .chain(
+                tokenizer
+                    .eos_ids()
+                    .iter()
+                    .map(|&id| ("eos_token_id", Some(id))),
+            )
+            .chain([("pad_token_id", Some(tokenizer.pad_id()))]);
+        for (field, id) in specials {
+            if let Some(id) = id.filter(|&id| id as usize >= model_vocab) {
+                return Err(RuntimeError::config(
+                    path,
+                    field,
+                    format!("token id {id} is outside the model's vocabulary of {model_vocab}"),
+                ));
             }
         }
         load_var_store(&vars, source, &is_lora_parameter)?;
@@ -331,16 +349,26 @@ impl Loading {
     }
 }
 
-fn eos_ids(v: Option<&serde_json::Value>) -> Vec<u32> {
+/// The `eos_token_id` of a `config.json`: absent or null, one id, or a list of ids. A negative,
+/// fractional or out-of-`u32` id is an error naming the field, not a silent fallback.
+fn eos_ids(path: &Path, v: Option<&serde_json::Value>) -> Result<Vec<u32>> {
+    let one = |x: &serde_json::Value| {
+        x.as_u64()
+            .and_then(|id| u32::try_from(id).ok())
+            .ok_or_else(|| {
+                RuntimeError::config(
+                    path,
+                    "eos_token_id",
+                    format!(
+                        "{x} is not a token id (a whole number from 0 to {})",
+                        u32::MAX
+                    ),
+                )
+            })
+    };
     match v {
-        Some(serde_json::Value::Number(n)) => {
-            n.as_u64().map(|x| vec![x as u32]).unwrap_or_default()
-        }
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_u64())
-            .map(|x| x as u32)
-            .collect(),
-        _ => Vec::new(),
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(a)) => a.iter().map(one).collect(),
+        Some(x) => Ok(vec![one(x)?]),
     }
 }

@@ -50,11 +50,23 @@ impl Tokenizer {
             });
         }
         let origin = path.display().to_string();
-        let mut inner =
-            tokenizers::Tokenizer::from_file(path).map_err(|e| RuntimeError::Tokenizer {
-                origin: origin.clone(),
-                message: e.to_string(),
-            })?;
+        // The tokenizers library panics on some malformed files (a truncated one, for
+        // example) instead of returning its error.
+        let mut inner = match panic_free(|| tokenizers::Tokenizer::from_file(path)) {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                return Err(RuntimeError::Tokenizer {
+                    origin,
+                    message: e.to_string(),
+                });
+            }
+            Err(why) => {
+                return Err(RuntimeError::Tokenizer {
+                    origin,
+                    message: format!("not a valid tokenizer.json ({why})"),
+                });
+            }
+        };
         inner.with_padding(None);
         inner
             .with_truncation(None)
@@ -184,10 +196,21 @@ impl Tokenizer {
             .map(|(t, _)| AddedToken::from(t.clone(), true))
             .collect();
         inner.add_special_tokens(&specials);
-        let id = |key: &str| file.get(key).and_then(GgufValue::as_u64).map(|v| v as u32);
-        let bos_id = id("tokenizer.ggml.bos_token_id");
-        let eos_ids: Vec<u32> = id("tokenizer.ggml.eos_token_id").into_iter().collect();
-        let pad_id = id("tokenizer.ggml.padding_token_id");
+        let id = |key: &str| -> Result<Option<u32>> {
+            match file.get(key) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|id| u32::try_from(id).ok())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        RuntimeError::config(file.path(), key, format!("{v:?} is not a token id"))
+                    }),
+            }
+        };
+        let bos_id = id("tokenizer.ggml.bos_token_id")?;
+        let eos_ids: Vec<u32> = id("tokenizer.ggml.eos_token_id")?.into_iter().collect();
+        let pad_id = id("tokenizer.ggml.padding_token_id")?;
         let add_bos = file
             .get("tokenizer.ggml.add_bos_token")
             .and_then(GgufValue::as_bool)
@@ -228,25 +251,18 @@ impl Tokenizer {
     /// panicking inside the tokenizers library at the first real encode.
     fn probed(self) -> Result<Self> {
         const PROBE: &str = "The ship rolled. He fell, 42 feet!";
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.inner
-                .encode(PROBE, true)
-                .and_then(|_| self.inner.encode((PROBE, PROBE), true))
-                .map(|_| ())
-        }));
+        let outcome = panic_free(|| {
+            let ids = self.inner.encode(PROBE, true)?.get_ids().to_vec();
+            self.inner.encode((PROBE, PROBE), true)?;
+            self.inner.decode(&ids, false)?;
+            self.inner.decode(&ids, true).map(|_| ())
+        });
         match outcome {
             Ok(Ok(())) => Ok(self),
-            Ok(Err(e)) => Err(self.err(format!("cannot encode a probe text: {e}"))),
-            Err(panic) => {
-                let why = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("a panic in the tokenizers library");
-                Err(self.err(format!(
-                    "cannot encode a probe text ({why}): is its post-processor's template consistent with its special tokens?"
-                )))
-            }
+            Ok(Err(e)) => Err(self.err(format!("cannot encode and decode a probe text: {e}"))),
+            Err(why) => Err(self.err(format!(
+                "cannot encode and decode a probe text ({why}): is its post-processor's template consistent with its special tokens?"
+            ))),
         }
     }
 
@@ -326,4 +342,16 @@ impl Tokenizer {
             message: e.to_string(),
         }
     }
+}
+
+/// Runs `f`, turning a panic inside the tokenizers library into its message.
+fn panic_free<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic in the tokenizers library")
+            .to_string()
+    })
 }

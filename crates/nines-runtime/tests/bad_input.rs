@@ -437,3 +437,59 @@ fn safetensors_header_with_a_duplicate_key() {
         "{err}"
     );
 }
+
+/// Special token ids are whole numbers inside the model's vocabulary; a negative or too large
+/// one is an error naming the field, not a silent fallback or an index error mid-generation.
+#[test]
+fn special_token_ids_outside_the_vocabulary() {
+    for (value, field) in [
+        (serde_json::json!(-1), "eos_token_id"),
+        (serde_json::json!(1.5), "eos_token_id"),
+        (serde_json::json!([0, 320]), "eos_token_id"),
+        (serde_json::json!(1u64 << 33), "eos_token_id"),
+    ] {
+        let dir = llama_copy(|c| c["eos_token_id"] = value.clone());
+        match load_err(dir.path()) {
+            RuntimeError::Config { field: f, .. } => assert_eq!(f, field, "{value}"),
+            other => panic!("eos_token_id = {value}: {other}"),
+        }
+    }
+    let dir = llama_copy(|c| c["eos_token_id"] = serde_json::Value::Null);
+    LanguageModel::load(dir.path(), cpu())
+        .expect("a null eos_token_id falls back to the tokenizer's");
+}
+
+/// Dropout probabilities outside [0, 1) are refused at load, not by LibTorch at the first
+/// training step; `attention_types` that would expand to 10^12 layers are refused before
+/// anything is expanded.
+#[test]
+fn dropout_and_layer_pattern_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(fixture("gpt_neo").join(f), dir.path().join(f)).unwrap();
+    }
+    let base: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("gpt_neo/config.json")).unwrap())
+            .unwrap();
+    let cases = [
+        ("resid_dropout", serde_json::json!(1.5)),
+        ("embed_dropout", serde_json::json!(-0.1)),
+        (
+            "attention_types",
+            serde_json::json!([[["global"], 1_000_000_000_000u64]]),
+        ),
+    ];
+    for (key, value) in cases {
+        let mut cfg = base.clone();
+        cfg[key] = value.clone();
+        if key == "attention_types" {
+            // The per-layer list, when present, wins over the pattern.
+            cfg.as_object_mut().unwrap().remove("attention_layers");
+        }
+        std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
+        match load_err(dir.path()) {
+            RuntimeError::Config { field, .. } => assert_eq!(field, key, "{value}"),
+            other => panic!("{key} = {value}: {other}"),
+        }
+    }
+}

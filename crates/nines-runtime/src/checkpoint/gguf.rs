@@ -209,7 +209,14 @@ impl<'a> Cursor<'a> {
             4 => GgufValue::U32(self.u32(&what)?),
             5 => GgufValue::I32(i32::from_le_bytes(self.array(&what)?)),
             6 => GgufValue::F32(f32::from_le_bytes(self.array(&what)?)),
-            7 => GgufValue::Bool(self.array::<1>(&what)?[0] != 0),
+            7 => {
+                let at = self.pos;
+                match self.array::<1>(&what)?[0] {
+                    0 => GgufValue::Bool(false),
+                    1 => GgufValue::Bool(true),
+                    b => return Err(self.err(at, format!("{what}: {b} is not a boolean (0 or 1)"))),
+                }
+            }
             8 => GgufValue::String(self.string(&what)?),
             9 => {
                 if depth > 0 {
@@ -325,6 +332,12 @@ impl GgufFile {
             let key = c.string("metadata key")?;
             let ty = c.u32("metadata type")?;
             let value = c.value(ty, &key, 0)?;
+            if metadata.contains_key(&key) {
+                return Err(RuntimeError::corrupt(
+                    path,
+                    format!("metadata key `{key}` is listed twice"),
+                ));
+            }
             metadata.insert(key, value);
         }
         let mut infos = Vec::new();

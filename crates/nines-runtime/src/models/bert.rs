@@ -8,7 +8,7 @@ use tch::{Kind, Tensor, nn};
 
 use super::limits::{
     MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
-    check_positive, check_sizes,
+    check_positive, check_probability, check_sizes,
 };
 use super::{
     ACTIVATIONS, AttentionMask, Embedding, LayerNorm, Linear, activation, attention, merge_heads,
@@ -74,6 +74,12 @@ fn default_position_kind() -> String {
 impl BertConfig {
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
+        check_probability(path, "hidden_dropout_prob", self.hidden_dropout_prob)?;
+        check_probability(
+            path,
+            "attention_probs_dropout_prob",
+            self.attention_probs_dropout_prob,
+        )?;
         check_sizes(
             path,
             &[
@@ -175,7 +181,10 @@ pub const POOLER_VARS: [&str; 2] = ["bert.pooler.dense.weight", "bert.pooler.den
 
 impl BertModel {
     /// Declares the parameters under `root / "bert"` (Hugging Face names).
-    pub fn new(root: &nn::Path, cfg: &BertConfig) -> Self {
+    ///
+    /// # Errors
+    /// [`RuntimeError::Torch`](crate::RuntimeError::Torch) when LibTorch cannot allocate them.
+    pub fn new(root: &nn::Path, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size as i64;
         let inter = cfg.intermediate_size as i64;
         let b = root / "bert";
@@ -185,35 +194,39 @@ impl BertModel {
                 let p = &b / "encoder" / "layer" / i;
                 let s = &p / "attention" / "self";
                 let o = &p / "attention" / "output";
-                Layer {
-                    query: Linear::new(&s / "query", h, h, true),
-                    key: Linear::new(&s / "key", h, h, true),
-                    value: Linear::new(&s / "value", h, h, true),
-                    attn_out: Linear::new(&o / "dense", h, h, true),
-                    attn_norm: LayerNorm::new(&o / "LayerNorm", h, cfg.layer_norm_eps),
-                    intermediate: Linear::new(&p / "intermediate" / "dense", h, inter, true),
-                    output: Linear::new(&p / "output" / "dense", inter, h, true),
-                    output_norm: LayerNorm::new(&p / "output" / "LayerNorm", h, cfg.layer_norm_eps),
-                }
+                Ok(Layer {
+                    query: Linear::new(&s / "query", h, h, true)?,
+                    key: Linear::new(&s / "key", h, h, true)?,
+                    value: Linear::new(&s / "value", h, h, true)?,
+                    attn_out: Linear::new(&o / "dense", h, h, true)?,
+                    attn_norm: LayerNorm::new(&o / "LayerNorm", h, cfg.layer_norm_eps)?,
+                    intermediate: Linear::new(&p / "intermediate" / "dense", h, inter, true)?,
+                    output: Linear::new(&p / "output" / "dense", inter, h, true)?,
+                    output_norm: LayerNorm::new(
+                        &p / "output" / "LayerNorm",
+                        h,
+                        cfg.layer_norm_eps,
+                    )?,
+                })
             })
-            .collect();
-        BertModel {
+            .collect::<Result<Vec<_>>>()?;
+        Ok(BertModel {
             cfg: cfg.clone(),
-            word_embeddings: Embedding::new(&e / "word_embeddings", cfg.vocab_size as i64, h),
+            word_embeddings: Embedding::new(&e / "word_embeddings", cfg.vocab_size as i64, h)?,
             position_embeddings: Embedding::new(
                 &e / "position_embeddings",
                 cfg.max_position_embeddings as i64,
                 h,
-            ),
+            )?,
             token_type_embeddings: Embedding::new(
                 &e / "token_type_embeddings",
                 cfg.type_vocab_size as i64,
                 h,
-            ),
-            embed_norm: LayerNorm::new(&e / "LayerNorm", h, cfg.layer_norm_eps),
+            )?,
+            embed_norm: LayerNorm::new(&e / "LayerNorm", h, cfg.layer_norm_eps)?,
             layers,
-            pooler: Linear::new(&b / "pooler" / "dense", h, h, true),
-        }
+            pooler: Linear::new(&b / "pooler" / "dense", h, h, true)?,
+        })
     }
 
     /// The configuration.

@@ -9,7 +9,7 @@ use tch::{Tensor, nn};
 
 use super::limits::{
     MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
-    check_positive, check_sizes,
+    check_positive, check_probability, check_sizes,
 };
 use super::{
     ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, Int8Part, LayerNorm, Lora,
@@ -69,6 +69,8 @@ fn default_true() -> bool {
 impl Gpt2Config {
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
+        check_probability(path, "embd_pdrop", self.embd_pdrop)?;
+        check_probability(path, "resid_pdrop", self.resid_pdrop)?;
         let inner = self.n_inner.unwrap_or(4 * self.n_embd);
         check_sizes(
             path,
@@ -146,7 +148,7 @@ impl Conv1D {
             Weights::Variables { lora } => Conv1D::Dense {
                 weight: p.var("weight", &[in_dim, out_dim], nn::Init::Const(0.0)),
                 bias: p.var("bias", &[out_dim], nn::Init::Const(0.0)),
-                lora: Lora::declare(&p, in_dim, out_dim, lora),
+                lora: Lora::declare(&p, in_dim, out_dim, lora)?,
             },
             Weights::Int8 { source } => Conv1D::Int8(read_int8(
                 source,
@@ -213,10 +215,10 @@ impl Gpt2 {
             .map(|i| {
                 let p = &t / "h" / i;
                 Ok(Block {
-                    ln_1: LayerNorm::new(&p / "ln_1", e, cfg.layer_norm_epsilon),
+                    ln_1: LayerNorm::new(&p / "ln_1", e, cfg.layer_norm_epsilon)?,
                     c_attn: Conv1D::new(&p / "attn" / "c_attn", e, 3 * e, weights)?,
                     attn_proj: Conv1D::new(&p / "attn" / "c_proj", e, e, weights)?,
-                    ln_2: LayerNorm::new(&p / "ln_2", e, cfg.layer_norm_epsilon),
+                    ln_2: LayerNorm::new(&p / "ln_2", e, cfg.layer_norm_epsilon)?,
                     c_fc: Conv1D::new(&p / "mlp" / "c_fc", e, inner, weights)?,
                     mlp_proj: Conv1D::new(&p / "mlp" / "c_proj", inner, e, weights)?,
                 })
@@ -243,10 +245,10 @@ impl Gpt2 {
                 context_length: cfg.n_positions,
             },
             cfg: cfg.clone(),
-            wte: Embedding::new(&t / "wte", cfg.vocab_size as i64, e),
-            wpe: Embedding::new(&t / "wpe", cfg.n_positions as i64, e),
+            wte: Embedding::new(&t / "wte", cfg.vocab_size as i64, e)?,
+            wpe: Embedding::new(&t / "wpe", cfg.n_positions as i64, e)?,
             h,
-            ln_f: LayerNorm::new(&t / "ln_f", e, cfg.layer_norm_epsilon),
+            ln_f: LayerNorm::new(&t / "ln_f", e, cfg.layer_norm_epsilon)?,
             int8_head,
         })
     }

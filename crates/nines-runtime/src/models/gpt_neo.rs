@@ -9,7 +9,7 @@ use tch::{Tensor, nn};
 
 use super::limits::{
     MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_parameter_memory,
-    check_positive, check_sizes,
+    check_positive, check_probability, check_sizes,
 };
 use super::{
     ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, Int8Part, LayerNorm, ModelSpec,
@@ -88,6 +88,8 @@ impl GptNeoConfig {
 
     /// Checks that the sizes are consistent; `path` names the file in errors.
     pub fn validate(&self, path: &Path) -> Result<()> {
+        check_probability(path, "embed_dropout", self.embed_dropout)?;
+        check_probability(path, "resid_dropout", self.resid_dropout)?;
         let inner = self.intermediate_size.unwrap_or(4 * self.hidden_size);
         check_sizes(
             path,
@@ -138,6 +140,17 @@ impl GptNeoConfig {
         } else {
             "attention_layers"
         };
+        // Counted before anything is expanded: `[["global"], 1e12]` is one short line.
+        let described = self.attention_types.iter().try_fold(0usize, |sum, (k, n)| {
+            sum.checked_add(k.len().checked_mul(*n)?)
+        });
+        if self.attention_layers.is_empty() && described.is_none_or(|n| n > MAX_LAYERS) {
+            return Err(RuntimeError::config(
+                path,
+                kinds,
+                format!("describes more than {MAX_LAYERS} layers"),
+            ));
+        }
         let layers = self.local_layers();
         if layers.len() != self.num_layers {
             return Err(RuntimeError::config(
@@ -229,13 +242,13 @@ impl GptNeo {
                 let a = &p / "attn" / "attention";
                 let proj = |p: nn::Path, i, o, bias| Projection::declare(p, i, o, bias, weights);
                 Ok(Block {
-                    ln_1: LayerNorm::new(&p / "ln_1", e, cfg.layer_norm_epsilon),
+                    ln_1: LayerNorm::new(&p / "ln_1", e, cfg.layer_norm_epsilon)?,
                     q_proj: proj(&a / "q_proj", e, e, false)?,
                     k_proj: proj(&a / "k_proj", e, e, false)?,
                     v_proj: proj(&a / "v_proj", e, e, false)?,
                     out_proj: proj(&a / "out_proj", e, e, true)?,
                     local,
-                    ln_2: LayerNorm::new(&p / "ln_2", e, cfg.layer_norm_epsilon),
+                    ln_2: LayerNorm::new(&p / "ln_2", e, cfg.layer_norm_epsilon)?,
                     c_fc: proj(&p / "mlp" / "c_fc", e, inner, true)?,
                     c_proj: proj(&p / "mlp" / "c_proj", inner, e, true)?,
                 })
@@ -262,10 +275,10 @@ impl GptNeo {
                 context_length: cfg.max_position_embeddings,
             },
             cfg: cfg.clone(),
-            wte: Embedding::new(&t / "wte", cfg.vocab_size as i64, e),
-            wpe: Embedding::new(&t / "wpe", cfg.max_position_embeddings as i64, e),
+            wte: Embedding::new(&t / "wte", cfg.vocab_size as i64, e)?,
+            wpe: Embedding::new(&t / "wpe", cfg.max_position_embeddings as i64, e)?,
             h,
-            ln_f: LayerNorm::new(&t / "ln_f", e, cfg.layer_norm_epsilon),
+            ln_f: LayerNorm::new(&t / "ln_f", e, cfg.layer_norm_epsilon)?,
             int8_head,
         })
     }

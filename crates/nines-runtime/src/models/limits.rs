@@ -51,6 +51,19 @@ pub(crate) fn check_positive(path: &Path, field: &str, value: f64) -> Result<()>
     }
 }
 
+/// A dropout probability: finite, in `[0, 1)`.
+pub(crate) fn check_probability(path: &Path, field: &str, value: f64) -> Result<()> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(RuntimeError::config(
+            path,
+            field,
+            format!("{value} is not a probability in [0, 1)"),
+        ))
+    }
+}
+
 /// The f32 parameters (`parameters` of them) fit in the memory available now (`MemAvailable`;
 /// not checked where that is unknown).
 ///

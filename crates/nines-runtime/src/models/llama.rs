@@ -429,15 +429,15 @@ impl Llama {
                         let l = |p: nn::Path, i, o, bias| Linear::adapted(p, i, o, bias, lora);
                         Projections::Dense {
                             self_attn: Attention {
-                                q_proj: l(&a / "q_proj", h, heads * hd, ab),
-                                k_proj: l(&a / "k_proj", h, kv_heads * hd, ab),
-                                v_proj: l(&a / "v_proj", h, kv_heads * hd, ab),
-                                o_proj: l(&a / "o_proj", heads * hd, h, ab),
+                                q_proj: l(&a / "q_proj", h, heads * hd, ab)?,
+                                k_proj: l(&a / "k_proj", h, kv_heads * hd, ab)?,
+                                v_proj: l(&a / "v_proj", h, kv_heads * hd, ab)?,
+                                o_proj: l(&a / "o_proj", heads * hd, h, ab)?,
                             },
                             mlp: Mlp {
-                                gate_proj: l(&f / "gate_proj", h, inter, mb),
-                                up_proj: l(&f / "up_proj", h, inter, mb),
-                                down_proj: l(&f / "down_proj", inter, h, mb),
+                                gate_proj: l(&f / "gate_proj", h, inter, mb)?,
+                                up_proj: l(&f / "up_proj", h, inter, mb)?,
+                                down_proj: l(&f / "down_proj", inter, h, mb)?,
                             },
                         }
                     }
@@ -465,12 +465,12 @@ impl Llama {
                     }
                 };
                 Ok(Block {
-                    input_layernorm: RmsNorm::new(&p / "input_layernorm", h, cfg.rms_norm_eps),
+                    input_layernorm: RmsNorm::new(&p / "input_layernorm", h, cfg.rms_norm_eps)?,
                     post_attention_layernorm: RmsNorm::new(
                         &p / "post_attention_layernorm",
                         h,
                         cfg.rms_norm_eps,
-                    ),
+                    )?,
                     proj,
                 })
             })
@@ -479,7 +479,7 @@ impl Llama {
         let lm_head = match (weights, cfg.tie_word_embeddings) {
             (Weights::Variables { .. }, true) => Head::Tied,
             (Weights::Variables { .. }, false) => {
-                Head::Dense(Linear::new(root / "lm_head", h, vocab, false))
+                Head::Dense(Linear::new(root / "lm_head", h, vocab, false)?)
             }
             (Weights::Int8 { source }, tied) => {
                 let p = if tied {
@@ -495,15 +495,15 @@ impl Llama {
             hd,
             cfg.rope_base(),
             root.device(),
-        );
-        let sign = Tensor::cat(
+        )?;
+        let sign = Tensor::f_cat(
             &[
-                Tensor::full([hd / 2], -1.0, (Kind::Float, root.device())),
-                Tensor::ones([hd / 2], (Kind::Float, root.device())),
+                Tensor::f_full([hd / 2], -1.0, (Kind::Float, root.device()))?,
+                Tensor::f_ones([hd / 2], (Kind::Float, root.device()))?,
             ],
             0,
-        );
-        let sin = sin * sign;
+        )?;
+        let sin = sin.f_mul(&sign)?;
         Ok(Llama {
             spec: ModelSpec {
                 architecture: Architecture::Llama,
@@ -512,9 +512,9 @@ impl Llama {
                 num_layers: cfg.num_hidden_layers,
                 context_length: cfg.max_position_embeddings,
             },
-            embed_tokens: Embedding::new(&m / "embed_tokens", cfg.vocab_size as i64, h),
+            embed_tokens: Embedding::new(&m / "embed_tokens", cfg.vocab_size as i64, h)?,
             layers,
-            norm: RmsNorm::new(&m / "norm", h, cfg.rms_norm_eps),
+            norm: RmsNorm::new(&m / "norm", h, cfg.rms_norm_eps)?,
             lm_head,
             heads,
             kv_heads,
@@ -573,14 +573,22 @@ fn plain_projection(l: &Linear, x: &Tensor, few_rows: bool) -> Tensor {
 }
 
 /// Cosine and sine tables `(positions, head_dim)` in Hugging Face's "rotate half" layout.
-fn rope_tables(positions: i64, head_dim: i64, theta: f64, device: tch::Device) -> (Tensor, Tensor) {
-    let exponents =
-        Tensor::arange_start_step(0, head_dim, 2, (Kind::Float, device)) / head_dim as f64;
-    let inv_freq = (Tensor::from(theta).to_device(device).pow(&exponents)).reciprocal();
-    let pos = Tensor::arange(positions, (Kind::Float, device));
-    let freqs = pos.unsqueeze(1) * inv_freq.unsqueeze(0);
-    let emb = Tensor::cat(&[&freqs, &freqs], 1);
-    (emb.cos(), emb.sin())
+fn rope_tables(
+    positions: i64,
+    head_dim: i64,
+    theta: f64,
+    device: tch::Device,
+) -> Result<(Tensor, Tensor)> {
+    let exponents = Tensor::f_arange_start_step(0, head_dim, 2, (Kind::Float, device))?
+        .f_div_scalar(head_dim)?;
+    let inv_freq = Tensor::from(theta)
+        .f_to_device(device)?
+        .f_pow(&exponents)?
+        .f_reciprocal()?;
+    let pos = Tensor::f_arange(positions, (Kind::Float, device))?;
+    let freqs = pos.f_unsqueeze(1)?.f_mul(&inv_freq.f_unsqueeze(0)?)?;
+    let emb = Tensor::f_cat(&[&freqs, &freqs], 1)?;
+    Ok((emb.f_cos()?, emb.f_sin()?))
 }
 
 /// Rotary embedding of `x` `(b, t, heads, head_dim)` with `cos`, signed `sin` `(b, t, 1,

@@ -203,10 +203,12 @@ impl Lora {
         in_dim: i64,
         out_dim: i64,
         cfg: Option<&LoraConfig>,
-    ) -> Option<Self> {
-        let cfg = cfg.filter(|c| c.applies_to(p))?;
+    ) -> Result<Option<Self>> {
+        let Some(cfg) = cfg.filter(|c| c.applies_to(p)) else {
+            return Ok(None);
+        };
         let a_path = p / "lora_A";
-        let a = a_path.var("weight", &[cfg.rank, in_dim], nn::Init::Const(0.0));
+        let a = a_path.f_var("weight", &[cfg.rank, in_dim], nn::Init::Const(0.0))?;
         // U(−1/√in, 1/√in) drawn from a generator seeded by the tensor's name, not LibTorch's
         // global one: the same adapters in every process, whatever else (another thread, a
         // concurrent test) draws random numbers meanwhile.
@@ -217,16 +219,16 @@ impl Lora {
             .collect();
         tch::no_grad(|| {
             let init = Tensor::from_slice(&values)
-                .view([cfg.rank, in_dim])
-                .to_kind(a.kind())
-                .to_device(a.device());
-            a.shallow_clone().copy_(&init);
-        });
-        Some(Lora {
+                .f_view([cfg.rank, in_dim])?
+                .f_to_kind(a.kind())?
+                .f_to_device(a.device())?;
+            a.shallow_clone().f_copy_(&init)
+        })?;
+        Ok(Some(Lora {
             a,
-            b: (p / "lora_B").var("weight", &[out_dim, cfg.rank], nn::Init::Const(0.0)),
+            b: (p / "lora_B").f_var("weight", &[out_dim, cfg.rank], nn::Init::Const(0.0))?,
             scale: cfg.scale(),
-        })
+        }))
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
@@ -285,7 +287,7 @@ pub struct Linear {
 
 impl Linear {
     /// Declares `weight` (and `bias`) under `p`; values come from the checkpoint.
-    pub fn new(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool) -> Self {
+    pub fn new(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool) -> Result<Self> {
         Self::adapted(p, in_dim, out_dim, bias, None)
     }
 
@@ -296,11 +298,13 @@ impl Linear {
         out_dim: i64,
         bias: bool,
         lora: Option<&LoraConfig>,
-    ) -> Self {
-        let weight = p.var("weight", &[out_dim, in_dim], nn::Init::Const(0.0));
-        let bias = bias.then(|| p.var("bias", &[out_dim], nn::Init::Const(0.0)));
-        let lora = Lora::declare(&p, in_dim, out_dim, lora);
-        Linear { weight, bias, lora }
+    ) -> Result<Self> {
+        let weight = p.f_var("weight", &[out_dim, in_dim], nn::Init::Const(0.0))?;
+        let bias = bias
+            .then(|| p.f_var("bias", &[out_dim], nn::Init::Const(0.0)))
+            .transpose()?;
+        let lora = Lora::declare(&p, in_dim, out_dim, lora)?;
+        Ok(Linear { weight, bias, lora })
     }
 
     /// `(…, in)` → `(…, out)`.
@@ -460,7 +464,7 @@ impl Projection {
     ) -> Result<Self> {
         Ok(match weights {
             Weights::Variables { lora } => {
-                Projection::Dense(Linear::adapted(p, in_dim, out_dim, bias, lora))
+                Projection::Dense(Linear::adapted(p, in_dim, out_dim, bias, lora)?)
             }
             Weights::Int8 { source } => Projection::Int8(read_int8(
                 source,
@@ -488,12 +492,12 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     /// Declares `weight` and `bias` of size `dim` under `p`.
-    pub fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
-        LayerNorm {
-            weight: p.var("weight", &[dim], nn::Init::Const(1.0)),
-            bias: p.var("bias", &[dim], nn::Init::Const(0.0)),
+    pub fn new(p: nn::Path, dim: i64, eps: f64) -> Result<Self> {
+        Ok(LayerNorm {
+            weight: p.f_var("weight", &[dim], nn::Init::Const(1.0))?,
+            bias: p.f_var("bias", &[dim], nn::Init::Const(0.0))?,
             eps,
-        }
+        })
     }
 
     /// Normalizes the last dimension.
@@ -517,11 +521,11 @@ pub struct RmsNorm {
 
 impl RmsNorm {
     /// Declares `weight` of size `dim` under `p`.
-    pub fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
-        RmsNorm {
-            weight: p.var("weight", &[dim], nn::Init::Const(1.0)),
+    pub fn new(p: nn::Path, dim: i64, eps: f64) -> Result<Self> {
+        Ok(RmsNorm {
+            weight: p.f_var("weight", &[dim], nn::Init::Const(1.0))?,
             eps,
-        }
+        })
     }
 
     /// Normalizes the last dimension.
@@ -539,10 +543,10 @@ pub struct Embedding {
 
 impl Embedding {
     /// Declares `weight` under `p`.
-    pub fn new(p: nn::Path, rows: i64, dim: i64) -> Self {
-        Embedding {
-            weight: p.var("weight", &[rows, dim], nn::Init::Const(0.0)),
-        }
+    pub fn new(p: nn::Path, rows: i64, dim: i64) -> Result<Self> {
+        Ok(Embedding {
+            weight: p.f_var("weight", &[rows, dim], nn::Init::Const(0.0))?,
+        })
     }
 
     /// `(…)` ids → `(…, dim)`.
