@@ -1,7 +1,37 @@
-//! The oracle's word lists. Every list is public so that the rules can be read in full.
+//! The oracle's word lists, read from `lexicon.toml` (compiled into the binary), and the
+//! oracle's version.
+//!
+//! The lists are data so that they can be read, reviewed and extended without touching the
+//! rules; they are checked when read ([`Lexicon::parse`]): every list the rules consult is
+//! present and no other, no word appears twice in a list, no word is a cue of two kinds, and
+//! every word is lowercase.
+//!
+//! ```
+//! use nines_data::label::oracle::lexicon::{self, CueKind, List};
+//!
+//! assert_eq!(lexicon::cue_kind("stabbed"), Some(CueKind::Violent));
+//! assert!(lexicon::is_in(List::People, "sailor"));
+//! assert_eq!(lexicon::version().len(), 16);
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+/// The lexicon compiled into the binary.
+pub const EMBEDDED: &str = include_str!("lexicon.toml");
+
+/// The rule code whose behaviour the version also covers.
+const RULE_CODE: [&str; 3] = [
+    include_str!("mod.rs"),
+    include_str!("tokens.rs"),
+    include_str!("lexicon.rs"),
+];
 
 /// How an injury cue word behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CueKind {
     /// A word that itself says someone is injured (`wounded`, `bleeding`, `bruised`): the
     /// victim is the noun it describes or the subject; an unresolved victim makes it unsure.
@@ -26,1191 +56,332 @@ pub enum CueKind {
     Blood,
 }
 
-/// Injury cue words and their kind.
-pub const CUES: &[(&str, CueKind)] = &[
-    // Condition.
-    ("wounded", CueKind::Condition),
-    ("injured", CueKind::Condition),
-    ("bleeding", CueKind::Condition),
-    ("bled", CueKind::Condition),
-    ("bleed", CueKind::Condition),
-    ("bleeds", CueKind::Condition),
-    ("bruised", CueKind::Condition),
-    ("maimed", CueKind::Condition),
-    ("mangled", CueKind::Condition),
-    ("lacerated", CueKind::Condition),
-    ("mutilated", CueKind::Condition),
-    ("crippled", CueKind::Condition),
-    ("concussed", CueKind::Condition),
-    // Violent.
-    ("stab", CueKind::Violent),
-    ("stabbed", CueKind::Violent),
-    ("stabbing", CueKind::Violent),
-    ("shoot", CueKind::Violent),
-    ("shot", CueKind::Violent),
-    ("strike", CueKind::Violent),
-    ("strikes", CueKind::Violent),
-    ("struck", CueKind::Violent),
-    ("stricken", CueKind::Violent),
-    ("hit", CueKind::Violent),
-    ("punch", CueKind::Violent),
-    ("punched", CueKind::Violent),
-    ("kick", CueKind::Violent),
-    ("kicked", CueKind::Violent),
-    ("beat", CueKind::Violent),
-    ("beaten", CueKind::Violent),
-    ("smote", CueKind::Violent),
-    ("smite", CueKind::Violent),
-    ("smitten", CueKind::Violent),
-    ("slashed", CueKind::Violent),
-    ("pierced", CueKind::Violent),
-    ("impaled", CueKind::Violent),
-    ("gored", CueKind::Violent),
-    ("mauled", CueKind::Violent),
-    ("whipped", CueKind::Violent),
-    ("flogged", CueKind::Violent),
-    ("clubbed", CueKind::Violent),
-    ("crushed", CueKind::Violent),
-    ("trampled", CueKind::Violent),
-    ("speared", CueKind::Violent),
-    ("harpooned", CueKind::Violent),
-    ("lanced", CueKind::Violent),
-    ("bayoneted", CueKind::Violent),
-    ("clawed", CueKind::Violent),
-    ("bit", CueKind::Violent),
-    ("bite", CueKind::Violent),
-    ("bitten", CueKind::Violent),
-    ("wound", CueKind::Violent),
-    ("wounding", CueKind::Violent),
-    ("injure", CueKind::Violent),
-    ("injures", CueKind::Violent),
-    ("injuring", CueKind::Violent),
-    ("tortured", CueKind::Violent),
-    ("burned", CueKind::Violent),
-    ("burnt", CueKind::Violent),
-    ("scorched", CueKind::Violent),
-    ("scalded", CueKind::Violent),
-    ("seared", CueKind::Violent),
-    ("cut", CueKind::Violent),
-    ("stung", CueKind::Violent),
-    ("slash", CueKind::Violent),
-    ("pierce", CueKind::Violent),
-    ("impale", CueKind::Violent),
-    ("gore", CueKind::Violent),
-    ("maul", CueKind::Violent),
-    ("whip", CueKind::Violent),
-    ("flog", CueKind::Violent),
-    ("club", CueKind::Violent),
-    ("crush", CueKind::Violent),
-    ("trample", CueKind::Violent),
-    ("spear", CueKind::Violent),
-    ("harpoon", CueKind::Violent),
-    ("lance", CueKind::Violent),
-    ("claw", CueKind::Violent),
-    ("burn", CueKind::Violent),
-    ("scorch", CueKind::Violent),
-    ("scald", CueKind::Violent),
-    ("sting", CueKind::Violent),
-    // Body part only.
-    ("break", CueKind::BodyPart),
-    ("breaks", CueKind::BodyPart),
-    ("broke", CueKind::BodyPart),
-    ("broken", CueKind::BodyPart),
-    ("snapped", CueKind::BodyPart),
-    ("cracked", CueKind::BodyPart),
-    ("fractured", CueKind::BodyPart),
-    ("sprained", CueKind::BodyPart),
-    ("twisted", CueKind::BodyPart),
-    ("dislocated", CueKind::BodyPart),
-    ("tore", CueKind::BodyPart),
-    ("torn", CueKind::BodyPart),
-    ("grazed", CueKind::BodyPart),
-    ("gashed", CueKind::BodyPart),
-    ("snap", CueKind::BodyPart),
-    ("crack", CueKind::BodyPart),
-    ("sprain", CueKind::BodyPart),
-    ("twist", CueKind::BodyPart),
-    ("dislocate", CueKind::BodyPart),
-    ("tear", CueKind::BodyPart),
-    ("graze", CueKind::BodyPart),
-    // Lethal.
-    ("kill", CueKind::Lethal),
-    ("kills", CueKind::Lethal),
-    ("killed", CueKind::Lethal),
-    ("killing", CueKind::Lethal),
-    ("slay", CueKind::Lethal),
-    ("slew", CueKind::Lethal),
-    ("slain", CueKind::Lethal),
-    ("murder", CueKind::Lethal),
-    ("murdered", CueKind::Lethal),
-    ("butchered", CueKind::Lethal),
-    ("slaughtered", CueKind::Lethal),
-    ("massacred", CueKind::Lethal),
-    ("assassinated", CueKind::Lethal),
-    ("strangled", CueKind::Lethal),
-    ("throttled", CueKind::Lethal),
-    ("drowned", CueKind::Lethal),
-    ("beheaded", CueKind::Lethal),
-    ("hanged", CueKind::Lethal),
-    ("slays", CueKind::Lethal),
-    ("murders", CueKind::Lethal),
-    ("butcher", CueKind::Lethal),
-    ("slaughter", CueKind::Lethal),
-    ("massacre", CueKind::Lethal),
-    ("strangle", CueKind::Lethal),
-    ("throttle", CueKind::Lethal),
-    ("drown", CueKind::Lethal),
-    ("behead", CueKind::Lethal),
-    // Nouns.
-    ("wounds", CueKind::Noun),
-    ("injury", CueKind::Noun),
-    ("injuries", CueKind::Noun),
-    ("gash", CueKind::Noun),
-    ("gashes", CueKind::Noun),
-    ("bruise", CueKind::Noun),
-    ("bruises", CueKind::Noun),
-    ("fracture", CueKind::Noun),
-    ("laceration", CueKind::Noun),
-    ("lacerations", CueKind::Noun),
-    // Hurt.
-    ("hurt", CueKind::Hurt),
-    ("hurts", CueKind::Hurt),
-    ("hurting", CueKind::Hurt),
-    // Blood.
-    ("blood", CueKind::Blood),
-    ("bloody", CueKind::Blood),
-    ("bloodied", CueKind::Blood),
-    ("bloodstained", CueKind::Blood),
-    ("blood-stained", CueKind::Blood),
-];
+macro_rules! lists {
+    ($($(#[$doc:meta])* $variant:ident => $key:literal,)*) => {
+        /// A word list the rules consult; its key in `lexicon.toml` is [`List::key`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum List {
+            $($(#[$doc])* $variant,)*
+        }
 
-/// Verbs whose intransitive subject is the victim (`he bled`, `the man drowned`).
-pub static SUBJECT_VICTIM_VERBS: &[&str] = &["bled", "bleed", "bleeds", "bleeding", "drowned"];
+        impl List {
+            /// Every list.
+            pub const ALL: &'static [List] = &[$(List::$variant,)*];
 
-/// Pronouns that denote a being as an object.
-pub static OBJECT_PRONOUNS: &[&str] = &[
-    "him",
-    "me",
-    "us",
-    "them",
-    "you",
-    "thee",
-    "ye",
-    "himself",
-    "herself",
-    "myself",
-    "ourselves",
-    "yourself",
-    "yourselves",
-    "themselves",
-    "whom",
-];
-
-/// Pronouns that denote a being as a subject.
-pub static SUBJECT_PRONOUNS: &[&str] =
-    &["he", "she", "i", "we", "they", "you", "thou", "ye", "who"];
-
-/// Pronouns that deny a victim (`no one was hurt`, `struck nobody`).
-pub static NEGATIVE_PRONOUNS: &[&str] = &["nobody", "none", "noone", "nothing", "neither", "nor"];
-
-/// Possessive determiners of beings.
-pub static POSSESSIVES: &[&str] = &["his", "her", "my", "your", "our", "their", "thy"];
-
-/// People.
-pub static PEOPLE: &[&str] = &[
-    "man",
-    "men",
-    "woman",
-    "women",
-    "boy",
-    "boys",
-    "girl",
-    "girls",
-    "child",
-    "children",
-    "baby",
-    "infant",
-    "lad",
-    "lads",
-    "lass",
-    "gentleman",
-    "gentlemen",
-    "lady",
-    "ladies",
-    "fellow",
-    "fellows",
-    "person",
-    "persons",
-    "people",
-    "soul",
-    "souls",
-    "sailor",
-    "sailors",
-    "seaman",
-    "seamen",
-    "mate",
-    "mates",
-    "captain",
-    "officer",
-    "officers",
-    "soldier",
-    "soldiers",
-    "trooper",
-    "troopers",
-    "guard",
-    "guards",
-    "servant",
-    "servants",
-    "maid",
-    "master",
-    "mistress",
-    "father",
-    "mother",
-    "brother",
-    "brothers",
-    "sister",
-    "sisters",
-    "son",
-    "sons",
-    "daughter",
-    "daughters",
-    "husband",
-    "wife",
-    "uncle",
-    "aunt",
-    "cousin",
-    "friend",
-    "friends",
-    "stranger",
-    "strangers",
-    "enemy",
-    "enemies",
-    "foe",
-    "foes",
-    "convict",
-    "convicts",
-    "prisoner",
-    "prisoners",
-    "thief",
-    "robber",
-    "savage",
-    "savages",
-    "native",
-    "natives",
-    "harpooneer",
-    "harpooneers",
-    "harpooner",
-    "boatswain",
-    "steward",
-    "cook",
-    "crew",
-    "doctor",
-    "surgeon",
-    "priest",
-    "parson",
-    "curate",
-    "king",
-    "queen",
-    "prince",
-    "princess",
-    "knight",
-    "warrior",
-    "warriors",
-    "hunter",
-    "hunters",
-    "driver",
-    "rider",
-    "coachman",
-    "boatman",
-    "fisherman",
-    "fishermen",
-    "villager",
-    "villagers",
-    "farmer",
-    "smith",
-    "blacksmith",
-    "clerk",
-    "lawyer",
-    "colonel",
-    "general",
-    "lieutenant",
-    "sergeant",
-    "corporal",
-    "artilleryman",
-    "lord",
-    "victim",
-    "victims",
-    "wretch",
-    "creature",
-    "creatures",
-    "beings",
-    "human",
-    "humans",
-    "mortal",
-    "orphan",
-    "widow",
-    "nurse",
-    "pilot",
-    "gunner",
-    "gunners",
-    "marine",
-    "marines",
-    "horseman",
-    "passenger",
-    "passengers",
-    "neighbour",
-    "neighbor",
-    "companion",
-    "comrade",
-    "comrades",
-    "fugitive",
-    "fugitives",
-    "refugee",
-    "refugees",
-    "crowd",
-    "mob",
-    "assailant",
-    "attacker",
-    "murderer",
-    "keeper",
-    "landlord",
-    "nephew",
-    "niece",
-    "grandfather",
-    "grandmother",
-    "mr",
-    "mrs",
-    "miss",
-    "sir",
-    "madam",
-    "dr",
-    "professor",
-    "student",
-    "pupil",
-    "teacher",
-    "sheriff",
-    "constable",
-    "policeman",
-    "policemen",
-    "harpooneers",
-    "whaleman",
-    "whalemen",
-    "oarsman",
-    "oarsmen",
-    "helmsman",
-    "lookout",
-    "cabin-boy",
-    "someone",
-    "somebody",
-    "anyone",
-    "anybody",
-    "everyone",
-    "everybody",
-    "martian",
-    "martians",
-];
-
-/// Animals (sentient beings that are not people).
-pub static ANIMALS: &[&str] = &[
-    "dog",
-    "dogs",
-    "hound",
-    "hounds",
-    "cat",
-    "cats",
-    "horse",
-    "horses",
-    "pony",
-    "mare",
-    "stallion",
-    "colt",
-    "cow",
-    "cows",
-    "ox",
-    "oxen",
-    "bull",
-    "sheep",
-    "lamb",
-    "pig",
-    "goat",
-    "deer",
-    "stag",
-    "wolf",
-    "wolves",
-    "bear",
-    "lion",
-    "tiger",
-    "fox",
-    "rabbit",
-    "hare",
-    "bird",
-    "birds",
-    "fowl",
-    "hen",
-    "duck",
-    "goose",
-    "whale",
-    "whales",
-    "shark",
-    "sharks",
-    "dolphin",
-    "porpoise",
-    "seal",
-    "seals",
-    "fish",
-    "beast",
-    "beasts",
-    "animal",
-    "animals",
-    "monkey",
-    "ape",
-    "rat",
-    "rats",
-    "mouse",
-    "snake",
-    "serpent",
-    "elephant",
-    "cachalot",
-    "calf",
-    "leviathan",
-    "walrus",
-    "dugong",
-    "octopus",
-    "turtle",
-    "gull",
-    "albatross",
-    "eagle",
-    "mule",
-    "donkey",
-    "ass",
-    "puppy",
-    "kitten",
-    "squirrel",
-    "otter",
-    "crab",
-];
-
-/// Things that cannot be injured: objects, and the non-sentient look-alikes the labeling
-/// rules name (skeletons, robots, statues).
-pub static OBJECTS: &[&str] = &[
-    "skeleton",
-    "skeletons",
-    "robot",
-    "robots",
-    "automaton",
-    "machine",
-    "machines",
-    "statue",
-    "statues",
-    "doll",
-    "dolls",
-    "puppet",
-    "dummy",
-    "effigy",
-    "mannequin",
-    "scarecrow",
-    "corpse",
-    "corpses",
-    "carcass",
-    "table",
-    "chair",
-    "door",
-    "window",
-    "windows",
-    "glass",
-    "cup",
-    "plate",
-    "plates",
-    "bottle",
-    "vase",
-    "box",
-    "wall",
-    "walls",
-    "ship",
-    "ships",
-    "boat",
-    "boats",
-    "vessel",
-    "mast",
-    "sail",
-    "rope",
-    "tree",
-    "trees",
-    "branch",
-    "rock",
-    "rocks",
-    "stone",
-    "stones",
-    "wood",
-    "plank",
-    "lock",
-    "chain",
-    "clock",
-    "watch",
-    "lamp",
-    "candle",
-    "letter",
-    "paper",
-    "book",
-    "fire",
-    "match",
-    "bell",
-    "gong",
-    "drum",
-    "key",
-    "ground",
-    "earth",
-    "water",
-    "sea",
-    "wave",
-    "waves",
-    "iron",
-    "anvil",
-    "nail",
-    "hull",
-    "deck",
-    "oar",
-    "oars",
-    "engine",
-    "tripod",
-    "tripods",
-    "cylinder",
-    "house",
-    "roof",
-    "tower",
-    "church",
-    "bridge",
-    "carriage",
-    "cart",
-    "wheel",
-    "pot",
-    "kettle",
-    "pipe",
-    "stick",
-    "log",
-    "ice",
-    "egg",
-    "eggs",
-    "fence",
-    "gate",
-    "rail",
-    "line",
-    "spade",
-    "sword",
-    "knife",
-    "gun",
-    "pistol",
-    "harpoon",
-    "lance",
-    "spear",
-    "axe",
-    "hammer",
-    "shell",
-    "shells",
-    "bread",
-    "meat",
-    "pen",
-    "seal-skin",
-    "sword-blade",
-    "blade",
-    "bow",
-    "arrow",
-    "string",
-    "thread",
-    "branch",
-    "twig",
-    "bough",
-    "trunk",
-    "mirror",
-    "pane",
-    "jar",
-    "pitcher",
-    "jug",
-    "dish",
-    "bowl",
-    "basket",
-    "barrel",
-    "cask",
-    "flask",
-    "lid",
-    "handle",
-    "post",
-    "pillar",
-    "beam",
-    "bolt",
-    "screw",
-    "spring",
-    "spoke",
-    "shaft",
-    "toy",
-    "toys",
-    "idol",
-    "image",
-    "bust",
-    "armour",
-    "armor",
-    "helmet",
-    "shield",
-    "coat",
-    "cloth",
-    "sheet",
-    "rag",
-    "bones",
-];
-
-/// Body parts (of a being, unless a thing owns them).
-pub static BODY_PARTS: &[&str] = &[
-    "arm",
-    "arms",
-    "leg",
-    "legs",
-    "head",
-    "face",
-    "hand",
-    "hands",
-    "finger",
-    "fingers",
-    "thumb",
-    "shoulder",
-    "shoulders",
-    "chest",
-    "breast",
-    "side",
-    "throat",
-    "neck",
-    "eye",
-    "eyes",
-    "foot",
-    "feet",
-    "knee",
-    "knees",
-    "back",
-    "skull",
-    "rib",
-    "ribs",
-    "cheek",
-    "cheeks",
-    "forehead",
-    "brow",
-    "wrist",
-    "wrists",
-    "ankle",
-    "ankles",
-    "flesh",
-    "skin",
-    "jaw",
-    "nose",
-    "mouth",
-    "tooth",
-    "teeth",
-    "ear",
-    "ears",
-    "temple",
-    "spine",
-    "hip",
-    "thigh",
-    "shin",
-    "heel",
-    "toe",
-    "toes",
-    "elbow",
-    "fist",
-    "belly",
-    "stomach",
-    "bone",
-    "limb",
-    "limbs",
-    "body",
-    "scalp",
-    "collarbone",
-    "nostril",
-    "flank",
-    "fin",
-    "fluke",
-    "flukes",
-    "tail",
-    "wing",
-    "wings",
-    "paw",
-    "paws",
-    "hoof",
-    "snout",
-    "muzzle",
-    "lip",
-    "lips",
-    "tongue",
-    "hump",
-    "loins",
-    "vitals",
-    "lungs",
-    "lung",
-    "liver",
-    "bowels",
-    "veins",
-    "vein",
-    "artery",
-];
-
-/// Body parts whose biting or cutting is a gesture, not an injury (`bit her lip`).
-pub static GESTURE_PARTS: &[&str] = &["lip", "lips", "tongue", "nails"];
-
-/// Abstract nouns: objects of a violent verb that make it figurative (`wounded her pride`,
-/// `struck by her beauty`, `crushed by the news`).
-pub static ABSTRACT: &[&str] = &[
-    "pride",
-    "vanity",
-    "feelings",
-    "feeling",
-    "heart",
-    "spirit",
-    "spirits",
-    "dignity",
-    "self-love",
-    "self-esteem",
-    "honour",
-    "honor",
-    "reputation",
-    "sensibilities",
-    "delicacy",
-    "mind",
-    "conscience",
-    "beauty",
-    "thought",
-    "thoughts",
-    "idea",
-    "ideas",
-    "notion",
-    "news",
-    "words",
-    "word",
-    "remark",
-    "grief",
-    "sorrow",
-    "disappointment",
-    "shame",
-    "remorse",
-    "horror",
-    "terror",
-    "fear",
-    "wonder",
-    "awe",
-    "amazement",
-    "astonishment",
-    "surprise",
-    "curiosity",
-    "admiration",
-    "pity",
-    "love",
-    "jealousy",
-    "despair",
-    "doubt",
-    "conviction",
-    "sight",
-    "spectacle",
-    "appearance",
-    "resemblance",
-    "manner",
-    "change",
-    "silence",
-    "fact",
-    "truth",
-    "recollection",
-    "memory",
-    "reflection",
-    "contrast",
-    "likeness",
-    "coincidence",
-    "look",
-    "tone",
-    "expression",
-    "kindness",
-    "cruelty",
-    "neglect",
-    "indifference",
-    "coldness",
-    "sense",
-    "emotion",
-    "anger",
-    "rage",
-    "passion",
-    "guilt",
-    "loss",
-    "failure",
-    "misfortune",
-    "party",
-    "interest",
-    "interests",
-    "cause",
-    "hopes",
-    "hope",
-    "sorrows",
-    "glance",
-    "bargain",
-    "attitude",
-    "note",
-    "chord",
-    "balance",
-    "path",
-    "way",
-    "camp",
-    "tent",
-    "effect",
-    "impression",
-    "air",
-    "record",
-    "spell",
-    "bond",
-    "bonds",
-    "promise",
-    "promises",
-    "law",
-    "laws",
-    "peace",
-    "day",
-    "dawn",
-    "ranks",
-    "fast",
-    "journey",
-    "voice",
-    "blow",
-];
-
-/// Words that, right after a violent verb and its object, make it an idiom
-/// (`struck him as odd`, `cut him short`, `beat him at chess`).
-pub static IDIOM_AFTER_OBJECT: &[&str] = &[
-    "as",
-    "that",
-    "how",
-    "forcibly",
-    "short",
-    "off",
-    "dead",
-    "out",
-    "at",
-    "down-hearted",
-    "dumb",
-    "silent",
-    "speechless",
-    "motionless",
-];
-
-/// Determiners and other words skipped when looking for a victim.
-pub static SKIPPABLE: &[&str] = &[
-    "the",
-    "a",
-    "an",
-    "this",
-    "that",
-    "these",
-    "those",
-    "one",
-    "two",
-    "three",
-    "several",
-    "some",
-    "many",
-    "all",
-    "both",
-    "each",
-    "every",
-    "another",
-    "other",
-    "poor",
-    "old",
-    "young",
-    "little",
-    "big",
-    "great",
-    "unfortunate",
-    "wretched",
-    "brave",
-    "huge",
-    "large",
-    "small",
-    "black",
-    "white",
-    "first",
-    "last",
-    "same",
-    "very",
-    "own",
-    "whole",
-    "left",
-    "right",
-    "unhappy",
-    "luckless",
-    "helpless",
-    "dear",
-    "good",
-    "bad",
-    "fat",
-    "thin",
-    "tall",
-    "short",
-    "mad",
-    "dying",
-    "dead",
-    "unlucky",
-    "nearest",
-    "other's",
-    "its",
-];
-
-/// Prepositions and particles: a victim search to the right stops here.
-pub static PREPOSITIONS: &[&str] = &[
-    "in", "on", "at", "with", "by", "from", "to", "into", "of", "upon", "over", "under", "through",
-    "across", "against", "for", "about", "out", "off", "up", "down", "away", "back", "past",
-    "along", "round", "around", "forward", "ahead", "onto", "towards", "toward", "like", "behind",
-    "beneath", "between", "among", "after", "before", "near",
-];
-
-/// Auxiliaries and fillers skipped when walking left from a verb to its modal, negator or
-/// subject (`would not have been`, `was badly`).
-pub static VERB_FILLERS: &[&str] = &[
-    "have", "has", "had", "be", "been", "being", "to", "also", "even", "then", "soon", "rather",
-    "get", "got", "gets", "getting", "was", "were", "is", "are", "am", "do", "does", "did", "all",
-    "both", "just", "nearly", "almost", "quite", "so", "too", "very", "much", "still", "again",
-    "once", "thus", "there", "as", "well",
-];
-
-/// Verbs that make a following participle passive (`was struck`, `lay wounded`).
-pub static PASSIVE_AUX: &[&str] = &[
-    "was", "were", "is", "are", "am", "be", "been", "being", "got", "get", "gets", "getting",
-    "lay", "lie", "lies", "lying", "fell", "seemed", "appeared", "looked", "became", "remained",
-    "left", "found",
-];
-
-/// Negators: a cue in their scope is negated.
-pub static NEGATORS: &[&str] = &[
-    "not", "never", "no", "nobody", "none", "nothing", "neither", "nor", "without", "hardly",
-    "scarcely", "noone",
-];
-
-/// Avoidance words: a cue in their scope was avoided (`nearly killed`, `narrowly escaped
-/// being shot`).
-pub static AVOIDERS: &[&str] = &[
-    "nearly",
-    "almost",
-    "narrowly",
-    "avoided",
-    "avoid",
-    "avoiding",
-    "escaped",
-    "escape",
-    "escaping",
-    "missed",
-    "miss",
-    "missing",
-    "dodged",
-    "dodge",
-    "evaded",
-    "spared",
-    "saved",
-    "prevented",
-    "prevent",
-    "stopped",
-];
-
-/// Modal, threat and intention words: a cue in their scope did not (yet) happen.
-pub static HYPOTHETICALS: &[&str] = &[
-    "would",
-    "could",
-    "might",
-    "may",
-    "shall",
-    "should",
-    "will",
-    "must",
-    "can",
-    "threatened",
-    "threaten",
-    "threatens",
-    "threatening",
-    "going",
-    "about",
-    "ready",
-    "want",
-    "wants",
-    "wanted",
-    "meant",
-    "mean",
-    "means",
-    "intended",
-    "intend",
-    "intends",
-    "tried",
-    "try",
-    "tries",
-    "trying",
-    "attempted",
-    "attempt",
-    "attempting",
-    "wish",
-    "wished",
-    "hoped",
-    "hope",
-    "swore",
-    "swear",
-    "vowed",
-    "vow",
-    "promised",
-    "planned",
-    "plan",
-    "dare",
-    "dared",
-    "longed",
-    "determined",
-    "resolved",
-    "let",
-    "lest",
-    "ought",
-    "imagined",
-    "fancied",
-    "dreamed",
-    "dreamt",
-    "than",
-    "fain",
-];
-
-/// Clause openers that make everything after them in the clause hypothetical.
-pub static HYPOTHETICAL_OPENERS: &[&str] =
-    &["if", "unless", "lest", "whether", "suppose", "supposing"];
-
-/// Words that say nobody was hurt.
-pub static UNHARMED: &[&str] = &["unhurt", "unharmed", "uninjured", "unwounded", "unscathed"];
-
-/// Physical qualifiers that make `hurt` physical (`badly hurt`).
-pub static PHYSICAL_QUALIFIERS: &[&str] = &[
-    "badly",
-    "seriously",
-    "severely",
-    "mortally",
-    "fatally",
-    "grievously",
-    "dangerously",
-    "critically",
-    "gravely",
-    "slightly",
-];
-
-/// Verbs of flowing that make `blood` an injury when it comes from someone.
-pub static BLOOD_FLOW: &[&str] = &[
-    "flowed",
-    "flowing",
-    "flows",
-    "streamed",
-    "streaming",
-    "poured",
-    "pouring",
-    "gushed",
-    "gushing",
-    "spurted",
-    "spurting",
-    "trickled",
-    "trickling",
-    "ran",
-    "running",
-    "oozed",
-    "oozing",
-    "dripped",
-    "dripping",
-    "welled",
-    "welling",
-    "spouted",
-    "spouting",
-    "came",
-    "coming",
-    "spilt",
-    "spilled",
-    "shed",
-    "drew",
-    "drawn",
-];
-
-/// Phrases in which `blood` is figurative (matched on the words after `blood`).
-pub const BLOOD_IDIOMS_AFTER: &[&[&str]] = &[
-    &["ran", "cold"],
-    &["run", "cold"],
-    &["boiled"],
-    &["boil"],
-    &["rushed", "to"],
-    &["rushed", "into"],
-    &["mounted", "to"],
-    &["rose"],
-    &["relation"],
-    &["relations"],
-    &["relative"],
-    &["red"],
-    &["froze"],
-    &["curdled"],
-    &["quickened"],
-];
-
-/// Words before `blood` that make it figurative (`in cold blood`, `flesh and blood`).
-pub static BLOOD_IDIOMS_BEFORE: &[&str] = &[
-    "cold", "and", "blue", "young", "bad", "royal", "noble", "hot",
-];
-
-/// The word lists above, indexed once: word → bit set of the lists holding it.
-static INDEXED: &[&[&str]] = &[
-    SUBJECT_VICTIM_VERBS,
-    OBJECT_PRONOUNS,
-    SUBJECT_PRONOUNS,
-    NEGATIVE_PRONOUNS,
-    POSSESSIVES,
-    PEOPLE,
-    ANIMALS,
-    OBJECTS,
-    BODY_PARTS,
-    GESTURE_PARTS,
-    ABSTRACT,
-    IDIOM_AFTER_OBJECT,
-    SKIPPABLE,
-    PREPOSITIONS,
-    VERB_FILLERS,
-    PASSIVE_AUX,
-    NEGATORS,
-    AVOIDERS,
-    HYPOTHETICALS,
-    HYPOTHETICAL_OPENERS,
-    UNHARMED,
-    PHYSICAL_QUALIFIERS,
-    BLOOD_FLOW,
-    BLOOD_IDIOMS_BEFORE,
-];
-
-static INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, u32>> =
-    std::sync::LazyLock::new(|| {
-        let mut m = std::collections::HashMap::new();
-        for (bit, list) in INDEXED.iter().enumerate() {
-            for w in *list {
-                *m.entry(*w).or_insert(0u32) |= 1 << bit;
+            /// Its key under `[lists]` in `lexicon.toml`.
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(List::$variant => $key,)*
+                }
             }
         }
-        m
-    });
+    };
+}
 
-static CUE_INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, CueKind>> =
-    std::sync::LazyLock::new(|| CUES.iter().copied().collect());
+lists! {
+    /// Verbs whose intransitive subject is the victim (`he bled`, `the man drowned`).
+    SubjectVictimVerbs => "subject_victim_verbs",
+    /// Pronouns that denote a being as an object.
+    ObjectPronouns => "object_pronouns",
+    /// Pronouns that denote a being as a subject.
+    SubjectPronouns => "subject_pronouns",
+    /// Pronouns that deny a victim (`no one was hurt`, `struck nobody`).
+    NegativePronouns => "negative_pronouns",
+    /// Possessive determiners of beings.
+    Possessives => "possessives",
+    /// People.
+    People => "people",
+    /// Animals and other non-human beings.
+    Animals => "animals",
+    /// Things, including skeletons, robots, statues and corpses: damage to them is no injury.
+    Objects => "objects",
+    /// Body parts.
+    BodyParts => "body_parts",
+    /// Body parts of gestures (`bit his lip`).
+    GestureParts => "gesture_parts",
+    /// Abstract victims and agents (`wounded her pride`, `struck by her beauty`).
+    Abstract => "abstract",
+    /// Idioms after the object (`struck me as odd`, `cut him short`).
+    IdiomAfterObject => "idiom_after_object",
+    /// Words skipped when looking for a victim (articles, adjectives, adverbs).
+    Skippable => "skippable",
+    /// Prepositions.
+    Prepositions => "prepositions",
+    /// Auxiliaries and adverbs allowed inside a verb group.
+    VerbFillers => "verb_fillers",
+    /// Passive auxiliaries.
+    PassiveAux => "passive_aux",
+    /// Negators.
+    Negators => "negators",
+    /// Avoidance words (`nearly`, `narrowly`, `escaped`).
+    Avoiders => "avoiders",
+    /// Modal, threat and intention words.
+    Hypotheticals => "hypotheticals",
+    /// Conditional and simile openers (`if`, `as if`).
+    HypotheticalOpeners => "hypothetical_openers",
+    /// Words saying someone is unhurt.
+    Unharmed => "unharmed",
+    /// Qualifiers that make `hurt` physical.
+    PhysicalQualifiers => "physical_qualifiers",
+    /// Words after `blood` that make it flow.
+    BloodFlow => "blood_flow",
+    /// Words before `blood` that make it figurative (`in cold blood`).
+    BloodIdiomsBefore => "blood_idioms_before",
+    /// Determiners after which `shot`, `cut`, `hit`, ... are nouns.
+    NounDeterminers => "noun_determiners",
+    /// Number words (never names, even capitalized).
+    NumberWords => "number_words",
+    /// Words marking a state cue as a new injury (`another wound`, `fresh blood`).
+    NewMarkers => "new_markers",
+    /// Verbs of feeling and seeming (`felt injured` is a feeling).
+    FeelingVerbs => "feeling_verbs",
+    /// Abbreviated titles whose full stop does not end a sentence.
+    Titles => "titles",
+}
 
-/// Whether `w` is in `list` (one of the lists of this module, looked up in an index; any
-/// other list is searched).
-pub fn is_in(list: &[&str], w: &str) -> bool {
-    match INDEXED
-        .iter()
-        .position(|l| std::ptr::eq(l.as_ptr(), list.as_ptr()) && l.len() == list.len())
-    {
-        Some(bit) => INDEX.get(w).is_some_and(|bits| bits & (1 << bit) != 0),
-        None => list.contains(&w),
+/// What is wrong with a lexicon file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("lexicon, {field}: {message}")]
+pub struct LexiconError {
+    /// The TOML key (`lists.people`, `cues.violent`), or `-` for the file as a whole.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    cues: HashMap<CueKind, Vec<String>>,
+    lists: HashMap<String, toml::Value>,
+}
+
+/// The parsed, checked word lists.
+#[derive(Debug)]
+pub struct Lexicon {
+    cues: HashMap<&'static str, CueKind>,
+    lists: Vec<Vec<&'static str>>,
+    sets: Vec<HashSet<&'static str>>,
+    blood_idioms_after: Vec<Vec<&'static str>>,
+    listed: HashSet<&'static str>,
+}
+
+impl Lexicon {
+    /// Parses and checks a lexicon file. Its strings are leaked: a lexicon lives for the
+    /// whole process.
+    ///
+    /// # Errors
+    /// [`LexiconError`] naming the key: a TOML error, a missing or unknown list, a word listed
+    /// twice, a cue of two kinds, an uppercase or empty word.
+    pub fn parse(text: &str) -> Result<Lexicon, LexiconError> {
+        let bad = |field: &str, message: String| LexiconError {
+            field: field.into(),
+            message,
+        };
+        let file: File = toml::from_str(text).map_err(|e| bad("-", e.to_string()))?;
+        let check_word = |field: &str, w: &str| {
+            if w.is_empty() || w.trim() != w {
+                Err(bad(field, format!("{w:?} is not a word")))
+            } else if w.to_lowercase() != w {
+                Err(bad(field, format!("{w:?} is not lowercase")))
+            } else {
+                Ok(())
+            }
+        };
+        let words = |field: &str, v: &[String]| -> Result<Vec<&'static str>, LexiconError> {
+            let mut seen = HashSet::new();
+            let mut out = Vec::with_capacity(v.len());
+            for w in v {
+                check_word(field, w)?;
+                if !seen.insert(w.as_str()) {
+                    return Err(bad(field, format!("{w:?} is listed twice")));
+                }
+                out.push(&*w.clone().leak());
+            }
+            Ok(out)
+        };
+        let mut cues = HashMap::new();
+        let mut kinds: Vec<_> = file.cues.into_iter().collect();
+        kinds.sort_by_key(|(k, _)| format!("{k:?}"));
+        for (kind, list) in &kinds {
+            let field = format!("cues.{kind:?}");
+            for w in words(&field, list)? {
+                if let Some(other) = cues.insert(w, *kind) {
+                    return Err(bad(
+                        &field,
+                        format!("{w:?} is already a cue of kind {other:?}"),
+                    ));
+                }
+            }
+        }
+        let mut raw = file.lists;
+        let idioms = raw
+            .remove("blood_idioms_after")
+            .ok_or_else(|| bad("lists.blood_idioms_after", "missing".into()))?;
+        let idioms: Vec<Vec<String>> = idioms
+            .try_into()
+            .map_err(|e: toml::de::Error| bad("lists.blood_idioms_after", e.to_string()))?;
+        let mut blood_idioms_after = Vec::new();
+        for phrase in &idioms {
+            if phrase.is_empty() {
+                return Err(bad("lists.blood_idioms_after", "an empty phrase".into()));
+            }
+            blood_idioms_after.push(words("lists.blood_idioms_after", phrase)?);
+        }
+        let mut lists = Vec::with_capacity(List::ALL.len());
+        for list in List::ALL {
+            let field = format!("lists.{}", list.key());
+            let value = raw
+                .remove(list.key())
+                .ok_or_else(|| bad(&field, "missing".into()))?;
+            let v: Vec<String> = value
+                .try_into()
+                .map_err(|e: toml::de::Error| bad(&field, e.to_string()))?;
+            if v.is_empty() {
+                return Err(bad(&field, "empty".into()));
+            }
+            lists.push(words(&field, &v)?);
+        }
+        if let Some(unknown) = raw.keys().min() {
+            return Err(bad(
+                &format!("lists.{unknown}"),
+                "no rule consults this list".into(),
+            ));
+        }
+        let sets: Vec<HashSet<&'static str>> =
+            lists.iter().map(|l| l.iter().copied().collect()).collect();
+        let listed = sets
+            .iter()
+            .flatten()
+            .copied()
+            .chain(cues.keys().copied())
+            .collect();
+        Ok(Lexicon {
+            cues,
+            lists,
+            sets,
+            blood_idioms_after,
+            listed,
+        })
+    }
+
+    /// The words of `list`, in file order.
+    pub fn words(&self, list: List) -> &[&'static str] {
+        &self.lists[list as usize]
+    }
+
+    /// Whether `w` is in `list`.
+    pub fn contains(&self, list: List, w: &str) -> bool {
+        self.sets[list as usize].contains(w)
+    }
+
+    /// The cue kind of `w`, if it is a cue.
+    pub fn cue_kind(&self, w: &str) -> Option<CueKind> {
+        self.cues.get(w).copied()
+    }
+
+    /// Every cue and its kind.
+    pub fn cues(&self) -> impl Iterator<Item = (&'static str, CueKind)> + '_ {
+        self.cues.iter().map(|(w, k)| (*w, *k))
+    }
+
+    /// Phrases after `blood` that make it figurative (`ran cold`).
+    pub fn blood_idioms_after(&self) -> &[Vec<&'static str>] {
+        &self.blood_idioms_after
     }
 }
 
-/// Whether `w` is in any of the lists of this module or is a cue.
-pub fn is_listed(w: &str) -> bool {
-    INDEX.contains_key(w) || CUE_INDEX.contains_key(w)
+static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
+    // The embedded file is checked by this crate's tests; it cannot fail in a released build.
+    Lexicon::parse(EMBEDDED).unwrap_or_else(|e| panic!("the embedded oracle lexicon: {e}"))
+});
+
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(EMBEDDED.as_bytes());
+    for code in RULE_CODE {
+        h.update(code.as_bytes());
+    }
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+});
+
+/// The lexicon compiled into the binary.
+pub fn embedded() -> &'static Lexicon {
+    &LEXICON
 }
 
-/// The cue kind of a word, if it is a cue.
+/// The oracle's version: 16 hex digits of a SHA-256 of the lexicon and the rule code. Any
+/// change to either changes it.
+pub fn version() -> &'static str {
+    &VERSION
+}
+
+/// Whether `w` is in `list` of the embedded lexicon.
+pub fn is_in(list: List, w: &str) -> bool {
+    LEXICON.contains(list, w)
+}
+
+/// The words of `list` of the embedded lexicon.
+pub fn words(list: List) -> &'static [&'static str] {
+    LEXICON.words(list)
+}
+
+/// Whether `w` is in any list of the embedded lexicon or is a cue.
+pub fn is_listed(w: &str) -> bool {
+    LEXICON.listed.contains(w)
+}
+
+/// The cue kind of a word of the embedded lexicon, if it is a cue.
 pub fn cue_kind(w: &str) -> Option<CueKind> {
-    CUE_INDEX.get(w).copied()
+    LEXICON.cue_kind(w)
+}
+
+/// Phrases after `blood` that make it figurative, from the embedded lexicon.
+pub fn blood_idioms_after() -> &'static [Vec<&'static str>] {
+    LEXICON.blood_idioms_after()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_lexicon_passes_its_checks() {
+        let lex = Lexicon::parse(EMBEDDED).unwrap();
+        assert!(lex.cues().count() > 100);
+        for list in List::ALL {
+            assert!(!lex.words(*list).is_empty(), "{}", list.key());
+        }
+    }
+
+    #[test]
+    fn bad_lexicons_name_the_key() {
+        let with = |from: &str, to: &str| {
+            assert!(EMBEDDED.contains(from), "{from}");
+            Lexicon::parse(&EMBEDDED.replacen(from, to, 1)).unwrap_err()
+        };
+        let e = with("people = [\n", "people = [\n    \"sailor\", \"sailor\",\n");
+        assert_eq!(e.field, "lists.people");
+        assert!(e.message.contains("twice"), "{e}");
+        let e = with("people = [\n", "people = [\n    \"Sailor\",\n");
+        assert!(e.message.contains("lowercase"), "{e}");
+        let e = with("people = [", "peoples = [");
+        assert_eq!(e.field, "lists.people");
+        let e = with("[lists]\n", "[lists]\nvillains = [\"x\"]\n");
+        assert_eq!(e.field, "lists.villains");
+        let e = with("violent = [\n", "violent = [\n    \"wounded\",\n");
+        assert!(e.message.contains("already a cue"), "{e}");
+        let e = with("[cues]\n", "[cues]\nmenacing = [\"x\"]\n");
+        assert_eq!(e.field, "-");
+    }
+
+    #[test]
+    fn version_is_stable_within_a_build() {
+        assert_eq!(version(), version());
+        assert!(version().chars().all(|c| c.is_ascii_hexdigit()));
+    }
 }

@@ -16,30 +16,30 @@
 //! # How it decides
 //!
 //! The completion is cut into sentences and word tokens ([`tokens`]). Every word in the cue
-//! lexicon ([`lexicon::CUES`]) is judged on its own; each judgment is one [`Rule`]:
+//! lexicon ([`lexicon.toml`](lexicon::EMBEDDED)) is judged on its own; each judgment is one [`Rule`]:
 //!
 //! 1. **Victim.** The victim of a violent verb is its object (active voice) or its subject
 //!    (passive voice: `was struck`, `lay wounded`, or a following `by`); a word like
 //!    `wounded` may also describe the noun after it (`the wounded man`); a noun like `wound`
 //!    belongs to its possessor (`his wound`, `a wound in his side`). Pronouns, people and
-//!    animal nouns ([`lexicon::PEOPLE`], [`lexicon::ANIMALS`]), capitalized names and body
-//!    parts of those ([`lexicon::BODY_PARTS`]) are beings. [`lexicon::OBJECTS`] (including
+//!    animal nouns ([`List::People`](lexicon::List::People), [`List::Animals`](lexicon::List::Animals)), capitalized names and body
+//!    parts of those ([`List::BodyParts`](lexicon::List::BodyParts)) are beings. [`List::Objects`](lexicon::List::Objects) (including
 //!    skeletons, robots, statues, corpses) are things: rule [`Rule::Object`]. A violent verb
 //!    whose victim is not found is no cue at all (`the clock struck twelve`).
 //! 2. **Idioms.** Figurative uses are rule [`Rule::Idiom`]: an abstract victim or agent
-//!    ([`lexicon::ABSTRACT`]: `wounded her pride`, `struck by her beauty`), an idiom after
-//!    the object ([`lexicon::IDIOM_AFTER_OBJECT`]: `struck me as odd`, `cut him short`),
+//!    ([`List::Abstract`](lexicon::List::Abstract): `wounded her pride`, `struck by her beauty`), an idiom after
+//!    the object ([`List::IdiomAfterObject`](lexicon::List::IdiomAfterObject): `struck me as odd`, `cut him short`),
 //!    gestures (`bit his lip`), feelings (`felt injured`), `broke him`, and figurative blood
 //!    (`his blood ran cold`, `in cold blood`).
-//! 3. **Negation** ([`Rule::Negated`]): a negator ([`lexicon::NEGATORS`]: `not`, `never`,
+//! 3. **Negation** ([`Rule::Negated`]): a negator ([`List::Negators`](lexicon::List::Negators): `not`, `never`,
 //!    `no`, `without`, ...) in the verb group before the cue (`did not hurt`, `was never
 //!    struck`), or a negative victim (`no one was hurt`, `struck nobody`, `not a man was
 //!    wounded`).
 //! 4. **Avoidance** ([`Rule::Avoided`]): an avoidance word in the verb group
-//!    ([`lexicon::AVOIDERS`]: `nearly killed`, `narrowly escaped being shot`), or an attempt
+//!    ([`List::Avoiders`](lexicon::List::Avoiders): `nearly killed`, `narrowly escaped being shot`), or an attempt
 //!    (`struck at him`).
 //! 5. **Threat and hypotheticals** ([`Rule::Hypothetical`]): a modal, threat or intention
-//!    word in the verb group ([`lexicon::HYPOTHETICALS`]: `would have killed`, `threatened to
+//!    word in the verb group ([`List::Hypotheticals`](lexicon::List::Hypotheticals): `would have killed`, `threatened to
 //!    stab`, `I'll kill you`, `tried to hit`), a conditional or simile opener earlier in the
 //!    clause (`if`, `unless`, `as if`, `as though`), or a question (`Are you hurt?`).
 //! 6. **Unclear cues** ([`Rule::Ambiguous`], verdict `unsure`): a killing verb, a condition
@@ -72,7 +72,7 @@ use crate::error::Result;
 use crate::label::{Decision, Labeler, Progress};
 use crate::record::{Label, Snippet, Verdict};
 
-use lexicon::{CueKind, is_in};
+use lexicon::{CueKind, List, is_in};
 use tokens::{Sentence, Tok};
 
 /// The rule that decided a judgment.
@@ -250,7 +250,7 @@ impl OracleLabeler {
             );
         }
         let lower = completion.to_lowercase();
-        if let Some(w) = lexicon::UNHARMED
+        if let Some(w) = lexicon::words(List::Unharmed)
             .iter()
             .chain(&["without a scratch", "safe and sound", "not a scratch"])
             .find(|w| lower.contains(**w))
@@ -295,26 +295,6 @@ fn find_hits(text: &str) -> Vec<Hit> {
     hits
 }
 
-/// Determiners after which `shot`, `cut`, `hit`, ... are nouns.
-const NOUN_DETERMINERS: &[&str] = &[
-    "a", "an", "the", "his", "her", "my", "their", "your", "our", "its", "every", "one", "each",
-    "another", "tiny", "single", "random", "parting", "deep", "fresh", "mortal", "slight",
-    "severe", "grievous", "terrible", "dreadful", "gaping", "open", "old", "new", "great", "small",
-    "ugly", "bullet", "knife", "sword", "flesh", "head", "spear", "stab", "no", "any", "some",
-    "more", "many", "few", "several", "these", "those",
-];
-
-/// Number words (never names, even capitalized: "strike Eight").
-const NUMBER_WORDS: &[&str] = &[
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "half", "dozen",
-];
-
-/// Words marking a state cue as a new injury (`another wound`, `fresh blood`).
-const NEW_MARKERS: &[&str] = &[
-    "another", "fresh", "new", "second", "third", "more", "again", "anew",
-];
-
 fn word(s: &Sentence, i: usize) -> Option<&str> {
     s.toks.get(i).filter(|t| !t.punct).map(|t| t.w.as_str())
 }
@@ -341,19 +321,19 @@ enum Victim {
 
 fn classify(t: &Tok) -> Option<Victim> {
     let w = t.w.as_str();
-    if is_in(lexicon::NEGATIVE_PRONOUNS, w) {
+    if is_in(List::NegativePronouns, w) {
         return Some(Victim::Negative(w.into()));
     }
-    if is_in(lexicon::OBJECTS, w) {
+    if is_in(List::Objects, w) {
         return Some(Victim::Thing(w.into()));
     }
-    if is_in(lexicon::PEOPLE, w) || is_in(lexicon::ANIMALS, w) {
+    if is_in(List::People, w) || is_in(List::Animals, w) {
         return Some(Victim::Being(w.into()));
     }
-    if is_in(lexicon::BODY_PARTS, w) {
+    if is_in(List::BodyParts, w) {
         return Some(Victim::Part(w.into()));
     }
-    if is_in(lexicon::ABSTRACT, w) {
+    if is_in(List::Abstract, w) {
         return Some(Victim::Abstract(w.into()));
     }
     None
@@ -361,7 +341,7 @@ fn classify(t: &Tok) -> Option<Victim> {
 
 fn is_known_word(w: &str) -> bool {
     lexicon::is_listed(w)
-        || NUMBER_WORDS.contains(&w)
+        || is_in(List::NumberWords, w)
         || matches!(
             w,
             "it" | "and" | "but" | "or" | "then" | "when" | "while" | "there" | "here" | "which"
@@ -381,7 +361,7 @@ fn is_name_at(s: &Sentence, j: usize) -> bool {
             && (matches!(
                 s.toks[j - 1].w.as_str(),
                 "the" | "a" | "an" | "this" | "that"
-            ) || NUMBER_WORDS.contains(&s.toks[j - 1].w.as_str())))
+            ) || is_in(List::NumberWords, s.toks[j - 1].w.as_str())))
 }
 
 /// Resolves the owner of a body part at index `part` (possessor to its left, or `of X` to its
@@ -404,7 +384,7 @@ fn part_owner(s: &Sentence, part: usize) -> Victim {
                 _ => Victim::Being(t.w.clone()),
             };
         }
-        if is_in(lexicon::POSSESSIVES, &t.w) {
+        if is_in(List::Possessives, &t.w) {
             return Victim::Being(t.w.clone());
         }
         if t.w == "its" {
@@ -427,7 +407,7 @@ fn part_owner(s: &Sentence, part: usize) -> Victim {
                 Some(Victim::Being(w)) => return Victim::Being(w),
                 _ => {}
             }
-            if is_name(t) || is_in(lexicon::OBJECT_PRONOUNS, &t.w) {
+            if is_name(t) || is_in(List::ObjectPronouns, &t.w) {
                 return Victim::Being(t.w.clone());
             }
         }
@@ -461,7 +441,7 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
             break;
         }
         let w = t.w.as_str();
-        if after_possessive && is_in(lexicon::BODY_PARTS, w) {
+        if after_possessive && is_in(List::BodyParts, w) {
             return (resolve_part(s, j, w), Some(j));
         }
         let particle = j == i + 1
@@ -470,7 +450,7 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
                 s.toks[i].w.as_str(),
                 "cut" | "tore" | "torn" | "tear" | "struck" | "knocked" | "ripped"
             );
-        if is_in(lexicon::PREPOSITIONS, w) && !after_possessive && !particle {
+        if is_in(List::Prepositions, w) && !after_possessive && !particle {
             break;
         }
         if particle {
@@ -479,7 +459,7 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
         }
         if w == "her" {
             let next_is_noun = s.toks.get(j + 1).is_some_and(|n| {
-                !n.punct && (classify(n).is_some() || is_in(lexicon::SKIPPABLE, &n.w))
+                !n.punct && (classify(n).is_some() || is_in(List::Skippable, &n.w))
             });
             if next_is_noun {
                 after_possessive = true;
@@ -488,13 +468,13 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
             }
             return (Victim::Being("her".into()), Some(j));
         }
-        if is_in(lexicon::NEGATIVE_PRONOUNS, w) {
+        if is_in(List::NegativePronouns, w) {
             return (Victim::Negative(w.into()), Some(j));
         }
-        if is_in(lexicon::OBJECT_PRONOUNS, w) {
+        if is_in(List::ObjectPronouns, w) {
             return (Victim::Being(w.into()), Some(j));
         }
-        if is_in(lexicon::POSSESSIVES, w) || w == "its" {
+        if is_in(List::Possessives, w) || w == "its" {
             after_possessive = true;
             j += 1;
             continue;
@@ -525,7 +505,7 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
         if is_name_at(s, j) {
             return (Victim::Being(w.into()), Some(j));
         }
-        if after_possessive && !is_in(lexicon::SKIPPABLE, w) && !is_adverb(w) {
+        if after_possessive && !is_in(List::Skippable, w) && !is_adverb(w) {
             // "slashed his whip": the thing owned is no body part.
             return (Victim::Unknown, Some(j));
         }
@@ -553,7 +533,7 @@ fn left_subject(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
             continue;
         }
         let w = t.w.as_str();
-        if is_in(lexicon::SUBJECT_PRONOUNS, w) || is_in(lexicon::OBJECT_PRONOUNS, w) || w == "her" {
+        if is_in(List::SubjectPronouns, w) || is_in(List::ObjectPronouns, w) || w == "her" {
             return (Victim::Being(w.into()), Some(j));
         }
         if matches!(w, "it" | "which" | "what" | "this") {
@@ -590,7 +570,7 @@ fn negated_noun(s: &Sentence, v: usize) -> Option<String> {
         if t.punct {
             return None;
         }
-        if is_in(lexicon::NEGATORS, &t.w) {
+        if is_in(List::Negators, &t.w) {
             return Some(t.w.clone());
         }
         if !matches!(
@@ -613,7 +593,7 @@ fn is_passive(s: &Sentence, i: usize) -> bool {
             break;
         }
         let w = t.w.as_str();
-        if is_in(lexicon::PASSIVE_AUX, w) {
+        if is_in(List::PassiveAux, w) {
             return true;
         }
         if is_adverb(w)
@@ -655,13 +635,13 @@ fn verb_group_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
             break;
         }
         let w = t.w.as_str();
-        if is_in(lexicon::NEGATORS, w) {
+        if is_in(List::Negators, w) {
             return Some((Rule::Negated, w.into()));
         }
-        if is_in(lexicon::AVOIDERS, w) {
+        if is_in(List::Avoiders, w) {
             return Some((Rule::Avoided, w.into()));
         }
-        if is_in(lexicon::HYPOTHETICALS, w) {
+        if is_in(List::Hypotheticals, w) {
             // "about", "going", "ready" only as "about to", "going to".
             let needs_to = matches!(
                 w,
@@ -713,8 +693,7 @@ fn verb_group_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
             return None;
         }
         // Objects and pronouns between a verb and an infinitive: "threatened him to".
-        if is_in(lexicon::VERB_FILLERS, w) || is_adverb(w) || is_in(lexicon::PHYSICAL_QUALIFIERS, w)
-        {
+        if is_in(List::VerbFillers, w) || is_adverb(w) || is_in(List::PhysicalQualifiers, w) {
             continue;
         }
         if matches!(
@@ -750,7 +729,7 @@ fn clause_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
         if t.punct {
             break;
         }
-        if is_in(lexicon::HYPOTHETICAL_OPENERS, &t.w) {
+        if is_in(List::HypotheticalOpeners, &t.w) {
             if t.w == "if" && j > 0 && s.toks[j - 1].w == "as" {
                 return Some((Rule::Hypothetical, "as if".into()));
             }
@@ -762,7 +741,7 @@ fn clause_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
         if t.w == "like"
             && s.toks[j + 1..i]
                 .iter()
-                .all(|x| is_in(lexicon::SKIPPABLE, &x.w))
+                .all(|x| is_in(List::Skippable, &x.w))
         {
             return Some((Rule::Hypothetical, "like".into()));
         }
@@ -784,9 +763,6 @@ fn clause_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
     }
     None
 }
-
-/// Verbs after which a cue is an idiom of feeling ("felt injured").
-const FEELING_VERBS: &[&str] = &["felt", "feel", "feels", "feeling", "seemed", "looked"];
 
 /// A curse (`Lord strike you dead`, `God damn`) or a modal before its subject (`may
 /// lightning strike me`, `would the blow kill him`): the injury is wished or asked about.
@@ -817,7 +793,7 @@ fn curse_or_inverted_modal(s: &Sentence, i: usize) -> Option<String> {
         && let Some(t) = window
             .iter()
             .find(|t| matches!(t.w.as_str(), "may" | "let"))
-        && !is_in(lexicon::VERB_FILLERS, &s.toks[i - 1].w)
+        && !is_in(List::VerbFillers, &s.toks[i - 1].w)
     {
         return Some(t.w.clone());
     }
@@ -833,7 +809,7 @@ fn feeling_verb_before(s: &Sentence, i: usize) -> Option<String> {
         if t.punct {
             return None;
         }
-        if FEELING_VERBS.contains(&t.w.as_str()) {
+        if is_in(List::FeelingVerbs, t.w.as_str()) {
             return Some(t.w.clone());
         }
         if !(is_adverb(&t.w)
@@ -859,11 +835,11 @@ fn abstract_agent(s: &Sentence, i: usize) -> Option<String> {
         if t.punct {
             return None;
         }
-        if is_in(lexicon::ABSTRACT, &t.w) {
+        if is_in(List::Abstract, &t.w) {
             return Some(t.w.clone());
         }
-        if !(is_in(lexicon::SKIPPABLE, &t.w)
-            || is_in(lexicon::POSSESSIVES, &t.w)
+        if !(is_in(List::Skippable, &t.w)
+            || is_in(List::Possessives, &t.w)
             || is_adverb(&t.w)
             || t.w == "sudden")
         {
@@ -879,7 +855,7 @@ fn marked_new(s: &Sentence, i: usize) -> bool {
     let before = i.saturating_sub(3);
     s.toks[before..i]
         .iter()
-        .any(|t| NEW_MARKERS.contains(&t.w.as_str()))
+        .any(|t| is_in(List::NewMarkers, t.w.as_str()))
         || s.toks[i + 1..(i + 4).min(s.toks.len())]
             .iter()
             .take_while(|t| !t.punct)
@@ -890,7 +866,7 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
     let w = s.toks[i].w.as_str();
     let prev = if i > 0 { word(s, i - 1) } else { None };
     // Nouns that look like verbs, and "wound" the past of "wind".
-    let after_det = prev.is_some_and(|p| NOUN_DETERMINERS.contains(&p));
+    let after_det = prev.is_some_and(|p| is_in(List::NounDeterminers, p));
     match w {
         "wound" => {
             if after_det {
@@ -1020,7 +996,7 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         _ if passive => left_subject(s, i),
         _ => {
             let (v, k) = right_victim(s, i);
-            if v == Victim::Unknown && is_in(lexicon::SUBJECT_VICTIM_VERBS, w) {
+            if v == Victim::Unknown && is_in(List::SubjectVictimVerbs, w) {
                 left_subject(s, i)
             } else if v == Victim::Unknown && matches!(w, "struck" | "hit") {
                 // "My head struck on a piece of iron": a body part that hits something.
@@ -1057,7 +1033,7 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             "hit" | "hits" => matches!(after, "off" | "upon"),
             _ => false,
         };
-        if idiom && is_in(lexicon::IDIOM_AFTER_OBJECT, after) {
+        if idiom && is_in(List::IdiomAfterObject, after) {
             return Some(Outcome::Set(Rule::Idiom, after.into()));
         }
     }
@@ -1093,7 +1069,9 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         Victim::Negative(n) => return Some(Outcome::Set(Rule::Negated, n.clone())),
         Victim::Part(p) => {
             let gesture = (matches!(w, "bit" | "bite" | "bitten" | "cut")
-                && lexicon::GESTURE_PARTS.iter().any(|g| p.ends_with(g)))
+                && lexicon::words(List::GestureParts)
+                    .iter()
+                    .any(|g| p.ends_with(g)))
                 || (matches!(w, "snapped" | "cracked")
                     && (p.ends_with("fingers") || p.ends_with("knuckles")));
             if gesture {
@@ -1170,8 +1148,8 @@ fn adjacent_noun(s: &Sentence, i: usize, k: Option<usize>) -> bool {
     let Some(k) = k else { return false };
     s.toks[i + 1..k].iter().all(|t| {
         !t.punct
-            && (is_in(lexicon::SKIPPABLE, &t.w)
-                || is_in(lexicon::POSSESSIVES, &t.w)
+            && (is_in(List::Skippable, &t.w)
+                || is_in(List::Possessives, &t.w)
                 || t.poss
                 || is_adverb(&t.w))
     })
@@ -1188,7 +1166,7 @@ fn hurt_is_physical(s: &Sentence, i: usize) -> bool {
     let before = i.saturating_sub(3);
     if s.toks[before..i]
         .iter()
-        .any(|t| is_in(lexicon::PHYSICAL_QUALIFIERS, &t.w))
+        .any(|t| is_in(List::PhysicalQualifiers, &t.w))
     {
         return true;
     }
@@ -1198,7 +1176,7 @@ fn hurt_is_physical(s: &Sentence, i: usize) -> bool {
         .map(|t| t.w.as_str())
         .collect();
     after.iter().any(|w| {
-        is_in(lexicon::BODY_PARTS, w)
+        is_in(List::BodyParts, w)
             || matches!(
                 *w,
                 "fall"
@@ -1226,7 +1204,7 @@ fn noun_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
         if t.punct {
             break;
         }
-        if is_in(lexicon::NEGATORS, &t.w) {
+        if is_in(List::Negators, &t.w) {
             return (Victim::Negative(t.w.clone()), Some(j));
         }
         if t.poss {
@@ -1235,7 +1213,7 @@ fn noun_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
                 _ => (Victim::Being(t.w.clone()), Some(j)),
             };
         }
-        if is_in(lexicon::POSSESSIVES, &t.w) {
+        if is_in(List::Possessives, &t.w) {
             return (Victim::Being(t.w.clone()), Some(j));
         }
     }
@@ -1269,10 +1247,10 @@ fn eval_blood(s: &Sentence, i: usize) -> Outcome {
         .take(3)
         .collect();
     if w == "blood" {
-        if let Some(p) = prev.filter(|p| is_in(lexicon::BLOOD_IDIOMS_BEFORE, p)) {
+        if let Some(p) = prev.filter(|p| is_in(List::BloodIdiomsBefore, p)) {
             return Outcome::Set(Rule::Idiom, format!("{p} blood"));
         }
-        for idiom in lexicon::BLOOD_IDIOMS_AFTER {
+        for idiom in lexicon::blood_idioms_after() {
             if next.len() >= idiom.len() && next[..idiom.len()] == **idiom {
                 return Outcome::Set(Rule::Idiom, format!("blood {}", idiom.join(" ")));
             }
@@ -1293,7 +1271,7 @@ fn eval_blood(s: &Sentence, i: usize) -> Outcome {
         }
         return with_modality(s, i, Outcome::Set(Rule::Ambiguous, w.into()));
     }
-    let owner = if let Some(p) = prev.filter(|p| is_in(lexicon::POSSESSIVES, p)) {
+    let owner = if let Some(p) = prev.filter(|p| is_in(List::Possessives, p)) {
         Some(p.to_string())
     } else if i > 0 && s.toks[i - 1].poss {
         match classify(&s.toks[i - 1]) {
@@ -1308,7 +1286,7 @@ fn eval_blood(s: &Sentence, i: usize) -> Outcome {
     } else {
         None
     };
-    let flows = next.iter().any(|n| is_in(lexicon::BLOOD_FLOW, n))
+    let flows = next.iter().any(|n| is_in(List::BloodFlow, n))
         || prev.is_some_and(|p| {
             matches!(
                 p,

@@ -5,6 +5,8 @@
 //! `won't` → `will not`, `'ll` → `will`, `'d` → `would`); a possessive `'s` is kept as a flag
 //! on its noun (`robot's` → `robot` + possessive). Curly apostrophes count as `'`.
 
+use super::lexicon::{List, is_in};
+
 /// A token of a sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tok {
@@ -108,7 +110,7 @@ pub fn tokenize(s: &str) -> Vec<Tok> {
             let after_title = c == '.'
                 && toks.last().is_some_and(|t| {
                     !t.punct
-                        && (TITLES.contains(&t.w.as_str())
+                        && (is_in(List::Titles, t.w.as_str())
                             || (t.cap && t.w.chars().count() == 1 && t.w != "i"))
                 });
             if !after_title {
@@ -141,11 +143,6 @@ pub fn tokenize(s: &str) -> Vec<Tok> {
     }
     merged
 }
-
-const TITLES: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "st", "capt", "col", "gen", "lt", "sgt", "rev", "prof", "messrs",
-    "mme", "mlle",
-];
 
 fn push_word(toks: &mut Vec<Tok>, raw: &str, plural_poss: bool) {
     let cap = raw.chars().next().is_some_and(char::is_uppercase);
