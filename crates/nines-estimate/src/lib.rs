@@ -36,6 +36,7 @@
 
 pub mod batched;
 pub mod bootstrap;
+pub mod cluster;
 mod check;
 pub mod error;
 mod estimate;
