@@ -699,12 +699,14 @@ fn core(
     )
 }
 
-/// Korn-Graubard effective sample size of a mean in [0, 1], capped at `cap`.
-fn effective_n(m: f64, var_m: f64, cap: f64) -> f64 {
+/// Korn-Graubard effective sample size `m(1−m)/Var̂(m̂)` of a mean in [0, 1], at least `n`
+/// (judgments with ties vary less than a proportion, so they are worth at least their
+/// number); `n` when the judgments do not vary.
+fn effective_n(m: f64, var_m: f64, n: f64) -> f64 {
     if var_m > 0.0 && m > 0.0 && m < 1.0 {
-        (m * (1.0 - m) / var_m).min(cap)
+        (m * (1.0 - m) / var_m).max(n)
     } else {
-        cap
+        n
     }
 }
 
