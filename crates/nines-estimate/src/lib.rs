@@ -36,8 +36,8 @@
 
 pub mod batched;
 pub mod bootstrap;
-pub mod cluster;
 mod check;
+pub mod cluster;
 pub mod error;
 mod estimate;
 pub mod failure_rate;

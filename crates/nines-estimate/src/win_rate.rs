@@ -857,7 +857,10 @@ pub struct StratumRecords {
 /// let w = stratified_records(&strata, &EfficientOptions::default()).unwrap();
 /// assert!((w.estimate.value - 0.5 * (0.5 + 0.75)).abs() < 1e-12);
 /// ```
-pub fn stratified_records(strata: &[StratumRecords], options: &EfficientOptions) -> Result<WinRate> {
+pub fn stratified_records(
+    strata: &[StratumRecords],
+    options: &EfficientOptions,
+) -> Result<WinRate> {
     check::nonempty("strata", strata)?;
     check::level(options.level)?;
     let mut parts = Vec::with_capacity(strata.len());

@@ -127,7 +127,8 @@ fn zero_negative_and_nan_weights() {
             &v,
             &[f64::NEG_INFINITY; 3],
             &[0.0; 3],
-            &RepairOptions::default()),
+            &RepairOptions::default()
+        ),
         Err(E::ZeroWeights { .. })
     ));
     assert!(matches!(
@@ -135,7 +136,8 @@ fn zero_negative_and_nan_weights() {
             &v,
             &[0.0, f64::NAN, 0.0],
             &[0.0; 3],
-            &RepairOptions::default()),
+            &RepairOptions::default()
+        ),
         Err(E::NonFinite {
             field: "log_target",
             index: 1,
@@ -147,7 +149,8 @@ fn zero_negative_and_nan_weights() {
             &v,
             &[0.0; 3],
             &[0.0, f64::NEG_INFINITY, 0.0],
-            &RepairOptions::default()),
+            &RepairOptions::default()
+        ),
         Err(E::NonFinite {
             field: "log_used",
             index: 1,

@@ -158,7 +158,10 @@ fn monte_carlo_unequal_judging_probabilities() {
             .unwrap()
             .estimate
     });
-    assert_valid("efficient win rate, judging probabilities 0.2 / 0.8", &fixed);
+    assert_valid(
+        "efficient win rate, judging probabilities 0.2 / 0.8",
+        &fixed,
+    );
     let old = run(REPS, 410, truth, |rng| {
         efficient_with(&draw(rng, false), &options(JudgedMeanInterval::Auto))
             .unwrap()

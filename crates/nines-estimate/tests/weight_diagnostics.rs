@@ -7,8 +7,8 @@ mod common;
 use common::{assert_covers, assert_valid, run};
 use nines_estimate::EstimateError;
 use nines_estimate::weighting::{
-    InclusionForm, Normalization, OnMeanWeight, RepairOptions, inclusion_weighted,
-    repair_mistaken, self_normalized,
+    InclusionForm, Normalization, OnMeanWeight, RepairOptions, inclusion_weighted, repair_mistaken,
+    self_normalized,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -47,16 +47,29 @@ fn monte_carlo_repair_self_normalized_by_default() {
     for (i, &n) in [100usize, 400].iter().enumerate() {
         let fixed = run(REPS, 500 + i as u64, truth, |rng| {
             let (f, lp, lq) = shifted_draws(rng, n);
-            repair_mistaken(&f, &lp, &lq, &options(Normalization::SelfNormalized, OnMeanWeight::Warn))
-                .unwrap()
-                .estimate
+            repair_mistaken(
+                &f,
+                &lp,
+                &lq,
+                &options(Normalization::SelfNormalized, OnMeanWeight::Warn),
+            )
+            .unwrap()
+            .estimate
         });
-        assert_covers(&format!("repair, self-normalized (default), n = {n}"), &fixed);
+        assert_covers(
+            &format!("repair, self-normalized (default), n = {n}"),
+            &fixed,
+        );
         let old = run(REPS, 500 + i as u64, truth, |rng| {
             let (f, lp, lq) = shifted_draws(rng, n);
-            repair_mistaken(&f, &lp, &lq, &options(Normalization::Exact, OnMeanWeight::Warn))
-                .unwrap()
-                .estimate
+            repair_mistaken(
+                &f,
+                &lp,
+                &lq,
+                &options(Normalization::Exact, OnMeanWeight::Warn),
+            )
+            .unwrap()
+            .estimate
         });
         println!(
             "repair, unnormalized form, n = {n}: coverage {:.4}, half-width {:.4} vs {:.4}",
@@ -82,12 +95,24 @@ impl Gap {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let support = if gap { 85 } else { 100 };
         let raw: Vec<f64> = (0..100)
-            .map(|i| if i < support { rng.random_range(0.5..1.5) } else { 0.0 })
+            .map(|i| {
+                if i < support {
+                    rng.random_range(0.5..1.5)
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let s: f64 = raw.iter().sum();
         let q: Vec<f64> = raw.iter().map(|r| r / s).collect();
         let f: Vec<f64> = (0..100)
-            .map(|i| if i < 85 { 0.1 + 0.3 * (i % 3) as f64 / 2.0 } else { 0.7 })
+            .map(|i| {
+                if i < 85 {
+                    0.1 + 0.3 * (i % 3) as f64 / 2.0
+                } else {
+                    0.7
+                }
+            })
             .collect();
         let mut acc = 0.0;
         let cdf = q
@@ -110,7 +135,11 @@ impl Gap {
         for _ in 0..n {
             let u: f64 = rng.random::<f64>() * self.cdf[99];
             let i = self.cdf.partition_point(|c| *c < u).min(99);
-            v.push(if rng.random::<f64>() < self.f[i] { 1.0 } else { 0.0 });
+            v.push(if rng.random::<f64>() < self.f[i] {
+                1.0
+            } else {
+                0.0
+            });
             lp.push(0.01f64.ln());
             lq.push(self.q[i].ln());
         }
@@ -126,9 +155,14 @@ fn monte_carlo_support_gap_is_detected() {
     // Old behaviour: an estimate, and an interval that misses.
     let old = run(REPS, 510, truth, |rng| {
         let (v, lp, lq) = gap.draw(rng, n);
-        repair_mistaken(&v, &lp, &lq, &options(Normalization::SelfNormalized, OnMeanWeight::Warn))
-            .unwrap()
-            .estimate
+        repair_mistaken(
+            &v,
+            &lp,
+            &lq,
+            &options(Normalization::SelfNormalized, OnMeanWeight::Warn),
+        )
+        .unwrap()
+        .estimate
     });
     println!(
         "support gap, estimate returned: coverage {:.4}, bias {:.4}",
@@ -171,9 +205,14 @@ fn monte_carlo_support_gap_is_detected() {
     assert!(alarms as f64 / (REPS as f64) < 0.01);
     let ok = run(REPS, 513, full.truth(), |rng| {
         let (v, lp, lq) = full.draw(rng, n);
-        repair_mistaken(&v, &lp, &lq, &options(Normalization::SelfNormalized, OnMeanWeight::Warn))
-            .unwrap()
-            .estimate
+        repair_mistaken(
+            &v,
+            &lp,
+            &lq,
+            &options(Normalization::SelfNormalized, OnMeanWeight::Warn),
+        )
+        .unwrap()
+        .estimate
     });
     assert_valid("repair, full support, n = 200", &ok);
 }
@@ -187,7 +226,10 @@ fn successive_inclusion(sizes: [usize; 2], q: [f64; 2], n: usize) -> [f64; 2] {
     };
     let mut out = [0.0; 2];
     for g in 0..2 {
-        let others = [sizes[0] - usize::from(g == 0), sizes[1] - usize::from(g == 1)];
+        let others = [
+            sizes[0] - usize::from(g == 0),
+            sizes[1] - usize::from(g == 1),
+        ];
         let lc: Vec<Vec<f64>> = (0..2)
             .map(|h| (0..=others[h]).map(|k| ln_choose(others[h], k)).collect())
             .collect();
@@ -204,8 +246,7 @@ fn successive_inclusion(sizes: [usize; 2], q: [f64; 2], n: usize) -> [f64; 2] {
                 if p[h] >= 1.0 {
                     return if j == others[h] { 1.0 } else { 0.0 };
                 }
-                (lc[h][j] + j as f64 * p[h].ln() + (others[h] - j) as f64 * (1.0 - p[h]).ln())
-                    .exp()
+                (lc[h][j] + j as f64 * p[h].ln() + (others[h] - j) as f64 * (1.0 - p[h]).ln()).exp()
             };
             // P(X + Y ≤ n − 1) = Σ_x P(X = x) F_Y(n − 1 − x).
             let mut cdf_y = vec![0.0; others[1] + 1];
@@ -264,7 +305,10 @@ fn monte_carlo_without_replacement_inclusion_probabilities() {
             .unwrap()
             .estimate
     });
-    assert_valid("Hájek with inclusion probabilities, 600 of 1,000 drawn ∝ q", &fixed);
+    assert_valid(
+        "Hájek with inclusion probabilities, 600 of 1,000 drawn ∝ q",
+        &fixed,
+    );
     let old = run(REPS, 520, truth, |rng| {
         let s = sample(rng);
         let v: Vec<f64> = s.iter().map(|&i| y[i]).collect();

@@ -243,8 +243,8 @@ fn monte_carlo_mistaken_density_repair() {
                 ..RepairOptions::default()
             },
         )
-            .unwrap()
-            .estimate
+        .unwrap()
+        .estimate
     });
     println!(
         "weights from the intended density: mean {:.5} vs truth {truth:.5} (z = {:.1})",
@@ -266,8 +266,8 @@ fn monte_carlo_mistaken_density_repair() {
                 ..RepairOptions::default()
             },
         )
-            .unwrap()
-            .estimate
+        .unwrap()
+        .estimate
     });
     assert_valid("mistaken-density repair (exact)", &fixed);
     let fixed_sn = run(REPS, 39, truth, |rng| {
@@ -283,8 +283,8 @@ fn monte_carlo_mistaken_density_repair() {
                 ..RepairOptions::default()
             },
         )
-            .unwrap()
-            .estimate
+        .unwrap()
+        .estimate
     });
     assert_valid("mistaken-density repair (self-normalized)", &fixed_sn);
 }
