@@ -76,6 +76,41 @@ pub enum EstimateError {
         /// The allowed range, written out (for example `(0, 1]`).
         range: &'static str,
     },
+    /// Weights that should average 1 (density ratios of normalized densities) average far from
+    /// it: the sampler never draws part of the target's support, or a density is not
+    /// normalized. An estimate from them would be biased however many samples there were.
+    #[error(
+        "the mean of `{field}` is {mean:.4} (standard error {std_error:.4}, {n} weights), far \
+         from 1: part of the target is never sampled (a support gap) or the densities are not \
+         normalized"
+    )]
+    MeanWeight {
+        /// The weights (or the log densities they come from).
+        field: &'static str,
+        /// Their mean.
+        mean: f64,
+        /// The mean's standard error.
+        std_error: f64,
+        /// How many weights.
+        n: usize,
+    },
+    /// Rejected pairs without a judgment, where the caller has not declared the judged ones a
+    /// random subsample.
+    #[error(
+        "`{field}`: {missing} of {rejected} rejected pairs have no judgment (first at index \
+         {first}); judge them, or declare the judged ones a random subsample \
+         (`MissingJudgments::RandomSubsample`)"
+    )]
+    MissingJudgments {
+        /// The records' argument.
+        field: &'static str,
+        /// Rejected pairs without a judgment.
+        missing: usize,
+        /// Rejected (answered) pairs in all.
+        rejected: usize,
+        /// Index of the first one.
+        first: usize,
+    },
     /// A confidence level outside (0, 1).
     #[error("confidence level {0} is outside (0, 1)")]
     Level(f64),

@@ -93,6 +93,9 @@ pub enum Estimator {
     Statistic,
     /// Horvitz-Thompson mean under Poisson sampling with known inclusion probabilities.
     HorvitzThompson,
+    /// Hájek (ratio) mean under sampling without replacement with known inclusion
+    /// probabilities.
+    Hajek,
     /// Unnormalized importance sampling with exact density-ratio weights.
     Importance,
     /// Self-normalized importance sampling.
@@ -125,6 +128,7 @@ impl Estimator {
             Self::Ratio => "ratio",
             Self::Statistic => "statistic",
             Self::HorvitzThompson => "horvitz_thompson",
+            Self::Hajek => "hajek",
             Self::Importance => "importance",
             Self::SelfNormalized => "self_normalized",
             Self::ClippedImportance => "clipped_importance",
@@ -146,6 +150,13 @@ pub enum IntervalKind {
     /// Normal approximation (CLT, with the delta method where the estimator is a ratio):
     /// `value ± z · std_error`.
     Normal,
+    /// Normal approximation with a cluster-robust standard error (variance from per-prompt
+    /// totals, for several correlated units per prompt).
+    ClusterNormal,
+    /// The efficient win rate's small-sample interval: a Wilson interval for the mean judgment
+    /// on rejected pairs, combined with the normal interval of the pair counts by the method of
+    /// variance estimates recovery (MOVER).
+    WilsonMover,
     /// Wilson score interval (with an effective sample size for weighted estimators).
     Wilson,
     /// Clopper-Pearson exact binomial interval (with an effective sample size for weighted
@@ -169,6 +180,8 @@ impl IntervalKind {
     pub const fn name(self) -> &'static str {
         match self {
             Self::Normal => "normal",
+            Self::ClusterNormal => "cluster_normal",
+            Self::WilsonMover => "wilson_mover",
             Self::Wilson => "wilson",
             Self::ClopperPearson => "clopper_pearson",
             Self::BootstrapPercentile => "bootstrap_percentile",

@@ -25,7 +25,7 @@ use crate::batched::{OnEmpty, Selection, accepts};
 use crate::check;
 use crate::error::{EstimateError, Result};
 use crate::estimate::{Estimate, Estimator, Method};
-use crate::interval::{ProportionInterval, effective_bounds, normal};
+use crate::interval::{ProportionInterval, clopper_pearson_upper, effective_bounds, normal};
 use crate::stats;
 
 /// Settings for the failure-rate estimators.
@@ -55,7 +55,7 @@ impl FailureRateConfig {
 }
 
 /// Per-prompt counts for the sequential filter (one JSONL line of filter statistics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PromptCounts {
     /// Cheap classifier-only draws from the unfiltered policy, independent of the labeled ones.
     pub cheap_trials: u64,
@@ -67,15 +67,39 @@ pub struct PromptCounts {
     pub labeled_accepted: u64,
     /// Labeled draws the filter would accept *and* that are failures.
     pub labeled_accepted_failures: u64,
+    /// Candidates the filter itself drew on this prompt, over all its runs, counting each run
+    /// up to and including the accepted candidate (a refused run counts its whole budget).
+    /// Default 0: not logged.
+    #[serde(default)]
+    pub filter_attempts: u64,
+    /// The filter's runs on this prompt behind `filter_attempts`; 0 (the default) when none
+    /// were logged. With runs logged, `filter_attempts / filter_runs` replaces
+    /// `(K + 1)/(A + 1)` as the estimate of `1/a`: attempts until acceptance are geometric,
+    /// so their mean is an exactly unbiased estimate of `1/a(x)` (for a filter with a budget,
+    /// of `(1 − (1−a)^budget)/a`, which is what its failure rate needs, refusals not being
+    /// failures). These runs must be independent of the labeled draws.
+    #[serde(default)]
+    pub filter_runs: u64,
 }
 
 impl PromptCounts {
     fn validate(&self, index: usize) -> Result<()> {
         let what = || format!("prompts[{index}]");
-        if self.cheap_trials == 0 {
+        if self.filter_attempts < self.filter_runs {
             return Err(EstimateError::Counts {
                 what: what(),
-                detail: "no cheap classifier-only draws; the acceptance rate is unknown".into(),
+                detail: format!(
+                    "filter_attempts {} < filter_runs {}: every run draws at least once",
+                    self.filter_attempts, self.filter_runs
+                ),
+            });
+        }
+        if self.cheap_trials == 0 && self.filter_runs == 0 {
+            return Err(EstimateError::Counts {
+                what: what(),
+                detail: "no cheap classifier-only draws and no logged filter runs; the \
+                         acceptance rate is unknown"
+                    .into(),
             });
         }
         if self.cheap_accepted > self.cheap_trials {
@@ -107,11 +131,23 @@ impl PromptCounts {
         Ok(())
     }
 
-    /// `(K + 1)/(A + 1)`: estimate of `1/a` from `A` accepted of `K` cheap draws. Always
-    /// finite; `E = (1 − (1 − a)^{K+1}) / a`, so the bias `−(1−a)^{K+1}/a` is exponentially
-    /// small in `K` (≈ 1e−31 for a = 0.5, K = 100).
+    /// The estimate of `1/a`: `filter_attempts / filter_runs` when runs are logged (exactly
+    /// unbiased), otherwise `(K + 1)/(A + 1)` from `A` accepted of `K` cheap draws. The latter
+    /// is always finite but `E = (1 − (1 − a)^{K+1}) / a`: its relative bias `−(1−a)^{K+1}`
+    /// is negligible only when `K·a` is large (1e−31 at a = 0.5, K = 100) and is −90% at
+    /// a = 0.005, K = 20 — it understates the failures of exactly the prompts the filter
+    /// struggles with. See [`FailureRate::warnings`].
     pub fn inverse_acceptance(&self) -> f64 {
-        (self.cheap_trials as f64 + 1.0) / (self.cheap_accepted as f64 + 1.0)
+        if self.filter_runs > 0 {
+            self.filter_attempts as f64 / self.filter_runs as f64
+        } else {
+            (self.cheap_trials as f64 + 1.0) / (self.cheap_accepted as f64 + 1.0)
+        }
+    }
+
+    /// Whether `1/a` comes from logged filter attempts.
+    pub fn has_attempts(&self) -> bool {
+        self.filter_runs > 0
     }
 }
 
@@ -128,6 +164,95 @@ pub struct FailureRate {
     pub mean_weight: f64,
     /// Effective number of binomial trials behind the interval (Korn-Graubard).
     pub effective_n: f64,
+    /// How `1/a` was estimated, and where that may be biased.
+    #[serde(default)]
+    pub diagnostics: FailureDiagnostics,
+}
+
+/// Below this many accepted cheap draws, a prompt's `(K + 1)/(A + 1)` may understate `1/a` by
+/// more than about 1% (its relative bias is `−(1−a)^{K+1} ≈ −e^{−K a}`).
+pub const MIN_CHEAP_ACCEPTED: u64 = 5;
+
+/// How the acceptance rates behind a failure-rate estimate were obtained.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureDiagnostics {
+    /// Prompts whose `1/a` came from logged filter attempts (unbiased).
+    pub prompts_with_attempts: u64,
+    /// Prompts without attempts whose cheap draws hold fewer than [`MIN_CHEAP_ACCEPTED`]
+    /// accepted ones: `K` is small against `1/a`, and `(K + 1)/(A + 1)` underestimates their
+    /// weight (and so the failure rate).
+    pub prompts_few_accepted: u64,
+    /// The fewest accepted cheap draws of any prompt without attempts (`u64::MAX` if none).
+    pub min_cheap_accepted: u64,
+}
+
+/// A warning attached to a failure-rate estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FailureRateWarning {
+    /// Some prompts' acceptance rates rest on too few accepted cheap draws: the estimate may be
+    /// biased low. Log the filter's attempt counts ([`PromptCounts::filter_attempts`]) or draw
+    /// more cheap samples for low-acceptance prompts.
+    FewAcceptedCheapDraws {
+        /// How many prompts.
+        prompts: u64,
+        /// The fewest accepted cheap draws among them.
+        min_cheap_accepted: u64,
+    },
+}
+
+impl FailureRate {
+    /// Everything that makes this estimate suspect (empty when nothing does).
+    pub fn warnings(&self) -> Vec<FailureRateWarning> {
+        let d = self.diagnostics;
+        let mut out = Vec::new();
+        if d.prompts_few_accepted > 0 {
+            out.push(FailureRateWarning::FewAcceptedCheapDraws {
+                prompts: d.prompts_few_accepted,
+                min_cheap_accepted: d.min_cheap_accepted,
+            });
+        }
+        out
+    }
+}
+
+/// A one-sided upper confidence bound on a failure rate: the number to quote in a safety claim.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SafetyBound {
+    /// The point estimate.
+    pub value: f64,
+    /// The upper bound: `P(F ≤ upper) ≥ level` (for a binomial count; Korn-Graubard otherwise).
+    pub upper: f64,
+    /// One-sided confidence level, e.g. 0.95.
+    pub level: f64,
+    /// Effective number of binomial trials behind the bound.
+    pub effective_n: f64,
+}
+
+/// The one-sided Clopper-Pearson upper bound at `level` (e.g. 0.95) on the failure rate
+/// estimated by `rate`, at its effective sample size: `B⁻¹(level; k* + 1, n* − k*)` with
+/// `k* = F̂ n*`. Quote this, not the upper end of a two-sided interval, for "fails at most
+/// …": the Wilson upper end is not a guaranteed bound for rare events, and a two-sided 95%
+/// Clopper-Pearson upper end is a 97.5% one-sided bound.
+///
+/// ```
+/// use nines_estimate::failure_rate::{sequential, upper_bound, FailureRateConfig, PromptCounts};
+/// let p = PromptCounts { cheap_trials: 99, cheap_accepted: 99, labeled: 100,
+///     labeled_accepted: 100, ..PromptCounts::default() };
+/// let rate = sequential(&[p; 10], &FailureRateConfig::default()).unwrap();
+/// let b = upper_bound(&rate, 0.95).unwrap();
+/// assert_eq!(b.value, 0.0);
+/// assert!(b.upper > 0.0 && b.upper < 3.1 / 1000.0);
+/// ```
+pub fn upper_bound(rate: &FailureRate, level: f64) -> Result<SafetyBound> {
+    let p = rate.estimate.value.clamp(0.0, 1.0);
+    let n = rate.effective_n.max(f64::MIN_POSITIVE);
+    Ok(SafetyBound {
+        value: rate.estimate.value,
+        upper: clopper_pearson_upper(p, n, level)?,
+        level,
+        effective_n: rate.effective_n,
+    })
 }
 
 /// Sequential rejection sampling, from per-prompt counts (threshold fixed or per prompt: the
@@ -136,7 +261,8 @@ pub struct FailureRate {
 /// ```
 /// use nines_estimate::failure_rate::{sequential, FailureRateConfig, PromptCounts};
 /// let p = |acc, fail| PromptCounts { cheap_trials: 99, cheap_accepted: acc,
-///     labeled: 10, labeled_accepted: 9, labeled_accepted_failures: fail };
+///     labeled: 10, labeled_accepted: 9, labeled_accepted_failures: fail,
+///     ..PromptCounts::default() };
 /// let est = sequential(&[p(89, 1), p(49, 0), p(99, 0)], &FailureRateConfig::default()).unwrap();
 /// // Z = (1/10)(100/90), 0, 0 → F̂ = 1/27
 /// assert!((est.estimate.value - 1.0 / 27.0).abs() < 1e-12);
@@ -146,8 +272,20 @@ pub fn sequential(prompts: &[PromptCounts], cfg: &FailureRateConfig) -> Result<F
     check::at_least("prompts", prompts, 2)?;
     let mut z = Vec::with_capacity(prompts.len());
     let (mut labeled, mut failures, mut acc, mut acc_w) = (0u64, 0u64, 0u64, 0.0);
+    let mut diagnostics = FailureDiagnostics {
+        min_cheap_accepted: u64::MAX,
+        ..FailureDiagnostics::default()
+    };
     for (j, p) in prompts.iter().enumerate() {
         p.validate(j)?;
+        if p.has_attempts() {
+            diagnostics.prompts_with_attempts += 1;
+        } else {
+            diagnostics.min_cheap_accepted = diagnostics.min_cheap_accepted.min(p.cheap_accepted);
+            if p.cheap_accepted < MIN_CHEAP_ACCEPTED {
+                diagnostics.prompts_few_accepted += 1;
+            }
+        }
         let inv = p.inverse_acceptance();
         z.push(inv * p.labeled_accepted_failures as f64 / p.labeled as f64);
         labeled += p.labeled;
@@ -156,14 +294,16 @@ pub fn sequential(prompts: &[PromptCounts], cfg: &FailureRateConfig) -> Result<F
         acc_w += inv * p.labeled_accepted as f64;
     }
     let mean_weight = if acc > 0 { acc_w / acc as f64 } else { 1.0 };
-    finish(
+    let mut rate = finish(
         &z,
         labeled,
         failures,
         mean_weight,
         Estimator::FailureRateSequential,
         cfg,
-    )
+    )?;
+    rate.diagnostics = diagnostics;
+    Ok(rate)
 }
 
 /// `F̂ = mean(Z)`, its variance over prompts, and the interval.
@@ -208,6 +348,7 @@ fn finish(
         weighted_failures,
         mean_weight,
         effective_n: n_eff,
+        diagnostics: FailureDiagnostics::default(),
     })
 }
 
@@ -240,6 +381,14 @@ pub struct PromptScores {
     pub cheap: Vec<ScoreCount>,
     /// Labeled draws.
     pub labeled: Vec<LabeledCount>,
+    /// Candidates the filter drew on this prompt over `filter_runs` runs (see
+    /// [`PromptCounts::filter_attempts`]); used by the sequential estimators in place of the
+    /// cheap draws' `(K + 1)/(A + 1)`. Default 0.
+    #[serde(default)]
+    pub filter_attempts: u64,
+    /// The filter's logged runs on this prompt. Default 0: none.
+    #[serde(default)]
+    pub filter_runs: u64,
 }
 
 impl PromptScores {
@@ -263,6 +412,18 @@ impl PromptScores {
                     count: 1,
                 })
                 .collect(),
+            filter_attempts: 0,
+            filter_runs: 0,
+        }
+    }
+
+    /// The same prompt with the filter's logged attempts: `attempts` candidates drawn over
+    /// `runs` runs.
+    pub fn with_attempts(self, attempts: u64, runs: u64) -> Self {
+        Self {
+            filter_attempts: attempts,
+            filter_runs: runs,
+            ..self
         }
     }
 
@@ -275,7 +436,7 @@ impl PromptScores {
         check::finite("prompts.cheap.score", &cs)?;
         let ls: Vec<f64> = self.labeled.iter().map(|c| c.score).collect();
         check::finite("prompts.labeled.score", &ls)?;
-        if self.cheap.iter().map(|c| c.count).sum::<u64>() == 0 {
+        if self.cheap.iter().map(|c| c.count).sum::<u64>() == 0 && self.filter_runs == 0 {
             return Err(EstimateError::Counts {
                 what: what(),
                 detail: "no cheap classifier-only draws".into(),
@@ -311,6 +472,8 @@ impl PromptScores {
                 .iter()
                 .filter(|c| c.failure && accepts(c.score, threshold))
                 .map(|c| c.count)),
+            filter_attempts: self.filter_attempts,
+            filter_runs: self.filter_runs,
         }
     }
 }

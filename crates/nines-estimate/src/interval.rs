@@ -198,6 +198,36 @@ pub fn effective_bounds(
     })
 }
 
+/// One-sided Clopper-Pearson upper bound for a proportion `p_hat` that behaves like `k/n` with
+/// `n = n_eff` trials (real-valued; Korn-Graubard for weighted or clustered estimates):
+/// `B⁻¹(level; k + 1, n − k)`, 1 when `k = n`. `P(p ≤ bound) ≥ level` for a binomial count —
+/// the bound for a safety claim ("the failure rate is below u"), tighter than the upper end of
+/// a two-sided interval at the same level.
+///
+/// ```
+/// use nines_estimate::interval::clopper_pearson_upper;
+/// // Zero events in 1000 trials: one-sided 95% bound 1 − 0.05^(1/1000) ≈ 2.99e−3.
+/// let u = clopper_pearson_upper(0.0, 1000.0, 0.95).unwrap();
+/// assert!((u - (1.0 - 0.05f64.powf(1e-3))).abs() < 1e-9);
+/// ```
+pub fn clopper_pearson_upper(p_hat: f64, n_eff: f64, level: f64) -> Result<f64> {
+    check::level(level)?;
+    check::closed_unit("p_hat", &[p_hat])?;
+    if !(n_eff.is_finite() && n_eff > 0.0) {
+        return Err(EstimateError::Parameter {
+            name: "n_eff",
+            value: n_eff.to_string(),
+            reason: "an effective sample size must be finite and > 0",
+        });
+    }
+    let x = p_hat * n_eff;
+    Ok(if x >= n_eff {
+        1.0
+    } else {
+        beta_quantile(x + 1.0, n_eff - x, level)
+    })
+}
+
 /// Quantile of Beta(a, b) at probability `p` (a, b > 0, p in (0, 1)).
 ///
 /// Uses statrs' AS 109 inversion and checks it against the regularized incomplete beta

@@ -12,10 +12,13 @@
 //! * [`failure_rate`]: how often the filtered policy fails, from labeled unfiltered draws
 //!   weighted by 1 / acceptance per prompt; adaptive-threshold and batched-safest variants.
 //! * [`batched`]: exact output distributions of sequential and batched-safest filters.
-//! * [`weighting`]: Horvitz-Thompson, importance sampling (plain and self-normalized),
-//!   effective sample size, clipping with its bias, repair of a mistaken sampling density.
+//! * [`weighting`]: Horvitz-Thompson and Hájek under sampling without replacement, importance
+//!   sampling (plain and self-normalized), weight diagnostics (mean weight, effective sample
+//!   size, largest share), clipping with its bias, repair of a mistaken sampling density.
 //! * [`interval`]: normal (CLT, delta method), Wilson, Clopper-Pearson, exact coverage.
 //! * [`bootstrap`]: seeded percentile, BCa and cluster bootstrap.
+//! * [`cluster`]: cluster-robust variances from per-prompt totals, for several correlated
+//!   pairs or completions per prompt.
 //!
 //! The derivations are in `docs/estimators.md`; every estimator is checked by Monte Carlo
 //! against a known truth in this crate's tests.
@@ -37,6 +40,7 @@
 pub mod batched;
 pub mod bootstrap;
 mod check;
+pub mod cluster;
 pub mod error;
 mod estimate;
 pub mod failure_rate;

@@ -5,7 +5,7 @@ use nines_estimate::batched::{OnEmpty, Outcome, OutcomeDistribution, Selection};
 use nines_estimate::bootstrap::{self, BootstrapConfig, BootstrapMethod};
 use nines_estimate::failure_rate::{self, FailureRateConfig, PromptCounts, PromptScores};
 use nines_estimate::interval::{self, ProportionInterval};
-use nines_estimate::weighting::{self, Normalization};
+use nines_estimate::weighting::{self, Normalization, RepairOptions};
 use nines_estimate::win_rate::{self, PairRecord, Scenario, Stratum, WeightedPair};
 
 fn mean(xs: &[f64]) -> f64 {
@@ -127,8 +127,7 @@ fn zero_negative_and_nan_weights() {
             &v,
             &[f64::NEG_INFINITY; 3],
             &[0.0; 3],
-            Normalization::SelfNormalized,
-            0.95
+            &RepairOptions::default()
         ),
         Err(E::ZeroWeights { .. })
     ));
@@ -137,8 +136,7 @@ fn zero_negative_and_nan_weights() {
             &v,
             &[0.0, f64::NAN, 0.0],
             &[0.0; 3],
-            Normalization::Exact,
-            0.95
+            &RepairOptions::default()
         ),
         Err(E::NonFinite {
             field: "log_target",
@@ -151,8 +149,7 @@ fn zero_negative_and_nan_weights() {
             &v,
             &[0.0; 3],
             &[0.0, f64::NEG_INFINITY, 0.0],
-            Normalization::Exact,
-            0.95
+            &RepairOptions::default()
         ),
         Err(E::NonFinite {
             field: "log_used",
@@ -247,7 +244,7 @@ fn mismatched_lengths() {
         Err(E::LengthMismatch { .. })
     ));
     assert!(matches!(
-        weighting::repair_mistaken(&[1.0, 2.0], &[0.0, 0.0], &[0.0], Normalization::Exact, 0.95),
+        weighting::repair_mistaken(&[1.0, 2.0], &[0.0, 0.0], &[0.0], &RepairOptions::default()),
         Err(E::LengthMismatch { .. })
     ));
     assert!(matches!(
@@ -296,6 +293,7 @@ fn levels_counts_and_parameters() {
         unfiltered_accepted: false,
         filtered_refused: false,
         judgment: None,
+        prompt: None,
     };
     let e = win_rate::weighted(&[wp, wp], 0.95).unwrap_err();
     assert!(e.to_string().contains("pairs[0]"), "{e}");
@@ -305,6 +303,7 @@ fn levels_counts_and_parameters() {
         labeled: 2,
         labeled_accepted: 1,
         labeled_accepted_failures: 1,
+        ..PromptCounts::default()
     };
     let cfg = FailureRateConfig::default();
     for bad in [

@@ -49,6 +49,7 @@ fn draw_counts(
                 labeled: l,
                 labeled_accepted: acc,
                 labeled_accepted_failures: Binomial::new(acc, pop.f[i]).unwrap().sample(rng),
+                ..PromptCounts::default()
             }
         })
         .collect()
@@ -241,6 +242,8 @@ fn draw_scores(
         threshold,
         cheap,
         labeled,
+        filter_attempts: 0,
+        filter_runs: 0,
     }
 }
 
@@ -380,6 +383,7 @@ fn closed_form_small_cases() {
             labeled: 4,
             labeled_accepted: 2,
             labeled_accepted_failures: 1,
+            ..PromptCounts::default()
         },
         PromptCounts {
             cheap_trials: 99,
@@ -387,6 +391,7 @@ fn closed_form_small_cases() {
             labeled: 2,
             labeled_accepted: 2,
             labeled_accepted_failures: 0,
+            ..PromptCounts::default()
         },
     ];
     let e = failure_rate::sequential(&p, &FailureRateConfig::default()).unwrap();

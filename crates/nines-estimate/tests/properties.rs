@@ -154,7 +154,7 @@ proptest! {
         let p: Vec<PromptCounts> = (0..n).map(|i| {
             let acc = (i as u64 * 7) % (k + 1);
             PromptCounts { cheap_trials: k, cheap_accepted: acc, labeled: l,
-                labeled_accepted: l / 2, labeled_accepted_failures: 0 }
+                labeled_accepted: l / 2, labeled_accepted_failures: 0, ..PromptCounts::default() }
         }).collect();
         for kind in [ProportionInterval::Wilson, ProportionInterval::ClopperPearson] {
             let e = failure_rate::sequential(&p, &FailureRateConfig { level: 0.95, interval: kind }).unwrap();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{REPS, assert_valid, run};
-use nines_estimate::weighting::{self, Normalization};
+use nines_estimate::weighting::{self, Normalization, OnMeanWeight, RepairOptions, WeightScale};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
@@ -233,9 +233,18 @@ fn monte_carlo_mistaken_density_repair() {
     };
     let naive = run(REPS, 38, truth, |rng| {
         let (f, lp, _, lq_int) = draw(rng);
-        weighting::repair_mistaken(&f, &lp, &lq_int, Normalization::Exact, 0.95)
-            .unwrap()
-            .estimate
+        weighting::repair_mistaken(
+            &f,
+            &lp,
+            &lq_int,
+            &RepairOptions {
+                form: Normalization::Exact,
+                on_mean_weight: OnMeanWeight::Warn,
+                ..RepairOptions::default()
+            },
+        )
+        .unwrap()
+        .estimate
     });
     println!(
         "weights from the intended density: mean {:.5} vs truth {truth:.5} (z = {:.1})",
@@ -248,18 +257,34 @@ fn monte_carlo_mistaken_density_repair() {
     );
     let fixed = run(REPS, 38, truth, |rng| {
         let (f, lp, lq_used, _) = draw(rng);
-        weighting::repair_mistaken(&f, &lp, &lq_used, Normalization::Exact, 0.95)
-            .unwrap()
-            .estimate
+        weighting::repair_mistaken(
+            &f,
+            &lp,
+            &lq_used,
+            &RepairOptions {
+                form: Normalization::Exact,
+                ..RepairOptions::default()
+            },
+        )
+        .unwrap()
+        .estimate
     });
     assert_valid("mistaken-density repair (exact)", &fixed);
     let fixed_sn = run(REPS, 39, truth, |rng| {
         let (f, lp, lq_used, _) = draw(rng);
         // Unnormalized log densities (constants dropped) are fine when self-normalizing.
         let lp: Vec<f64> = lp.iter().map(|l| l + 3.0).collect();
-        weighting::repair_mistaken(&f, &lp, &lq_used, Normalization::SelfNormalized, 0.95)
-            .unwrap()
-            .estimate
+        weighting::repair_mistaken(
+            &f,
+            &lp,
+            &lq_used,
+            &RepairOptions {
+                densities: WeightScale::Arbitrary,
+                ..RepairOptions::default()
+            },
+        )
+        .unwrap()
+        .estimate
     });
     assert_valid("mistaken-density repair (self-normalized)", &fixed_sn);
 }

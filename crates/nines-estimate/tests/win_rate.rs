@@ -255,6 +255,7 @@ fn monte_carlo_weighted_prompts() {
                     unfiltered_accepted: accepted,
                     filtered_refused: false,
                     judgment: (!accepted).then(|| judge(rng, &s, false)),
+                    prompt: None,
                 }
             })
             .collect();

@@ -23,6 +23,8 @@ pub struct Summary {
     pub half_width: f64,
     /// The truth.
     pub truth: f64,
+    /// Experiments run.
+    pub reps: usize,
 }
 
 impl Summary {
@@ -68,6 +70,7 @@ where
         coverage: covered as f64 / n,
         half_width: hw / n,
         truth,
+        reps,
     }
 }
 
@@ -87,6 +90,30 @@ pub fn assert_valid(name: &str, s: &Summary) {
         s.mean,
         s.z(),
         s.truth
+    );
+    assert!(
+        (0.93..=0.97).contains(&s.coverage),
+        "{name}: 95% interval coverage {} outside [0.93, 0.97]",
+        s.coverage
+    );
+}
+
+/// For consistent but not unbiased estimators (ratios, bias O(1/n)): asserts coverage in
+/// [0.93, 0.97] and a bias below a tenth of the estimator's own standard error.
+pub fn assert_covers(name: &str, s: &Summary) {
+    let se = s.se_of_mean * (s.reps as f64).sqrt();
+    println!(
+        "{name}: truth {:.6} mean {:.6} (bias {:.3} estimator SE) coverage {:.4} half-width {:.6}",
+        s.truth,
+        s.mean,
+        (s.mean - s.truth) / se,
+        s.coverage,
+        s.half_width
+    );
+    assert!(
+        (s.mean - s.truth).abs() <= 0.1 * se,
+        "{name}: bias {} above a tenth of the standard error {se}",
+        s.mean - s.truth
     );
     assert!(
         (0.93..=0.97).contains(&s.coverage),
