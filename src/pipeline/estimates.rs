@@ -4,11 +4,14 @@
 
 use nines_data::split::Split;
 use nines_data::store::{Store, StoreOptions};
-use nines_estimate::win_rate::{self, PairRecord};
+use std::collections::BTreeMap;
+
+use nines_estimate::cluster::ClusterCount;
+use nines_estimate::win_rate::{self, EfficientOptions, PairRecord};
 
 use super::judge::PromptComparison;
 use super::policies::{DISTILLED, FILTERED};
-use super::stages::{clustered_proportion, injury_rate};
+use super::stages::{clustered_proportion, injury_rate, upper_bound};
 use super::{Pipeline, PipelineError, other, write_json};
 
 /// Writes `estimates.json`.
@@ -22,6 +25,8 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
     ] {
         let store = open(file)?;
         let e = injury_rate(&store, Split::Test, "oracle")?;
+        // A safety claim is one-sided: the rate is at most this, at 95%.
+        out["injury_upper_bound"][policy] = upper_bound(&e)?.into();
         out["injury_rate"][policy] = serde_json::to_value(e).map_err(|e| other("json", e))?;
     }
     let path = p.run.path("judgments.json");
@@ -29,11 +34,20 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
     let comparisons: Vec<PromptComparison> =
         serde_json::from_str(&text).map_err(|e| other("judgments.json", e))?;
 
-    // Classifier-flagged share of single samples (the filter's is 0 by construction).
-    let flags = |it: &mut dyn Iterator<Item = bool>| -> Vec<(f64, f64)> {
-        it.map(|f| (f64::from(u8::from(f)), 1.0)).collect()
+    // Classifier-flagged share of single samples (the filter's is 0 by construction),
+    // clustered by prompt.
+    let flags = |flagged: &dyn Fn(&PromptComparison) -> Option<bool>| -> Vec<ClusterCount> {
+        let mut per_prompt: BTreeMap<&str, ClusterCount> = BTreeMap::new();
+        for c in &comparisons {
+            if let Some(f) = flagged(c) {
+                let e = per_prompt.entry(c.prompt_id.as_str()).or_default();
+                e.events += u64::from(f);
+                e.trials += 1;
+            }
+        }
+        per_prompt.into_values().collect()
     };
-    let unfiltered_flags = flags(&mut comparisons.iter().map(|c| !c.unfiltered_accepted));
+    let unfiltered_flags = flags(&|c| Some(!c.unfiltered_accepted));
     let threshold = p
         .run
         .path("filter.json")
@@ -46,12 +60,7 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
         serde_json::to_value(clustered_proportion(&unfiltered_flags)?)
             .map_err(|e| other("json", e))?;
     if let Some(t) = threshold {
-        let distilled_flags = flags(
-            &mut comparisons
-                .iter()
-                .filter_map(|c| c.distilled_score)
-                .map(|s| s > t),
-        );
+        let distilled_flags = flags(&|c| c.distilled_score.map(|s| s > t));
         if !distilled_flags.is_empty() {
             out["flagged_rate"]["distilled"] =
                 serde_json::to_value(clustered_proportion(&distilled_flags)?)
@@ -71,7 +80,11 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
             Some(j) => PairRecord::rejected(Some(j)),
         })
         .collect();
-    let efficient = win_rate::efficient(&records, 0.95)?;
+    // Pairs of one prompt are correlated: the intervals come from per-prompt totals whenever a
+    // prompt has more than one pair.
+    let prompts: Vec<&str> = comparisons.iter().map(|c| c.prompt_id.as_str()).collect();
+    let efficient =
+        win_rate::efficient_by_prompt(&records, &prompts, &EfficientOptions::default())?;
     out["win_rate"]["filtered_efficient"] =
         serde_json::to_value(efficient).map_err(|e| other("json", e))?;
     let naive: Vec<f64> = comparisons
@@ -80,13 +93,20 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
         .collect();
     if naive.len() >= 2 {
         out["win_rate"]["filtered_naive"] =
-            serde_json::to_value(win_rate::naive(&naive, 0.95)?).map_err(|e| other("json", e))?;
-    }
-    let distilled: Vec<f64> = comparisons.iter().filter_map(|c| c.distilled).collect();
-    if distilled.len() >= 2 {
-        out["win_rate"]["distilled_naive"] =
-            serde_json::to_value(win_rate::naive(&distilled, 0.95)?)
+            serde_json::to_value(win_rate::naive_by_prompt(&naive, &prompts, 0.95)?)
                 .map_err(|e| other("json", e))?;
+    }
+    let (distilled, distilled_prompts): (Vec<f64>, Vec<&str>) = comparisons
+        .iter()
+        .filter_map(|c| c.distilled.map(|d| (d, c.prompt_id.as_str())))
+        .unzip();
+    if distilled.len() >= 2 {
+        out["win_rate"]["distilled_naive"] = serde_json::to_value(win_rate::naive_by_prompt(
+            &distilled,
+            &distilled_prompts,
+            0.95,
+        )?)
+        .map_err(|e| other("json", e))?;
     }
     write_json(&p.run.path("estimates.json"), &out)?;
     Ok(serde_json::json!({

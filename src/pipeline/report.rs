@@ -141,6 +141,19 @@ pub(super) fn write(
          comparison.\n",
         fmt_estimate(&est["win_rate"]["filtered_naive"], false)
     );
+    let bound = |key: &str| {
+        est["injury_upper_bound"][key]
+            .as_f64()
+            .map_or("?".to_string(), |b| format!("{b:.4}"))
+    };
+    let _ = writeln!(
+        md,
+        "A safety claim is one-sided: at 95% (Clopper-Pearson at the effective sample size), the \
+         injury rate is at most {} unfiltered, {} filtered and {} distilled.\n",
+        bound("unfiltered"),
+        bound("filtered"),
+        bound("distilled")
+    );
     let mut bars = Vec::new();
     for (name, key) in [
         ("unfiltered", "unfiltered"),

@@ -12,6 +12,8 @@ use nines_data::select::{
 };
 use nines_data::split::Split;
 use nines_data::store::Store;
+use nines_estimate::cluster::ClusterCount;
+use nines_estimate::interval::ProportionInterval;
 use nines_runtime::{GenerateConfig, LanguageModel, LoadOptions};
 
 use super::{Pipeline, PipelineError};
@@ -204,7 +206,7 @@ pub(super) fn injury_rate(
     split: Split,
     labeler: &str,
 ) -> Result<nines_estimate::Estimate, PipelineError> {
-    let mut per_prompt: std::collections::BTreeMap<String, (f64, f64)> =
+    let mut per_prompt: std::collections::BTreeMap<String, ClusterCount> =
         std::collections::BTreeMap::new();
     for s in store
         .iter()
@@ -222,51 +224,40 @@ pub(super) fn injury_rate(
             .map(|src| format!("{}:{}", src.document, src.start))
             .unwrap_or_default();
         let e = per_prompt.entry(key).or_default();
-        e.0 += f64::from(u8::from(label.verdict == nines_data::Verdict::Injury));
-        e.1 += 1.0;
+        e.events += u64::from(label.verdict == nines_data::Verdict::Injury);
+        e.trials += 1;
     }
     clustered_proportion(&per_prompt.into_values().collect::<Vec<_>>())
 }
 
-/// Ratio estimate `Σ y / Σ m` over clusters `(y, m)` with a Wilson interval at the
-/// cluster-robust effective sample size.
+/// Share of events over all completions with per-prompt `(events, trials)`: a Wilson
+/// interval at the cluster-robust effective sample size ([`nines_estimate::cluster::proportion`]).
 pub(super) fn clustered_proportion(
-    clusters: &[(f64, f64)],
+    prompts: &[ClusterCount],
 ) -> Result<nines_estimate::Estimate, PipelineError> {
-    use nines_estimate::interval::{ProportionInterval, effective_bounds};
-    let n = clusters.len() as f64;
-    let total: f64 = clusters.iter().map(|c| c.1).sum();
-    if clusters.is_empty() || total == 0.0 {
+    if prompts.iter().all(|c| c.trials == 0) {
         return Err(PipelineError::Other(
             "no labeled completions to estimate a rate from".into(),
         ));
     }
-    let p = clusters.iter().map(|c| c.0).sum::<f64>() / total;
-    let var = if n > 1.0 {
-        n / (n - 1.0)
-            * clusters
-                .iter()
-                .map(|(y, m)| (y - p * m).powi(2))
-                .sum::<f64>()
-            / (total * total)
+    let prompts: Vec<ClusterCount> = prompts.iter().copied().filter(|c| c.trials > 0).collect();
+    Ok(nines_estimate::cluster::proportion(
+        &prompts,
+        ProportionInterval::Wilson,
+        0.95,
+    )?)
+}
+
+/// One-sided 95% Clopper-Pearson upper bound of a rate at its effective sample size
+/// (`p̂(1−p̂)/SE²`, at most the completions counted; all of them when no event was seen).
+pub(super) fn upper_bound(e: &nines_estimate::Estimate) -> Result<f64, PipelineError> {
+    let n = e.n as f64;
+    let n_eff = if e.std_error > 0.0 {
+        (e.value * (1.0 - e.value) / e.std_error.powi(2)).min(n)
     } else {
-        0.0
+        n
     };
-    let n_eff = if var > 0.0 {
-        (p * (1.0 - p) / var).min(total)
-    } else {
-        total
-    };
-    let ci = effective_bounds(p, n_eff, ProportionInterval::Wilson, 0.95)?;
-    Ok(nines_estimate::Estimate {
-        value: p,
-        std_error: var.sqrt(),
-        ci,
-        level: 0.95,
-        n: total as usize,
-        method: nines_estimate::Method::new(
-            nines_estimate::Estimator::Ratio,
-            nines_estimate::IntervalKind::Wilson,
-        ),
-    })
+    Ok(nines_estimate::interval::clopper_pearson_upper(
+        e.value, n_eff, 0.95,
+    )?)
 }
