@@ -106,6 +106,12 @@ impl Pipeline {
                 v[key] = value;
             }
         };
+        // The oracle labels the training set and the completions: an edited oracle relabels.
+        add(
+            Stage::Dataset,
+            "oracle",
+            nines_data::label::oracle::lexicon::version().into(),
+        );
         add(
             Stage::Classifier,
             "classifier",

@@ -79,6 +79,7 @@ impl Labeler for Truth {
             verdict: v,
             note: String::new(),
             time: "2025-01-01T00:00:00Z".into(),
+            version: None,
         }))
     }
 }

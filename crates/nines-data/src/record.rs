@@ -114,6 +114,10 @@ pub struct Label {
     pub note: String,
     /// When, as RFC 3339 UTC (`2025-01-01T12:00:00Z`).
     pub time: String,
+    /// The version of a rule-based labeler's rules (the oracle's hash of its lexicon and
+    /// rule code); absent for people. A label of another version is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl Label {
@@ -124,12 +128,25 @@ impl Label {
             verdict,
             note: note.into(),
             time: now_rfc3339(),
+            version: None,
         }
     }
 
-    /// Whether two labels say the same thing (labeler, verdict, note), ignoring time.
+    /// The same label, stamped with the labeler's rule version.
+    pub fn with_version(self, version: impl Into<String>) -> Label {
+        Label {
+            version: Some(version.into()),
+            ..self
+        }
+    }
+
+    /// Whether two labels say the same thing (labeler, verdict, note, rule version), ignoring
+    /// time.
     pub fn same_judgment(&self, other: &Label) -> bool {
-        self.labeler == other.labeler && self.verdict == other.verdict && self.note == other.note
+        self.labeler == other.labeler
+            && self.verdict == other.verdict
+            && self.note == other.note
+            && self.version == other.version
     }
 }
 

@@ -153,6 +153,7 @@ fn snippet() -> impl Strategy<Value = Snippet> {
                         verdict: Verdict::ALL[v],
                         note,
                         time: "2025-01-01T00:00:00Z".into(),
+                        version: None,
                     });
                 }
                 s

@@ -91,7 +91,7 @@ fn gpt_neo_matches_transformers_with_local_attention() {
 #[test]
 fn bert_matches_transformers() {
     let (enc, head) = Encoder::load_with(fixture("bert"), cpu(), |root| {
-        Linear::new(root / "classifier", 32, 2, true)
+        Linear::new(root / "classifier", 32, 2, true).unwrap()
     })
     .expect("tiny bert loads");
     let r = read_tensors("bert/reference.safetensors");

@@ -158,6 +158,7 @@ fn row_label(path: &Path, row: &Row, default_labeler: &str) -> Result<Option<Lab
         verdict,
         note: text_field(row, "note").unwrap_or_default(),
         time: text_field(row, "time").unwrap_or_else(now_rfc3339),
+        version: text_field(row, "version"),
     }))
 }
 

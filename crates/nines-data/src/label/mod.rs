@@ -63,6 +63,13 @@ pub trait Labeler {
     fn is_interactive(&self) -> bool {
         false
     }
+
+    /// The version of a rule-based labeler's rules, stored in [`Label::version`]: a run
+    /// relabels snippets whose label of this name carries another version. `None` (people,
+    /// imports) never makes a label stale.
+    fn version(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl<L: Labeler + ?Sized> Labeler for Box<L> {
@@ -76,6 +83,10 @@ impl<L: Labeler + ?Sized> Labeler for Box<L> {
 
     fn is_interactive(&self) -> bool {
         (**self).is_interactive()
+    }
+
+    fn version(&self) -> Option<&str> {
+        (**self).version()
     }
 }
 
@@ -124,7 +135,8 @@ pub struct RunReport {
     pub quit: bool,
 }
 
-/// Runs `labeler` over the store's snippets that it has not labeled yet, in store order.
+/// Runs `labeler` over the store's snippets that it has not labeled yet (or labeled with
+/// another version of its rules), in store order.
 ///
 /// `on_progress(done, queue)` is called after each snippet. Undo goes back one decision of
 /// this run (restoring that snippet's previous label of this labeler, if any) and shows that
@@ -137,9 +149,14 @@ pub fn label_store(
 ) -> Result<RunReport> {
     options.validate()?;
     let name = labeler.name().to_string();
+    let version = labeler.version().map(str::to_string);
+    let current = |s: &Snippet| {
+        s.label_by(&name)
+            .is_some_and(|l| version.is_none() || l.version == version)
+    };
     let queue: Vec<String> = store
         .iter()
-        .filter(|s| options.relabel || s.label_by(&name).is_none())
+        .filter(|s| options.relabel || !current(s))
         .map(|s| s.id.clone())
         .collect();
     let interactive = labeler.is_interactive();
@@ -282,6 +299,27 @@ mod tests {
         let mut store = Store::open(&path).unwrap();
         let again = label_store(&mut store, &mut oracle, &options, &mut |_, _| {}).unwrap();
         assert_eq!(again.labeled, 0, "a second run has nothing left to label");
+        assert!(store.iter().all(|s| {
+            s.label_by("oracle").unwrap().version.as_deref() == Some(oracle::lexicon::version())
+        }));
+        // A label written by other rules (an older lexicon) is stale: the run redoes it.
+        let first = store.iter().next().unwrap().id.clone();
+        let old = store
+            .get(&first)
+            .unwrap()
+            .label_by("oracle")
+            .unwrap()
+            .clone();
+        store
+            .upsert_label(&first, old.with_version("0000000000000000"))
+            .unwrap();
+        let stale = label_store(&mut store, &mut oracle, &options, &mut |_, _| {}).unwrap();
+        assert_eq!(stale.labeled, 1);
+        let relabeled = store.get(&first).unwrap().label_by("oracle").unwrap();
+        assert_eq!(
+            relabeled.version.as_deref(),
+            Some(oracle::lexicon::version())
+        );
     }
 
     #[test]

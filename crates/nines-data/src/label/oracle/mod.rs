@@ -271,7 +271,13 @@ impl Labeler for OracleLabeler {
 
     fn decide(&mut self, snippet: &Snippet, _progress: Progress) -> Result<Decision> {
         let j = self.judge(&snippet.prompt, &snippet.completion);
-        Ok(Decision::Label(Label::now("oracle", j.verdict, j.note())))
+        Ok(Decision::Label(
+            Label::now("oracle", j.verdict, j.note()).with_version(lexicon::version()),
+        ))
+    }
+
+    fn version(&self) -> Option<&str> {
+        Some(lexicon::version())
     }
 }
 
