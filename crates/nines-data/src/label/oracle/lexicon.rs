@@ -153,6 +153,8 @@ pub struct LexiconError {
 #[serde(deny_unknown_fields)]
 struct File {
     cues: HashMap<CueKind, Vec<String>>,
+    #[serde(default)]
+    idioms_after: HashMap<String, Vec<Vec<String>>>,
     lists: HashMap<String, toml::Value>,
 }
 
@@ -163,6 +165,7 @@ pub struct Lexicon {
     lists: Vec<Vec<&'static str>>,
     sets: Vec<HashSet<&'static str>>,
     blood_idioms_after: Vec<Vec<&'static str>>,
+    idioms_after: HashMap<&'static str, Vec<Vec<&'static str>>>,
     listed: HashSet<&'static str>,
 }
 
@@ -214,6 +217,27 @@ impl Lexicon {
                 }
             }
         }
+        let mut idioms_after = HashMap::new();
+        let mut cues_with_idioms: Vec<_> = file.idioms_after.iter().collect();
+        cues_with_idioms.sort();
+        for (cue, phrases) in cues_with_idioms {
+            let field = format!("idioms_after.{cue}");
+            let Some((&cue, _)) = cues.get_key_value(cue.as_str()) else {
+                return Err(bad(&field, format!("{cue:?} is not a cue")));
+            };
+            let mut seen = HashSet::new();
+            let mut parsed = Vec::with_capacity(phrases.len());
+            for phrase in phrases {
+                if phrase.is_empty() || !seen.insert(phrase) {
+                    return Err(bad(&field, format!("{phrase:?} is empty or listed twice")));
+                }
+                for w in phrase {
+                    check_word(&field, w)?;
+                }
+                parsed.push(phrase.iter().map(|w| &*w.clone().leak()).collect());
+            }
+            idioms_after.insert(cue, parsed);
+        }
         let mut raw = file.lists;
         let idioms = raw
             .remove("blood_idioms_after")
@@ -261,6 +285,7 @@ impl Lexicon {
             lists,
             sets,
             blood_idioms_after,
+            idioms_after,
             listed,
         })
     }
@@ -288,6 +313,11 @@ impl Lexicon {
     /// Phrases after `blood` that make it figurative (`ran cold`).
     pub fn blood_idioms_after(&self) -> &[Vec<&'static str>] {
         &self.blood_idioms_after
+    }
+
+    /// Phrases after the cue `cue` that make it figurative (`dead` `tired`, `dying` `to`).
+    pub fn idioms_after(&self, cue: &str) -> &[Vec<&'static str>] {
+        self.idioms_after.get(cue).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -340,6 +370,11 @@ pub fn cue_kind(w: &str) -> Option<CueKind> {
     LEXICON.cue_kind(w)
 }
 
+/// Phrases after the cue `cue` that make it figurative, from the embedded lexicon.
+pub fn idioms_after(cue: &str) -> &'static [Vec<&'static str>] {
+    LEXICON.idioms_after(cue)
+}
+
 /// Phrases after `blood` that make it figurative, from the embedded lexicon.
 pub fn blood_idioms_after() -> &'static [Vec<&'static str>] {
     LEXICON.blood_idioms_after()
@@ -377,6 +412,9 @@ mod tests {
         assert!(e.message.contains("already a cue"), "{e}");
         let e = with("[cues]\n", "[cues]\nmenacing = [\"x\"]\n");
         assert_eq!(e.field, "-");
+        let e = with("[idioms_after]\n", "[idioms_after]\nsailor = [[\"x\"]]\n");
+        assert_eq!(e.field, "idioms_after.sailor");
+        assert!(e.message.contains("not a cue"), "{e}");
     }
 
     #[test]

@@ -900,13 +900,22 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         | "stab" | "kill" | "hurt" | "break" | "breaks" | "harpoon" | "spear" | "club"
         | "lance" | "claw" | "whip" | "burn" | "sting" | "crack" | "snap" | "tear" | "twist"
         | "graze" | "crush" | "gore" | "slash" | "butcher" | "slaughter" | "massacre"
-        | "sprain"
+        | "sprain" | "poison" | "die"
             if after_det =>
         {
             return None;
         }
         "bit" if word(s, i + 1) == Some("by") => return None, // "bit by bit"
         _ => {}
+    }
+    // "dead tired", "dying to know", "choked back her tears", "killed time".
+    if let Some(phrase) = lexicon::idioms_after(w).iter().find(|phrase| {
+        phrase
+            .iter()
+            .enumerate()
+            .all(|(k, p)| word(s, i + 1 + k) == Some(*p))
+    }) {
+        return Some(Outcome::Set(Rule::Idiom, phrase.join(" ")));
     }
     if kind == CueKind::Blood {
         return Some(eval_blood(s, i));
