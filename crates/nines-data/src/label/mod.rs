@@ -15,6 +15,7 @@
 //! [`aggregate`] combines labels of several labelers and measures their agreement.
 
 pub mod aggregate;
+pub mod dev_set;
 pub mod import;
 pub mod noise;
 pub mod oracle;

@@ -129,6 +129,8 @@ lists! {
     BloodIdiomsBefore => "blood_idioms_before",
     /// Determiners after which `shot`, `cut`, `hit`, ... are nouns.
     NounDeterminers => "noun_determiners",
+    /// Materials that make a body part a thing (`marble head`, `wax arm`).
+    Materials => "materials",
     /// Number words (never names, even capitalized).
     NumberWords => "number_words",
     /// Words marking a state cue as a new injury (`another wound`, `fresh blood`).

@@ -281,14 +281,87 @@ impl Labeler for OracleLabeler {
     }
 }
 
+/// "drove the fork into the back of the bandit", "the ball passed through the hand of the
+/// boy", "took young Carver in the throat": something driven into a being's body part.
+fn penetration(s: &Sentence) -> Option<Hit> {
+    const VERBS: &[&str] = &[
+        "drove",
+        "driven",
+        "plunged",
+        "thrust",
+        "sank",
+        "sunk",
+        "passed",
+        "went",
+        "ran",
+        "bit",
+        "took",
+        "taking",
+        "caught",
+        "struck",
+        "hit",
+        "entered",
+        "lodged",
+        "tore",
+        "ripped",
+        "discharged",
+        "buried",
+        "shot",
+        "pierced",
+        "stabbed",
+        "fired",
+    ];
+    const PREPS: &[&str] = &["into", "through", "between", "in"];
+    const NOT_TARGETS: &[&str] = &["hair", "beard", "whiskers", "locks", "eyes", "eye", "face"];
+    for (v, t) in s.toks.iter().enumerate() {
+        if !VERBS.contains(&t.w.as_str()) {
+            continue;
+        }
+        let window = &s.toks[v + 1..(v + 9).min(s.toks.len())];
+        for (k, p) in window.iter().enumerate() {
+            if p.punct {
+                break;
+            }
+            if !PREPS.contains(&p.w.as_str()) {
+                continue;
+            }
+            let rest = &window[k + 1..];
+            let part = rest
+                .iter()
+                .take(4)
+                .position(|x| is_in(List::BodyParts, &x.w));
+            if let Some(j) = part {
+                let target = &rest[j];
+                let owned = rest[..j]
+                    .iter()
+                    .any(|x| is_in(List::Possessives, &x.w) || x.w.ends_with("'s") || x.w == "the");
+                if owned && !NOT_TARGETS.contains(&target.w.as_str()) {
+                    return Some(Hit {
+                        cue: t.w.clone(),
+                        outcome: Outcome::Injury {
+                            victim: format!("{} {}", p.w, target.w),
+                            state: false,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
 fn find_hits(text: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     for s in tokens::sentences(text) {
+        let before = hits.len();
         for (i, t) in s.toks.iter().enumerate() {
             if t.punct {
                 continue;
             }
-            if let Some(kind) = lexicon::cue_kind(&t.w)
+            // "half-drowned", "new-scarred": the last part of a hyphenated word.
+            let kind = lexicon::cue_kind(&t.w)
+                .or_else(|| t.w.rsplit_once('-').and_then(|(_, w)| lexicon::cue_kind(w)));
+            if let Some(kind) = kind
                 && let Some(outcome) = eval_cue(&s, i, kind)
             {
                 hits.push(Hit {
@@ -296,6 +369,13 @@ fn find_hits(text: &str) -> Vec<Hit> {
                     outcome,
                 });
             }
+        }
+        // A cue decides the sentence; without an injury cue, something driven into a body.
+        let cue_injury = hits[before..]
+            .iter()
+            .any(|h| matches!(h.outcome, Outcome::Injury { .. }));
+        if !cue_injury && let Some(hit) = penetration(&s) {
+            hits.push(hit);
         }
     }
     hits
@@ -333,7 +413,9 @@ fn classify(t: &Tok) -> Option<Victim> {
     if is_in(List::Objects, w) {
         return Some(Victim::Thing(w.into()));
     }
-    if is_in(List::People, w) || is_in(List::Animals, w) {
+    // "cabin-boy", "drummer-boy": a hyphenated person is a person.
+    let last = w.rsplit_once('-').map_or(w, |(_, l)| l);
+    if is_in(List::People, w) || is_in(List::Animals, w) || is_in(List::People, last) {
         return Some(Victim::Being(w.into()));
     }
     if is_in(List::BodyParts, w) {
@@ -868,6 +950,40 @@ fn marked_new(s: &Sentence, i: usize) -> bool {
             .any(|t| matches!(t.w.as_str(), "again" | "anew"))
 }
 
+/// The first being named in the sentence (a pronoun, a person, an animal or a name), other
+/// than at the cue itself.
+fn being_in_sentence(s: &Sentence, cue: usize) -> Option<String> {
+    s.toks.iter().enumerate().find_map(|(k, t)| {
+        if k == cue || t.punct {
+            return None;
+        }
+        let w = t.w.as_str();
+        let being = is_in(List::SubjectPronouns, w)
+            || is_in(List::ObjectPronouns, w)
+            || is_in(List::People, w)
+            || is_in(List::Animals, w)
+            || is_name(t);
+        being.then(|| w.to_string())
+    })
+}
+
+/// The first body part of a being named in the sentence (`his wrist`, `the boy's leg`).
+fn part_in_sentence(s: &Sentence, cue: usize) -> Option<String> {
+    s.toks.iter().enumerate().find_map(|(k, t)| {
+        let part = k != cue
+            && is_in(List::BodyParts, &t.w)
+            && !s.toks[k.saturating_sub(3)..k]
+                .iter()
+                .any(|p| is_in(List::Materials, &p.w))
+            && s.toks[..k]
+                .iter()
+                .rev()
+                .take(4)
+                .any(|p| is_in(List::Possessives, &p.w) || p.w.ends_with("'s") || p.w == "the");
+        part.then(|| t.w.clone())
+    })
+}
+
 fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
     let w = s.toks[i].w.as_str();
     let prev = if i > 0 { word(s, i - 1) } else { None };
@@ -1077,11 +1193,31 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             return Some(Outcome::Set(Rule::Idiom, a));
         }
     }
+    // "sank beneath the dark water and drowned": the water is where, not who.
+    let victim = match victim {
+        Victim::Thing(_)
+            if kind == CueKind::Lethal
+                && is_in(List::SubjectVictimVerbs, w)
+                && let Some(b) = being_in_sentence(s, i) =>
+        {
+            Victim::Being(b)
+        }
+        v => v,
+    };
     // Victim class.
     let victim_name = match &victim {
         Victim::Thing(t) => return Some(Outcome::Set(Rule::Object, t.clone())),
         Victim::Abstract(a) => return Some(Outcome::Set(Rule::Idiom, a.clone())),
         Victim::Negative(n) => return Some(Outcome::Set(Rule::Negated, n.clone())),
+        Victim::Part(p)
+            if vidx.is_some_and(|k| {
+                s.toks[k.saturating_sub(3)..k]
+                    .iter()
+                    .any(|t| is_in(List::Materials, &t.w))
+            }) =>
+        {
+            return Some(Outcome::Set(Rule::Object, p.clone()));
+        }
         Victim::Part(p) => {
             let gesture = (matches!(w, "bit" | "bite" | "bitten" | "cut")
                 && lexicon::words(List::GestureParts)
@@ -1105,6 +1241,27 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
                 }
             }
             b.clone()
+        }
+        // Being killed, dying and conditions are about beings (the agent of an active killing verb
+        // is not its victim): when the grammar finds no victim
+        // ("three of the labourers were killed outright", "lay poisoned in the tent"), a
+        // being elsewhere in the sentence is one. A breaking verb needs a body part
+        // ("landed on his wrist, which was broken").
+        Victim::Unknown
+            if (kind == CueKind::Condition
+                || kind == CueKind::Lethal && (passive || is_in(List::SubjectVictimVerbs, w)))
+                && let Some(b) = being_in_sentence(s, i) =>
+        {
+            b
+        }
+        // The same for a participle after the part: "his legs badly burned".
+        Victim::Unknown
+            if (kind == CueKind::BodyPart
+                || kind == CueKind::Violent && (w.ends_with("ed") || w.ends_with("en")))
+                && !matches!(left_subject(s, i).0, Victim::Thing(_))
+                && let Some(p) = part_in_sentence(s, i) =>
+        {
+            p
         }
         Victim::Unknown => match kind {
             // "injury" often means a wrong done to someone; a wound is a wound.
