@@ -20,6 +20,7 @@ pub mod import;
 pub mod noise;
 pub mod oracle;
 pub mod terminal;
+pub mod understanding;
 
 use crate::error::Result;
 use crate::record::{Label, Snippet};

@@ -1037,7 +1037,29 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         return Some(eval_blood(s, i));
     }
     // An attempt: "struck at him", "shot at the man".
-    if matches!(kind, CueKind::Violent | CueKind::Lethal) && word(s, i + 1) == Some("at") {
+    // ("killed at once", "shot at dawn" are not attempts.)
+    if matches!(kind, CueKind::Violent | CueKind::Lethal)
+        && word(s, i + 1) == Some("at")
+        && !word(s, i + 2).is_some_and(|n| {
+            matches!(
+                n,
+                "once"
+                    | "last"
+                    | "first"
+                    | "length"
+                    | "least"
+                    | "dawn"
+                    | "daybreak"
+                    | "night"
+                    | "noon"
+                    | "midnight"
+                    | "sunrise"
+                    | "sunset"
+                    | "sea"
+                    | "close"
+            )
+        })
+    {
         return Some(Outcome::Set(Rule::Avoided, "at".into()));
     }
     if matches!(kind, CueKind::Condition | CueKind::Hurt)
