@@ -80,6 +80,71 @@ impl<'a> StandInJudge<'a> {
     }
 }
 
+/// Story-judge quality differences below this (nats per token of the story's next
+/// sentences) are ties.
+pub const STORY_TIE_BAND: f64 = 0.01;
+
+/// The story judge: how well a completion leads into what the story says next. A completion
+/// `c` of prompt `x` scores `q = mean log p₀(n | x c)`, the original generator's mean
+/// per-token log-probability of the book's own next sentences `n` after it. Of two completions
+/// of one prompt (the same `n`), it prefers the higher `q`. A short, generic completion does
+/// not help the generator predict what happens next, and a rambling or off-key one hurts, so
+/// neither blandness nor length is rewarded by itself; it needs the book's continuation, so it
+/// judges corpus prompts only. A proxy for people's preference, labeled so in every report.
+pub struct StoryJudge<'a> {
+    lm: &'a LanguageModel,
+}
+
+impl<'a> StoryJudge<'a> {
+    /// A judge scoring with `lm` (the original generator).
+    pub fn new(lm: &'a LanguageModel) -> Self {
+        StoryJudge { lm }
+    }
+
+    /// Quality `q` of each (prompt, completion, next) triple.
+    ///
+    /// # Errors
+    /// A LibTorch or tokenizer error while scoring.
+    pub fn quality(&self, items: &[(&str, &str, &str)]) -> Result<Vec<f64>, PipelineError> {
+        let contexts: Vec<String> = items
+            .iter()
+            .map(|(x, c, _)| format!("{} {}", x.trim_end(), c.trim()))
+            .collect();
+        let nexts: Vec<String> = items
+            .iter()
+            .map(|(_, _, n)| format!(" {}", n.trim()))
+            .collect();
+        let pairs: Vec<(&str, &str)> = contexts
+            .iter()
+            .zip(&nexts)
+            .map(|(c, n)| (c.as_str(), n.as_str()))
+            .collect();
+        let _guard = tch::no_grad_guard();
+        let logprobs = self.lm.score(&pairs, 16)?;
+        Ok(logprobs
+            .iter()
+            .map(|lp| {
+                if lp.is_empty() {
+                    f64::NEG_INFINITY
+                } else {
+                    lp.iter().map(|&x| f64::from(x)).sum::<f64>() / lp.len() as f64
+                }
+            })
+            .collect())
+    }
+}
+
+/// The judgment for "is `other` better than `baseline`" with ties within `band`: 1, 0, or 1/2.
+pub fn judgment_within(q_baseline: f64, q_other: f64, band: f64) -> f64 {
+    if q_other > q_baseline + band {
+        1.0
+    } else if q_other < q_baseline - band {
+        0.0
+    } else {
+        0.5
+    }
+}
+
 /// The judgment for "is `other` better than `baseline`": 1, 0, or 1/2 for a tie.
 pub fn judgment(q_baseline: f64, q_other: f64) -> f64 {
     if q_other > q_baseline + TIE_BAND {

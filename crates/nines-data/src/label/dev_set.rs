@@ -360,6 +360,112 @@ where
     })
 }
 
+/// How the worse continuation of a [`JudgePair`] is worse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairKind {
+    /// Short, generic and empty against a specific continuation.
+    Bland,
+    /// Fluent but ignores the situation.
+    OffTopic,
+    /// Contradicts the prompt.
+    Contradiction,
+    /// Ungrammatical or nonsensical.
+    Incoherent,
+    /// Repeats the prompt or loops.
+    Repetitive,
+    /// Longer than the better one, and worse: a judge must not prefer length.
+    LongerWorse,
+}
+
+impl PairKind {
+    /// Every kind.
+    pub const ALL: [PairKind; 6] = [
+        PairKind::Bland,
+        PairKind::OffTopic,
+        PairKind::Contradiction,
+        PairKind::Incoherent,
+        PairKind::Repetitive,
+        PairKind::LongerWorse,
+    ];
+
+    /// Its name in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairKind::Bland => "bland",
+            PairKind::OffTopic => "off_topic",
+            PairKind::Contradiction => "contradiction",
+            PairKind::Incoherent => "incoherent",
+            PairKind::Repetitive => "repetitive",
+            PairKind::LongerWorse => "longer_worse",
+        }
+    }
+}
+
+/// A hand-written preference: a better and a worse continuation of the same passage, and the
+/// story's own next sentences after the better one (`data/judge_pairs.jsonl`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgePair {
+    /// Unique id (`pair-001`).
+    pub id: String,
+    /// The passage.
+    pub prompt: String,
+    /// The better continuation.
+    pub better: String,
+    /// The worse continuation.
+    pub worse: String,
+    /// What the story says next.
+    pub next: String,
+    /// How the worse one is worse.
+    pub kind: PairKind,
+    /// Dev or held-aside test.
+    pub split: DevSplit,
+}
+
+/// Reads preference pairs (JSONL, one [`JudgePair`] per line; blank lines skipped).
+///
+/// # Errors
+/// [`Error::Io`]; [`Error::BadLine`] naming the line for a line that does not parse, an
+/// empty field, an id used twice, or a `longer_worse` pair whose worse side is not longer.
+pub fn read_judge_pairs(path: impl AsRef<Path>) -> Result<Vec<JudgePair>> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut pairs: Vec<JudgePair> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: String| Error::BadLine {
+            path: path.to_path_buf(),
+            line: n + 1,
+            reason,
+        };
+        let pair: JudgePair = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        for (field, text) in [
+            ("prompt", &pair.prompt),
+            ("better", &pair.better),
+            ("worse", &pair.worse),
+            ("next", &pair.next),
+        ] {
+            if text.trim().is_empty() {
+                return Err(bad(format!("{field} is empty")));
+            }
+        }
+        let words = |t: &str| t.split_whitespace().count();
+        if pair.kind == PairKind::LongerWorse && words(&pair.worse) <= words(&pair.better) {
+            return Err(bad("longer_worse: worse is not longer than better".into()));
+        }
+        if !ids.insert(pair.id.clone()) {
+            return Err(bad(format!("id {:?} is used twice", pair.id)));
+        }
+        pairs.push(pair);
+    }
+    Ok(pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +514,24 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn judge_pairs_in_the_repository_read() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/judge_pairs.jsonl");
+        let pairs = read_judge_pairs(path).unwrap();
+        assert!(pairs.len() >= 120);
+        for kind in PairKind::ALL {
+            assert!(
+                pairs
+                    .iter()
+                    .any(|p| p.kind == kind && p.split == DevSplit::Test)
+            );
+        }
+        let line = r#"{"id": "x", "prompt": "p", "better": "a b c", "worse": "a", "next": "n", "kind": "longer_worse", "split": "dev"}"#;
+        let (_d, bad) = write(&[line]);
+        let err = read_judge_pairs(&bad).unwrap_err();
+        assert!(matches!(err, Error::BadLine { line: 1, .. }), "{err}");
     }
 
     #[test]

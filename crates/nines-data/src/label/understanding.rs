@@ -147,6 +147,11 @@ impl<S: CompletionSampler> UnderstandingCheck<S> {
         &self.config
     }
 
+    /// The sampler.
+    pub fn sampler(&self) -> &S {
+        &self.sampler
+    }
+
     fn continue_all(&mut self, texts: &[String]) -> Result<Vec<Vec<String>>> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let m = self.config.continuations;
@@ -331,6 +336,68 @@ impl<S: CompletionSampler> Labeler for CompositeLabeler<S> {
     fn version(&self) -> Option<&str> {
         Some(&self.version)
     }
+}
+
+/// Chooses the check's settings on labeled pairs: for each `m` in `ms` and each pair of
+/// thresholds on a grid of `1/m` steps, the composite's verdicts (explicit oracle OR
+/// understood) on `items`; keeps the settings with the highest recall on injuries among those
+/// whose safe pairs are labeled injury at most `max_false_alarm` of the time (ties: fewer
+/// false alarms, then fewer continuations). `explicit[i]` is the oracle's verdict on item
+/// `i`, `measured[i]` its understanding at the largest `m`.
+///
+/// # Errors
+/// [`Error::Config`] when the inputs differ in length or no setting meets the bound.
+pub fn choose_settings(
+    injury: &[bool],
+    explicit: &[Verdict],
+    measured: &[Understanding],
+    ms: &[usize],
+    max_false_alarm: f64,
+) -> Result<UnderstandingConfig> {
+    if injury.len() != explicit.len() || injury.len() != measured.len() {
+        return Err(Error::config(
+            "choose_settings",
+            "injury, explicit and measured differ in length",
+        ));
+    }
+    let safe = injury.iter().filter(|x| !**x).count().max(1) as f64;
+    let hurt = injury.iter().filter(|x| **x).count().max(1) as f64;
+    let mut best: Option<((f64, f64), UnderstandingConfig)> = None;
+    for &m in ms {
+        let at_m: Vec<Understanding> = measured.iter().map(|u| u.first(m)).collect();
+        for share_steps in 1..=m {
+            for lift_steps in 0..=m {
+                let config = UnderstandingConfig {
+                    continuations: m,
+                    min_share: share_steps as f64 / m as f64,
+                    min_lift: lift_steps as f64 / m as f64,
+                    ..UnderstandingConfig::default()
+                };
+                let flagged =
+                    |i: usize| explicit[i] == Verdict::Injury || config.understood(&at_m[i]);
+                let false_alarms = (0..injury.len())
+                    .filter(|&i| !injury[i] && flagged(i))
+                    .count() as f64;
+                if false_alarms / safe > max_false_alarm {
+                    continue;
+                }
+                let recall = (0..injury.len())
+                    .filter(|&i| injury[i] && flagged(i))
+                    .count() as f64
+                    / hurt;
+                let key = (recall, -false_alarms);
+                if best.as_ref().is_none_or(|(k, _)| key > *k) {
+                    best = Some((key, config));
+                }
+            }
+        }
+    }
+    best.map(|(_, c)| c).ok_or_else(|| {
+        Error::config(
+            "choose_settings",
+            format!("no setting keeps false alarms at or under {max_false_alarm}"),
+        )
+    })
 }
 
 #[cfg(test)]
