@@ -1,14 +1,14 @@
-//! Quality comparisons of the test-prompt completions: a documented **stand-in judge** for
-//! the default run (people judge with `examples/compare.rs`), and the classifier's verdicts
-//! that the efficient win-rate estimator needs.
+//! Quality comparisons of the test-prompt completions: documented **stand-in judges** for the
+//! default run (people judge with `examples/compare.rs`), and the classifier's verdicts that
+//! the efficient win-rate estimator needs.
 //!
-//! The stand-in scores a completion `c` of prompt `x` by
-//! `q = cos(e(x), e(c)) + 0.1 · mean log p₀(c | x)`: coherence with the prompt (cosine of the
-//! MiniLM mean-pooled embeddings) plus fluency (the original generator's mean per-token
-//! log-probability, in nats; 0.1 puts a 1-nat difference on a par with a 0.1 difference in
-//! cosine). Of two completions it prefers the higher `q`, with a tie when they differ by less
-//! than 0.02. It is symmetric in its arguments, so it cannot tell which side is which. It is a
-//! proxy for people's preference, not a measurement of it: the report always labels it so.
+//! The run judges with the [`StoryJudge`]: how likely the original generator finds the book's
+//! own next sentence after a completion (docs/pipeline.md, "The stand-in judge", with its
+//! agreement with hand-written preferences). The [`StandInJudge`] it replaced scores
+//! `q = cos(e(x), e(c)) + 0.1 · mean log p₀(c | x)` (MiniLM coherence plus generator fluency);
+//! it prefers repetitive and padded text, and is kept for comparison
+//! (`examples/judge_pairs.rs`). Both are proxies for people's preference, not measurements of
+//! it: the report always labels them so.
 
 use std::collections::HashMap;
 
@@ -205,7 +205,17 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         .threshold()
         .ok_or_else(|| PipelineError::Other("classifier: no threshold chosen".into()))?;
     let lm = generator(p)?;
-    let judge = StandInJudge::new(&p.config.classifier.backbone, &lm)?;
+    let judge = StoryJudge::new(&lm);
+    // What the book says after each test prompt: the story judge's yardstick.
+    let next: HashMap<String, String> = super::stages::selected(p, nines_data::split::Split::Test)?
+        .into_iter()
+        .filter_map(|s| {
+            let src = &s.prompt.source;
+            let key = format!("{}:{}", src.document, src.start);
+            s.prompt.next_sentence.map(|n| (key, n))
+        })
+        .collect();
+    let mut no_next = 0usize;
     let firsts: Vec<Snippet> = by_prompt(&unfiltered).into_values().collect();
     let mut firsts = firsts;
     firsts.sort_by(|a, b| a.id.cmp(&b.id));
@@ -219,7 +229,35 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         let scores = classifier
             .score(&base)
             .map_err(|e| PipelineError::Other(format!("scoring: {e}")))?;
-        let q_base = judge.quality(&base)?;
+        // Prompts at the end of a chapter have no next sentence: their pairs are ties.
+        let next_of = |s: &Snippet| next.get(&key(s)).map(String::as_str);
+        let quality =
+            |pairs: &[(&str, &str)], of: &[&Snippet]| -> Result<Vec<f64>, PipelineError> {
+                let triples: Vec<(&str, &str, &str)> = pairs
+                    .iter()
+                    .zip(of)
+                    .map(|((x, c), s)| (*x, *c, next_of(s).unwrap_or("")))
+                    .collect();
+                let scored: Vec<(&str, &str, &str)> = triples
+                    .iter()
+                    .copied()
+                    .filter(|t| !t.2.is_empty())
+                    .collect();
+                let mut q = judge.quality(&scored)?.into_iter();
+                Ok(triples
+                    .iter()
+                    .map(|t| {
+                        if t.2.is_empty() {
+                            0.0
+                        } else {
+                            q.next().unwrap_or(0.0)
+                        }
+                    })
+                    .collect())
+            };
+        let chunk_refs: Vec<&Snippet> = chunk.iter().collect();
+        let q_base = quality(&base, &chunk_refs)?;
+        no_next += chunk.iter().filter(|s| next_of(s).is_none()).count();
         let other = |m: &HashMap<String, Snippet>| -> Vec<Option<Snippet>> {
             chunk.iter().map(|s| m.get(&key(s)).cloned()).collect()
         };
@@ -233,8 +271,15 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         };
         let f_pairs = pairs_of(&f);
         let d_pairs = pairs_of(&d);
-        let q_f = judge.quality(&as_refs(&f_pairs))?;
-        let q_d = judge.quality(&as_refs(&d_pairs))?;
+        let owners = |v: &[Option<Snippet>]| -> Vec<&Snippet> {
+            chunk
+                .iter()
+                .zip(v)
+                .filter_map(|(s, o)| o.as_ref().map(|_| s))
+                .collect()
+        };
+        let q_f = quality(&as_refs(&f_pairs), &owners(&f))?;
+        let q_d = quality(&as_refs(&d_pairs), &owners(&d))?;
         let d_scores = classifier
             .score(&as_refs(&d_pairs))
             .map_err(|e| PipelineError::Other(format!("scoring: {e}")))?;
@@ -242,14 +287,14 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         for (i, s) in chunk.iter().enumerate() {
             let filtered = f[i].as_ref().map(|_| {
                 fi += 1;
-                judgment(q_base[i], q_f[fi - 1])
+                judgment_within(q_base[i], q_f[fi - 1], STORY_TIE_BAND)
             });
             let (distilled_score, distilled) = match d[i] {
                 Some(_) => {
                     di += 1;
                     (
                         Some(f64::from(d_scores[di - 1])),
-                        Some(judgment(q_base[i], q_d[di - 1])),
+                        Some(judgment_within(q_base[i], q_d[di - 1], STORY_TIE_BAND)),
                     )
                 }
                 None => (None, None),
@@ -272,6 +317,8 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         "unfiltered_rejected": out.iter().filter(|c| !c.unfiltered_accepted).count(),
         "judged_filtered": out.iter().filter(|c| c.filtered.is_some()).count(),
         "judged_distilled": out.iter().filter(|c| c.distilled.is_some()).count(),
+        "judge": "story",
+        "ties_without_next_sentence": no_next,
     }))
 }
 
@@ -286,6 +333,11 @@ mod tests {
         assert_eq!(judgment(0.30, 0.31), 0.5);
         for (a, b) in [(0.1, 0.5), (0.2, 0.21), (-1.0, 0.3)] {
             assert_eq!(judgment(a, b) + judgment(b, a), 1.0);
+            assert_eq!(
+                judgment_within(a, b, STORY_TIE_BAND) + judgment_within(b, a, STORY_TIE_BAND),
+                1.0
+            );
         }
+        assert_eq!(judgment_within(-2.0, -2.005, STORY_TIE_BAND), 0.5);
     }
 }
