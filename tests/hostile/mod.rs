@@ -319,8 +319,25 @@ pub fn corpus(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// One-time set-up of a fuzzing process: one LibTorch thread (the fuzzer runs one input at a
-/// time, and small models gain nothing from more).
+/// time, and small models gain nothing from more), and a panic hook that lets panics raised
+/// inside the tokenizers library unwind.
+///
+/// libFuzzer's hook aborts on every panic, so a panic that Nines catches on purpose would
+/// count as a crash. The tokenizers library panics on some malformed files instead of
+/// returning its error, and `nines_runtime::Tokenizer` catches exactly those and returns
+/// `RuntimeError::Tokenizer`; any other panic still aborts and is reported.
 pub fn init_fuzzing() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| nines::runtime::tch::set_num_threads(1));
+    ONCE.call_once(|| {
+        nines::runtime::tch::set_num_threads(1);
+        let fuzzer_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_tokenizers = info
+                .location()
+                .is_some_and(|l| l.file().contains("/tokenizers-"));
+            if !in_tokenizers {
+                fuzzer_hook(info);
+            }
+        }));
+    });
 }
