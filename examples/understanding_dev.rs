@@ -129,7 +129,7 @@ fn main() -> anyhow::Result<()> {
         )
     };
     let (inj, exp, mea) = pick(&dev);
-    let chosen = choose_settings(&inj, &exp, &mea, &[2, 4, 8], 0.05)?;
+    let chosen = choose_settings(&inj, &exp, &mea, &[2, 4, 8], 0.10)?;
     println!(
         "chosen on the dev part ({} pairs): m = {}, min_share = {}, min_lift = {}\n",
         dev.len(),

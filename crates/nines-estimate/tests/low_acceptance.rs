@@ -96,24 +96,28 @@ fn monte_carlo_failure_rate_low_acceptance_prompts() {
     assert_eq!(warned, REPS);
 }
 
-/// Ordinary prompts only: the one-sided bound holds 94.6% (within two Monte Carlo standard
-/// errors of 95%).
+/// Ordinary prompts only: the one-sided bound holds 95% of the time, to within two Monte Carlo
+/// standard errors of 16,000 experiments (0.0017 each). It is close to exact, not conservative:
+/// this seed gives 0.9493, four other seeds of 4,000 gave 0.9520-0.9597, 0.952 over all 32,000.
 /// With the hard prompts above, whose weights reach 1/0.005, it held 93.3% (not asserted).
 #[test]
 fn monte_carlo_safety_bound_is_one_sided_95() {
+    const EXPERIMENTS: usize = 16_000;
     let truth = truth_at(0.0);
     let cfg = FailureRateConfig::default();
     let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(610);
     let mut held = 0usize;
-    for _ in 0..REPS {
+    for _ in 0..EXPERIMENTS {
         let r = sequential(&prompts_with(&mut rng, true, 0.0), &cfg).unwrap();
         assert!(r.warnings().is_empty());
         if truth <= upper_bound(&r, 0.95).unwrap().upper {
             held += 1;
         }
     }
-    let coverage = held as f64 / REPS as f64;
+    let coverage = held as f64 / EXPERIMENTS as f64;
     println!("one-sided 95% Clopper-Pearson bound on the failure rate: holds {coverage:.4}");
-    // 95% less two Monte Carlo standard errors (0.0034 each at 4,000 experiments).
-    assert!(coverage >= 0.943, "one-sided bound held only {coverage}");
+    assert!(
+        coverage >= 0.95 - 2.0 * 0.0017,
+        "one-sided bound held only {coverage}"
+    );
 }
