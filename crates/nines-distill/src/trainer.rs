@@ -29,7 +29,7 @@ use crate::rollout::{self, ScoredRollout, Scorers, batch_of};
 /// initialization seeded by `config.seed`) and the frozen reference from the same checkpoint.
 ///
 /// # Errors
-/// Runtime load errors.
+/// Runtime load errors; `RuntimeError::Quantized` for a quantized `options.dtype`.
 pub fn load_models(
     path: impl AsRef<Path>,
     options: LoadOptions,
@@ -41,6 +41,8 @@ pub fn load_models(
         _ => None,
     };
     let policy = LanguageModel::load_with_lora(path.as_ref(), options, lora)?;
+    // Quantized weights cannot learn: say so before any rollout is generated.
+    policy.ensure_trainable("PPO")?;
     let reference = LanguageModel::load(path.as_ref(), options)?;
     Ok((policy, reference))
 }

@@ -180,3 +180,19 @@ fn kl_blow_up_stops_and_keeps_the_last_good_checkpoint() {
         before
     );
 }
+
+/// A quantized policy cannot learn: loading one for PPO is a typed error before any rollout.
+#[test]
+fn quantized_policy_is_rejected_at_load() {
+    let options = nines_runtime::LoadOptions {
+        dtype: nines_runtime::DType::Int8,
+        ..cpu()
+    };
+    match load_models(fixture("llama"), options, &toy_config()) {
+        Err(DistillError::Runtime(nines_runtime::RuntimeError::Quantized { action, .. })) => {
+            assert_eq!(action, "PPO");
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("an int8 policy loaded for PPO"),
+    }
+}
