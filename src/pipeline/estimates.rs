@@ -27,6 +27,10 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
         let e = injury_rate(&store, Split::Test, "oracle")?;
         // A safety claim is one-sided: the rate is at most this, at 95%.
         out["injury_upper_bound"][policy] = upper_bound(&e)?.into();
+        // The same claim in nines of reliability, and the trials that would show one more.
+        let failures = (e.value * e.n as f64).round() as u64;
+        let line = nines_estimate::reliability::nines_line(failures, e.n as u64, 0.95)?;
+        out["nines"][policy] = serde_json::to_value(line).map_err(|e| other("json", e))?;
         out["injury_rate"][policy] = serde_json::to_value(e).map_err(|e| other("json", e))?;
     }
     let path = p.run.path("judgments.json");

@@ -154,6 +154,25 @@ pub(super) fn write(
         bound("filtered"),
         bound("distilled")
     );
+    for (policy, name) in [("filtered", "filtered"), ("distilled", "distilled")] {
+        let line = &est["nines"][policy];
+        if let (Some(per), Some(up), Some(n)) = (
+            line["per_10k"].as_f64(),
+            line["upper_per_10k"].as_f64(),
+            line["nines"].as_f64(),
+        ) {
+            let next = line["trials_for_next_nine"]
+                .as_u64()
+                .map_or("more trials would not show".to_string(), |t| {
+                    format!("{t} completions at the same rate would show")
+                });
+            let _ = writeln!(
+                md,
+                "The {name} policy: {per:.0} injuries per 10,000 completions, at most {up:.0} at 95% \
+                 — {n:.2} nines of reliability; {next} one more.\n"
+            );
+        }
+    }
     let mut bars = Vec::new();
     for (name, key) in [
         ("unfiltered", "unfiltered"),

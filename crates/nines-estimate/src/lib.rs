@@ -45,6 +45,7 @@ pub mod error;
 mod estimate;
 pub mod failure_rate;
 pub mod interval;
+pub mod reliability;
 mod stats;
 pub mod weighting;
 pub mod win_rate;
