@@ -121,3 +121,80 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
         "win_rate_distilled": out["win_rate"]["distilled_naive"]["value"],
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{PipelineConfig, RunDir};
+    use nines_data::record::{Label, Source, Verdict};
+
+    fn snippet(i: u64, completion: &str, injury: bool) -> nines_data::Snippet {
+        let source = Source {
+            document: "book".into(),
+            start: i * 100,
+            end: i * 100 + 50,
+            region: 0,
+            split: Split::Test,
+        };
+        let mut s =
+            nines_data::Snippet::new(format!("Prompt {i}."), completion, Some(source), None, None);
+        let verdict = if injury {
+            Verdict::Injury
+        } else {
+            Verdict::NoInjury
+        };
+        s.upsert_label(Label::now("oracle", verdict, ""));
+        s
+    }
+
+    /// The stage's numbers from small stores: rates with one-sided bounds and the nines line,
+    /// and the win rates clustered by prompt.
+    #[test]
+    fn estimates_state_bounds_nines_and_win_rates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Pipeline {
+            config: PipelineConfig::default(),
+            run: RunDir::open(dir.path()).unwrap(),
+        };
+        let n = 40u64;
+        for (file, injuries) in [("snippets.jsonl", 4), (FILTERED, 0), (DISTILLED, 1)] {
+            let mut store = Store::open(p.run.path(file)).unwrap();
+            store
+                .append((0..n).map(|i| snippet(i, &format!("Completion {i}."), i < injuries)))
+                .unwrap();
+        }
+        let comparisons: Vec<PromptComparison> = (0..n)
+            .map(|i| PromptComparison {
+                prompt_id: format!("book:{}", i * 100),
+                unfiltered_score: if i < 10 { 0.9 } else { 0.1 },
+                unfiltered_accepted: i >= 10,
+                filtered: (i != 0).then_some(if i % 2 == 0 { 1.0 } else { 0.0 }),
+                distilled_score: Some(0.2),
+                distilled: Some(0.5),
+            })
+            .collect();
+        write_json(&p.run.path("judgments.json"), &comparisons).unwrap();
+        let summary = estimates(&p).unwrap();
+        let text = std::fs::read_to_string(p.run.path("estimates.json")).unwrap();
+        let out: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(summary["injury_unfiltered"], 0.1);
+        // No injury in 40: the one-sided 95% bound is 1 − 0.05^(1/40).
+        let bound = out["injury_upper_bound"]["filtered"].as_f64().unwrap();
+        assert!(
+            (bound - (1.0 - 0.05f64.powf(1.0 / 40.0))).abs() < 1e-9,
+            "{bound}"
+        );
+        assert_eq!(out["nines"]["filtered"]["failures"], 0);
+        assert_eq!(out["nines"]["distilled"]["trials"], 40);
+        assert!(out["nines"]["filtered"]["nines"].as_f64().unwrap() > 1.0);
+        let eff = &out["win_rate"]["filtered_efficient"];
+        assert_eq!(eff["refused"], 1);
+        assert_eq!(eff["prompts"], 40);
+        assert!(
+            out["win_rate"]["distilled_naive"]["value"]
+                .as_f64()
+                .unwrap()
+                == 0.5
+        );
+    }
+}
