@@ -256,7 +256,7 @@ impl DevReport {
                 r.n,
                 r.injury,
                 r.unsure,
-                show(&Some(r.agreement.clone()))
+                show(&Some(r.agreement))
             );
         }
         let _ = writeln!(
