@@ -18,7 +18,9 @@ fn pct(v: &serde_json::Value) -> String {
 }
 
 fn num(v: &serde_json::Value, digits: usize) -> String {
-    v.as_f64().map_or("–".into(), |x| format!("{x:.digits$}"))
+    // `+ 0.0` turns a negative zero into zero: "-0.00" reads as a sign that is not there.
+    v.as_f64()
+        .map_or("–".into(), |x| format!("{:.digits$}", x + 0.0))
 }
 
 /// `value (95% CI lo–hi, n = N)` of an `Estimate` as JSON, in percent or plain.
@@ -338,10 +340,17 @@ pub(super) fn write(
         }
         let _ = writeln!(
             md,
-            "\nBoundary sampling finds **{}×** as many misses per label as random. Retrained on the {} \
+            "\n{} Retrained on the {} \
              new labels ({} injuries) plus a replay of round one: test AUROC {} → {}, safe pairs \
              rejected {} → {}, test FNR {} → {}.\n",
-            num(&act["boundary_vs_random"], 1),
+            if act["misses_in_pool"].as_u64() == Some(0) {
+                "The pool holds no misses, so this round cannot compare the strategies.".to_string()
+            } else {
+                format!(
+                    "Boundary sampling finds **{}×** as many misses per label as random.",
+                    num(&act["boundary_vs_random"], 1)
+                )
+            },
             act["new_labels"],
             act["new_injuries"],
             num(&act["before"]["test"]["auroc"], 4),
@@ -473,4 +482,16 @@ pub(super) fn write(
     }
     write_atomic(&p.run.path("report.md"), md.as_bytes())?;
     Ok(serde_json::json!({ "report": p.run.path("report.md").display().to_string() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negative_zero_prints_as_zero() {
+        assert_eq!(num(&serde_json::json!(-0.0), 2), "0.00");
+        assert_eq!(num(&serde_json::json!(-0.5), 1), "-0.5");
+        assert_eq!(num(&serde_json::Value::Null, 1), "–");
+    }
 }
