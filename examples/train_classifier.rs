@@ -10,6 +10,8 @@
 //! cargo run --release --example train_classifier -- --backbone models/smollm2 --kind causal --pooling last --lr 1e-3
 //! # Hyperparameter search (grid over the default space), best trial saved:
 //! cargo run --release --example train_classifier -- --search grid --epochs 2
+//! # How accurate must labelers be? Train on labels flipped at 10%, test on clean ones:
+//! cargo run --release --example train_classifier -- --label-noise symmetric:0.1 --noise-seed 1
 //! ```
 
 use std::collections::HashSet;
@@ -24,6 +26,9 @@ use nines::classify::threshold::evaluate_threshold;
 use nines::classify::{
     BackboneKind, Classifier, ClassifierConfig, HeadPooling, LossKind, TrainConfig, Trainer,
 };
+use nines::data::Verdict;
+use nines::data::label::noise::{Noise, NoisyLabeler};
+use nines::data::label::oracle::OracleLabeler;
 use nines::data::store::{Store, StoreOptions};
 use nines::runtime::DeviceSpec;
 use rand::SeedableRng;
@@ -112,6 +117,33 @@ struct Args {
     /// Hyperparameter search instead of one run: `grid` or `random:N`.
     #[arg(long)]
     search: Option<String>,
+    /// Flip the training and validation labels (never the test labels), as a less accurate
+    /// labeler would: `symmetric:P` (either verdict with probability P) or `missed:P`
+    /// (injuries reported as safe with probability P).
+    #[arg(long)]
+    label_noise: Option<String>,
+    /// Seed of the flips (deterministic per pair).
+    #[arg(long, default_value_t = 0)]
+    noise_seed: u64,
+}
+
+/// Flips the labels of `examples` with `noise` (per pair, by its text).
+fn flip_labels(examples: &mut [Example], noise: Noise, seed: u64) -> Result<usize> {
+    let flipper = NoisyLabeler::new(OracleLabeler::new(), noise, seed)?;
+    let mut flipped = 0;
+    for e in examples {
+        let verdict = if e.label {
+            Verdict::Injury
+        } else {
+            Verdict::NoInjury
+        };
+        let noisy = flipper.flip(&format!("{}\u{1f}{}", e.prompt, e.completion), verdict);
+        if noisy != verdict {
+            e.label = noisy == Verdict::Injury;
+            flipped += 1;
+        }
+    }
+    Ok(flipped)
 }
 
 /// Keeps every positive and a uniform sample of `keep` negatives, in the original order.
@@ -154,6 +186,21 @@ fn main() -> Result<()> {
         let dropped = subsample_negatives(&mut data.train, keep, a.seed);
         println!(
             "train: kept {keep} negatives drawn uniformly, {dropped} left out (--train-negatives)"
+        );
+    }
+    if let Some(spec) = &a.label_noise {
+        let noise = match spec.split_once(':').map(|(k, p)| (k, p.parse::<f64>())) {
+            Some(("symmetric", Ok(p))) => Noise::Symmetric(p),
+            Some(("missed", Ok(p))) => Noise::PerClass {
+                injury_to_no_injury: p,
+                no_injury_to_injury: 0.0,
+            },
+            _ => bail!("--label-noise: `{spec}` is not symmetric:P or missed:P"),
+        };
+        let train = flip_labels(&mut data.train, noise, a.noise_seed)?;
+        let validation = flip_labels(&mut data.validation, noise, a.noise_seed ^ 1)?;
+        println!(
+            "label noise {spec}: {train} training and {validation} validation labels flipped; test labels kept"
         );
     }
     let r = data.report;
