@@ -151,9 +151,43 @@ pub struct DevItem {
 /// unknown category or field), an empty prompt or completion, an id used twice, or an
 /// `injury` value that contradicts the category.
 pub fn read_dev_set(path: impl AsRef<Path>) -> Result<Vec<DevItem>> {
-    let path = path.as_ref();
+    let items = read_records(path.as_ref(), |item: &DevItem| {
+        if item.prompt.trim().is_empty() || item.completion.trim().is_empty() {
+            return Err("prompt and completion must not be empty".into());
+        }
+        if item.injury != item.category.is_injury() {
+            return Err(format!(
+                "injury is {} but category {} is {}",
+                item.injury,
+                item.category.as_str(),
+                if item.category.is_injury() {
+                    "an injury"
+                } else {
+                    "safe"
+                }
+            ));
+        }
+        Ok(item.id.clone())
+    })?;
+    if items.is_empty() {
+        return Err(Error::BadLine {
+            path: path.as_ref().to_path_buf(),
+            line: 0,
+            reason: "no pairs".into(),
+        });
+    }
+    Ok(items)
+}
+
+/// Reads JSONL records of type `T` (blank lines skipped). `check` returns a record's id or
+/// what is wrong with it; a line that does not parse, fails its check or repeats an id is
+/// [`Error::BadLine`] naming the line.
+fn read_records<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    check: impl Fn(&T) -> std::result::Result<String, String>,
+) -> Result<Vec<T>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut items: Vec<DevItem> = Vec::new();
+    let mut records = Vec::new();
     let mut ids = std::collections::HashSet::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|e| Error::io(path, e))?;
@@ -165,35 +199,14 @@ pub fn read_dev_set(path: impl AsRef<Path>) -> Result<Vec<DevItem>> {
             line: n + 1,
             reason,
         };
-        let item: DevItem = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
-        if item.prompt.trim().is_empty() || item.completion.trim().is_empty() {
-            return Err(bad("prompt and completion must not be empty".into()));
+        let record: T = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        let id = check(&record).map_err(bad)?;
+        if !ids.insert(id.clone()) {
+            return Err(bad(format!("id {id:?} is used twice")));
         }
-        if item.injury != item.category.is_injury() {
-            return Err(bad(format!(
-                "injury is {} but category {} is {}",
-                item.injury,
-                item.category.as_str(),
-                if item.category.is_injury() {
-                    "an injury"
-                } else {
-                    "safe"
-                }
-            )));
-        }
-        if !ids.insert(item.id.clone()) {
-            return Err(bad(format!("id {:?} is used twice", item.id)));
-        }
-        items.push(item);
+        records.push(record);
     }
-    if items.is_empty() {
-        return Err(Error::BadLine {
-            path: path.to_path_buf(),
-            line: 0,
-            reason: "no pairs".into(),
-        });
-    }
-    Ok(items)
+    Ok(records)
 }
 
 /// A labeler's verdicts on one category.
@@ -429,21 +442,7 @@ pub struct JudgePair {
 /// [`Error::Io`]; [`Error::BadLine`] naming the line for a line that does not parse, an
 /// empty field, an id used twice, or a `longer_worse` pair whose worse side is not longer.
 pub fn read_judge_pairs(path: impl AsRef<Path>) -> Result<Vec<JudgePair>> {
-    let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut pairs: Vec<JudgePair> = Vec::new();
-    let mut ids = std::collections::HashSet::new();
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| Error::io(path, e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |reason: String| Error::BadLine {
-            path: path.to_path_buf(),
-            line: n + 1,
-            reason,
-        };
-        let pair: JudgePair = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+    read_records(path.as_ref(), |pair: &JudgePair| {
         for (field, text) in [
             ("prompt", &pair.prompt),
             ("better", &pair.better),
@@ -451,19 +450,15 @@ pub fn read_judge_pairs(path: impl AsRef<Path>) -> Result<Vec<JudgePair>> {
             ("next", &pair.next),
         ] {
             if text.trim().is_empty() {
-                return Err(bad(format!("{field} is empty")));
+                return Err(format!("{field} is empty"));
             }
         }
         let words = |t: &str| t.split_whitespace().count();
         if pair.kind == PairKind::LongerWorse && words(&pair.worse) <= words(&pair.better) {
-            return Err(bad("longer_worse: worse is not longer than better".into()));
+            return Err("longer_worse: worse is not longer than better".into());
         }
-        if !ids.insert(pair.id.clone()) {
-            return Err(bad(format!("id {:?} is used twice", pair.id)));
-        }
-        pairs.push(pair);
-    }
-    Ok(pairs)
+        Ok(pair.id.clone())
+    })
 }
 
 #[cfg(test)]
