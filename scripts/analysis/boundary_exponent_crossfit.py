@@ -1,4 +1,4 @@
-"""Cross-fitted choice of the boundary-sampling exponent on a scored pool (issue 7).
+"""Cross-fitted choice of the boundary-sampling exponent on a scored pool.
 
 Boundary sampling labels accepted pairs (score <= threshold) with probability proportional to
 score**a. On a whole pool, a larger `a` can look better, but `a` chosen after seeing the
