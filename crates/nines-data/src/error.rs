@@ -90,6 +90,15 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The oracle's lexicon file fails its checks.
+    #[error("lexicon, {key}: {reason}")]
+    Lexicon {
+        /// The TOML key (`lists.people`, `cues.violent`), or `-` for the file as a whole.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A configuration field has an invalid value.
     #[error("invalid config: {field}: {reason}")]
     Config {

@@ -19,6 +19,8 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
+use crate::error::{Error, Result};
+
 /// The lexicon compiled into the binary.
 pub const EMBEDDED: &str = include_str!("lexicon.toml");
 
@@ -141,16 +143,6 @@ lists! {
     Titles => "titles",
 }
 
-/// What is wrong with a lexicon file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("lexicon, {field}: {message}")]
-pub struct LexiconError {
-    /// The TOML key (`lists.people`, `cues.violent`), or `-` for the file as a whole.
-    pub field: String,
-    /// What is wrong.
-    pub message: String,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -176,12 +168,12 @@ impl Lexicon {
     /// whole process.
     ///
     /// # Errors
-    /// [`LexiconError`] naming the key: a TOML error, a missing or unknown list, a word listed
+    /// [`Error::Lexicon`] naming the key: a TOML error, a missing or unknown list, a word listed
     /// twice, a cue of two kinds, an uppercase or empty word.
-    pub fn parse(text: &str) -> Result<Lexicon, LexiconError> {
-        let bad = |field: &str, message: String| LexiconError {
-            field: field.into(),
-            message,
+    pub fn parse(text: &str) -> Result<Lexicon> {
+        let bad = |key: &str, reason: String| Error::Lexicon {
+            key: key.into(),
+            reason,
         };
         let file: File = toml::from_str(text).map_err(|e| bad("-", e.to_string()))?;
         let check_word = |field: &str, w: &str| {
@@ -193,7 +185,7 @@ impl Lexicon {
                 Ok(())
             }
         };
-        let words = |field: &str, v: &[String]| -> Result<Vec<&'static str>, LexiconError> {
+        let words = |field: &str, v: &[String]| -> Result<Vec<&'static str>> {
             let mut seen = HashSet::new();
             let mut out = Vec::with_capacity(v.len());
             for w in v {
@@ -395,11 +387,30 @@ mod tests {
         }
     }
 
+    /// A lexicon error's key and reason.
+    #[derive(Debug)]
+    struct Named {
+        field: String,
+        message: String,
+    }
+
+    impl std::fmt::Display for Named {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+
     #[test]
     fn bad_lexicons_name_the_key() {
         let with = |from: &str, to: &str| {
             assert!(EMBEDDED.contains(from), "{from}");
-            Lexicon::parse(&EMBEDDED.replacen(from, to, 1)).unwrap_err()
+            match Lexicon::parse(&EMBEDDED.replacen(from, to, 1)).unwrap_err() {
+                Error::Lexicon { key, reason } => Named {
+                    field: key,
+                    message: reason,
+                },
+                other => panic!("{other}"),
+            }
         };
         let e = with("people = [\n", "people = [\n    \"sailor\", \"sailor\",\n");
         assert_eq!(e.field, "lists.people");
