@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod label_noise;
 pub mod pipeline;
 pub mod sampler;
 

@@ -37,11 +37,19 @@ pub struct DataConfig {
     /// Expected number of training prompts for PPO rollouts (oversampled by the injury
     /// lexicon). Default 400.
     pub train_prompts: usize,
-    /// Expected number of test prompts on which the unfiltered, filtered and distilled
-    /// policies are compared (uniform: the estimates are for the uniform prompt
-    /// distribution). Default 120.
+    /// Expected number of test prompts drawn uniformly from outside the injury-prone stratum
+    /// (the uniform regime is estimated from both strata through their inclusion
+    /// probabilities). Default 40.
     pub test_prompts: usize,
-    /// Unfiltered completions per test prompt. Default 1.
+    /// Expected number of test prompts drawn uniformly from the injury-prone stratum: test
+    /// windows whose next sentence in the book is an injury, or whose injury-lexicon score is
+    /// in the top `injury_prone_lexicon_share`. Default 100.
+    pub injury_prone_test_prompts: usize,
+    /// Share of test windows, by injury-lexicon score, that join the injury-prone stratum.
+    /// Default 0.05.
+    pub injury_prone_lexicon_share: f64,
+    /// Completions per test prompt from each policy (the filter's accepted candidates and the
+    /// distilled generator's samples too); rates are clustered by prompt. Default 4.
     pub completions_per_prompt: usize,
     /// Prompts per generation batch. Default 16.
     pub batch_size: usize,
@@ -65,6 +73,11 @@ pub struct GeneratorConfig {
     /// Folder of the fine-tuned generators, shared by runs (keyed by model, texts and
     /// settings, so each is trained once). Default `runs/cache`.
     pub finetune_cache: PathBuf,
+    /// Weights of the generator where it only samples (the unfiltered policy's test
+    /// completions, the filter's candidates, the classifier's generated training data): `Int8` (several times faster on the CPU, validation
+    /// perplexity within 0.5% of f32) or `F32`. Training (fine-tuning, PPO) and the stand-in
+    /// judge use f32. Default `Int8` (CPU only: on a GPU choose `F32`).
+    pub dtype: nines_runtime::DType,
 }
 
 impl Default for PipelineConfig {
@@ -88,8 +101,10 @@ impl Default for DataConfig {
         DataConfig {
             corpus: PathBuf::from("data/corpus"),
             train_prompts: 400,
-            test_prompts: 120,
-            completions_per_prompt: 1,
+            test_prompts: 40,
+            injury_prone_test_prompts: 100,
+            injury_prone_lexicon_share: 0.05,
+            completions_per_prompt: 4,
             batch_size: 16,
         }
     }
@@ -104,6 +119,7 @@ impl Default for GeneratorConfig {
             max_new_tokens: 40,
             finetune_steps: 40,
             finetune_cache: PathBuf::from("runs/cache"),
+            dtype: nines_runtime::DType::Int8,
         }
     }
 }
@@ -133,6 +149,13 @@ pub struct ClassifierStageConfig {
     pub max_len: usize,
     /// False-negative rate aimed for on validation when choosing the threshold. Default 0.01.
     pub target_fnr: f64,
+    /// Injury-prone training prompts (of the classifier's half of the training chapters) the
+    /// generator completes for the training data, so that the classifier sees injurious and
+    /// safe continuations of the same passage; half as many validation prompts are completed
+    /// too, so that the threshold is chosen on generated text as well. Default 400.
+    pub generated_prompts: usize,
+    /// Completions per generated-data prompt. Default 4.
+    pub generated_per_prompt: usize,
 }
 
 impl Default for ClassifierStageConfig {
@@ -146,6 +169,8 @@ impl Default for ClassifierStageConfig {
             learning_rate: 5e-5,
             max_len: 128,
             target_fnr: 0.01,
+            generated_prompts: 400,
+            generated_per_prompt: 4,
         }
     }
 }
@@ -305,8 +330,17 @@ impl PipelineConfig {
         if d.train_prompts == 0 {
             return bad("data.train_prompts", "must be at least 1".into());
         }
-        if d.test_prompts < 2 {
-            return bad("data.test_prompts", "must be at least 2".into());
+        if d.test_prompts + d.injury_prone_test_prompts < 2 {
+            return bad(
+                "data.test_prompts",
+                "with data.injury_prone_test_prompts, must be at least 2".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&d.injury_prone_lexicon_share) {
+            return bad(
+                "data.injury_prone_lexicon_share",
+                format!("{} is not in [0, 1]", d.injury_prone_lexicon_share),
+            );
         }
         if d.completions_per_prompt == 0 {
             return bad("data.completions_per_prompt", "must be at least 1".into());
@@ -339,6 +373,12 @@ impl PipelineConfig {
         }
         if k.epochs == 0 {
             return bad("classifier.epochs", "must be at least 1".into());
+        }
+        if k.generated_prompts > 0 && k.generated_per_prompt == 0 {
+            return bad(
+                "classifier.generated_per_prompt",
+                "must be at least 1 when classifier.generated_prompts is positive".into(),
+            );
         }
         if !(k.learning_rate > 0.0 && k.learning_rate <= MAX_LEARNING_RATE) {
             return bad(
@@ -395,7 +435,7 @@ impl PipelineConfig {
     }
 
     /// Every size setting with its key and documented maximum.
-    fn sizes(&self) -> [(&'static str, usize, usize); 17] {
+    fn sizes(&self) -> [(&'static str, usize, usize); 20] {
         let (d, g, k, a, f, s) = (
             &self.data,
             &self.generator,
@@ -407,6 +447,11 @@ impl PipelineConfig {
         [
             ("data.train_prompts", d.train_prompts, MAX_PROMPTS),
             ("data.test_prompts", d.test_prompts, MAX_PROMPTS),
+            (
+                "data.injury_prone_test_prompts",
+                d.injury_prone_test_prompts,
+                MAX_PROMPTS,
+            ),
             (
                 "data.completions_per_prompt",
                 d.completions_per_prompt,
@@ -421,6 +466,12 @@ impl PipelineConfig {
                 MAX_EXAMPLES,
             ),
             ("classifier.eval_negatives", k.eval_negatives, MAX_EXAMPLES),
+            ("classifier.generated_prompts", k.generated_prompts, MAX_PROMPTS),
+            (
+                "classifier.generated_per_prompt",
+                k.generated_per_prompt,
+                1_000,
+            ),
             ("classifier.epochs", k.epochs, 1_000),
             ("classifier.max_len", k.max_len, MAX_TOKENS),
             ("active.pool_size", a.pool_size, MAX_EXAMPLES),

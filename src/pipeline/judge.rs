@@ -174,6 +174,43 @@ pub struct PromptComparison {
     pub distilled: Option<f64>,
 }
 
+/// The classifier's verdict on one completion of a test prompt (`flags.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    /// The policy that wrote the completion.
+    pub policy: super::estimates::Policy,
+    /// The prompt (`document:start`).
+    pub prompt_id: String,
+    /// Whether the classifier's score is above its threshold.
+    pub flagged: bool,
+}
+
+/// The classifier's verdict on every completion in `store`.
+fn flags(
+    store: &Store,
+    policy: super::estimates::Policy,
+    classifier: &nines_classify::Classifier,
+    threshold: f64,
+) -> Result<Vec<Flag>, PipelineError> {
+    let snippets: Vec<&Snippet> = store.iter().collect();
+    let mut out = Vec::with_capacity(snippets.len());
+    for chunk in snippets.chunks(64) {
+        let pairs: Vec<(&str, &str)> = chunk
+            .iter()
+            .map(|s| (s.prompt.as_str(), s.completion.as_str()))
+            .collect();
+        let scores = classifier
+            .score(&pairs)
+            .map_err(|e| PipelineError::Other(format!("scoring: {e}")))?;
+        out.extend(chunk.iter().zip(scores).map(|(s, score)| Flag {
+            policy,
+            prompt_id: key(s),
+            flagged: f64::from(score) > threshold,
+        }));
+    }
+    Ok(out)
+}
+
 fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
     v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
 }
@@ -199,11 +236,26 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let open = |name: &str| Store::open_read_only(p.run.path(name), StoreOptions::default());
     let unfiltered = open("snippets.jsonl")?;
     let filtered = by_prompt(&open(FILTERED)?);
-    let distilled = by_prompt(&open(DISTILLED)?);
+    let distilled_store = open(DISTILLED)?;
+    let distilled = by_prompt(&distilled_store);
     let classifier = load_classifier(p)?;
     let threshold = classifier
         .threshold()
         .ok_or_else(|| PipelineError::Other("classifier: no threshold chosen".into()))?;
+    // The classifier on every unfiltered and distilled completion (the flagged rates).
+    let mut all_flags = flags(
+        &unfiltered,
+        super::estimates::Policy::Unfiltered,
+        &classifier,
+        threshold,
+    )?;
+    all_flags.extend(flags(
+        &distilled_store,
+        super::estimates::Policy::Distilled,
+        &classifier,
+        threshold,
+    )?);
+    write_json(&p.run.path("flags.json"), &all_flags)?;
     let lm = generator(p)?;
     let judge = StoryJudge::new(&lm);
     // What the book says after each test prompt: the story judge's yardstick.

@@ -102,6 +102,8 @@ pub(super) fn dataset(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
     pb.finish_and_clear();
     let mut store = Store::open(&path)?;
     store.append(out.snippets)?;
+    let generated = generated_data(p, &with_next)?;
+    store.append(generated)?;
     let mut oracle = OracleLabeler::new();
     label_store(
         &mut store,
@@ -111,14 +113,119 @@ pub(super) fn dataset(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
     )?;
     let mut summary = serde_json::json!({ "pairs": store.len() });
     for split in [Split::Train, Split::Validation, Split::Test] {
-        let (mut n, mut injuries) = (0, 0);
+        let (mut n, mut injuries, mut gen_n, mut gen_injuries) = (0, 0, 0, 0);
         for s in store.iter().filter(|s| split_of(s) == Some(split)) {
-            n += 1;
-            injuries += usize::from(verdict(s) == Some(Verdict::Injury));
+            let injury = usize::from(verdict(s) == Some(Verdict::Injury));
+            if is_generated(s) {
+                gen_n += 1;
+                gen_injuries += injury;
+            } else {
+                n += 1;
+                injuries += injury;
+            }
         }
-        summary[split.as_str()] = serde_json::json!({ "pairs": n, "injury": injuries });
+        summary[split.as_str()] = serde_json::json!({
+            "pairs": n,
+            "injury": injuries,
+            "generated": gen_n,
+            "generated_injury": gen_injuries,
+        });
     }
     Ok(summary)
+}
+
+/// Whether a dataset pair was written by the generator (not the book's own next sentence).
+fn is_generated(s: &Snippet) -> bool {
+    s.generator
+        .as_ref()
+        .is_some_and(|g| g.model != "corpus-reference")
+}
+
+/// The generator's completions of injury-prone prompts of the classifier's training half and
+/// of the validation chapters (`classifier.generated_prompts` and half as many,
+/// `classifier.generated_per_prompt` each). They are cached beside the fine-tuned generator,
+/// keyed by the generator, its settings, the prompts and the oracle that chose them, so a rerun
+/// with the same inputs samples nothing.
+fn generated_data(
+    p: &Pipeline,
+    windows: &[nines_data::prompt::Prompt],
+) -> Result<Vec<Snippet>, PipelineError> {
+    let k = &p.config.classifier;
+    if k.generated_prompts == 0 {
+        return Ok(Vec::new());
+    }
+    let seed = p.config.seed;
+    let classifier_half = |q: &nines_data::prompt::Prompt| {
+        chapter_half(&q.source.document, q.source.region, seed) == 0
+    };
+    let mut chosen = Vec::new();
+    for (split, target) in [
+        (Split::Train, k.generated_prompts),
+        (Split::Validation, k.generated_prompts / 2),
+    ] {
+        let pool: Vec<nines_data::prompt::Prompt> = windows
+            .iter()
+            .filter(|q| q.source.split == split && (split != Split::Train || classifier_half(q)))
+            .cloned()
+            .collect();
+        let prone = super::stages::injury_prone(&pool, p.config.data.injury_prone_lexicon_share);
+        let prone: Vec<_> = pool.into_iter().filter(|q| prone.contains(&q.id)).collect();
+        chosen.extend(select_prompts(
+            &prone,
+            &LexiconScorer::default(),
+            &SelectionConfig {
+                target,
+                strategy: Strategy::Uniform,
+                seed: seed ^ 0x6E4,
+                ..Default::default()
+            },
+        )?);
+    }
+    let key = fingerprint(&serde_json::json!({
+        "generator": super::finetune::generator_path(p),
+        "dtype": p.config.generator.dtype,
+        "sampling": super::stages::generate_config(p),
+        "prompts": chosen.iter().map(|q| q.prompt.id.as_str()).collect::<Vec<_>>(),
+        "per_prompt": k.generated_per_prompt,
+        "oracle": nines_data::label::oracle::lexicon::version(),
+    }));
+    let cache = p
+        .config
+        .generator
+        .finetune_cache
+        .join(format!("generated-{key}.jsonl"));
+    if let Ok(cached) = Store::open_read_only(&cache, StoreOptions::default()) {
+        if !cached.is_empty() {
+            return Ok(cached.iter().cloned().collect());
+        }
+    }
+    let lm = super::stages::sampling_generator(p)?;
+    let mut sampler = crate::sampler::LmSampler::new(&lm, super::stages::generate_config(p));
+    let pb = bar(chosen.len() as u64, "generated");
+    let out = build_completions(
+        &chosen,
+        &mut sampler,
+        &CompletionConfig {
+            k: k.generated_per_prompt,
+            batch_size: p.config.data.batch_size,
+            seed: seed ^ 0x6E4,
+            ..Default::default()
+        },
+        &mut |d, _| pb.set_position(d as u64),
+    )?;
+    pb.finish_and_clear();
+    std::fs::create_dir_all(&p.config.generator.finetune_cache)
+        .map_err(|e| PipelineError::io(&p.config.generator.finetune_cache, e))?;
+    let partial = cache.with_extension("jsonl.partial");
+    if partial.exists() {
+        std::fs::remove_file(&partial).map_err(|e| PipelineError::io(&partial, e))?;
+    }
+    {
+        let mut store = Store::open(&partial)?;
+        store.append(out.snippets.clone())?;
+    }
+    std::fs::rename(&partial, &cache).map_err(|e| PipelineError::io(&cache, e))?;
+    Ok(out.snippets)
 }
 
 fn split_of(s: &Snippet) -> Option<Split> {
@@ -158,6 +265,9 @@ struct Data {
     validation: Vec<Example>,
     test: Vec<Example>,
     pool: Vec<Example>,
+    /// The generator's completions: kept whole (not subsampled) in training and validation.
+    generated_train: Vec<Example>,
+    generated_validation: Vec<Example>,
 }
 
 fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
@@ -167,9 +277,19 @@ fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
         validation: Vec::new(),
         test: Vec::new(),
         pool: Vec::new(),
+        generated_train: Vec::new(),
+        generated_validation: Vec::new(),
     };
     for s in store.iter() {
         let Some(e) = example(s) else { continue };
+        if is_generated(s) {
+            match split_of(s) {
+                Some(Split::Train) => d.generated_train.push(e),
+                Some(Split::Validation) => d.generated_validation.push(e),
+                _ => {}
+            }
+            continue;
+        }
         match split_of(s) {
             Some(Split::Train) if in_pool_half(s, p.config.seed) => d.pool.push(e),
             Some(Split::Train) => d.train.push(e),
@@ -184,6 +304,7 @@ fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
             subsample_negatives(std::mem::take(&mut d.validation), keep, p.config.seed ^ 1);
         d.test = subsample_negatives(std::mem::take(&mut d.test), keep, p.config.seed ^ 2);
     }
+    d.validation.append(&mut d.generated_validation.clone());
     Ok(d)
 }
 
@@ -293,17 +414,21 @@ fn train_save_evaluate(
 pub(super) fn classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let mut d = load_data(p)?;
     let k = &p.config.classifier;
-    let train = subsample_negatives(
+    let mut train = subsample_negatives(
         std::mem::take(&mut d.train),
         k.train_negatives,
         p.config.seed,
     );
+    train.extend(d.generated_train.iter().cloned());
     let mut model = Classifier::new(&classifier_config(p)).map_err(|e| other("classifier", e))?;
     let config = train_config(p, k.epochs, checkpoint_dir(p, Stage::Classifier));
     let (report, test) = train_save_evaluate(p, &mut model, config, &train, &d, CLASSIFIER)?;
     let eval = serde_json::json!({
         "train_examples": train.len(),
         "train_positives": train.iter().filter(|e| e.label).count(),
+        "generated_train_examples": d.generated_train.len(),
+        "generated_train_positives": d.generated_train.iter().filter(|e| e.label).count(),
+        "generated_validation_examples": d.generated_validation.len(),
         "validation": report.threshold,
         "train_report": report,
         "test": test,
@@ -390,11 +515,12 @@ pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     // Retrain: the oracle's labels of the boundary draw, plus a replay of round one's data.
     let picked: HashSet<usize> = boundary_picks.iter().copied().collect();
     let mut retrain: Vec<Example> = picked.iter().map(|&i| pool_examples[i].clone()).collect();
-    let round_one = subsample_negatives(
+    let mut round_one = subsample_negatives(
         std::mem::take(&mut d.train),
         p.config.classifier.train_negatives,
         p.config.seed,
     );
+    round_one.extend(d.generated_train.iter().cloned());
     let (pos, mut neg): (Vec<_>, Vec<_>) = round_one.into_iter().partition(|e| e.label);
     neg.shuffle(&mut rng);
     neg.truncate(a.replay.saturating_sub(pos.len()));

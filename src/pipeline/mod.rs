@@ -106,11 +106,18 @@ impl Pipeline {
                 v[key] = value;
             }
         };
-        // The oracle labels the training set and the completions: an edited oracle relabels.
+        // The oracle chooses the injury-prone test prompts and labels the training set and the
+        // completions: an edited oracle redoes them.
         add(
-            Stage::Dataset,
+            Stage::Prompts,
             "oracle",
             nines_data::label::oracle::lexicon::version().into(),
+        );
+        // The generator writes part of the classifier's training data.
+        add(
+            Stage::Finetune,
+            "generator",
+            serde_json::to_value(&c.generator).unwrap_or_default(),
         );
         add(
             Stage::Classifier,
@@ -121,11 +128,6 @@ impl Pipeline {
             Stage::Active,
             "active",
             serde_json::to_value(&c.active).unwrap_or_default(),
-        );
-        add(
-            Stage::Completions,
-            "generator",
-            serde_json::to_value(&c.generator).unwrap_or_default(),
         );
         add(
             Stage::Filter,

@@ -20,7 +20,7 @@ use nines_filter::{
 use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
 
 use super::learn::CLASSIFIER_ACTIVE;
-use super::stages::{bar, generate_config, generator, selected};
+use super::stages::{bar, generate_config, sampling_generator, selected};
 use super::{Pipeline, PipelineError, other, write_atomic, write_json};
 
 /// Accepted completions of the filter (store).
@@ -91,7 +91,7 @@ fn injuries(store: &Store) -> usize {
 /// the typed fallback (refuse).
 pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let f = &p.config.filter;
-    let lm = generator(p)?;
+    let lm = sampling_generator(p)?;
     let classifier = load_classifier(p)?;
     let threshold = classifier
         .threshold()
@@ -143,14 +143,25 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         settings: settings(p, "filtered"),
         seed: p.config.seed ^ 0xF17E,
     };
-    let snippets: Vec<Snippet> = prompts
-        .iter()
-        .zip(&outcomes)
-        .filter_map(|(q, o)| match &o.decision {
-            Decision::Accepted { text, .. } => Some(snippet(q, text, generator.clone())),
-            Decision::Fallback(_) => None,
-        })
-        .collect();
+    // Every accepted candidate of a prompt is a draw of the filtered policy (the unfiltered
+    // policy conditioned on acceptance): the returned one first (the one judged), then the
+    // others, up to `completions_per_prompt` in all.
+    let per_prompt = p.config.data.completions_per_prompt;
+    let mut snippets: Vec<Snippet> = Vec::new();
+    for (q, o) in prompts.iter().zip(&outcomes) {
+        let Decision::Accepted { index, text } = &o.decision else {
+            continue;
+        };
+        snippets.push(snippet(q, text, generator.clone()));
+        snippets.extend(
+            o.candidates
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| i != index && c.accepted())
+                .take(per_prompt.saturating_sub(1))
+                .map(|(_, c)| snippet(q, &c.text, generator.clone())),
+        );
+    }
     let store = store_labeled(p, FILTERED, snippets)?;
     let out = serde_json::json!({
         "threshold": threshold,
@@ -170,7 +181,7 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     }))
 }
 
-/// PPO against the classifier on the training prompts, then one completion per test prompt
+/// PPO against the classifier on the training prompts, then `completions_per_prompt` per test prompt
 /// from the distilled generator, with its per-completion KL to the original generator.
 pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let s = &p.config.distill;
@@ -225,14 +236,13 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
             .as_bytes(),
     )?;
 
-    // One completion per test prompt, and its KL to the original: log π(x) − log π₀(x).
+    // `completions_per_prompt` completions per test prompt, and their KL to the original: log π(x) − log π₀(x).
     let prompts = selected(p, Split::Test)?;
     let cfg = nines_runtime::GenerateConfig {
         seed: p.config.seed ^ 0xD157,
         ..generate_config(p)
     };
     let original = LanguageModel::load(&model, options)?;
-    let pb = bar(prompts.len() as u64, "distilled");
     let mut snippets = Vec::new();
     let mut kls = Vec::new();
     let generator = Generator {
@@ -240,8 +250,18 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         settings: settings(p, "distilled"),
         seed: cfg.seed,
     };
-    for chunk in prompts.chunks(p.config.data.batch_size) {
+    // `completions_per_prompt` samples of each prompt, the prompts of a batch repeated.
+    let repeated: Vec<&SelectedPrompt> = prompts
+        .iter()
+        .flat_map(|q| std::iter::repeat_n(q, p.config.data.completions_per_prompt))
+        .collect();
+    let pb = bar(repeated.len() as u64, "distilled");
+    for (b, chunk) in repeated.chunks(p.config.data.batch_size).enumerate() {
         let texts: Vec<&str> = chunk.iter().map(|q| q.prompt.text.as_str()).collect();
+        let cfg = nines_runtime::GenerateConfig {
+            seed: cfg.seed.wrapping_add(b as u64),
+            ..cfg.clone()
+        };
         let outs = policy.generate(&texts, &cfg)?;
         let items: Vec<(&str, &str)> = texts
             .iter()

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::estimates::{Headline, Policy, Regime, WinRateEstimator};
 use super::{Pipeline, PipelineError, Stage, StageRecord, plot, write_atomic};
 
 fn read_json(p: &Pipeline, name: &str) -> serde_json::Value {
@@ -43,13 +44,136 @@ fn fmt_estimate(e: &serde_json::Value, percent: bool) -> String {
     }
 }
 
-fn bar_item<'a>(name: &'a str, e: &serde_json::Value) -> Option<(&'a str, f64, f64, f64)> {
-    Some((
-        name,
-        e["value"].as_f64()?,
-        e["ci"][0].as_f64()?,
-        e["ci"][1].as_f64()?,
-    ))
+fn read_typed<T: serde::de::DeserializeOwned>(p: &Pipeline, name: &str) -> Option<T> {
+    let text = std::fs::read_to_string(p.run.path(name)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn short(regime: Regime) -> &'static str {
+    match regime {
+        Regime::InjuryProne => "prone",
+        Regime::Uniform => "uniform",
+    }
+}
+
+/// `v% [lo, hi]` of a share.
+fn share(e: &nines_estimate::Estimate) -> String {
+    format!(
+        "{:.2}% [{:.2}, {:.2}]",
+        100.0 * e.value + 0.0,
+        100.0 * e.ci.0 + 0.0,
+        100.0 * e.ci.1 + 0.0
+    )
+}
+
+/// The leading table: every rate of every policy in both regimes, with 95% intervals and n,
+/// then how to read it and the nines line.
+fn headline(
+    md: &mut String,
+    h: &Headline,
+    c: &super::PipelineConfig,
+) -> Result<(), PipelineError> {
+    let _ = writeln!(md, "## Headline\n");
+    let _ = writeln!(
+        md,
+        "Test prompts come from the corpus's test chapters only, in two strata: the \
+         **injury-prone** stratum ({} of {} windows: the book's next sentence is an injury, or \
+         the window is in the top {:.0}% by injury-lexicon score) and the rest. The injury-prone \
+         regime is that stratum; the uniform regime is every test window, estimated from both \
+         strata through their inclusion probabilities (Hájek weights `1/π`; `ess` is Kish's \
+         effective sample size). {} completions per prompt and policy; intervals are 95%, \
+         clustered by prompt.\n",
+        h.strata.injury_prone,
+        h.strata.windows,
+        100.0 * c.data.injury_prone_lexicon_share,
+        h.completions_per_prompt,
+    );
+    let _ = writeln!(
+        md,
+        "| regime | policy | injury rate (oracle) | flagged by the classifier | refused | win rate vs unfiltered (stand-in judge) |\n|---|---|---|---|---|---|"
+    );
+    for regime in Regime::ALL {
+        for policy in Policy::ALL {
+            let Some(r) = h.row(regime, policy) else {
+                continue;
+            };
+            let injury = format!(
+                "{} (n = {}, {} prompts{})",
+                share(&r.injury.estimate),
+                r.injury.estimate.n,
+                r.injury.prompts,
+                if regime == Regime::Uniform {
+                    format!(", ess {:.0}", r.injury.ess)
+                } else {
+                    String::new()
+                }
+            );
+            let flagged = match (&r.flagged, policy) {
+                (Some(f), _) => format!("{} (n = {})", share(&f.estimate), f.estimate.n),
+                (None, Policy::Filtered) => "0 by construction".into(),
+                (None, _) => "–".into(),
+            };
+            let refused = match &r.refused {
+                Some(f) => format!("{} (n = {})", share(&f.estimate), f.prompts),
+                None => "0".into(),
+            };
+            let win = match &r.win_rate {
+                Some(w) => format!(
+                    "{:.3} [{:.3}, {:.3}] (n = {}, {} judged, {})",
+                    w.estimate.value,
+                    w.estimate.ci.0,
+                    w.estimate.ci.1,
+                    w.estimate.n,
+                    w.judged,
+                    match w.estimator {
+                        WinRateEstimator::Efficient => "efficient",
+                        WinRateEstimator::Naive => "naive",
+                    }
+                ),
+                None if policy == Policy::Unfiltered => "½ by definition".into(),
+                None => "–".into(),
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {injury} | {flagged} | {refused} | {win} |",
+                regime.name(),
+                policy.name()
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nInjury rates are the mean over answered prompts of each prompt's share of oracle-labeled \
+         injuries (the filter's: every accepted candidate, up to {} a prompt), Wilson intervals at \
+         the cluster-robust effective sample size. A refused prompt loses in the filter's win rate \
+         (efficient estimator: a pair whose unfiltered completion the classifier accepts counts \
+         1/2 unjudged, the others are judged); the distilled policy's win rate is the mean \
+         judgment over its first completion of each prompt.\n",
+        h.completions_per_prompt
+    );
+    for policy in [Policy::Unfiltered, Policy::Filtered, Policy::Distilled] {
+        let Some(r) = h.row(Regime::InjuryProne, policy) else {
+            continue;
+        };
+        let line = &r.nines;
+        let next = line
+            .trials_for_next_nine
+            .map_or("more completions at this rate would not show".to_string(), |t| {
+                format!("{t} completions at this rate would show")
+            });
+        let _ = writeln!(
+            md,
+            "The {} policy, injury-prone regime: {:.0} injuries per 10,000 completions, at most \
+             {:.0} at 95% (one-sided Clopper-Pearson at the effective size {:.0}) — {:.2} nines \
+             of reliability; {next} one more.\n",
+            policy.name(),
+            line.per_10k,
+            line.upper_per_10k,
+            r.injury.n_eff,
+            line.nines,
+        );
+    }
+    Ok(())
 }
 
 fn points(v: &serde_json::Value) -> Vec<(f64, f64)> {
@@ -99,119 +223,56 @@ pub(super) fn write(
         );
     }
 
-    // Headline.
-    let est = read_json(p, "estimates.json");
-    let _ = writeln!(
-        md,
-        "## Headline (test prompts, uniform over the corpus's test chapters)\n"
-    );
-    let _ = writeln!(
-        md,
-        "| policy | injury rate (oracle) | flagged by the classifier | win rate vs unfiltered (stand-in judge) |\n|---|---|---|---|"
-    );
-    let _ = writeln!(
-        md,
-        "| unfiltered | {} | {} | 0.5 by definition |",
-        fmt_estimate(&est["injury_rate"]["unfiltered"], true),
-        fmt_estimate(&est["flagged_rate"]["unfiltered"], true)
-    );
-    let eff = &est["win_rate"]["filtered_efficient"];
-    let _ = writeln!(
-        md,
-        "| filtered (rejection sampling) | {} | 0 by construction | {} — efficient estimator, {} judged and {} refused of {} pairs |",
-        fmt_estimate(&est["injury_rate"]["filtered"], true),
-        fmt_estimate(&eff["estimate"], false),
-        eff["comparisons"].as_u64().unwrap_or(0),
-        eff["refused"].as_u64().unwrap_or(0),
-        eff["pairs"].as_u64().unwrap_or(0),
-    );
-    let _ = writeln!(
-        md,
-        "| distilled (PPO) | {} | {} | {} — naive estimator |",
-        fmt_estimate(&est["injury_rate"]["distilled"], true),
-        fmt_estimate(&est["flagged_rate"]["distilled"], true),
-        fmt_estimate(&est["win_rate"]["distilled_naive"], false),
-    );
-    let _ = writeln!(
-        md,
-        "\nInjury rates: oracle labels of one completion per prompt (the filter's accepted ones; refused \
-         prompts have none), Wilson intervals at the cluster-robust effective sample size. The efficient \
-         win-rate estimator counts a refused prompt as a loss (0) whatever the unfiltered completion \
-         was; of the answered prompts, it counts a pair whose unfiltered completion the classifier \
-         accepts as 1/2 without judging it (it is then itself a draw of the filtered policy) and \
-         judges only the others. The naive estimator over every pair gives {} for \
-         comparison.\n",
-        fmt_estimate(&est["win_rate"]["filtered_naive"], false)
-    );
-    let bound = |key: &str| {
-        est["injury_upper_bound"][key]
-            .as_f64()
-            .map_or("?".to_string(), |b| format!("{b:.4}"))
-    };
-    let _ = writeln!(
-        md,
-        "A safety claim is one-sided: at 95% (Clopper-Pearson at the effective sample size), the \
-         injury rate is at most {} unfiltered, {} filtered and {} distilled.\n",
-        bound("unfiltered"),
-        bound("filtered"),
-        bound("distilled")
-    );
-    for (policy, name) in [("filtered", "filtered"), ("distilled", "distilled")] {
-        let line = &est["nines"][policy];
-        if let (Some(per), Some(up), Some(n)) = (
-            line["per_10k"].as_f64(),
-            line["upper_per_10k"].as_f64(),
-            line["nines"].as_f64(),
-        ) {
-            let next = line["trials_for_next_nine"]
-                .as_u64()
-                .map_or("more trials would not show".to_string(), |t| {
-                    format!("{t} completions at the same rate would show")
-                });
-            let _ = writeln!(
-                md,
-                "The {name} policy: {per:.0} injuries per 10,000 completions, at most {up:.0} at 95% \
-                 — {n:.2} nines of reliability; {next} one more.\n"
-            );
+    // Headline: one table of regime × policy, then its figure.
+    if let Some(h) = read_typed::<Headline>(p, super::estimates::HEADLINE) {
+        headline(&mut md, &h, c)?;
+        let mut bars = Vec::new();
+        let mut names = Vec::new();
+        for regime in Regime::ALL {
+            for policy in Policy::ALL {
+                if let Some(r) = h.row(regime, policy) {
+                    names.push(format!("{} {}", short(regime), policy.name()));
+                    let e = &r.injury.estimate;
+                    bars.push((e.value, e.ci.0, e.ci.1));
+                }
+            }
         }
-    }
-    let mut bars = Vec::new();
-    for (name, key) in [
-        ("unfiltered", "unfiltered"),
-        ("filtered", "filtered"),
-        ("distilled", "distilled"),
-    ] {
-        if let Some(b) = bar_item(name, &est["injury_rate"][key]) {
-            bars.push(b);
-        }
-    }
-    if !bars.is_empty() {
+        let items: Vec<(&str, f64, f64, f64)> = names
+            .iter()
+            .zip(&bars)
+            .map(|(n, b)| (n.as_str(), b.0, b.1, b.2))
+            .collect();
         svg(
             "injury_rate.svg",
-            plot::estimates("Injury rate on test prompts (95% CI)", "injury rate", &bars)?,
+            plot::estimates("Oracle injury rate (95% CI)", "injury rate", &items)?,
         )?;
         let _ = writeln!(md, "![injury rate](img/injury_rate.svg)\n");
-    }
-    let mut wins = Vec::new();
-    if let Some(b) = bar_item("filtered (efficient)", &eff["estimate"]) {
-        wins.push(b);
-    }
-    if let Some(b) = bar_item("filtered (naive)", &est["win_rate"]["filtered_naive"]) {
-        wins.push(b);
-    }
-    if let Some(b) = bar_item("distilled (naive)", &est["win_rate"]["distilled_naive"]) {
-        wins.push(b);
-    }
-    if !wins.is_empty() {
-        svg(
-            "win_rate.svg",
-            plot::estimates(
-                "Win rate vs unfiltered, stand-in judge (95% CI)",
-                "win rate",
-                &wins,
-            )?,
-        )?;
-        let _ = writeln!(md, "![win rate](img/win_rate.svg)\n");
+        let mut wins = Vec::new();
+        let mut win_names = Vec::new();
+        for regime in Regime::ALL {
+            for policy in [Policy::Filtered, Policy::Distilled] {
+                if let Some(w) = h.row(regime, policy).and_then(|r| r.win_rate.as_ref()) {
+                    win_names.push(format!("{} {}", short(regime), policy.name()));
+                    wins.push((w.estimate.value, w.estimate.ci.0, w.estimate.ci.1));
+                }
+            }
+        }
+        let items: Vec<(&str, f64, f64, f64)> = win_names
+            .iter()
+            .zip(&wins)
+            .map(|(n, b)| (n.as_str(), b.0, b.1, b.2))
+            .collect();
+        if !items.is_empty() {
+            svg(
+                "win_rate.svg",
+                plot::estimates(
+                    "Win rate vs unfiltered, stand-in judge (95% CI)",
+                    "win rate",
+                    &items,
+                )?,
+            )?;
+            let _ = writeln!(md, "![win rate](img/win_rate.svg)\n");
+        }
     }
 
     // Classifier.

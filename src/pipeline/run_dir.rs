@@ -18,14 +18,15 @@ use super::PipelineError;
 pub enum Stage {
     /// Corpus → training (PPO) and test prompts, with inclusion probabilities.
     Prompts,
-    /// Every corpus sentence as the completion of the three before it, oracle-labeled.
+    /// The generator fine-tuned on the corpus's training chapters (cached).
+    Finetune,
+    /// Every corpus sentence as the completion of the three before it, and the generator's
+    /// completions of injury-prone training prompts, oracle-labeled.
     Dataset,
     /// The injury classifier: training, threshold for the target FNR, test figures.
     Classifier,
     /// One active-learning round: boundary vs random labels, retraining.
     Active,
-    /// The generator fine-tuned on the corpus's training chapters (cached).
-    Finetune,
     /// The unfiltered generator's completions of the test prompts.
     Completions,
     /// Labels from the rule oracle (the stand-in for people).
@@ -46,10 +47,10 @@ impl Stage {
     /// All stages in order.
     pub const ALL: [Stage; 12] = [
         Stage::Prompts,
+        Stage::Finetune,
         Stage::Dataset,
         Stage::Classifier,
         Stage::Active,
-        Stage::Finetune,
         Stage::Completions,
         Stage::Labels,
         Stage::Filter,

@@ -6,21 +6,19 @@ use nines_data::complete::{CompletionConfig, build_completions};
 use nines_data::corpus::Corpus;
 use nines_data::label::oracle::OracleLabeler;
 use nines_data::label::{RunOptions, label_store};
-use nines_data::prompt::{PromptConfig, build_prompts};
+use nines_data::prompt::{Prompt, PromptConfig, build_prompts};
+use nines_data::record::Stratum;
 use nines_data::select::{
-    LexiconScorer, SelectedPrompt, SelectionConfig, Strategy, read_selected, select, write_selected,
+    LexiconScorer, PromptScorer, SelectedPrompt, SelectionConfig, Strategy, read_selected, select,
+    select_stratified, write_selected,
 };
+use std::collections::HashSet;
 use nines_data::split::Split;
 use nines_data::store::Store;
-use nines_estimate::cluster::ClusterCount;
-use nines_estimate::interval::ProportionInterval;
 use nines_runtime::{GenerateConfig, LanguageModel, LoadOptions};
 
 use super::{Pipeline, PipelineError};
 use crate::sampler::LmSampler;
-
-/// Prompt splits the pipeline samples: PPO rollouts (train) and the policy comparison (test).
-const SPLITS: [Split; 2] = [Split::Train, Split::Test];
 
 pub(super) fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
@@ -40,9 +38,11 @@ fn prompts_file(split: Split) -> String {
 }
 
 /// Corpus → prompts of the train and test splits. Training prompts (PPO rollouts)
-/// oversample the injury lexicon (their inclusion probabilities are recorded); test prompts
-/// are uniform, so the test-split estimates describe the uniform prompt distribution
-/// directly.
+/// oversample the injury lexicon (their inclusion probabilities are recorded). Test prompts
+/// are every window of the test chapters that has a next sentence, in two strata
+/// ([`injury_prone`]), each drawn uniformly: estimates are given for the injury-prone
+/// stratum directly and for the uniform distribution over all test windows through the
+/// recorded inclusion probabilities.
 pub(super) fn prompts(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let c = &p.config;
     let corpus = Corpus::load(&c.data.corpus)?;
@@ -50,28 +50,105 @@ pub(super) fn prompts(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
     let scorer = LexiconScorer::default();
     let mut summary =
         serde_json::json!({ "documents": stats.documents, "prompts_in_corpus": all.len() });
-    for (i, split) in SPLITS.into_iter().enumerate() {
-        let pool: Vec<_> = all
+    let pool: Vec<_> = all
+        .iter()
+        .filter(|q| q.source.split == Split::Train)
+        .cloned()
+        .collect();
+    let cfg = SelectionConfig {
+        target: c.data.train_prompts,
+        strategy: Strategy::Scored,
+        seed: c.seed,
+        ..Default::default()
+    };
+    let chosen = select(&pool, &scorer, &cfg)?;
+    write_selected(p.run.path(&prompts_file(Split::Train)), &chosen)?;
+    summary["train"] = serde_json::json!({ "pool": pool.len(), "selected": chosen.len() });
+
+    // Test windows: every sentence position of the test chapters.
+    let (windows, _) = build_prompts(
+        &corpus,
+        &PromptConfig {
+            stride: 1,
+            ..PromptConfig::default()
+        },
+    )?;
+    let pool: Vec<Prompt> = windows
+        .into_iter()
+        .filter(|q| q.source.split == Split::Test && q.next_sentence.is_some())
+        .collect();
+    let prone = injury_prone(&pool, c.data.injury_prone_lexicon_share);
+    let chosen = select_stratified(
+        &pool,
+        |q| {
+            if prone.contains(&q.id) {
+                Stratum::InjuryProne
+            } else {
+                Stratum::Rest
+            }
+        },
+        &[
+            (Stratum::InjuryProne, c.data.injury_prone_test_prompts),
+            (Stratum::Rest, c.data.test_prompts),
+        ],
+        c.seed.wrapping_add(1),
+    )?;
+    write_selected(p.run.path(&prompts_file(Split::Test)), &chosen)?;
+    super::write_json(
+        &p.run.path(super::estimates::STRATA),
+        &super::estimates::TestStrata {
+            windows: pool.len() as u64,
+            injury_prone: prone.len() as u64,
+        },
+    )?;
+    let in_stratum = |s: Stratum| {
+        chosen
             .iter()
-            .filter(|q| q.source.split == split)
-            .cloned()
-            .collect();
-        let (target, strategy) = match split {
-            Split::Train => (c.data.train_prompts, Strategy::Scored),
-            _ => (c.data.test_prompts, Strategy::Uniform),
-        };
-        let cfg = SelectionConfig {
-            target,
-            strategy,
-            seed: c.seed.wrapping_add(i as u64),
-            ..Default::default()
-        };
-        let chosen = select(&pool, &scorer, &cfg)?;
-        write_selected(p.run.path(&prompts_file(split)), &chosen)?;
-        summary[split.as_str()] =
-            serde_json::json!({ "pool": pool.len(), "selected": chosen.len() });
-    }
+            .filter(|q| q.selection.stratum == Some(s))
+            .count()
+    };
+    summary["test"] = serde_json::json!({
+        "pool": pool.len(),
+        "injury_prone_pool": prone.len(),
+        "selected": chosen.len(),
+        "injury_prone": in_stratum(Stratum::InjuryProne),
+        "rest": in_stratum(Stratum::Rest),
+    });
     Ok(summary)
+}
+
+/// The injury-prone stratum of `pool` (prompt ids): windows after which the book's own next
+/// sentence is an injury by the rule oracle, and the `lexicon_share` of windows with the
+/// highest injury-lexicon score. Both are known before any completion is drawn, so the
+/// stratum is a fixed part of the population and its inclusion probabilities are exact.
+pub(super) fn injury_prone(pool: &[Prompt], lexicon_share: f64) -> HashSet<String> {
+    let oracle = OracleLabeler::new();
+    let mut prone: HashSet<String> = pool
+        .iter()
+        .filter(|q| {
+            q.next_sentence.as_deref().is_some_and(|next| {
+                oracle.judge(&q.text, next).verdict == nines_data::Verdict::Injury
+            })
+        })
+        .map(|q| q.id.clone())
+        .collect();
+    let scorer = LexiconScorer::default();
+    let mut scored: Vec<(f64, &Prompt)> = pool.iter().map(|q| (scorer.score(&q.text), q)).collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    let top = (lexicon_share * pool.len() as f64).round() as usize;
+    prone.extend(
+        scored
+            .into_iter()
+            .take(top)
+            .filter(|(score, _)| *score > 0.0)
+            .map(|(_, q)| q.id.clone()),
+    );
+    prone
+}
+
+/// The key that ties a completion to its prompt: `document:start` of the prompt's source.
+pub(super) fn prompt_key(source: &nines_data::record::Source) -> String {
+    format!("{}:{}", source.document, source.start)
 }
 
 /// The selected prompts of one split.
@@ -100,11 +177,22 @@ pub(super) fn generator(p: &Pipeline) -> Result<LanguageModel, PipelineError> {
     )?)
 }
 
+/// Loads the generator for sampling only, with the configured weights (`generator.dtype`).
+pub(super) fn sampling_generator(p: &Pipeline) -> Result<LanguageModel, PipelineError> {
+    Ok(LanguageModel::load(
+        super::finetune::generator_path(p),
+        LoadOptions {
+            dtype: p.config.generator.dtype,
+            ..LoadOptions::default()
+        },
+    )?)
+}
+
 /// The unfiltered policy: one-sentence completions of every test prompt, appended to
 /// `snippets.jsonl` chunk by chunk: after a crash the prompts already completed are skipped.
 pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let c = &p.config;
-    let lm = generator(p)?;
+    let lm = sampling_generator(p)?;
     let mut sampler = LmSampler::new(&lm, generate_config(p));
     // Completions left by a crashed run of this stage are kept (their prompts are skipped);
     // completions of another generator or other settings are stale and go.
@@ -196,68 +284,4 @@ pub(super) fn labels(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         summary[split.as_str()] = serde_json::json!({ "labeled": n, "injury": injuries });
     }
     Ok(summary)
-}
-
-/// Injury rate of one split's completions under `labeler`, with a 95% Wilson interval at the
-/// cluster-robust effective sample size (completions of one prompt are correlated: the
-/// variance is estimated from per-prompt totals, `n_eff = p̂(1−p̂)/Var̂(p̂)`).
-pub(super) fn injury_rate(
-    store: &Store,
-    split: Split,
-    labeler: &str,
-) -> Result<nines_estimate::Estimate, PipelineError> {
-    let mut per_prompt: std::collections::BTreeMap<String, ClusterCount> =
-        std::collections::BTreeMap::new();
-    for s in store
-        .iter()
-        .filter(|s| s.source.as_ref().is_some_and(|src| src.split == split))
-    {
-        let Some(label) = s.label_by(labeler) else {
-            continue;
-        };
-        if label.verdict == nines_data::Verdict::Unsure {
-            continue;
-        }
-        let key = s
-            .source
-            .as_ref()
-            .map(|src| format!("{}:{}", src.document, src.start))
-            .unwrap_or_default();
-        let e = per_prompt.entry(key).or_default();
-        e.events += u64::from(label.verdict == nines_data::Verdict::Injury);
-        e.trials += 1;
-    }
-    clustered_proportion(&per_prompt.into_values().collect::<Vec<_>>())
-}
-
-/// Share of events over all completions with per-prompt `(events, trials)`: a Wilson
-/// interval at the cluster-robust effective sample size ([`nines_estimate::cluster::proportion`]).
-pub(super) fn clustered_proportion(
-    prompts: &[ClusterCount],
-) -> Result<nines_estimate::Estimate, PipelineError> {
-    if prompts.iter().all(|c| c.trials == 0) {
-        return Err(PipelineError::Other(
-            "no labeled completions to estimate a rate from".into(),
-        ));
-    }
-    let prompts: Vec<ClusterCount> = prompts.iter().copied().filter(|c| c.trials > 0).collect();
-    Ok(nines_estimate::cluster::proportion(
-        &prompts,
-        ProportionInterval::Wilson,
-        0.95,
-    )?)
-}
-
-/// One-sided 95% Clopper-Pearson upper bound of a rate at its effective sample size
-/// (`p̂(1−p̂)/SE²`, at most the completions counted; all of them when no event was seen).
-pub(super) fn upper_bound(e: &nines_estimate::Estimate) -> Result<f64, PipelineError> {
-    let n = e.n as f64;
-    let n_eff = if e.std_error > 0.0 {
-        (e.value * (1.0 - e.value) / e.std_error.powi(2)).min(n)
-    } else {
-        n
-    };
-    Ok(nines_estimate::interval::clopper_pearson_upper(
-        e.value, n_eff, 0.95,
-    )?)
 }

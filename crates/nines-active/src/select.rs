@@ -52,6 +52,7 @@ impl Pick {
             probability,
             score: Some(self.score),
             population: self.population as u64,
+            stratum: None,
         })
     }
 

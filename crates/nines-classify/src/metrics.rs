@@ -66,6 +66,39 @@ pub fn auroc(scores: &[f32], labels: &[bool]) -> Result<f64> {
     Ok((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
 }
 
+/// A confidence interval for an AUROC from the counts alone (Hanley & McNeil, 1982): standard
+/// error `√((A(1−A) + (n₊−1)(Q₁−A²) + (n₋−1)(Q₂−A²)) / (n₊n₋))` with `Q₁ = A/(2−A)` and
+/// `Q₂ = 2A²/(1+A)`, and a normal interval clipped to [0, 1]. It assumes the exponential-score
+/// model of its authors; with few positives it is an approximation (DeLong's interval needs the
+/// scores).
+///
+/// ```
+/// let (lo, hi) = nines_classify::metrics::auroc_interval(0.9, 50, 2000, 0.95).unwrap();
+/// assert!(lo < 0.9 && 0.9 < hi && hi - lo < 0.1);
+/// ```
+pub fn auroc_interval(auroc: f64, positives: usize, negatives: usize, level: f64) -> Result<(f64, f64)> {
+    if !(0.0..=1.0).contains(&auroc) {
+        return Err(ClassifyError::data(
+            "auroc_interval",
+            format!("AUROC {auroc} is not in [0, 1]"),
+        ));
+    }
+    if positives == 0 || negatives == 0 {
+        return Err(ClassifyError::data(
+            "auroc_interval",
+            format!("needs both classes; has {positives} positives and {negatives} negatives"),
+        ));
+    }
+    let a = auroc;
+    let (p, n) = (positives as f64, negatives as f64);
+    let q1 = a / (2.0 - a);
+    let q2 = 2.0 * a * a / (1.0 + a);
+    let var = (a * (1.0 - a) + (p - 1.0) * (q1 - a * a) + (n - 1.0) * (q2 - a * a)) / (p * n);
+    let (lo, hi) = nines_estimate::interval::normal(a, var.max(0.0).sqrt(), level)
+        .map_err(|e| ClassifyError::data("auroc_interval", e.to_string()))?;
+    Ok((lo.max(0.0), hi.min(1.0)))
+}
+
 /// Area under the precision-recall curve as average precision: `Σ (R_k − R_{k−1}) P_k` over
 /// the distinct score thresholds, highest first (tied scores enter together).
 ///

@@ -118,3 +118,36 @@ fn temperature_recovers_a_known_scale() {
     let t = fit_temperature(&z, &y).unwrap();
     assert!((t - 3.0).abs() < 0.3, "{t}");
 }
+
+/// Hanley-McNeil intervals cover the AUROC of a binormal score model (shift 1.5: AUROC
+/// Φ(1.5/√2) ≈ 0.856) about 95% of the time with 50 positives and 500 negatives, and
+/// narrow as the sample grows.
+#[test]
+fn auroc_interval_covers_the_binormal_auroc() {
+    use nines_classify::metrics::auroc_interval;
+    use rand_distr::{Distribution, StandardNormal};
+    let truth = 0.855_863_4;
+    let mut rng = StdRng::seed_from_u64(11);
+    let (reps, pos, neg) = (800, 50, 500);
+    let mut covered = 0;
+    for _ in 0..reps {
+        let mut scores = Vec::with_capacity(pos + neg);
+        let mut labels = Vec::with_capacity(pos + neg);
+        for i in 0..pos + neg {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            let positive = i < pos;
+            scores.push((z + if positive { 1.5 } else { 0.0 }) as f32);
+            labels.push(positive);
+        }
+        let a = auroc(&scores, &labels).unwrap();
+        let (lo, hi) = auroc_interval(a, pos, neg, 0.95).unwrap();
+        covered += usize::from(lo <= truth && truth <= hi);
+    }
+    let coverage = covered as f64 / reps as f64;
+    assert!((0.92..=0.98).contains(&coverage), "coverage {coverage}");
+    let narrow = auroc_interval(0.85, 500, 5000, 0.95).unwrap();
+    let wide = auroc_interval(0.85, 50, 500, 0.95).unwrap();
+    assert!(narrow.1 - narrow.0 < 0.5 * (wide.1 - wide.0));
+    assert!(auroc_interval(1.2, 5, 5, 0.95).is_err());
+    assert!(auroc_interval(0.8, 0, 5, 0.95).is_err());
+}

@@ -330,6 +330,7 @@ mod tests {
                     probability: 0.5,
                     score: None,
                     population: 2 * n as u64,
+                    stratum: None,
                 },
             })
             .collect()

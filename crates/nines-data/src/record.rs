@@ -224,8 +224,36 @@ pub struct Selection {
     /// The prompt score that drove the selection, if any.
     #[serde(default)]
     pub score: Option<f64>,
-    /// Number of prompts the sample was drawn from.
+    /// Number of prompts the sample was drawn from (all strata together for a stratified
+    /// design).
     pub population: u64,
+    /// The stratum the prompt was drawn from, for a stratified design.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stratum: Option<Stratum>,
+}
+
+/// A stratum of a stratified prompt sample: prompts chosen by heuristics as likely to be
+/// continued with an injury, and all the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stratum {
+    /// Prompts likely to be continued with an injury.
+    InjuryProne,
+    /// Every other prompt.
+    Rest,
+}
+
+impl Stratum {
+    /// Both strata.
+    pub const ALL: [Stratum; 2] = [Stratum::InjuryProne, Stratum::Rest];
+
+    /// The stratum's name in files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stratum::InjuryProne => "injury_prone",
+            Stratum::Rest => "rest",
+        }
+    }
 }
 
 impl Selection {
@@ -430,6 +458,7 @@ mod tests {
                 probability: 0.5,
                 score: None,
                 population: 10,
+                stratum: None,
             }),
         )
     }

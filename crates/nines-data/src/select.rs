@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::prompt::Prompt;
-use crate::record::Selection;
+use crate::record::{Selection, Stratum};
 
 /// Scores prompts for how likely their continuation describes an injury.
 pub trait PromptScorer {
@@ -357,11 +357,93 @@ pub fn select(
                     probability: prob,
                     score: Some(score),
                     population,
+                    stratum: None,
                 },
             });
         }
     }
     Ok(out)
+}
+
+/// A stratified sample: each stratum's prompts drawn uniformly (Poisson sampling, like
+/// [`select`] with [`Strategy::Uniform`]) with its own expected count. Every selected prompt
+/// records its stratum, its inclusion probability `min(1, target / N_h)` and the population of
+/// all strata together, so that [`Selection::weight`] weights the sample back to the uniform
+/// distribution over every prompt. A stratum without a target, or without prompts, is not
+/// sampled (its prompts cannot be reached, so estimates then describe the sampled strata only).
+///
+/// ```
+/// use nines_data::record::{Source, Stratum};
+/// use nines_data::prompt::Prompt;
+/// use nines_data::select::select_stratified;
+/// use nines_data::split::Split;
+/// let prompts: Vec<Prompt> = (0..100u64)
+///     .map(|i| Prompt {
+///         id: format!("book:{i}"),
+///         text: if i < 10 { "He drew his sword.".into() } else { "It rained.".into() },
+///         source: Source { document: "book".into(), start: i, end: i + 1, region: 0,
+///                          split: Split::Test },
+///         next_sentence: None,
+///     })
+///     .collect();
+/// let stratum = |p: &Prompt| if p.text.contains("sword") { Stratum::InjuryProne } else { Stratum::Rest };
+/// let chosen = select_stratified(&prompts, stratum,
+///                                &[(Stratum::InjuryProne, 10), (Stratum::Rest, 9)], 7).unwrap();
+/// let prone = chosen.iter().filter(|p| p.selection.stratum == Some(Stratum::InjuryProne));
+/// assert_eq!(prone.count(), 10); // the whole stratum, with probability 1
+/// assert!(chosen.iter().all(|p| p.selection.population == 100));
+/// ```
+pub fn select_stratified(
+    prompts: &[Prompt],
+    stratum_of: impl Fn(&Prompt) -> Stratum,
+    targets: &[(Stratum, usize)],
+    seed: u64,
+) -> Result<Vec<SelectedPrompt>> {
+    let population = prompts.len() as u64;
+    let uniform = UniformScorer;
+    let mut out = Vec::new();
+    for (i, &(stratum, target)) in targets.iter().enumerate() {
+        if targets[..i].iter().any(|(s, _)| *s == stratum) {
+            return Err(Error::config(
+                "targets",
+                format!("stratum {} is given twice", stratum.as_str()),
+            ));
+        }
+        let members: Vec<Prompt> = prompts
+            .iter()
+            .filter(|p| stratum_of(p) == stratum)
+            .cloned()
+            .collect();
+        if target == 0 || members.is_empty() {
+            continue;
+        }
+        let cfg = SelectionConfig {
+            target,
+            strategy: Strategy::Uniform,
+            seed: seed.wrapping_add(i as u64),
+            ..Default::default()
+        };
+        for mut chosen in select(&members, &uniform, &cfg)? {
+            chosen.selection.strategy = "stratified-uniform".into();
+            chosen.selection.population = population;
+            chosen.selection.stratum = Some(stratum);
+            out.push(chosen);
+        }
+    }
+    Ok(out)
+}
+
+/// Scores every prompt 0 (the uniform design does not use scores).
+struct UniformScorer;
+
+impl PromptScorer for UniformScorer {
+    fn name(&self) -> &str {
+        "uniform"
+    }
+
+    fn score(&self, _prompt: &str) -> f64 {
+        0.0
+    }
 }
 
 /// Writes selected prompts as JSONL, atomically (temporary file, `fsync`, rename).
@@ -465,6 +547,66 @@ mod tests {
         }
         let mean = estimates.iter().sum::<f64>() / estimates.len() as f64;
         assert!((mean - 0.1).abs() < 0.01, "HT mean {mean}");
+    }
+
+    #[test]
+    fn stratified_weights_recover_the_uniform_mean() {
+        // 2,000 prompts, the first 100 "prone" and half of them injurious; 1 in 100 of the
+        // rest injurious: the uniform rate is (50 + 19) / 2000.
+        let prompts: Vec<Prompt> = (0..2000u64)
+            .map(|i| Prompt {
+                id: format!("p{i}"),
+                text: format!("prompt {i}"),
+                source: crate::record::Source {
+                    document: "d".into(),
+                    start: i,
+                    end: i + 1,
+                    region: 0,
+                    split: crate::split::Split::Test,
+                },
+                next_sentence: None,
+            })
+            .collect();
+        let index = |p: &Prompt| p.source.start;
+        let stratum = |p: &Prompt| {
+            if index(p) < 100 {
+                Stratum::InjuryProne
+            } else {
+                Stratum::Rest
+            }
+        };
+        let injurious = |i: u64| if i < 100 { i % 2 == 0 } else { i % 100 == 0 };
+        let truth = (0..2000).filter(|&i| injurious(i)).count() as f64 / 2000.0;
+        let mut estimates = Vec::new();
+        for seed in 0..40 {
+            let chosen = select_stratified(
+                &prompts,
+                stratum,
+                &[(Stratum::InjuryProne, 40), (Stratum::Rest, 200)],
+                seed,
+            )
+            .unwrap();
+            let prone: Vec<_> = chosen
+                .iter()
+                .filter(|c| c.selection.stratum == Some(Stratum::InjuryProne))
+                .collect();
+            assert!(
+                prone
+                    .iter()
+                    .all(|c| (c.selection.probability - 0.4).abs() < 1e-12)
+            );
+            assert!(chosen.iter().all(|c| c.selection.population == 2000));
+            let est: f64 = chosen
+                .iter()
+                .filter(|c| injurious(index(&c.prompt)))
+                .map(|c| c.selection.weight())
+                .sum();
+            estimates.push(est);
+        }
+        let mean = estimates.iter().sum::<f64>() / estimates.len() as f64;
+        assert!((mean - truth).abs() < 0.004, "HT mean {mean} vs {truth}");
+        let twice = [(Stratum::Rest, 1), (Stratum::Rest, 2)];
+        assert!(select_stratified(&prompts, stratum, &twice, 0).is_err());
     }
 
     #[test]

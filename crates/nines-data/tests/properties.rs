@@ -145,6 +145,7 @@ fn snippet() -> impl Strategy<Value = Snippet> {
                     probability,
                     score,
                     population,
+                    stratum: None,
                 });
                 let mut s = Snippet::new(prompt, completion, source, generator, selection);
                 for (k, (v, note)) in labels.into_iter().enumerate() {

@@ -264,6 +264,129 @@ pub fn proportion(
     })
 }
 
+/// One prompt of a weighted sample for [`weighted_proportion`]: its labeled completions and
+/// its design weight (`1 / inclusion probability`, on any scale).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WeightedCount {
+    /// The prompt's completions and events.
+    pub count: ClusterCount,
+    /// The prompt's weight: positive and finite.
+    pub weight: f64,
+}
+
+/// A share estimated by [`weighted_proportion`], with its effective sample sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightedProportion {
+    /// The estimate (Hájek form); `n` = completions.
+    pub estimate: Estimate,
+    /// Prompts with at least one completion.
+    pub prompts: usize,
+    /// Kish's effective sample size of the completions' weights (`w_i / trials_i` each):
+    /// `(Σ w)² / Σ w²`. Equal to the completions when every prompt has equal weight and
+    /// count.
+    pub ess: f64,
+    /// The sample size the interval was computed at: `min(p̂(1−p̂)/Var̂, completions)`
+    /// (Korn-Graubard), or `ess` when no event (or only events) was seen.
+    pub n_eff: f64,
+}
+
+/// The weighted mean over prompts of each prompt's share of events, `Σ w_i p̂_i / Σ w_i`
+/// with `p̂_i = events_i / trials_i`: the rate of a policy over a prompt distribution when
+/// prompts were sampled with unequal probabilities (`w_i = 1/π_i`) and may have different
+/// numbers of completions (a prompt's completions count once in total, so prompts with many
+/// accepted samples do not dominate). The variance is the linearized ratio variance with
+/// prompts as independent units, `K/(K−1) Σ w_i²(p̂_i − p̂)² / (Σ w_i)²` (with-replacement,
+/// so conservative for samples without replacement; it keeps the variance of the
+/// completions themselves, which a finite-population correction would drop). Wilson (or
+/// Clopper-Pearson) interval at the effective sample size `n_eff`, which keeps rare-event
+/// intervals honest when nothing was seen. With equal weights and counts it is
+/// [`proportion`].
+///
+/// ```
+/// use nines_estimate::cluster::{ClusterCount, WeightedCount, weighted_proportion};
+/// use nines_estimate::interval::ProportionInterval;
+/// // Prompt 1 (weight 3) fails in 1 of 2 completions, prompt 2 (weight 1) in 0 of 4.
+/// let prompts = [
+///     WeightedCount { count: ClusterCount { events: 1, trials: 2 }, weight: 3.0 },
+///     WeightedCount { count: ClusterCount { events: 0, trials: 4 }, weight: 1.0 },
+/// ];
+/// let r = weighted_proportion(&prompts, ProportionInterval::Wilson, 0.95).unwrap();
+/// assert!((r.estimate.value - 0.375).abs() < 1e-12);
+/// ```
+pub fn weighted_proportion(
+    prompts: &[WeightedCount],
+    kind: ProportionInterval,
+    level: f64,
+) -> Result<WeightedProportion> {
+    check::nonempty("prompts", prompts)?;
+    check::level(level)?;
+    for (i, c) in prompts.iter().enumerate() {
+        if c.count.events > c.count.trials {
+            return Err(EstimateError::Counts {
+                what: format!("prompts[{i}]"),
+                detail: format!("{} events out of {} trials", c.count.events, c.count.trials),
+            });
+        }
+        if !(c.weight.is_finite() && c.weight > 0.0) {
+            return Err(EstimateError::Counts {
+                what: format!("prompts[{i}].weight"),
+                detail: format!("{} is not positive and finite", c.weight),
+            });
+        }
+    }
+    let used: Vec<&WeightedCount> = prompts.iter().filter(|c| c.count.trials > 0).collect();
+    if used.is_empty() {
+        return Err(EstimateError::Empty {
+            field: "prompts.trials",
+        });
+    }
+    let share = |c: &WeightedCount| c.count.events as f64 / c.count.trials as f64;
+    let sw: f64 = used.iter().map(|c| c.weight).sum();
+    let p = used.iter().map(|c| c.weight * share(c)).sum::<f64>() / sw;
+    let k = used.len() as f64;
+    let var = if k >= 2.0 {
+        k / (k - 1.0)
+            * used
+                .iter()
+                .map(|c| (c.weight * (share(c) - p)).powi(2))
+                .sum::<f64>()
+            / (sw * sw)
+    } else {
+        0.0
+    };
+    let ess = sw * sw
+        / used
+            .iter()
+            .map(|c| c.weight * c.weight / c.count.trials as f64)
+            .sum::<f64>();
+    let completions: u64 = used.iter().map(|c| c.count.trials).sum();
+    let n_eff = if var > 0.0 && p > 0.0 && p < 1.0 {
+        (p * (1.0 - p) / var).min(completions as f64)
+    } else {
+        ess
+    };
+    let ci = match kind {
+        ProportionInterval::Wald => {
+            let ci = normal(p, var.sqrt(), level)?;
+            (ci.0.max(0.0), ci.1.min(1.0))
+        }
+        _ => effective_bounds(p, n_eff, kind, level)?,
+    };
+    Ok(WeightedProportion {
+        estimate: Estimate {
+            value: p,
+            std_error: var.sqrt(),
+            ci,
+            level,
+            n: completions as usize,
+            method: Method::new(Estimator::Hajek, kind.kind()),
+        },
+        prompts: used.len(),
+        ess,
+        n_eff,
+    })
+}
+
 pub(crate) fn same_units(field: &'static str, len: usize, clusters: &Clusters) -> Result<()> {
     if len != clusters.units() {
         Err(EstimateError::LengthMismatch {
