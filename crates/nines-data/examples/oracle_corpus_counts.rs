@@ -13,7 +13,9 @@ use nines_data::record::Verdict;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = args.first().ok_or("usage: oracle_corpus_counts FILE [--flagged OUT]")?;
+    let path = args
+        .first()
+        .ok_or("usage: oracle_corpus_counts FILE [--flagged OUT]")?;
     let mut flagged = match args.iter().position(|a| a == "--flagged") {
         Some(i) => Some(std::fs::File::create(
             args.get(i + 1).ok_or("--flagged needs a file")?,
