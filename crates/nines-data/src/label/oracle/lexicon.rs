@@ -25,10 +25,11 @@ use crate::error::{Error, Result};
 pub const EMBEDDED: &str = include_str!("lexicon.toml");
 
 /// The rule code whose behaviour the version also covers.
-const RULE_CODE: [&str; 3] = [
+const RULE_CODE: [&str; 4] = [
     include_str!("mod.rs"),
     include_str!("tokens.rs"),
     include_str!("lexicon.rs"),
+    include_str!("patterns.rs"),
 ];
 
 /// How an injury cue word behaves.
@@ -56,6 +57,36 @@ pub enum CueKind {
     /// `blood` and kin: an injury when it flows from someone or is someone's; unsure when it is
     /// only seen (`a pool of blood`); nothing in idioms (`his blood ran cold`).
     Blood,
+}
+
+/// What a multi-word phrase (`[phrases]` in `lexicon.toml`) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhraseKind {
+    /// An injury or death (`breathed his last`, `a bullet in his chest`): the victim is the
+    /// being the phrase names, else its subject.
+    Injury,
+    /// An injury state (`a bullet in his chest`, `among the slain`): new unless the prompt
+    /// already describes an injury, like a condition word.
+    State,
+    /// Cue words inside it are figurative (`killed two birds`, `cut her to the quick`).
+    Idiom,
+}
+
+/// One element of a phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// Any of these words (`"lost|loses|lose"` in the file).
+    Words(Vec<&'static str>),
+    /// `$poss`: a possessive determiner or a being's possessive (`his`, `the man's`).
+    Poss,
+    /// `$part`: a body part.
+    Part,
+    /// `$being`: a being, with its determiners (`him`, `the old farmer`, `his brother`).
+    Being,
+    /// `$end`: the end of the clause (punctuation, `and`, `but`, the end of the sentence);
+    /// matches no word.
+    End,
 }
 
 macro_rules! lists {
@@ -141,6 +172,34 @@ lists! {
     FeelingVerbs => "feeling_verbs",
     /// Abbreviated titles whose full stop does not end a sentence.
     Titles => "titles",
+    /// Poisons and venoms (`arsenic`, `strychnine`, `venom`).
+    Poisons => "poisons",
+    /// Drugs that poison only in excess (`laudanum`).
+    Drugs => "drugs",
+    /// Verbs that give a poison (`dosed`, `gave`, `swallowed`).
+    Administer => "administer",
+    /// Verbs before `to death` that kill, besides the cues (`frozen`, `starved`).
+    ToDeathVerbs => "to_death_verbs",
+    /// Words saying food or drink was bad (`tainted`, `foul`).
+    Spoiled => "spoiled",
+    /// Eating and drinking verbs.
+    Ingestion => "ingestion",
+    /// Signs of sickness (`convulsions`, `vomiting`, `fever`).
+    Sickness => "sickness",
+    /// Words before `to death` that make it figurative (`bored to death`).
+    ToDeathIdioms => "to_death_idioms",
+    /// Words that squeeze a throat or neck (`squeezed`, `tightened`, `fingers`).
+    Constriction => "constriction",
+    /// Words of an embrace (`arms`, `kissed`): a neck in their sentence is not squeezed.
+    Embrace => "embrace",
+    /// Past participles that do not end in `-ed` or `-en` (`struck`, `shot`, `cut`).
+    Participles => "participles",
+    /// Person nouns made with a suffix (`fireman`, `ploughboy`): the suffixes.
+    PersonSuffixes => "person_suffixes",
+    /// Prefixes of hyphenated words that keep the cue after them (`half-drowned`).
+    CuePrefixes => "cue_prefixes",
+    /// Capitalized words that are never names (`Instead`, `However`).
+    NotNames => "not_names",
 }
 
 #[derive(Deserialize)]
@@ -149,6 +208,8 @@ struct File {
     cues: HashMap<CueKind, Vec<String>>,
     #[serde(default)]
     idioms_after: HashMap<String, Vec<Vec<String>>>,
+    #[serde(default)]
+    phrases: HashMap<PhraseKind, Vec<Vec<String>>>,
     lists: HashMap<String, toml::Value>,
 }
 
@@ -160,6 +221,7 @@ pub struct Lexicon {
     sets: Vec<HashSet<&'static str>>,
     blood_idioms_after: Vec<Vec<&'static str>>,
     idioms_after: HashMap<&'static str, Vec<Vec<&'static str>>>,
+    phrases: Vec<(PhraseKind, Vec<Slot>)>,
     listed: HashSet<&'static str>,
 }
 
@@ -232,6 +294,43 @@ impl Lexicon {
             }
             idioms_after.insert(cue, parsed);
         }
+        let mut phrases = Vec::new();
+        let mut phrase_kinds: Vec<_> = file.phrases.into_iter().collect();
+        phrase_kinds.sort_by_key(|(k, _)| format!("{k:?}"));
+        for (kind, list) in phrase_kinds {
+            let field = format!("phrases.{kind:?}");
+            let mut seen = HashSet::new();
+            for phrase in list {
+                if phrase.is_empty() || !seen.insert(phrase.clone()) {
+                    return Err(bad(&field, format!("{phrase:?} is empty or listed twice")));
+                }
+                let mut slots = Vec::with_capacity(phrase.len());
+                for element in &phrase {
+                    let slot = match element.as_str() {
+                        "$poss" => Slot::Poss,
+                        "$part" => Slot::Part,
+                        "$being" => Slot::Being,
+                        "$end" => Slot::End,
+                        e if e.starts_with('$') => {
+                            return Err(bad(&field, format!("{e:?} is no slot")));
+                        }
+                        e => {
+                            let mut alternatives = Vec::new();
+                            for w in e.split('|') {
+                                check_word(&field, w)?;
+                                alternatives.push(&*w.to_string().leak());
+                            }
+                            Slot::Words(alternatives)
+                        }
+                    };
+                    slots.push(slot);
+                }
+                if matches!(slots.first(), Some(Slot::End)) {
+                    return Err(bad(&field, format!("{phrase:?} must start with a word")));
+                }
+                phrases.push((kind, slots));
+            }
+        }
         let mut raw = file.lists;
         let idioms = raw
             .remove("blood_idioms_after")
@@ -280,6 +379,7 @@ impl Lexicon {
             sets,
             blood_idioms_after,
             idioms_after,
+            phrases,
             listed,
         })
     }
@@ -312,6 +412,11 @@ impl Lexicon {
     /// Phrases after the cue `cue` that make it figurative (`dead` `tired`, `dying` `to`).
     pub fn idioms_after(&self, cue: &str) -> &[Vec<&'static str>] {
         self.idioms_after.get(cue).map_or(&[], Vec::as_slice)
+    }
+
+    /// Multi-word phrases, in file order within each kind.
+    pub fn phrases(&self) -> &[(PhraseKind, Vec<Slot>)] {
+        &self.phrases
     }
 }
 
@@ -367,6 +472,11 @@ pub fn cue_kind(w: &str) -> Option<CueKind> {
 /// Phrases after the cue `cue` that make it figurative, from the embedded lexicon.
 pub fn idioms_after(cue: &str) -> &'static [Vec<&'static str>] {
     LEXICON.idioms_after(cue)
+}
+
+/// Multi-word phrases of the embedded lexicon.
+pub fn phrases() -> &'static [(PhraseKind, Vec<Slot>)] {
+    LEXICON.phrases()
 }
 
 /// Phrases after `blood` that make it figurative, from the embedded lexicon.
@@ -428,6 +538,10 @@ mod tests {
         let e = with("[idioms_after]\n", "[idioms_after]\nsailor = [[\"x\"]]\n");
         assert_eq!(e.field, "idioms_after.sailor");
         assert!(e.message.contains("not a cue"), "{e}");
+        let e = with("idiom = [\n", "idiom = [\n    [\"$victim\", \"x\"],\n");
+        assert_eq!(e.field, "phrases.Idiom");
+        let e = with("idiom = [\n", "idiom = [\n    [\"$end\", \"x\"],\n");
+        assert!(e.message.contains("start with a word"), "{e}");
     }
 
     #[test]

@@ -51,6 +51,12 @@
 //!    blood); a state marked new (`another wound`, `fresh blood`, `wounded again`) counts as
 //!    an event.
 //!
+//! Some injuries take more than one word (`patterns.rs`): phrases from the lexicon (`breathed
+//! his last`, `a bullet in his chest`; idiom phrases such as `wake the dead` keep their cue
+//! words from being judged), `frozen to death` (but `bored to death`), a poison or bad food
+//! with a sign of sickness, and a squeezed throat or neck. They are set aside by negation,
+//! avoidance and modals like a cue.
+//!
 //! The verdict of the completion is then, in order:
 //! - `injury` ([`Rule::Injury`]) if some cue is an injury event, or an injury state while the
 //!   prompt describes no injury (the completion newly implies one);
@@ -64,6 +70,7 @@
 //! - `no_injury` ([`Rule::NoCue`]) otherwise.
 
 pub mod lexicon;
+mod patterns;
 pub mod tokens;
 
 use std::fmt;
@@ -310,6 +317,10 @@ fn penetration(s: &Sentence) -> Option<Hit> {
         "pierced",
         "stabbed",
         "fired",
+        "ate",
+        "eaten",
+        "burned",
+        "burnt",
     ];
     const PREPS: &[&str] = &["into", "through", "between", "in"];
     const NOT_TARGETS: &[&str] = &["hair", "beard", "whiskers", "locks", "eyes", "eye", "face"];
@@ -354,13 +365,22 @@ fn find_hits(text: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     for s in tokens::sentences(text) {
         let before = hits.len();
+        let (phrase_hits, covered) = patterns::phrase_hits(&s);
+        hits.extend(phrase_hits);
+        hits.extend(patterns::to_death(&s));
+        hits.extend(patterns::poisoning(&s));
+        hits.extend(patterns::constriction(&s));
         for (i, t) in s.toks.iter().enumerate() {
-            if t.punct {
+            if t.punct || covered[i] {
                 continue;
             }
-            // "half-drowned", "new-scarred": the last part of a hyphenated word.
-            let kind = lexicon::cue_kind(&t.w)
-                .or_else(|| t.w.rsplit_once('-').and_then(|(_, w)| lexicon::cue_kind(w)));
+            // "half-drowned", "new-scarred": the last part of a hyphenated word after a prefix
+            // that keeps it ("awe-stricken", "sun-burnt" are adjectives of their own).
+            let kind = lexicon::cue_kind(&t.w).or_else(|| {
+                t.w.rsplit_once('-')
+                    .filter(|(prefix, _)| is_in(List::CuePrefixes, prefix))
+                    .and_then(|(_, w)| lexicon::cue_kind(w))
+            });
             if let Some(kind) = kind
                 && let Some(outcome) = eval_cue(&s, i, kind)
             {
@@ -424,12 +444,32 @@ fn classify(t: &Tok) -> Option<Victim> {
     if is_in(List::Abstract, w) {
         return Some(Victim::Abstract(w.into()));
     }
+    if is_person(w) {
+        return Some(Victim::Being(w.into()));
+    }
     None
+}
+
+/// A plural of a listed person or animal (`smugglers`, `wolves`), or a person noun made with a
+/// suffix (`fireman`, `ploughboy`, `housemaid`).
+fn is_person(w: &str) -> bool {
+    let being = |x: &str| is_in(List::People, x) || is_in(List::Animals, x);
+    let plural = w
+        .strip_suffix("es")
+        .is_some_and(|x| x.len() > 2 && being(x))
+        || w.strip_suffix('s').is_some_and(|x| x.len() > 2 && being(x));
+    plural
+        || (!lexicon::is_listed(w)
+            && w.chars().all(|c| c.is_alphabetic())
+            && lexicon::words(List::PersonSuffixes)
+                .iter()
+                .any(|suffix| w.len() >= suffix.len() + 3 && w.ends_with(suffix)))
 }
 
 fn is_known_word(w: &str) -> bool {
     lexicon::is_listed(w)
         || is_in(List::NumberWords, w)
+        || is_in(List::NotNames, w)
         || matches!(
             w,
             "it" | "and" | "but" | "or" | "then" | "when" | "while" | "there" | "here" | "which"
@@ -476,7 +516,16 @@ fn part_owner(s: &Sentence, part: usize) -> Victim {
             return Victim::Being(t.w.clone());
         }
         if t.w == "its" {
-            break;
+            // "knocked the dummy flat, breaking its arm": the nearest thing or being before.
+            return s.toks[..j]
+                .iter()
+                .rev()
+                .find_map(|x| match classify(x) {
+                    Some(v @ Victim::Thing(_)) => Some(v),
+                    Some(Victim::Being(b)) => Some(Victim::Being(b)),
+                    _ => None,
+                })
+                .unwrap_or(Victim::Unknown);
         }
         if let Some(Victim::Thing(w)) = classify(t) {
             // "the table leg"
@@ -600,6 +649,13 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
         if w == "it" {
             return (Victim::Unknown, Some(j));
         }
+        // "cut one of them down", "killed two of the men".
+        if (is_in(List::NumberWords, w) || matches!(w, "some" | "many" | "each" | "most"))
+            && word(s, j + 1) == Some("of")
+        {
+            j += 2;
+            continue;
+        }
         j += 1;
     }
     (Victim::Unknown, None)
@@ -641,7 +697,13 @@ fn left_subject(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
         }
         // An unknown word is the subject's head noun unless it is a coordinated verb
         // ("stumbled and was killed") or an adverb or filler.
-        let coordinated = s.toks.get(j + 1).is_some_and(|n| n.w == "and" || n.is(","));
+        // "dragged down and torn": a verb and its particle before "and".
+        let coordinated = s.toks.get(j + 1).is_some_and(|n| n.w == "and" || n.is(","))
+            || (s
+                .toks
+                .get(j + 1)
+                .is_some_and(|n| is_in(List::Prepositions, &n.w))
+                && s.toks.get(j + 2).is_some_and(|n| n.w == "and"));
         if !(t.cap || coordinated || is_adverb(w) || is_known_word(w)) {
             return (Victim::Unknown, Some(j));
         }
@@ -671,8 +733,12 @@ fn negated_noun(s: &Sentence, v: usize) -> Option<String> {
     None
 }
 
-/// Whether the cue at `i` is in the passive voice (or a participle describing its subject).
+/// Whether the cue at `i` is in the passive voice (or a participle describing its subject);
+/// an -ing form never is (`lay burning`).
 fn is_passive(s: &Sentence, i: usize) -> bool {
+    if s.toks[i].w.ends_with("ing") {
+        return false;
+    }
     let mut j = i;
     while j > 0 {
         j -= 1;
@@ -798,7 +864,11 @@ fn verb_group_modality(s: &Sentence, i: usize) -> Option<(Rule, String)> {
                 | "them"
                 | "me"
                 | "us"
-        ) && j + 1 < i
+        ) && (j + 1 < i
+            || j > 0
+                && (is_in(List::VerbFillers, &s.toks[j - 1].w)
+                    || is_in(List::Hypotheticals, &s.toks[j - 1].w)
+                    || is_in(List::Negators, &s.toks[j - 1].w)))
         {
             // "escaped being shot", "would he hurt": keep looking past one pronoun.
             continue;
@@ -967,11 +1037,41 @@ fn being_in_sentence(s: &Sentence, cue: usize) -> Option<String> {
     })
 }
 
-/// The first body part of a being named in the sentence (`his wrist`, `the boy's leg`).
+/// The first body part of a being named in the sentence before the cue (`his wrist`, `the
+/// boy's leg`).
 fn part_in_sentence(s: &Sentence, cue: usize) -> Option<String> {
-    s.toks.iter().enumerate().find_map(|(k, t)| {
-        let part = k != cue
+    // "his arm bent under him, broken.": a participle alone at the end describes the part
+    // named last.
+    let appended =
+        cue > 0 && s.toks[cue - 1].is(",") && s.toks.get(cue + 1).is_none_or(|t| t.punct);
+    let mut found = s.toks[..cue].iter().enumerate().filter_map(|(k, t)| {
+        // Only fillers between: "his legs badly burned", "his wrist, which was broken".
+        let between = &s.toks[k + 1..cue];
+        let close = appended
+            || between.iter().enumerate().all(|(n, b)| {
+                matches!(
+                    b.w.as_str(),
+                    "which"
+                        | "that"
+                        | "was"
+                        | "were"
+                        | "is"
+                        | "had"
+                        | "been"
+                        | "being"
+                        | "so"
+                        | "very"
+                        | "too"
+                ) || is_adverb(&b.w)
+                    || is_in(List::PhysicalQualifiers, &b.w)
+                    || (b.is(",")
+                        && between
+                            .get(n + 1)
+                            .is_some_and(|x| matches!(x.w.as_str(), "which" | "that")))
+            });
+        let part = close
             && is_in(List::BodyParts, &t.w)
+            && (!t.cap || t.first)
             && !s.toks[k.saturating_sub(3)..k]
                 .iter()
                 .any(|p| is_in(List::Materials, &p.w))
@@ -981,11 +1081,22 @@ fn part_in_sentence(s: &Sentence, cue: usize) -> Option<String> {
                 .take(4)
                 .any(|p| is_in(List::Possessives, &p.w) || p.w.ends_with("'s") || p.w == "the");
         part.then(|| t.w.clone())
-    })
+    });
+    if appended {
+        found.next_back()
+    } else {
+        found.next()
+    }
 }
 
 fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
-    let w = s.toks[i].w.as_str();
+    // "half-drowned" is judged as "drowned".
+    let full = s.toks[i].w.as_str();
+    let w = if lexicon::cue_kind(full).is_some() {
+        full
+    } else {
+        full.rsplit_once('-').map_or(full, |(_, last)| last)
+    };
     let prev = if i > 0 { word(s, i - 1) } else { None };
     // Nouns that look like verbs, and "wound" the past of "wind".
     let after_det = prev.is_some_and(|p| is_in(List::NounDeterminers, p));
@@ -1022,7 +1133,45 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             return None;
         }
         "bit" if word(s, i + 1) == Some("by") => return None, // "bit by bit"
+        // "frozen to death" is judged with its verb (patterns::to_death).
+        "death" | "deaths" if prev == Some("to") => return None,
+        // "the stove", "stove in his ribs".
+        "stove" if word(s, i + 1) != Some("in") => return None,
         _ => {}
+    }
+    // "a dead lull", "his skewered feather", "my burning arm" (with fever): a cue between a
+    // determiner and a noun is an adjective; of a thing or a feeling, no injury.
+    if !matches!(kind, CueKind::Noun | CueKind::Blood)
+        && (kind != CueKind::Condition || matches!(w, "dead" | "dying"))
+        && prev.is_some_and(|p| {
+            matches!(p, "a" | "an" | "the" | "with") || is_in(List::Possessives, p)
+        })
+        && s.toks.get(i + 1).is_some_and(|n| {
+            !n.punct
+                && (w.ends_with("ing") && is_in(List::BodyParts, &n.w)
+                    || !(is_in(List::Prepositions, &n.w)
+                        || is_in(List::Skippable, &n.w)
+                        || is_adverb(&n.w)
+                        || n.cap
+                        || matches!(classify(n), Some(Victim::Being(_) | Victim::Part(_)))))
+        })
+    {
+        return None;
+    }
+    // "succumbed to his conviction", "died to the world": a death to something abstract.
+    if kind == CueKind::Lethal
+        && word(s, i + 1) == Some("to")
+        && let (Victim::Abstract(a), _) = right_victim(s, i + 1)
+    {
+        return Some(Outcome::Set(Rule::Idiom, a));
+    }
+    // "it was poison", "it is murder": after a copula, a verb's base form is a noun.
+    if matches!(kind, CueKind::Violent | CueKind::Lethal | CueKind::BodyPart)
+        && prev.is_some_and(|p| matches!(p, "was" | "is" | "were" | "are" | "be" | "been"))
+        && !is_participle(w)
+        && !w.ends_with("ing")
+    {
+        return None;
     }
     // "dead tired", "dying to know", "choked back her tears", "killed time".
     if let Some(phrase) = lexicon::idioms_after(w).iter().find(|phrase| {
@@ -1038,8 +1187,11 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
     }
     // An attempt: "struck at him", "shot at the man".
     // ("killed at once", "shot at dawn" are not attempts.)
-    if matches!(kind, CueKind::Violent | CueKind::Lethal)
+    // A place after a passive is where, not an attempt: "was hanged at Newgate".
+    let place_after = is_passive(s, i) && s.toks.get(i + 2).is_some_and(|t| t.cap && !t.punct);
+    if matches!(kind, CueKind::Violent | CueKind::Lethal | CueKind::BodyPart)
         && word(s, i + 1) == Some("at")
+        && !place_after
         && !word(s, i + 2).is_some_and(|n| {
             matches!(
                 n,
@@ -1143,13 +1295,39 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
                 {
                     (v, k)
                 }
-                _ => left_subject(s, i),
+                _ => match left_subject(s, i) {
+                    // "he sank beneath the waves, choking": a participle after a comma
+                    // describes the sentence's subject, not the nearest noun.
+                    (Victim::Thing(_), Some(k))
+                        if s.toks[k..i].iter().any(|t| t.is(","))
+                            && let Some(b) = being_in_sentence(s, i) =>
+                    {
+                        (Victim::Being(b), None)
+                    }
+                    other => other,
+                },
             }
         }
         _ if passive => left_subject(s, i),
         _ => {
             let (v, k) = right_victim(s, i);
-            if v == Victim::Unknown && is_in(List::SubjectVictimVerbs, w) {
+            let before = i.checked_sub(1).map(|p| &s.toks[p]);
+            if v == Victim::Unknown
+                && k.is_none()
+                && is_participle(w)
+                && s.toks
+                    .get(i + 1)
+                    .is_none_or(|n| n.punct || is_in(List::Prepositions, &n.w) || is_adverb(&n.w))
+                && let Some(b) = before.filter(|t| {
+                    matches!(
+                        t.w.as_str(),
+                        "him" | "her" | "them" | "me" | "us" | "himself" | "herself" | "themselves"
+                    )
+                })
+            {
+                // "found him murdered", "left them wounded".
+                (Victim::Being(b.w.clone()), Some(i - 1))
+            } else if v == Victim::Unknown && k.is_none() && is_in(List::SubjectVictimVerbs, w) {
                 left_subject(s, i)
             } else if v == Victim::Unknown && matches!(w, "struck" | "hit") {
                 // "My head struck on a piece of iron": a body part that hits something.
@@ -1209,7 +1387,7 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             word(s, i + 1).unwrap_or_default().into(),
         ));
     }
-    if !passive && matches!(kind, CueKind::Violent) {
+    if !passive && matches!(kind, CueKind::Violent | CueKind::Lethal | CueKind::BodyPart) {
         let (subj, _) = left_subject(s, i);
         if let Victim::Abstract(a) = subj {
             return Some(Outcome::Set(Rule::Idiom, a));
@@ -1258,7 +1436,11 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
                     && word(s, i + 2).is_some_and(|n| matches!(n, "pieces" | "shreds" | "death"))
                     || word(s, i + 1) == Some("apart")
                     || word(s, i + 1) == Some("limb");
-                if !to_pieces {
+                // "torn by the wolves": broken by a being is an injury.
+                let by_being = passive
+                    && word(s, i + 1) == Some("by")
+                    && patterns::being_at(s, i + 2).is_some();
+                if !to_pieces && !by_being {
                     return Some(Outcome::Set(Rule::Idiom, b.clone()));
                 }
             }
@@ -1271,22 +1453,27 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         // ("landed on his wrist, which was broken").
         Victim::Unknown
             if (kind == CueKind::Condition
-                || kind == CueKind::Lethal && (passive || is_in(List::SubjectVictimVerbs, w)))
+                || kind == CueKind::Lethal
+                    && (passive
+                        || is_in(List::SubjectVictimVerbs, w) && vidx.is_none_or(|k| k <= i)))
+                && !thing_pronoun_subject(s, i, kind, vidx)
                 && let Some(b) = being_in_sentence(s, i) =>
         {
             b
         }
         // The same for a participle after the part: "his legs badly burned".
         Victim::Unknown
-            if (kind == CueKind::BodyPart
-                || kind == CueKind::Violent && (w.ends_with("ed") || w.ends_with("en")))
+            if matches!(kind, CueKind::BodyPart | CueKind::Violent)
+                && is_participle(w)
                 && !matches!(left_subject(s, i).0, Victim::Thing(_))
                 && let Some(p) = part_in_sentence(s, i) =>
         {
             p
         }
         Victim::Unknown => match kind {
-            // "injury" often means a wrong done to someone; a wound is a wound.
+            // "injury" often means a wrong done to someone; a wound is a wound; a death
+            // without an owner is no one's ("the fear of death").
+            CueKind::Noun if matches!(w, "death" | "deaths") => return None,
             CueKind::Noun if !matches!(w, "injury" | "injuries") => "someone".to_string(),
             CueKind::Noun | CueKind::Condition => {
                 return Some(with_modality(
@@ -1325,7 +1512,8 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             Outcome::Set(Rule::Ambiguous, "hurt".into()),
         ));
     }
-    let state = matches!(kind, CueKind::Noun | CueKind::Condition) && !marked_new(s, i);
+    let state = (matches!(kind, CueKind::Noun | CueKind::Condition) || attributive(s, i))
+        && !marked_new(s, i);
     Some(with_modality(
         s,
         i,
@@ -1334,6 +1522,38 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             state,
         },
     ))
+}
+
+/// "until it was scarred": a condition word (other than dying, bleeding, drowning) whose
+/// subject is `it`, `which`, `this` or `what` right before its verb group is a thing's
+/// condition; no being elsewhere in the sentence is its victim.
+fn thing_pronoun_subject(s: &Sentence, i: usize, kind: CueKind, vidx: Option<usize>) -> bool {
+    let w = s.toks[i].w.as_str();
+    kind == CueKind::Condition
+        && !is_in(List::SubjectVictimVerbs, w)
+        && vidx.is_some_and(|k| {
+            matches!(s.toks[k].w.as_str(), "it" | "which" | "this" | "what")
+                && s.toks[k + 1..i]
+                    .iter()
+                    .all(|t| is_in(List::VerbFillers, &t.w) || is_adverb(&t.w))
+        })
+}
+
+/// Whether the cue is a past participle: an `-ed` or `-en` form or a listed one (`struck`).
+fn is_participle(w: &str) -> bool {
+    w.ends_with("ed") || w.ends_with("en") || is_in(List::Participles, w)
+}
+
+/// A participle between a determiner and a body part describes a state, not an event: `the
+/// broken arm`, `his burnt hand`.
+fn attributive(s: &Sentence, i: usize) -> bool {
+    let w = s.toks[i].w.as_str();
+    is_participle(w)
+        && i > 0
+        && (is_in(List::Possessives, &s.toks[i - 1].w)
+            || matches!(s.toks[i - 1].w.as_str(), "the" | "a" | "its")
+            || s.toks[i - 1].poss)
+        && word(s, i + 1).is_some_and(|n| is_in(List::BodyParts, n))
 }
 
 /// Whether the victim found to the right is the noun right after an adjective-like cue

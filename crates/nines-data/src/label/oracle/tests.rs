@@ -329,7 +329,8 @@ fn no_cue_rule() {
         ("", "The clock struck twelve.", N, Rule::NoCue),
         // Near misses.
         ("", "The wound on his hand was deep.", I, Rule::Injury),
-        ("", "The horse kicked the groom.", N, Rule::NoCue),
+        ("", "The horse kicked the groom.", I, Rule::Injury),
+        ("", "The horse kicked the straw about.", N, Rule::NoCue),
         ("", "The horse kicked him.", I, Rule::Injury),
     ]);
 }
@@ -356,4 +357,353 @@ fn notes_name_the_rule_and_labeler_is_deterministic() {
     );
     assert!(a.same_judgment(&b));
     assert_eq!(a.labeler, "oracle");
+}
+
+#[test]
+fn death_phrases() {
+    check(&[
+        // Fires.
+        ("", "He breathed his last before dawn.", I, Rule::Injury),
+        ("", "Her brother lost his life at Badajoz.", I, Rule::Injury),
+        (
+            "",
+            "The boy had fallen in action off Cadiz.",
+            I,
+            Rule::Injury,
+        ),
+        ("", "She took the draught and never woke.", I, Rule::Injury),
+        (
+            "",
+            "He went under and did not come up again.",
+            I,
+            Rule::Injury,
+        ),
+        ("", "The old man passed away in the night.", I, Rule::Injury),
+        ("", "He met his death on the ice.", I, Rule::Injury),
+        // Near misses: the same words of time and things, negated or wished.
+        (
+            "",
+            "Four weeks passed away, and Jane heard nothing.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "She smiled at him as she passed away down the street.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "He would have lost his life but for the dog.",
+            N,
+            Rule::Hypothetical,
+        ),
+        ("", "He never woke his sister at night.", N, Rule::NoCue),
+    ]);
+}
+
+#[test]
+fn to_death() {
+    check(&[
+        // Fires.
+        (
+            "",
+            "They found him in the porch, frozen to death.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "The driver and fireman were crushed to death in the wreck.",
+            I,
+            Rule::Injury,
+        ),
+        ("", "The mob stoned the thief to death.", I, Rule::Injury),
+        (
+            "",
+            "The traitors were put to death at dawn.",
+            I,
+            Rule::Injury,
+        ),
+        // Near misses: feelings, and death without an owner.
+        (
+            "",
+            "Kitty swore she had been frightened to death.",
+            N,
+            Rule::Idiom,
+        ),
+        (
+            "",
+            "His questions bored the villagers to death.",
+            N,
+            Rule::Idiom,
+        ),
+        (
+            "",
+            "He spoke calmly of death and the grave.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "He was sentenced to death, and the town waited.",
+            N,
+            Rule::NoCue,
+        ),
+    ]);
+}
+
+#[test]
+fn injury_phrases_name_the_wound() {
+    check(&[
+        // Fires.
+        (
+            "",
+            "A trooper cut one of them down, laying his cheek open.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "He tumbled down the ladder with a bullet in his chest.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "The iron caught the boy and laid it open to the bone.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "He came down on the cobbles and put his shoulder out.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "The bull caught him on its horns and tossed him over the hedge.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "Her skirts caught fire before the nurse could reach her.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "He had knocked his brother senseless with a spade.",
+            I,
+            Rule::Injury,
+        ),
+        // Near misses.
+        ("", "He put his head out of the window.", N, Rule::NoCue),
+        (
+            "",
+            "The knife in his hand caught the light.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "The fire caught the dry thatch at once.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "She killed two birds with one stone and came home early.",
+            N,
+            Rule::Idiom,
+        ),
+        (
+            "",
+            "The Aged cried that the bang would wake the dead.",
+            N,
+            Rule::Idiom,
+        ),
+        (
+            "",
+            "Every line of the letter struck her to the heart.",
+            N,
+            Rule::Idiom,
+        ),
+    ]);
+}
+
+#[test]
+fn poisoning_needs_a_poison_and_a_sign() {
+    check(&[
+        // Fires.
+        (
+            "",
+            "It was full of arsenic, and he was taken with violent pains.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "The meat was tainted, and every man was sickened by it.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "She had been dosed with antimony for a month.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "They drank their fill, and by evening lay groaning by the road, sick with the foul water.",
+            I,
+            Rule::Injury,
+        ),
+        // Near misses.
+        (
+            "",
+            "He drank his laudanum as usual and slept till noon.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "There being nothing to eat, he teased his sick brother.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "She ate her dinner, though she was ill at ease.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "He said the cake was poison to a weak stomach.",
+            N,
+            Rule::NoCue,
+        ),
+    ]);
+}
+
+#[test]
+fn constriction_of_a_throat_or_neck() {
+    check(&[
+        // Fires.
+        (
+            "",
+            "He got his fingers about the watchman's throat and squeezed.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "The bolt was drawn, and the rope tightened about his neck.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "He got his forearm across the miller's throat and pressed hard.",
+            I,
+            Rule::Injury,
+        ),
+        // Near misses.
+        (
+            "",
+            "She flung her arms round his neck and held him tight.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "He was washing his hands and gargling his throat.",
+            N,
+            Rule::NoCue,
+        ),
+        (
+            "",
+            "The rope was put about his neck, but the pardon came.",
+            N,
+            Rule::NoCue,
+        ),
+    ]);
+}
+
+#[test]
+fn wider_victims_and_safer_grammar() {
+    check(&[
+        // Fires: person nouns by suffix and plural, objects of "one of", complements.
+        (
+            "",
+            "The fireman was scalded by the bursting pipe.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "The smugglers were shot down on the beach.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "The woman found him murdered in his bed.",
+            I,
+            Rule::Injury,
+        ),
+        (
+            "",
+            "The driver was dragged down and torn by the wolves.",
+            I,
+            Rule::Injury,
+        ),
+        ("", "He was hanged at Newgate on Monday.", I, Rule::Injury),
+        (
+            "",
+            "The boy was under the ice and half-drowned before they reached him.",
+            I,
+            Rule::Injury,
+        ),
+        // Near misses: adjectives, time, things, abstract subjects and fever.
+        (
+            "The boy had broken his arm.",
+            "He set the broken arm between two splints.",
+            N,
+            Rule::PromptOnly,
+        ),
+        ("", "There was a dead lull upon the sea.", N, Rule::NoCue),
+        (
+            "",
+            "The suspense was killing her, she declared.",
+            N,
+            Rule::Idiom,
+        ),
+        ("", "She was mortally offended by it.", N, Rule::Idiom),
+        (
+            "",
+            "The butcher cut a leg of mutton for him.",
+            N,
+            Rule::Object,
+        ),
+        (
+            "",
+            "The panic-stricken crowd swayed for a moment.",
+            N,
+            Rule::NoCue,
+        ),
+        ("", "I lay burning and tossing on my bed.", N, Rule::NoCue),
+        ("", "And I succumbed to his conviction.", N, Rule::Idiom),
+        (
+            "",
+            "It snapped at the heels of the smallest child.",
+            N,
+            Rule::Avoided,
+        ),
+    ]);
 }

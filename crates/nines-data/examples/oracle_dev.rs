@@ -2,14 +2,14 @@
 //! shares with 95% intervals.
 //!
 //! ```text
-//! cargo run --release --example oracle_dev -- [--split dev|test|all] [--misses]
+//! cargo run --release -p nines-data --example oracle_dev -- [--split dev|test|all] [--misses]
 //! ```
 
-use nines::data::Verdict;
-use nines::data::label::dev_set::{DevSplit, evaluate, read_dev_set};
-use nines::data::label::oracle::{OracleLabeler, lexicon};
+use nines_data::label::dev_set::{DevSplit, evaluate, read_dev_set};
+use nines_data::label::oracle::{OracleLabeler, lexicon};
+use nines_data::record::Verdict;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let split = match args
         .iter()
@@ -20,7 +20,10 @@ fn main() -> anyhow::Result<()> {
         Some(Some(s)) if s == "all" => None,
         _ => Some(DevSplit::Test),
     };
-    let items = read_dev_set("data/oracle_dev.jsonl")?;
+    let items = read_dev_set(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/oracle_dev.jsonl"
+    ))?;
     let items: Vec<_> = items
         .iter()
         .filter(|i| split.is_none_or(|s| i.split == s))
