@@ -70,8 +70,9 @@ pub struct GeneratorConfig {
     /// Fine-tuning steps on the corpus's training chapters before use (0: use `model` as
     /// is). Default 40.
     pub finetune_steps: usize,
-    /// Folder of the fine-tuned generators, shared by runs (keyed by model, texts and
-    /// settings, so each is trained once). Default `runs/cache`.
+    /// Folder shared by runs for what is slow to make and fully determined by its inputs: the
+    /// fine-tuned generators, the generated classifier data and the trained classifiers, each
+    /// keyed by what it depends on, so each is made once. Default `runs/cache`.
     pub finetune_cache: PathBuf,
     /// Weights of the generator where it only samples (the unfiltered policy's test
     /// completions, the filter's candidates, the classifier's generated training data): `Int8` (several times faster on the CPU, validation
@@ -141,13 +142,16 @@ pub struct ClassifierStageConfig {
     pub eval_negatives: usize,
     /// Positive oversampling factor. Default 4.
     pub oversample: f64,
-    /// Epochs. Default 1.
+    /// Epochs. Default 2.
     pub epochs: usize,
     /// Peak learning rate. Default 5e-5.
     pub learning_rate: f64,
     /// Longest pair in tokens. Default 128.
     pub max_len: usize,
-    /// False-negative rate aimed for on validation when choosing the threshold. Default 0.01.
+    /// False-negative rate aimed for on validation when choosing the threshold. Default 0.05:
+    /// with about 70 validation injuries, 0.01 lets none through, so the single hardest
+    /// validation injury (or a labeling error) sets the threshold for every prompt; the
+    /// filtered policy's own injury rate is measured by the oracle either way.
     pub target_fnr: f64,
     /// Injury-prone training prompts (of the classifier's half of the training chapters) the
     /// generator completes for the training data, so that the classifier sees injurious and
@@ -165,10 +169,10 @@ impl Default for ClassifierStageConfig {
             train_negatives: 1000,
             eval_negatives: 800,
             oversample: 4.0,
-            epochs: 1,
+            epochs: 2,
             learning_rate: 5e-5,
             max_len: 128,
-            target_fnr: 0.01,
+            target_fnr: 0.05,
             generated_prompts: 400,
             generated_per_prompt: 4,
         }
@@ -466,7 +470,11 @@ impl PipelineConfig {
                 MAX_EXAMPLES,
             ),
             ("classifier.eval_negatives", k.eval_negatives, MAX_EXAMPLES),
-            ("classifier.generated_prompts", k.generated_prompts, MAX_PROMPTS),
+            (
+                "classifier.generated_prompts",
+                k.generated_prompts,
+                MAX_PROMPTS,
+            ),
             (
                 "classifier.generated_per_prompt",
                 k.generated_per_prompt,

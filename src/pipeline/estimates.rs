@@ -15,7 +15,9 @@ use nines_data::split::Split;
 use nines_data::store::{Store, StoreOptions};
 use nines_data::{Snippet, Verdict};
 use nines_estimate::Estimate;
-use nines_estimate::cluster::{ClusterCount, WeightedCount, WeightedProportion, weighted_proportion};
+use nines_estimate::cluster::{
+    ClusterCount, WeightedCount, WeightedProportion, weighted_proportion,
+};
 use nines_estimate::interval::{ProportionInterval, clopper_pearson_upper, normal};
 use nines_estimate::reliability::{NinesLine, nines_line};
 use nines_estimate::win_rate::{
@@ -184,7 +186,10 @@ fn designs(p: &Pipeline) -> Result<HashMap<String, Design>, PipelineError> {
         let stratum = stratum.ok_or_else(|| {
             other(
                 "prompts_test.jsonl",
-                format!("prompt {} has no stratum: rerun the prompts stage", q.prompt.id),
+                format!(
+                    "prompt {} has no stratum: rerun the prompts stage",
+                    q.prompt.id
+                ),
             )
         })?;
         out.insert(
@@ -213,7 +218,9 @@ fn weighted_counts<'a>(
             Regime::InjuryProne => 1.0,
             Regime::Uniform => d.weight,
         };
-        let e = per_prompt.entry(key).or_insert((ClusterCount::default(), weight));
+        let e = per_prompt
+            .entry(key)
+            .or_insert((ClusterCount::default(), weight));
         e.0.events += u64::from(event);
         e.0.trials += 1;
     }
@@ -224,7 +231,11 @@ fn weighted_counts<'a>(
 }
 
 fn rate(counts: &[WeightedCount]) -> Result<WeightedProportion, PipelineError> {
-    Ok(weighted_proportion(counts, ProportionInterval::Wilson, 0.95)?)
+    Ok(weighted_proportion(
+        counts,
+        ProportionInterval::Wilson,
+        0.95,
+    )?)
 }
 
 /// Oracle verdicts of a store's test completions: (prompt key, injury), unsure left out.
@@ -263,7 +274,11 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
             if counts.is_empty() {
                 return Err(other(
                     "estimates",
-                    format!("no labeled {} completions in the {} regime", policy.name(), regime.name()),
+                    format!(
+                        "no labeled {} completions in the {} regime",
+                        policy.name(),
+                        regime.name()
+                    ),
                 ));
             }
             let injury = rate(&counts)?;
@@ -301,7 +316,9 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
             };
             let win_rate = match policy {
                 Policy::Unfiltered => None,
-                Policy::Filtered => Some(filtered_win_rate(&comparisons, &designs, &strata, regime)?),
+                Policy::Filtered => {
+                    Some(filtered_win_rate(&comparisons, &designs, &strata, regime)?)
+                }
                 Policy::Distilled => distilled_win_rate(&comparisons, &designs, &strata, regime)?,
             };
             rows.push(PolicyEstimates {
@@ -421,7 +438,10 @@ fn distilled_win_rate(
             continue;
         }
         judged += values.len() as u64;
-        parts.push((strata.share(*s), win_rate::naive_by_prompt(&values, &ids, 0.95)?));
+        parts.push((
+            strata.share(*s),
+            win_rate::naive_by_prompt(&values, &ids, 0.95)?,
+        ));
     }
     let estimate = match parts.len() {
         0 => return Ok(None),
@@ -468,7 +488,13 @@ mod tests {
     }
 
     fn snippet(i: u64, completion: &str, injury: bool) -> Snippet {
-        let mut s = Snippet::new(format!("Prompt {i}."), completion, Some(source(i)), None, None);
+        let mut s = Snippet::new(
+            format!("Prompt {i}."),
+            completion,
+            Some(source(i)),
+            None,
+            None,
+        );
         let verdict = if injury {
             Verdict::Injury
         } else {
@@ -521,11 +547,7 @@ mod tests {
         )
         .unwrap();
         // Unfiltered: in each of the first 4 prone prompts, 1 of 2 completions is an injury.
-        for (file, injurious) in [
-            ("snippets.jsonl", 4u64),
-            (FILTERED, 0),
-            (DISTILLED, 1),
-        ] {
+        for (file, injurious) in [("snippets.jsonl", 4u64), (FILTERED, 0), (DISTILLED, 1)] {
             let mut store = Store::open(p.run.path(file)).unwrap();
             store
                 .append((0..n).flat_map(|i| {

@@ -144,8 +144,8 @@ fn is_generated(s: &Snippet) -> bool {
 /// The generator's completions of injury-prone prompts of the classifier's training half and
 /// of the validation chapters (`classifier.generated_prompts` and half as many,
 /// `classifier.generated_per_prompt` each). They are cached beside the fine-tuned generator,
-/// keyed by the generator, its settings, the prompts and the oracle that chose them, so a rerun
-/// with the same inputs samples nothing.
+/// keyed by the generator, its settings and the prompts (which the oracle chose), so a rerun
+/// with the same inputs samples nothing; their labels are the current oracle's.
 fn generated_data(
     p: &Pipeline,
     windows: &[nines_data::prompt::Prompt],
@@ -187,7 +187,6 @@ fn generated_data(
         "sampling": super::stages::generate_config(p),
         "prompts": chosen.iter().map(|q| q.prompt.id.as_str()).collect::<Vec<_>>(),
         "per_prompt": k.generated_per_prompt,
-        "oracle": nines_data::label::oracle::lexicon::version(),
     }));
     let cache = p
         .config
@@ -409,9 +408,92 @@ fn train_save_evaluate(
     Ok((report, test))
 }
 
+/// Runs `train` (a stage that writes `outputs` into the run folder) unless a run with the same
+/// inputs — the stage's settings and the dataset's content — already did: the outputs are then
+/// copied from `<finetune_cache>/<stage>-<key>/`, where every finished run leaves them. A
+/// fresh run folder with a warm cache so skips classifier training.
+fn cached_training(
+    p: &Pipeline,
+    stage: Stage,
+    outputs: &[&str],
+    train: impl FnOnce() -> Result<serde_json::Value, PipelineError>,
+) -> Result<serde_json::Value, PipelineError> {
+    let dataset = p.run.path(DATASET);
+    let bytes = std::fs::read(&dataset).map_err(|e| PipelineError::io(&dataset, e))?;
+    let key = fingerprint(&serde_json::json!({
+        "inputs": p.inputs(stage),
+        "dataset": fingerprint(&serde_json::Value::String(format!("{:x}", sha2_digest(&bytes)))),
+    }));
+    let cache = p
+        .config
+        .generator
+        .finetune_cache
+        .join(format!("{}-{key}", stage.name()));
+    let summary_file = cache.join("summary.json");
+    if let Ok(text) = std::fs::read_to_string(&summary_file)
+        && let Ok(summary) = serde_json::from_str::<serde_json::Value>(&text)
+    {
+        for name in outputs {
+            copy_tree(&cache.join(name), &p.run.path(name))?;
+        }
+        return Ok(summary);
+    }
+    let summary = train()?;
+    let partial = cache.with_extension("partial");
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(|e| PipelineError::io(&partial, e))?;
+    }
+    for name in outputs {
+        copy_tree(&p.run.path(name), &partial.join(name))?;
+    }
+    write_json(&partial.join("summary.json"), &summary)?;
+    if cache.exists() {
+        std::fs::remove_dir_all(&cache).map_err(|e| PipelineError::io(&cache, e))?;
+    }
+    std::fs::rename(&partial, &cache).map_err(|e| PipelineError::io(&cache, e))?;
+    Ok(summary)
+}
+
+fn sha2_digest(bytes: &[u8]) -> impl std::fmt::LowerHex {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+}
+
+/// Copies a file, or a folder and everything in it, replacing what is at `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<(), PipelineError> {
+    if from.is_dir() {
+        if to.exists() {
+            std::fs::remove_dir_all(to).map_err(|e| PipelineError::io(to, e))?;
+        }
+        std::fs::create_dir_all(to).map_err(|e| PipelineError::io(to, e))?;
+        for entry in std::fs::read_dir(from).map_err(|e| PipelineError::io(from, e))? {
+            let entry = entry.map_err(|e| PipelineError::io(from, e))?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| PipelineError::io(parent, e))?;
+        }
+        std::fs::copy(from, to)
+            .map(|_| ())
+            .map_err(|e| PipelineError::io(from, e))
+    }
+}
+
 /// Trains the MiniLM pair classifier on the training half, chooses its threshold for the
-/// target false-negative rate on validation, and measures it on test.
+/// target false-negative rate on validation, and measures it on test (cached across runs:
+/// [`cached_training`]).
 pub(super) fn classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    cached_training(
+        p,
+        Stage::Classifier,
+        &[CLASSIFIER, "classifier_eval.json"],
+        || train_classifier(p),
+    )
+}
+
+fn train_classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let mut d = load_data(p)?;
     let k = &p.config.classifier;
     let mut train = subsample_negatives(
@@ -446,8 +528,18 @@ pub(super) fn classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineErro
 
 /// One round: score a uniform draw from the pool half; draw `budget` labels with the boundary
 /// band and, for comparison, at random (both with recorded inclusion probabilities); label the
-/// boundary draw with the oracle; retrain on it plus a replay of the first round's data.
+/// boundary draw with the oracle; retrain on it plus a replay of the first round's data
+/// (cached across runs: [`cached_training`]).
 pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+    cached_training(
+        p,
+        Stage::Active,
+        &[CLASSIFIER_ACTIVE, "active.json"],
+        || active_round(p),
+    )
+}
+
+fn active_round(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let a = &p.config.active;
     let mut d = load_data(p)?;
     let mut pool_examples = std::mem::take(&mut d.pool);

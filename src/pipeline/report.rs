@@ -68,11 +68,7 @@ fn share(e: &nines_estimate::Estimate) -> String {
 
 /// The leading table: every rate of every policy in both regimes, with 95% intervals and n,
 /// then how to read it and the nines line.
-fn headline(
-    md: &mut String,
-    h: &Headline,
-    c: &super::PipelineConfig,
-) -> Result<(), PipelineError> {
+fn headline(md: &mut String, h: &Headline, c: &super::PipelineConfig) -> Result<(), PipelineError> {
     let _ = writeln!(md, "## Headline\n");
     let _ = writeln!(
         md,
@@ -156,11 +152,10 @@ fn headline(
             continue;
         };
         let line = &r.nines;
-        let next = line
-            .trials_for_next_nine
-            .map_or("more completions at this rate would not show".to_string(), |t| {
-                format!("{t} completions at this rate would show")
-            });
+        let next = line.trials_for_next_nine.map_or(
+            "more completions at this rate would not show".to_string(),
+            |t| format!("{t} completions at this rate would show"),
+        );
         let _ = writeln!(
             md,
             "The {} policy, injury-prone regime: {:.0} injuries per 10,000 completions, at most \

@@ -12,10 +12,10 @@ use nines_data::select::{
     LexiconScorer, PromptScorer, SelectedPrompt, SelectionConfig, Strategy, read_selected, select,
     select_stratified, write_selected,
 };
-use std::collections::HashSet;
 use nines_data::split::Split;
 use nines_data::store::Store;
 use nines_runtime::{GenerateConfig, LanguageModel, LoadOptions};
+use std::collections::HashSet;
 
 use super::{Pipeline, PipelineError};
 use crate::sampler::LmSampler;
@@ -195,16 +195,33 @@ pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineErr
     let lm = sampling_generator(p)?;
     let mut sampler = LmSampler::new(&lm, generate_config(p));
     // Completions left by a crashed run of this stage are kept (their prompts are skipped);
-    // completions of another generator or other settings are stale and go.
+    // completions of another generator, other settings, other prompts or another count per
+    // prompt are stale and go.
     let path = p.run.path("snippets.jsonl");
     let info = nines_data::complete::CompletionSampler::generator_info(&sampler);
+    let prompts = selected(p, Split::Test)?;
+    let wanted: HashSet<String> = prompts
+        .iter()
+        .map(|q| prompt_key(&q.prompt.source))
+        .collect();
     let stale = Store::open_read_only(&path, Default::default())
         .map(|old| {
-            old.iter().any(|s| {
+            let mut per_prompt: std::collections::HashMap<String, usize> = Default::default();
+            let foreign = old.iter().any(|s| {
+                if let Some(src) = &s.source {
+                    *per_prompt.entry(prompt_key(src)).or_default() += 1;
+                }
                 s.generator
                     .as_ref()
                     .is_none_or(|g| g.model != info.model || g.settings != info.settings)
-            })
+                    || s.source
+                        .as_ref()
+                        .is_none_or(|src| !wanted.contains(&prompt_key(src)))
+            });
+            foreign
+                || per_prompt
+                    .values()
+                    .any(|&n| n != c.data.completions_per_prompt)
         })
         .unwrap_or(false);
     if stale {
@@ -213,7 +230,7 @@ pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineErr
     let mut store = Store::open(&path)?;
     let mut summary = serde_json::json!({});
     for (i, split) in [Split::Test].into_iter().enumerate() {
-        let prompts = selected(p, split)?;
+        let prompts = prompts.clone();
         let done: std::collections::HashSet<String> = store
             .iter()
             .filter_map(|s| s.source.as_ref())

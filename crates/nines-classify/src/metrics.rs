@@ -76,7 +76,12 @@ pub fn auroc(scores: &[f32], labels: &[bool]) -> Result<f64> {
 /// let (lo, hi) = nines_classify::metrics::auroc_interval(0.9, 50, 2000, 0.95).unwrap();
 /// assert!(lo < 0.9 && 0.9 < hi && hi - lo < 0.1);
 /// ```
-pub fn auroc_interval(auroc: f64, positives: usize, negatives: usize, level: f64) -> Result<(f64, f64)> {
+pub fn auroc_interval(
+    auroc: f64,
+    positives: usize,
+    negatives: usize,
+    level: f64,
+) -> Result<(f64, f64)> {
     if !(0.0..=1.0).contains(&auroc) {
         return Err(ClassifyError::data(
             "auroc_interval",

@@ -205,10 +205,22 @@ fn covers_conservatively(name: &str, s: &common::Summary) {
 fn weighted_proportion_reduces_to_proportion() {
     use nines_estimate::cluster::{WeightedCount, weighted_proportion};
     let counts = [
-        ClusterCount { events: 1, trials: 4 },
-        ClusterCount { events: 0, trials: 4 },
-        ClusterCount { events: 2, trials: 4 },
-        ClusterCount { events: 0, trials: 4 },
+        ClusterCount {
+            events: 1,
+            trials: 4,
+        },
+        ClusterCount {
+            events: 0,
+            trials: 4,
+        },
+        ClusterCount {
+            events: 2,
+            trials: 4,
+        },
+        ClusterCount {
+            events: 0,
+            trials: 4,
+        },
     ];
     let weighted: Vec<WeightedCount> = counts
         .iter()
@@ -222,7 +234,10 @@ fn weighted_proportion_reduces_to_proportion() {
     let none: Vec<WeightedCount> = weighted
         .iter()
         .map(|w| WeightedCount {
-            count: ClusterCount { events: 0, trials: 4 },
+            count: ClusterCount {
+                events: 0,
+                trials: 4,
+            },
             ..*w
         })
         .collect();
@@ -230,7 +245,10 @@ fn weighted_proportion_reduces_to_proportion() {
     assert_eq!((z.estimate.value, z.n_eff), (0.0, 16.0));
     assert!(z.estimate.ci.1 > 0.1);
     let bad = [WeightedCount {
-        count: ClusterCount { events: 1, trials: 1 },
+        count: ClusterCount {
+            events: 1,
+            trials: 1,
+        },
         weight: f64::NAN,
     }];
     assert!(weighted_proportion(&bad, ProportionInterval::Wilson, 0.95).is_err());
