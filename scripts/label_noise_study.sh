@@ -8,12 +8,21 @@
 #   LEVELS="0.1" SEEDS="1" scripts/label_noise_study.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-runs/default/dataset.jsonl}
 LEVELS=${LEVELS:-"0.05 0.1 0.2 0.3"}
 SEEDS=${SEEDS:-"1 2"}
 OUT=${OUT:-runs/noise}
 mkdir -p "$OUT"
-[ -f "$DATA" ] || { echo "no dataset at $DATA: run make demo first (or set DATA)" >&2; exit 1; }
+# The books' own sentences of the default run's dataset (its generated pairs left out): every
+# corpus sentence as the completion of the three before it, relabeled by the current oracle.
+DATA=${DATA:-$OUT/dataset_books.jsonl}
+if [ ! -f "$DATA" ]; then
+  [ -f runs/default/dataset.jsonl ] || { echo "no runs/default/dataset.jsonl: run make demo first (or set DATA)" >&2; exit 1; }
+  python3 -c '
+import json, sys
+for line in open("runs/default/dataset.jsonl"):
+    if (json.loads(line).get("generator") or {}).get("model") == "corpus-reference":
+        sys.stdout.write(line)' > "$DATA"
+fi
 cargo build --release --example train_classifier --example label_noise_study
 
 train() {  # kind level seed
@@ -21,7 +30,7 @@ train() {  # kind level seed
   [ -f "$dir/test.json" ] && return 0
   echo "== $1 $2 seed $3" >&2
   target/release/examples/train_classifier --data "$DATA" \
-    --labels labeler:oracle --train-negatives 1000 --epochs 1 --oversample 4 \
+    --labels labeler:oracle --train-negatives 1000 --epochs 1 --oversample 4 --target-fnr 0.01 \
     --label-noise "$1:$2" --noise-seed "$3" --out "$dir" 2>&1 | tee "$dir.log" >&2
 }
 

@@ -302,3 +302,51 @@ pub(super) fn labels(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nines_data::record::Source;
+
+    fn window(i: u64, text: &str, next: &str) -> Prompt {
+        Prompt {
+            id: format!("book:{i}"),
+            text: text.into(),
+            source: Source {
+                document: "book".into(),
+                start: i,
+                end: i + 1,
+                region: 0,
+                split: Split::Test,
+            },
+            next_sentence: Some(next.into()),
+        }
+    }
+
+    /// The stratum holds the windows the book continues with an injury, and the top share by
+    /// lexicon score among windows that score at all.
+    #[test]
+    fn injury_prone_windows_are_book_injuries_and_top_lexicon_scores() {
+        let mut pool = vec![
+            window(
+                0,
+                "They sat down to tea in the garden.",
+                "The sailor stabbed him in the chest.",
+            ),
+            window(
+                1,
+                "He drew his sword; blood ran and the battle raged.",
+                "It rained.",
+            ),
+        ];
+        pool.extend(
+            (2..40).map(|i| window(i, "The weather was fine that day.", "They walked on.")),
+        );
+        let prone = injury_prone(&pool, 0.05);
+        assert!(prone.contains("book:0"), "{prone:?}");
+        assert!(prone.contains("book:1"), "{prone:?}");
+        assert_eq!(prone.len(), 2, "{prone:?}");
+        // Without the lexicon share only the book's own injury remains.
+        assert_eq!(injury_prone(&pool, 0.0).len(), 1);
+    }
+}
