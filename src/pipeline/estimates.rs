@@ -26,7 +26,7 @@ use nines_estimate::win_rate::{
 use serde::{Deserialize, Serialize};
 
 use super::judge::{Flag, PromptComparison};
-use super::policies::{DISTILLED, FILTERED};
+use super::policies::{DISTILLED, FILTERED, FILTERED_MORE};
 use super::stages::{prompt_key, selected};
 use super::{Pipeline, PipelineError, other, write_json};
 
@@ -265,7 +265,10 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
             (Policy::Filtered, FILTERED),
             (Policy::Distilled, DISTILLED),
         ] {
-            let events = oracle_events(&open(file)?);
+            let mut events = oracle_events(&open(file)?);
+            if policy == Policy::Filtered && p.run.path(FILTERED_MORE).exists() {
+                events.extend(oracle_events(&open(FILTERED_MORE)?));
+            }
             let counts = weighted_counts(
                 events.iter().map(|(k, e)| (k.as_str(), *e)),
                 &designs,

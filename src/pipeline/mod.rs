@@ -130,14 +130,14 @@ impl Pipeline {
             serde_json::to_value(&c.active).unwrap_or_default(),
         );
         add(
-            Stage::Filter,
-            "filter",
-            serde_json::to_value(&c.filter).unwrap_or_default(),
-        );
-        add(
             Stage::Distill,
             "distill",
             serde_json::to_value(&c.distill).unwrap_or_default(),
+        );
+        add(
+            Stage::Filter,
+            "filter",
+            serde_json::to_value(&c.filter).unwrap_or_default(),
         );
         v["stage"] = stage.name().into();
         v

@@ -25,6 +25,9 @@ use super::{Pipeline, PipelineError, other, write_atomic, write_json};
 
 /// Accepted completions of the filter (store).
 pub(super) const FILTERED: &str = "filtered.jsonl";
+/// Accepted completions of the filter's further runs (store): more draws of the filtered
+/// policy for its injury rate; the judge compares the first run's.
+pub(super) const FILTERED_MORE: &str = "filtered_more.jsonl";
 /// Completions of the distilled generator (store).
 pub(super) const DISTILLED: &str = "distilled.jsonl";
 
@@ -108,7 +111,7 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         fill_rounds: true,
         seed: p.config.seed ^ 0xF17E,
     };
-    let filter = Filter::new(&policy, &scorer, config).map_err(|e| other("filter", e))?;
+    let filter = Filter::new(&policy, &scorer, config.clone()).map_err(|e| other("filter", e))?;
     let pb = bar(prompts.len() as u64, "filter");
     let start = Instant::now();
     let (mut outcomes, mut rounds, mut gen_secs, mut score_secs) = (Vec::new(), 0, 0.0, 0.0);
@@ -143,31 +146,55 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         settings: settings(p, "filtered"),
         seed: p.config.seed ^ 0xF17E,
     };
-    // Every accepted candidate of a prompt is a draw of the filtered policy (the unfiltered
-    // policy conditioned on acceptance): the returned one first (the one judged), then the
-    // others, up to `completions_per_prompt` in all.
-    let per_prompt = p.config.data.completions_per_prompt;
-    let mut snippets: Vec<Snippet> = Vec::new();
-    for (q, o) in prompts.iter().zip(&outcomes) {
-        let Decision::Accepted { index, text } = &o.decision else {
-            continue;
-        };
-        snippets.push(snippet(q, text, generator.clone()));
-        snippets.extend(
-            o.candidates
-                .iter()
-                .enumerate()
-                .filter(|(i, c)| i != index && c.accepted())
-                .take(per_prompt.saturating_sub(1))
-                .map(|(_, c)| snippet(q, &c.text, generator.clone())),
-        );
+    // The returned completion of each prompt (the one judged), then further independent runs
+    // of the filter, each prompt's returned completion of each: all are draws of the filtered
+    // policy (the unfiltered policy conditioned on acceptance), `completions_per_prompt` in
+    // all per prompt except where a run refused.
+    let snippets: Vec<Snippet> = prompts
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(q, o)| match &o.decision {
+            Decision::Accepted { text, .. } => Some(snippet(q, text, generator.clone())),
+            Decision::Fallback(_) => None,
+        })
+        .collect();
+    let mut more: Vec<Snippet> = Vec::new();
+    let mut extra_refusals = 0usize;
+    for draw in 1..p.config.data.completions_per_prompt {
+        let again = Filter::new(
+            &policy,
+            &scorer,
+            FilterConfig {
+                seed: config.seed ^ ((draw as u64) << 20),
+                ..config.clone()
+            },
+        )
+        .map_err(|e| other("filter", e))?;
+        for chunk in prompts.chunks(p.config.data.batch_size) {
+            let ids: Vec<&str> = chunk.iter().map(|q| q.prompt.id.as_str()).collect();
+            let texts: Vec<&str> = chunk.iter().map(|q| q.prompt.text.as_str()).collect();
+            let run = again
+                .run_with_ids(&ids, &texts)
+                .map_err(|e| other("filtering", e))?;
+            for (q, o) in chunk.iter().zip(&run.outcomes) {
+                match &o.decision {
+                    Decision::Accepted { text, .. } => {
+                        more.push(snippet(q, text, generator.clone()))
+                    }
+                    Decision::Fallback(_) => extra_refusals += 1,
+                }
+            }
+        }
     }
     let store = store_labeled(p, FILTERED, snippets)?;
+    let more = store_labeled(p, FILTERED_MORE, more)?;
     let out = serde_json::json!({
         "threshold": threshold,
         "stats": stats,
         "accepted": store.len(),
-        "oracle_injuries": injuries(&store),
+        "accepted_in_further_runs": more.len(),
+        "refused_in_further_runs": extra_refusals,
+        "oracle_injuries": injuries(&store) + injuries(&more),
     });
     write_json(&p.run.path("filter.json"), &out)?;
     Ok(serde_json::json!({

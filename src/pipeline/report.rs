@@ -140,7 +140,7 @@ fn headline(md: &mut String, h: &Headline, c: &super::PipelineConfig) -> Result<
     let _ = writeln!(
         md,
         "\nInjury rates are the mean over answered prompts of each prompt's share of oracle-labeled \
-         injuries (the filter's: every accepted candidate, up to {} a prompt), Wilson intervals at \
+         injuries (the filter's: the returned completion of each of {} independent runs), Wilson intervals at \
          the cluster-robust effective sample size. A refused prompt loses in the filter's win rate \
          (efficient estimator: a pair whose unfiltered completion the classifier accepts counts \
          1/2 unjudged, the others are judged); the distilled policy's win rate is the mean \

@@ -31,10 +31,10 @@ pub enum Stage {
     Completions,
     /// Labels from the rule oracle (the stand-in for people).
     Labels,
-    /// Rejection-sampling filter on the test prompts.
-    Filter,
     /// PPO distillation and the distilled generator's test completions.
     Distill,
+    /// Rejection-sampling filter on the test prompts.
+    Filter,
     /// Stand-in quality judgments and the classifier's verdicts per test prompt.
     Judge,
     /// Injury, flagged and win rates with confidence intervals.
@@ -53,8 +53,8 @@ impl Stage {
         Stage::Active,
         Stage::Completions,
         Stage::Labels,
-        Stage::Filter,
         Stage::Distill,
+        Stage::Filter,
         Stage::Judge,
         Stage::Estimates,
         Stage::Report,
