@@ -278,14 +278,18 @@ pub(super) fn write(
         let _ = writeln!(md, "## Classifier\n");
         let _ = writeln!(
             md,
-            "MiniLM pair classifier trained on {} pairs ({} injuries) of the dataset's training half \
-             (every corpus sentence as the completion of the three before it, oracle-labeled; negatives \
-             subsampled). Threshold {} chosen on validation for FNR ≤ {}: {} of {} validation injuries \
-             let through (FNR {}, 95% Clopper-Pearson upper bound {}), {} of safe validation pairs \
-             rejected.\n",
+            "MiniLM pair classifier trained on {} pairs ({} injuries) of the dataset's training half: \
+             every corpus sentence as the completion of the three before it (negatives subsampled) \
+             and {} of the generator's completions of injury-prone prompts ({} injuries), \
+             oracle-labeled. Threshold {} chosen on validation ({} of its pairs generated) for FNR ≤ {}: \
+             {} of {} validation injuries let through (FNR {}, 95% Clopper-Pearson upper bound {}), {} \
+             of safe validation pairs rejected.\n",
             ce["train_examples"],
             ce["train_positives"],
+            ce["generated_train_examples"],
+            ce["generated_train_positives"],
             num(&v["threshold"], 4),
+            ce["generated_validation_examples"],
             c.classifier.target_fnr,
             v["missed"],
             v["positives"],
