@@ -208,6 +208,28 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     }))
 }
 
+/// Removes the PPO folders of earlier settings (each holds a full copy of the generator's
+/// weights); the current one stays.
+fn remove_other_distill_folders(
+    p: &Pipeline,
+    current: &std::path::Path,
+) -> Result<(), PipelineError> {
+    let root = p.run.root();
+    for entry in std::fs::read_dir(root).map_err(|e| PipelineError::io(root, e))? {
+        let path = entry.map_err(|e| PipelineError::io(root, e))?.path();
+        let stale = path.is_dir()
+            && path != current
+            && path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("distill-"));
+        if stale {
+            std::fs::remove_dir_all(&path).map_err(|e| PipelineError::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// PPO against the classifier on the training prompts, then `completions_per_prompt` per test prompt
 /// from the distilled generator, with its per-completion KL to the original generator.
 pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
@@ -256,6 +278,7 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
     let policy = trainer.into_policy();
     save_policy_weights(&policy, &run_dir.join("policy.safetensors"))
         .map_err(|e| other("saving the distilled weights", e))?;
+    remove_other_distill_folders(p, &run_dir)?;
     write_atomic(
         &p.run.path("distill_metrics.json"),
         serde_json::to_string(&metrics)
