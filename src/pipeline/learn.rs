@@ -29,6 +29,7 @@ use nines_runtime::DeviceSpec;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use sha2::Digest;
 
 use super::stages::bar;
 use super::{Pipeline, PipelineError, Stage, fingerprint, other, write_json};
@@ -303,7 +304,7 @@ fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
             subsample_negatives(std::mem::take(&mut d.validation), keep, p.config.seed ^ 1);
         d.test = subsample_negatives(std::mem::take(&mut d.test), keep, p.config.seed ^ 2);
     }
-    d.validation.append(&mut d.generated_validation.clone());
+    d.validation.extend(d.generated_validation.iter().cloned());
     Ok(d)
 }
 
@@ -422,7 +423,7 @@ fn cached_training(
     let bytes = std::fs::read(&dataset).map_err(|e| PipelineError::io(&dataset, e))?;
     let key = fingerprint(&serde_json::json!({
         "inputs": p.inputs(stage),
-        "dataset": fingerprint(&serde_json::Value::String(format!("{:x}", sha2_digest(&bytes)))),
+        "dataset": format!("{:x}", sha2::Sha256::digest(&bytes)),
     }));
     let cache = p
         .config
@@ -452,11 +453,6 @@ fn cached_training(
     }
     std::fs::rename(&partial, &cache).map_err(|e| PipelineError::io(&cache, e))?;
     Ok(summary)
-}
-
-fn sha2_digest(bytes: &[u8]) -> impl std::fmt::LowerHex {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
 }
 
 /// Copies a file, or a folder and everything in it, replacing what is at `to`.
