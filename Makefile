@@ -13,7 +13,7 @@ $(STAMPS) &: scripts/setup.sh
 	bash scripts/setup.sh
 
 demo: setup
-	$(CARGO) run --release --example pipeline -- $(ARGS)
+	$(CARGO) run --release --bin nines -- run $(ARGS)
 
 # Test binaries run many tests at once, each with its own OpenMP team: on 2 cores, threads that
 # spin while they wait starve the others, so they sleep instead (docs/design.md, "Set-up").

@@ -211,6 +211,11 @@ pub struct FilterStageConfig {
     pub k: usize,
     /// Most candidates per prompt before the fallback (refuse). Default 16.
     pub max_attempts: usize,
+    /// False-negative rate aimed for on the generator's own validation completions (the
+    /// distribution the filter sees), where the filter's threshold is chosen again; the
+    /// stricter of that threshold and the classifier's own (chosen on every validation pair)
+    /// is used. `None` keeps the classifier's. Default 0.1.
+    pub generated_target_fnr: Option<f64>,
 }
 
 impl Default for FilterStageConfig {
@@ -218,37 +223,51 @@ impl Default for FilterStageConfig {
         FilterStageConfig {
             k: 4,
             max_attempts: 16,
+            generated_target_fnr: Some(0.1),
         }
     }
 }
 
-/// The PPO distillation against the classifier.
+/// The PPO distillation against the classifier: the recipe of docs/distill.md (logit-margin
+/// reward at the classifier's threshold, leave-one-out baseline, top blocks trained, a KL
+/// guard), shortened to fit the default run's time budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DistillStageConfig {
-    /// PPO steps. Default 12.
+    /// PPO steps. Default 24.
     pub steps: usize,
     /// Prompts per step. Default 8.
     pub prompts_per_step: usize,
-    /// Completions per prompt per step. Default 2.
+    /// Completions per prompt per step. Default 8.
     pub samples_per_prompt: usize,
-    /// Transformer blocks trained (the rest frozen). Default 2.
+    /// Completions per gradient step; must divide `prompts_per_step × samples_per_prompt`.
+    /// Default 32.
+    pub mini_batch_size: usize,
+    /// Passes over each step's completions. Default 2.
+    pub ppo_epochs: usize,
+    /// Transformer blocks trained (the rest frozen). Default 6.
     pub top_layers: usize,
-    /// Learning rate. Default 1e-5.
+    /// Learning rate. Default 3e-4.
     pub learning_rate: f64,
-    /// Fixed KL coefficient. Default 0.05.
+    /// Fixed KL coefficient. Default 0.03.
     pub kl_coef: f64,
+    /// A step whose rollouts average more KL to the original (nats per completion) rolls
+    /// back to the last checkpoint and stops. Default 6.
+    pub max_kl: f64,
 }
 
 impl Default for DistillStageConfig {
     fn default() -> Self {
         DistillStageConfig {
-            steps: 12,
+            steps: 24,
             prompts_per_step: 8,
-            samples_per_prompt: 2,
-            top_layers: 2,
-            learning_rate: 1e-5,
-            kl_coef: 0.05,
+            samples_per_prompt: 8,
+            mini_batch_size: 32,
+            ppo_epochs: 2,
+            top_layers: 6,
+            learning_rate: 3e-4,
+            kl_coef: 0.03,
+            max_kl: 6.0,
         }
     }
 }
@@ -416,7 +435,24 @@ impl PipelineConfig {
                 format!("must be at least filter.k ({})", f.k),
             );
         }
+        if let Some(r) = f.generated_target_fnr
+            && !(0.0..1.0).contains(&r)
+        {
+            return bad(
+                "filter.generated_target_fnr",
+                format!("{r} is not in [0, 1)"),
+            );
+        }
         let s = &self.distill;
+        if s.ppo_epochs == 0 {
+            return bad("distill.ppo_epochs", "must be at least 1".into());
+        }
+        if !(s.max_kl.is_finite() && s.max_kl > 0.0) {
+            return bad(
+                "distill.max_kl",
+                format!("{} is not a positive number", s.max_kl),
+            );
+        }
         if s.steps == 0 || s.prompts_per_step == 0 || s.samples_per_prompt == 0 {
             return bad(
                 "distill.steps",
@@ -433,6 +469,14 @@ impl PipelineConfig {
             return bad(
                 "distill.kl_coef",
                 format!("{} is not in [0, {MAX_KL_COEF}]", s.kl_coef),
+            );
+        }
+        // Both factors are within their maxima (checked above), so the product fits.
+        let batch = s.prompts_per_step * s.samples_per_prompt;
+        if s.mini_batch_size == 0 || batch % s.mini_batch_size != 0 {
+            return bad(
+                "distill.mini_batch_size",
+                format!("must divide prompts_per_step × samples_per_prompt ({batch})"),
             );
         }
         Ok(())
@@ -638,6 +682,15 @@ mod tests {
         let err =
             PipelineConfig::from_toml_str("[classifier]\nepochs = -1\n", "t.toml").unwrap_err();
         assert_eq!(err.key, "classifier.epochs");
+        let err = PipelineConfig::from_toml_str("[filter]\ngenerated_target_fnr = 1.0\n", "t.toml")
+            .unwrap_err();
+        assert_eq!(err.key, "filter.generated_target_fnr");
+        let err = PipelineConfig::from_toml_str("[distill]\nmini_batch_size = 24\n", "t.toml")
+            .unwrap_err();
+        assert_eq!(err.key, "distill.mini_batch_size");
+        assert!(err.to_string().contains("(64)"), "{err}");
+        let err = PipelineConfig::from_toml_str("[distill]\nmax_kl = 0\n", "t.toml").unwrap_err();
+        assert_eq!(err.key, "distill.max_kl");
     }
 
     #[test]

@@ -18,8 +18,8 @@ use nines_estimate::Estimate;
 use nines_estimate::cluster::{
     ClusterCount, WeightedCount, WeightedProportion, weighted_proportion,
 };
-use nines_estimate::interval::{ProportionInterval, clopper_pearson_upper, normal};
-use nines_estimate::reliability::{NinesLine, nines_line};
+use nines_estimate::interval::{ProportionInterval, normal};
+use nines_estimate::reliability::{NinesLine, WeightedFailureRate, weighted_failure_rate};
 use nines_estimate::win_rate::{
     self, EfficientOptions, PairRecord, StratumRecords, WinRate, efficient_by_prompt,
 };
@@ -284,12 +284,12 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
                     ),
                 ));
             }
-            let injury = rate(&counts)?;
-            // A safety claim is one-sided: the rate is at most this, at 95%.
-            let injury_upper = clopper_pearson_upper(injury.estimate.value, injury.n_eff, 0.95)?;
-            let trials = injury.n_eff.round().max(1.0) as u64;
-            let failures = ((injury.estimate.value * injury.n_eff).round() as u64).min(trials);
-            let nines = nines_line(failures, trials, 0.95)?;
+            // A safety claim is one-sided: the rate is at most `injury_upper`, at 95%.
+            let WeightedFailureRate {
+                rate: injury,
+                upper: injury_upper,
+                nines,
+            } = weighted_failure_rate(&counts, 0.95)?;
             let flagged = match policy {
                 Policy::Filtered => None,
                 _ => {

@@ -239,9 +239,7 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let distilled_store = open(DISTILLED)?;
     let distilled = by_prompt(&distilled_store);
     let classifier = load_classifier(p)?;
-    let threshold = classifier
-        .threshold()
-        .ok_or_else(|| PipelineError::Other("classifier: no threshold chosen".into()))?;
+    let threshold = super::learn::filter_threshold(p)?.threshold;
     // The classifier on every unfiltered and distilled completion (the flagged rates).
     let mut all_flags = flags(
         &unfiltered,

@@ -14,7 +14,7 @@ use nines_active::acquisition::{Boundary, Random};
 use nines_active::{Acquisition, Pool, PoolItem, SelectorConfig, select};
 use nines_classify::example::{Example, subsample_negatives};
 use nines_classify::metrics::{Metrics, calibration};
-use nines_classify::threshold::evaluate_threshold;
+use nines_classify::threshold::{ThresholdChoice, evaluate_threshold, select_for_fnr};
 use nines_classify::{Classifier, ClassifierConfig, TrainConfig, TrainReport, Trainer};
 use nines_data::complete::{CompletionConfig, ReferenceSampler, build_completions};
 use nines_data::corpus::Corpus;
@@ -306,6 +306,65 @@ fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
     }
     d.validation.extend(d.generated_validation.iter().cloned());
     Ok(d)
+}
+
+/// The generator's own completions of validation prompts, with their labels: where the
+/// filter's threshold is chosen again (the distribution the filter sees).
+pub(super) fn generated_validation(p: &Pipeline) -> Result<Vec<Example>, PipelineError> {
+    Ok(load_data(p)?.generated_validation)
+}
+
+/// The threshold the filter, PPO and the flagged rates use (`filter_threshold.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FilterThreshold {
+    /// Reject when P(injury) > `threshold`.
+    pub threshold: f64,
+    /// The classifier's own threshold, chosen on every validation pair.
+    pub classifier_threshold: f64,
+    /// With `filter.generated_target_fnr`: the threshold chosen on the generator's own
+    /// validation completions and what it does there.
+    pub generated: Option<ThresholdChoice>,
+}
+
+const FILTER_THRESHOLD: &str = "filter_threshold.json";
+
+/// Chooses the filter's threshold and writes it to the run folder: the classifier's own, or,
+/// with `filter.generated_target_fnr`, the stricter of it and one chosen on the generator's
+/// validation completions for that false-negative rate.
+pub(super) fn choose_filter_threshold(
+    p: &Pipeline,
+    classifier: &Classifier,
+) -> Result<FilterThreshold, PipelineError> {
+    let own = classifier
+        .threshold()
+        .ok_or_else(|| other("classifier", "no threshold chosen"))?;
+    let mut chosen = FilterThreshold {
+        threshold: own,
+        classifier_threshold: own,
+        generated: None,
+    };
+    if let Some(target) = p.config.filter.generated_target_fnr {
+        let examples = generated_validation(p)?;
+        if examples.iter().any(|e| e.label) {
+            let scores = classifier
+                .score(&pairs(&examples))
+                .map_err(|e| other("scoring the generated validation pairs", e))?;
+            let labels: Vec<bool> = examples.iter().map(|e| e.label).collect();
+            let choice = select_for_fnr(&scores, &labels, target, 0.95)
+                .map_err(|e| other("choosing the filter's threshold", e))?;
+            chosen.threshold = own.min(choice.threshold);
+            chosen.generated = Some(choice);
+        }
+    }
+    write_json(&p.run.path(FILTER_THRESHOLD), &chosen)?;
+    Ok(chosen)
+}
+
+/// The threshold [`choose_filter_threshold`] wrote.
+pub(super) fn filter_threshold(p: &Pipeline) -> Result<FilterThreshold, PipelineError> {
+    let path = p.run.path(FILTER_THRESHOLD);
+    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| other(FILTER_THRESHOLD, e))
 }
 
 fn pairs(examples: &[Example]) -> Vec<(&str, &str)> {

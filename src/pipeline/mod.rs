@@ -129,13 +129,15 @@ impl Pipeline {
             "active",
             serde_json::to_value(&c.active).unwrap_or_default(),
         );
+        // The distill stage chooses the filter's threshold (its reward is the classifier's
+        // margin under it), so the filter's settings count from there on.
         add(
             Stage::Distill,
             "distill",
             serde_json::to_value(&c.distill).unwrap_or_default(),
         );
         add(
-            Stage::Filter,
+            Stage::Distill,
             "filter",
             serde_json::to_value(&c.filter).unwrap_or_default(),
         );

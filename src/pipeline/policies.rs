@@ -11,15 +11,15 @@ use nines_data::select::SelectedPrompt;
 use nines_data::split::Split;
 use nines_data::store::Store;
 use nines_data::{Snippet, Verdict};
-use nines_distill::checkpoint::save_policy_weights;
 use nines_distill::{FnReward, KlConfig, PpoConfig, PpoTrainer, Shaping, TrainScope, load_models};
 use nines_filter::{
     Decision, Fallback, Filter, FilterConfig, FnScorer, RunStats, RuntimePolicy, Strategy,
     ThresholdSchedule,
 };
+use nines_runtime::train::export_hf;
 use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
 
-use super::learn::CLASSIFIER_ACTIVE;
+use super::learn::{CLASSIFIER_ACTIVE, choose_filter_threshold, filter_threshold};
 use super::stages::{bar, generate_config, sampling_generator, selected};
 use super::{Pipeline, PipelineError, other, write_atomic, write_json};
 
@@ -96,9 +96,8 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let f = &p.config.filter;
     let lm = sampling_generator(p)?;
     let classifier = load_classifier(p)?;
-    let threshold = classifier
-        .threshold()
-        .ok_or_else(|| other("classifier", "no threshold chosen"))?;
+    let chosen = filter_threshold(p)?;
+    let threshold = chosen.threshold;
     let prompts = selected(p, Split::Test)?;
     let policy =
         RuntimePolicy::with_config(&lm, generate_config(p)).map_err(|e| other("policy", e))?;
@@ -190,6 +189,7 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let more = store_labeled(p, FILTERED_MORE, more)?;
     let out = serde_json::json!({
         "threshold": threshold,
+        "threshold_choice": chosen,
         "stats": stats,
         "accepted": store.len(),
         "accepted_in_further_runs": more.len(),
@@ -230,18 +230,29 @@ fn remove_other_distill_folders(
     Ok(())
 }
 
-/// PPO against the classifier on the training prompts, then `completions_per_prompt` per test prompt
-/// from the distilled generator, with its per-completion KL to the original generator.
+/// PPO against the classifier on the training prompts, then `completions_per_prompt` per test
+/// prompt from the distilled generator, with its per-completion KL to the original generator
+/// (both sampled and scored in the generator's dtype).
 pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let s = &p.config.distill;
     let classifier = load_classifier(p)?;
+    let threshold = choose_filter_threshold(p, &classifier)?.threshold;
     let reward = FnReward::new(move |pairs: &[(&str, &str)]| classifier.score(pairs));
     let mut config = PpoConfig {
         prompts_per_step: s.prompts_per_step,
         samples_per_prompt: s.samples_per_prompt,
+        mini_batch_size: s.mini_batch_size,
+        ppo_epochs: s.ppo_epochs,
         learning_rate: s.learning_rate,
         kl: KlConfig::Fixed { coef: s.kl_coef },
-        reward: Shaping::LogSafe { floor: 1e-3 },
+        max_kl: s.max_kl,
+        reward: Shaping::LogitMargin {
+            threshold,
+            clip: 3.0,
+            cap: None,
+        },
+        group_baseline: true,
+        flag_threshold: threshold,
         scope: TrainScope::TopLayers {
             layers: s.top_layers,
         },
@@ -272,12 +283,16 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
     ));
     let mut trainer =
         PpoTrainer::new(policy, reference, &reward, config.clone()).map_err(|e| other("PPO", e))?;
-    let metrics = trainer
-        .train(&train, &run_dir, true)
+    // A step that leaves the KL bound rolls back to the last checkpoint within it.
+    let outcome = trainer
+        .train_within_kl(&train, &run_dir, true)
         .map_err(|e| other("PPO", e))?;
-    let policy = trainer.into_policy();
-    save_policy_weights(&policy, &run_dir.join("policy.safetensors"))
-        .map_err(|e| other("saving the distilled weights", e))?;
+    let metrics = outcome.metrics;
+    // The distilled generator as a model folder, loaded again in the generator's dtype for
+    // sampling (int8 by default, as the other policies are sampled).
+    let mut trained = trainer.into_policy();
+    let exported = export_hf(&mut trained, &run_dir.join("model"))?;
+    drop(trained);
     remove_other_distill_folders(p, &run_dir)?;
     write_atomic(
         &p.run.path("distill_metrics.json"),
@@ -292,7 +307,12 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         seed: p.config.seed ^ 0xD157,
         ..generate_config(p)
     };
-    let original = LanguageModel::load(&model, options)?;
+    let sampling = LoadOptions {
+        dtype: p.config.generator.dtype,
+        ..options
+    };
+    let policy = LanguageModel::load(&exported, sampling)?;
+    let original = sampling_generator(p)?;
     let mut snippets = Vec::new();
     let mut kls = Vec::new();
     let generator = Generator {
@@ -341,6 +361,7 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
     let last = metrics.last();
     let out = serde_json::json!({
         "steps": metrics.len(),
+        "kl_stop": outcome.kl_stop,
         "kl_to_original": kl,
         "completions": store.len(),
         "oracle_injuries": injuries(&store),

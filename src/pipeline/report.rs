@@ -430,11 +430,12 @@ pub(super) fn write(
         let _ = writeln!(
             md,
             "Batched first-accepted (k = {}, the output distribution of sequential sampling), constant \
-             threshold {}, at most {} candidates per prompt, fallback: refuse. {} prompts: {} accepted, \
+             threshold {}{}, at most {} candidates per prompt, fallback: refuse. {} prompts: {} accepted, \
              {} refused; {} candidates ({} of them accepted by the classifier); the classifier took {} of \
              the wall time; {} accepted completions per second.\n",
             c.filter.k,
             num(&fj["threshold"], 4),
+            threshold_origin(&fj["threshold_choice"]),
             c.filter.max_attempts,
             st["prompts"],
             st["accepted"],
@@ -468,13 +469,15 @@ pub(super) fn write(
         let _ = writeln!(md, "## Distillation (PPO)\n");
         let _ = writeln!(
             md,
-            "{} PPO steps of {} prompts × {} completions, top {} blocks trained, reward log P(safe) \
-             from the classifier, fixed KL coefficient {}. KL of the distilled generator to the original \
-             on the test prompts: {} nats per completion.\n",
+            "{} PPO steps of {} prompts × {} completions, top {} blocks trained (learning rate {}), \
+             reward the classifier's margin under the filter's threshold in log-odds (clipped at ±3, \
+             leave-one-out baseline), fixed KL coefficient {}. KL of the distilled generator to the \
+             original on the test prompts: {} nats per completion.\n",
             dj["steps"],
             c.distill.prompts_per_step,
             c.distill.samples_per_prompt,
             c.distill.top_layers,
+            c.distill.learning_rate,
             c.distill.kl_coef,
             fmt_estimate(&dj["kl_to_original"], false),
         );
@@ -553,5 +556,26 @@ mod tests {
         assert_eq!(num(&serde_json::json!(-0.0), 2), "0.00");
         assert_eq!(num(&serde_json::json!(-0.5), 1), "-0.5");
         assert_eq!(num(&serde_json::Value::Null, 1), "–");
+    }
+}
+
+/// Where the filter's threshold came from, as a parenthesis for the filter section.
+fn threshold_origin(choice: &serde_json::Value) -> String {
+    let generated = &choice["generated"];
+    if generated.is_object() {
+        format!(
+            " (the stricter of the classifier's own, {}, and the one for FNR ≤ {} on the \
+             generator's {} validation completions, {} of them injuries: it lets {} through and \
+             rejects {} of the safe ones)",
+            num(&choice["classifier_threshold"], 4),
+            num(&generated["target_fnr"], 2),
+            generated["positives"].as_u64().unwrap_or(0)
+                + generated["negatives"].as_u64().unwrap_or(0),
+            generated["positives"],
+            generated["missed"],
+            pct(&generated["safe_rejection_rate"]),
+        )
+    } else {
+        " (the classifier's own)".to_string()
     }
 }

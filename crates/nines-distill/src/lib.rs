@@ -64,4 +64,4 @@ pub use kl::{KlConfig, KlController};
 pub use metrics::StepMetrics;
 pub use policy::ValueHead;
 pub use reward::{FnReward, RewardModel, Shaping};
-pub use trainer::{PpoTrainer, load_models};
+pub use trainer::{KlStop, PpoTrainer, TrainOutcome, load_models};

@@ -134,6 +134,29 @@ pub fn step_prompt_indices(
 /// The replay queue holds at most this many steps' worth of prompts.
 const REPLAY_CAPACITY_STEPS: usize = 4;
 
+/// How [`PpoTrainer::train_within_kl`] ended.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainOutcome {
+    /// Metrics of every step the kept policy trained on (read back from the run folder's
+    /// `metrics.jsonl` after a fallback).
+    pub metrics: Vec<StepMetrics>,
+    /// Where the KL bound stopped training, if it did.
+    pub kl_stop: Option<KlStop>,
+}
+
+/// A run stopped by the KL bound and rolled back to its last good checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KlStop {
+    /// The step whose rollouts left the bound.
+    pub step: usize,
+    /// Their mean KL to the reference (nats per completion).
+    pub kl: f64,
+    /// The bound (`max_kl`).
+    pub limit: f64,
+    /// The step the kept policy had reached (its checkpoint's).
+    pub resumed_step: usize,
+}
+
 /// A PPO trainer: the policy (generator + value head), the frozen reference, the reward model.
 ///
 /// See the crate documentation for an example.
@@ -624,6 +647,47 @@ impl<R: RewardModel> PpoTrainer<R> {
         }
         bar.finish();
         Ok(out)
+    }
+
+    /// [`train`](Self::train), but a run whose rollouts leave the KL bound
+    /// ([`DistillError::KlBlowUp`]) falls back to its last good checkpoint instead of
+    /// failing: the policy is then the one of that checkpoint, known to be within `max_kl`,
+    /// and the outcome says where training stopped. Without a checkpoint to fall back to the
+    /// error is returned.
+    ///
+    /// # Errors
+    /// As [`train`](Self::train), and [`DistillError::KlBlowUp`] before the first checkpoint.
+    pub fn train_within_kl(
+        &mut self,
+        prompts: &[String],
+        run_dir: &Path,
+        progress: bool,
+    ) -> Result<TrainOutcome> {
+        match self.train(prompts, run_dir, progress) {
+            Ok(metrics) => Ok(TrainOutcome {
+                metrics,
+                kl_stop: None,
+            }),
+            Err(DistillError::KlBlowUp {
+                step,
+                kl,
+                limit,
+                last_checkpoint: Some(_),
+            }) => {
+                let state = self.resume(run_dir)?;
+                let metrics = crate::metrics::MetricsLog::read(run_dir.join("metrics.jsonl"))?;
+                Ok(TrainOutcome {
+                    metrics,
+                    kl_stop: Some(KlStop {
+                        step,
+                        kl,
+                        limit,
+                        resumed_step: state.step,
+                    }),
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// This step's prompts, without changing any state: up to `replay_share` of them from

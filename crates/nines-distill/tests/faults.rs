@@ -181,6 +181,51 @@ fn kl_blow_up_stops_and_keeps_the_last_good_checkpoint() {
     );
 }
 
+#[test]
+fn train_within_kl_falls_back_to_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = PpoConfig {
+        total_steps: 2,
+        learning_rate: 3e-2,
+        ..toy_config()
+    };
+    let mut t = trainer_with(toy_reward(), cfg.clone());
+    let first = t.train_within_kl(&prompts(), dir.path(), false).unwrap();
+    assert_eq!((first.metrics.len(), first.kl_stop), (2, None));
+    let strict = PpoConfig {
+        total_steps: 4,
+        max_kl: 1e-6,
+        ..cfg
+    };
+    let mut t = trainer_with(toy_reward(), strict.clone());
+    let outcome = t.train_within_kl(&prompts(), dir.path(), false).unwrap();
+    let stop = outcome.kl_stop.expect("the bound stopped training");
+    assert_eq!((stop.step, stop.resumed_step), (2, 2));
+    assert!(stop.kl > stop.limit);
+    // The kept policy's steps: the two before the checkpoint.
+    assert_eq!(outcome.metrics.len(), 2);
+    // Without a checkpoint to fall back to, the error stands.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut t = trainer_with(
+        toy_reward(),
+        PpoConfig {
+            max_kl: 1e-9,
+            ..strict
+        },
+    );
+    let r = t.train_within_kl(&prompts(), fresh.path(), false);
+    assert!(
+        matches!(
+            r,
+            Err(DistillError::KlBlowUp {
+                last_checkpoint: None,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+}
+
 /// A quantized policy cannot learn: loading one for PPO is a typed error before any rollout.
 #[test]
 fn quantized_policy_is_rejected_at_load() {

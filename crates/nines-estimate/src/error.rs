@@ -122,6 +122,16 @@ pub enum EstimateError {
         /// What is inconsistent.
         detail: String,
     },
+    /// A records file, or one of its lines, that cannot be read (line 0: the file itself).
+    #[error("{file}:{line}: {message}")]
+    Input {
+        /// The file.
+        file: String,
+        /// The 1-based line (0 when the file itself cannot be read).
+        line: usize,
+        /// What is wrong, naming the field where there is one.
+        message: String,
+    },
     /// A configuration or parameter value that makes no sense.
     #[error("parameter `{name}` = {value}: {reason}")]
     Parameter {

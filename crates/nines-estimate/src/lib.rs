@@ -19,6 +19,9 @@
 //! * [`bootstrap`]: seeded percentile, BCa and cluster bootstrap.
 //! * [`cluster`]: cluster-robust variances from per-prompt totals, for several correlated
 //!   pairs or completions per prompt.
+//! * [`reliability`]: one-sided bounds read as "nines", and the trials one more nine needs.
+//! * [`records`]: labeled completions and judged pairs from JSON lines, with inclusion
+//!   probabilities, to failure and win rates (what `nines estimate` reads).
 //!
 //! The derivations are in `docs/estimators.md`; every estimator is checked by Monte Carlo
 //! against a known truth in this crate's tests.
@@ -45,6 +48,7 @@ pub mod error;
 mod estimate;
 pub mod failure_rate;
 pub mod interval;
+pub mod records;
 pub mod reliability;
 mod stats;
 pub mod weighting;

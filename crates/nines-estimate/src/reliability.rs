@@ -18,8 +18,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::{WeightedCount, WeightedProportion, weighted_proportion};
 use crate::error::{EstimateError, Result};
-use crate::interval::clopper_pearson_upper;
+use crate::interval::{ProportionInterval, clopper_pearson_upper};
 
 /// The nines line of a failure count.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -75,6 +76,44 @@ pub fn nines_line(failures: u64, trials: u64, level: f64) -> Result<NinesLine> {
         level,
         trials_for_next_nine: trials_for_bound(rate, next, level)?,
     })
+}
+
+/// A failure rate over a prompt distribution from weighted, clustered counts: the Hájek
+/// estimate with its two-sided Wilson interval at `level`, the one-sided Clopper-Pearson upper
+/// bound at `level` at the effective sample size, and the nines line of the effective counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightedFailureRate {
+    /// The weighted share of failures, its interval and effective sample sizes.
+    pub rate: WeightedProportion,
+    /// One-sided upper bound on the failure rate at `level`.
+    pub upper: f64,
+    /// The nines line at the effective counts (`n_eff` trials, `rate × n_eff` failures).
+    pub nines: NinesLine,
+}
+
+/// [`WeightedFailureRate`] of per-prompt counts with design weights (`1 / inclusion
+/// probability`; equal weights give the plain clustered rate).
+///
+/// ```
+/// use nines_estimate::cluster::{ClusterCount, WeightedCount};
+/// use nines_estimate::reliability::weighted_failure_rate;
+/// let prompt = |events, weight| WeightedCount { count: ClusterCount { events, trials: 4 }, weight };
+/// let counts: Vec<_> = (0..100).map(|i| prompt(u64::from(i == 0), 1.0)).collect();
+/// let r = weighted_failure_rate(&counts, 0.95).unwrap();
+/// assert!((r.rate.estimate.value - 1.0 / 400.0).abs() < 1e-12);
+/// assert!(r.upper > r.rate.estimate.value && r.nines.nines > 1.0);
+/// ```
+///
+/// # Errors
+/// As [`weighted_proportion`]: no counts, more events than trials, a weight that is not
+/// positive and finite; an invalid `level`.
+pub fn weighted_failure_rate(counts: &[WeightedCount], level: f64) -> Result<WeightedFailureRate> {
+    let rate = weighted_proportion(counts, ProportionInterval::Wilson, level)?;
+    let upper = clopper_pearson_upper(rate.estimate.value, rate.n_eff, level)?;
+    let trials = rate.n_eff.round().max(1.0) as u64;
+    let failures = ((rate.estimate.value * rate.n_eff).round() as u64).min(trials);
+    let nines = nines_line(failures, trials, level)?;
+    Ok(WeightedFailureRate { rate, upper, nines })
 }
 
 /// The fewest trials whose one-sided Clopper-Pearson bound at `level` falls to `target` or
