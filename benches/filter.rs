@@ -6,7 +6,7 @@
 //! rejection, floor 0.2 × start.
 //!
 //! ```text
-//! cargo run --release --example train_classifier -- --out runs/classifier   # once
+//! cargo run --release --bin nines -- train-classifier --data runs/data/snippets.jsonl --out runs/classifier   # once
 //! cargo bench --bench filter                 # CPU, 2 LibTorch threads
 //! NINES_CLASSIFIER=path/to/classifier NINES_BENCH_DEVICE=cuda cargo bench --bench filter
 //! ```
@@ -164,7 +164,7 @@ fn filter_bench(c: &mut Criterion) {
     let dir = classifier_dir();
     let classifier = Classifier::load(&dir, device).unwrap_or_else(|e| {
         panic!(
-            "{dir}: {e} (train one: cargo run --release --example train_classifier -- --out runs/classifier)"
+            "{dir}: {e} (train one: cargo run --release --bin nines -- train-classifier --data runs/data/snippets.jsonl --out runs/classifier)"
         )
     });
     let start = classifier

@@ -23,13 +23,13 @@ for line in open("runs/default/dataset.jsonl"):
     if (json.loads(line).get("generator") or {}).get("model") == "corpus-reference":
         sys.stdout.write(line)' > "$DATA"
 fi
-cargo build --release --example train_classifier --example label_noise_study
+cargo build --release --bin nines --example label_noise_study
 
 train() {  # kind level seed
   local dir="$OUT/$1-$2-$3"
   [ -f "$dir/test.json" ] && return 0
   echo "== $1 $2 seed $3" >&2
-  target/release/examples/train_classifier --data "$DATA" \
+  target/release/nines train-classifier --data "$DATA" \
     --labels labeler:oracle --train-negatives 1000 --epochs 1 --oversample 4 --target-fnr 0.01 \
     --label-noise "$1:$2" --noise-seed "$3" --out "$dir" 2>&1 | tee "$dir.log" >&2
 }

@@ -70,6 +70,71 @@ pub enum CompareError {
     },
 }
 
+/// Which policy's completions face the unfiltered ones in a pipeline run folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Against {
+    /// The rejection-sampling filter's accepted completions (`filtered.jsonl`).
+    Filtered,
+    /// The PPO-distilled generator's completions (`distilled.jsonl`).
+    Distilled,
+}
+
+impl Against {
+    /// Its name in file names (`judgments_<name>.jsonl`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Against::Filtered => "filtered",
+            Against::Distilled => "distilled",
+        }
+    }
+}
+
+/// The comparison items of a pipeline run folder: for each test prompt answered by both, the
+/// unfiltered policy's first completion (`snippets.jsonl`) against the first of `against`,
+/// sorted by prompt.
+///
+/// # Errors
+/// A store that cannot be opened or read.
+pub fn run_items(
+    run_dir: &Path,
+    against: Against,
+) -> Result<Vec<ComparisonItem>, nines_data::Error> {
+    use nines_data::store::{Store, StoreOptions};
+    let first_by_prompt = |name: &str| -> Result<
+        std::collections::HashMap<String, nines_data::Snippet>,
+        nines_data::Error,
+    > {
+        let store = Store::open_read_only(run_dir.join(name), StoreOptions::default())?;
+        let mut out = std::collections::HashMap::new();
+        for s in store.iter() {
+            let key = s
+                .source
+                .as_ref()
+                .map(|src| format!("{}:{}", src.document, src.start))
+                .unwrap_or_else(|| s.prompt.clone());
+            out.entry(key).or_insert_with(|| s.clone());
+        }
+        Ok(out)
+    };
+    let baseline = first_by_prompt("snippets.jsonl")?;
+    let candidate = first_by_prompt(&format!("{}.jsonl", against.name()))?;
+    let mut items: Vec<ComparisonItem> = baseline
+        .iter()
+        .filter_map(|(key, b)| {
+            let c = candidate.get(key)?;
+            Some(ComparisonItem {
+                id: key.clone(),
+                prompt: b.prompt.clone(),
+                baseline: b.completion.clone(),
+                candidate: c.completion.clone(),
+            })
+        })
+        .collect();
+    items.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(items)
+}
+
 /// A prompt with a baseline and a candidate completion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComparisonItem {

@@ -4,7 +4,7 @@
 //!
 //! Each trained setting is a folder `KIND-LEVEL-SEED` (`symmetric-0.1-2`: 10% of training and
 //! validation labels flipped either way, noise draw 2; `missed-0.2-1`: 20% of injuries
-//! reported safe) holding the `test.json` that `examples/train_classifier.rs` writes.
+//! reported safe) holding the `test.json` that `nines train-classifier` writes.
 //!
 //! ```no_run
 //! let results = nines::label_noise::read_results("runs/noise".as_ref()).unwrap();

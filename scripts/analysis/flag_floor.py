@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How concentrated the flags are, and the least KL any policy needs to cut them.
 
-Reads the per-completion records that `examples/distill.rs` writes (`RUN/eval_samples.jsonl`)
+Reads the per-completion records that `nines distill` writes (`RUN/eval_samples.jsonl`)
 and, for the original policy's completions:
 
 * the per-prompt flagged fraction q_i (how many prompts are flagged on every sample, on none);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Check a Hugging Face export written by nines-runtime (`export_hf`, e.g. by
-`cargo run --release --example finetune`) with HF transformers.
+`nines finetune`) with HF transformers.
 
 Loads RUN/hf with AutoModelForCausalLM and AutoTokenizer (no trust_remote_code), then
   1. the tokenizer: tokenizing the parity passage gives the ids the Rust runtime used;

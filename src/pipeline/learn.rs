@@ -468,6 +468,31 @@ fn train_save_evaluate(
     Ok((report, test))
 }
 
+/// SHA-256 of what the classifier learns from in the dataset: every pair's id (a hash of its
+/// text and provenance) with its labels' labeler, verdict and version — not the labels'
+/// times, which differ from run to run for the same content.
+fn dataset_content_hash(p: &Pipeline) -> Result<String, PipelineError> {
+    let store = Store::open_read_only(p.run.path(DATASET), StoreOptions::default())?;
+    let mut h = sha2::Sha256::new();
+    for s in store.iter() {
+        h.update(s.id.as_bytes());
+        for l in &s.labels {
+            h.update([0u8]);
+            h.update(l.labeler.as_bytes());
+            h.update([0u8]);
+            h.update(
+                serde_json::to_string(&l.verdict)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+            h.update([0u8]);
+            h.update(l.version.as_deref().unwrap_or("").as_bytes());
+        }
+        h.update([b'\n']);
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
 /// Runs `train` (a stage that writes `outputs` into the run folder) unless a run with the same
 /// inputs — the stage's settings and the dataset's content — already did: the outputs are then
 /// copied from `<finetune_cache>/<stage>-<key>/`, where every finished run leaves them. A
@@ -478,11 +503,9 @@ fn cached_training(
     outputs: &[&str],
     train: impl FnOnce() -> Result<serde_json::Value, PipelineError>,
 ) -> Result<serde_json::Value, PipelineError> {
-    let dataset = p.run.path(DATASET);
-    let bytes = std::fs::read(&dataset).map_err(|e| PipelineError::io(&dataset, e))?;
     let key = fingerprint(&serde_json::json!({
         "inputs": p.inputs(stage),
-        "dataset": format!("{:x}", sha2::Sha256::digest(&bytes)),
+        "dataset": dataset_content_hash(p)?,
     }));
     let cache = p
         .config

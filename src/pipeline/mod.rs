@@ -152,6 +152,16 @@ impl Pipeline {
         from: Option<Stage>,
         log: &mut dyn FnMut(&str),
     ) -> Result<Vec<(Stage, StageRecord)>, PipelineError> {
+        self.run_until(from, None, log)
+    }
+
+    /// [`run`](Self::run), stopping after stage `until` (every stage when `None`).
+    pub fn run_until(
+        &self,
+        from: Option<Stage>,
+        until: Option<Stage>,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Vec<(Stage, StageRecord)>, PipelineError> {
         nines_runtime::device::set_threads(self.config.threads)?;
         if let Some(stage) = from {
             self.run.invalidate_from(stage)?;
@@ -159,6 +169,9 @@ impl Pipeline {
         let mut done = Vec::new();
         let mut rerun_rest = false;
         for stage in Stage::ALL {
+            if until.is_some_and(|last| stage > last) {
+                break;
+            }
             let fp = fingerprint(&self.inputs(stage));
             if !rerun_rest {
                 if let Some(record) = self.run.finished(stage, &fp) {

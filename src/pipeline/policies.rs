@@ -285,7 +285,7 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         PpoTrainer::new(policy, reference, &reward, config.clone()).map_err(|e| other("PPO", e))?;
     // A step that leaves the KL bound rolls back to the last checkpoint within it.
     let outcome = trainer
-        .train_within_kl(&train, &run_dir, true)
+        .train_within_kl(&train, &run_dir, true, None)
         .map_err(|e| other("PPO", e))?;
     let metrics = outcome.metrics;
     // The distilled generator as a model folder, loaded again in the generator's dtype for

@@ -148,3 +148,51 @@ pub fn subsample_negatives(examples: Vec<Example>, keep: usize, seed: u64) -> Ve
     neg.truncate(keep);
     pos.into_iter().chain(neg).collect()
 }
+
+/// Flips the labels of `examples` as a less accurate labeler would (`noise`, deterministic
+/// per pair: the same pair text and `seed` always give the same flip), returning how many
+/// changed. For studies of how labeling errors in training and validation data affect a
+/// classifier measured on clean test labels.
+///
+/// ```
+/// use nines_classify::example::{Example, flip_labels};
+/// use nines_data::label::noise::Noise;
+/// let mut examples: Vec<Example> = (0..200)
+///     .map(|i| Example { prompt: format!("p{i}"), completion: "c".into(), label: i % 2 == 0 })
+///     .collect();
+/// let flipped = flip_labels(&mut examples, Noise::Symmetric(0.2), 1).unwrap();
+/// assert!((20..60).contains(&flipped));
+/// ```
+///
+/// # Errors
+/// [`ClassifyError::Config`] for rates outside [0, 1].
+pub fn flip_labels(
+    examples: &mut [Example],
+    noise: nines_data::label::noise::Noise,
+    seed: u64,
+) -> crate::error::Result<usize> {
+    use nines_data::Verdict;
+    let flipper = nines_data::label::noise::NoisyLabeler::new(
+        nines_data::label::oracle::OracleLabeler::new(),
+        noise,
+        seed,
+    )
+    .map_err(|e| crate::error::ClassifyError::Config {
+        field: "noise".into(),
+        message: e.to_string(),
+    })?;
+    let mut flipped = 0;
+    for e in examples {
+        let verdict = if e.label {
+            Verdict::Injury
+        } else {
+            Verdict::NoInjury
+        };
+        let noisy = flipper.flip(&format!("{}\u{1f}{}", e.prompt, e.completion), verdict);
+        if noisy != verdict {
+            e.label = noisy == Verdict::Injury;
+            flipped += 1;
+        }
+    }
+    Ok(flipped)
+}

@@ -649,7 +649,7 @@ impl<R: RewardModel> PpoTrainer<R> {
         Ok(out)
     }
 
-    /// [`train`](Self::train), but a run whose rollouts leave the KL bound
+    /// [`train_until`](Self::train_until), but a run whose rollouts leave the KL bound
     /// ([`DistillError::KlBlowUp`]) falls back to its last good checkpoint instead of
     /// failing: the policy is then the one of that checkpoint, known to be within `max_kl`,
     /// and the outcome says where training stopped. Without a checkpoint to fall back to the
@@ -662,8 +662,9 @@ impl<R: RewardModel> PpoTrainer<R> {
         prompts: &[String],
         run_dir: &Path,
         progress: bool,
+        deadline: Option<Instant>,
     ) -> Result<TrainOutcome> {
-        match self.train(prompts, run_dir, progress) {
+        match self.train_until(prompts, run_dir, progress, deadline) {
             Ok(metrics) => Ok(TrainOutcome {
                 metrics,
                 kl_stop: None,
@@ -675,7 +676,9 @@ impl<R: RewardModel> PpoTrainer<R> {
                 last_checkpoint: Some(_),
             }) => {
                 let state = self.resume(run_dir)?;
-                let metrics = crate::metrics::MetricsLog::read(run_dir.join("metrics.jsonl"))?;
+                // The log also holds the steps after the checkpoint that were rolled back.
+                let mut metrics = crate::metrics::MetricsLog::read(run_dir.join("metrics.jsonl"))?;
+                metrics.retain(|m| m.step < state.step);
                 Ok(TrainOutcome {
                     metrics,
                     kl_stop: Some(KlStop {

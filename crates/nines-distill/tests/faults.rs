@@ -190,7 +190,9 @@ fn train_within_kl_falls_back_to_the_last_good_checkpoint() {
         ..toy_config()
     };
     let mut t = trainer_with(toy_reward(), cfg.clone());
-    let first = t.train_within_kl(&prompts(), dir.path(), false).unwrap();
+    let first = t
+        .train_within_kl(&prompts(), dir.path(), false, None)
+        .unwrap();
     assert_eq!((first.metrics.len(), first.kl_stop), (2, None));
     let strict = PpoConfig {
         total_steps: 4,
@@ -198,7 +200,9 @@ fn train_within_kl_falls_back_to_the_last_good_checkpoint() {
         ..cfg
     };
     let mut t = trainer_with(toy_reward(), strict.clone());
-    let outcome = t.train_within_kl(&prompts(), dir.path(), false).unwrap();
+    let outcome = t
+        .train_within_kl(&prompts(), dir.path(), false, None)
+        .unwrap();
     let stop = outcome.kl_stop.expect("the bound stopped training");
     assert_eq!((stop.step, stop.resumed_step), (2, 2));
     assert!(stop.kl > stop.limit);
@@ -213,7 +217,7 @@ fn train_within_kl_falls_back_to_the_last_good_checkpoint() {
             ..strict
         },
     );
-    let r = t.train_within_kl(&prompts(), fresh.path(), false);
+    let r = t.train_within_kl(&prompts(), fresh.path(), false, None);
     assert!(
         matches!(
             r,

@@ -87,7 +87,8 @@ pub struct WeightedFailureRate {
     pub rate: WeightedProportion,
     /// One-sided upper bound on the failure rate at `level`.
     pub upper: f64,
-    /// The nines line at the effective counts (`n_eff` trials, `rate × n_eff` failures).
+    /// The nines line of the estimate and its bound (`failures` and `trials` are the effective
+    /// counts, `rate × n_eff` and `n_eff`, rounded).
     pub nines: NinesLine,
 }
 
@@ -109,10 +110,25 @@ pub struct WeightedFailureRate {
 /// positive and finite; an invalid `level`.
 pub fn weighted_failure_rate(counts: &[WeightedCount], level: f64) -> Result<WeightedFailureRate> {
     let rate = weighted_proportion(counts, ProportionInterval::Wilson, level)?;
-    let upper = clopper_pearson_upper(rate.estimate.value, rate.n_eff, level)?;
+    let p = rate.estimate.value;
+    let upper = clopper_pearson_upper(p, rate.n_eff, level)?;
     let trials = rate.n_eff.round().max(1.0) as u64;
-    let failures = ((rate.estimate.value * rate.n_eff).round() as u64).min(trials);
-    let nines = nines_line(failures, trials, level)?;
+    let n = nines(upper);
+    // The line reads the weighted estimate and its bound, not the rounded effective counts
+    // (which would disagree with the rate at small effective sizes).
+    let nines = NinesLine {
+        failures: ((p * rate.n_eff).round() as u64).min(trials),
+        trials,
+        per_10k: p * 1e4,
+        upper_per_10k: upper * 1e4,
+        nines: n,
+        level,
+        trials_for_next_nine: if p < 1.0 {
+            trials_for_bound(p, 10f64.powf(-(n.floor() + 1.0)), level)?
+        } else {
+            None
+        },
+    };
     Ok(WeightedFailureRate { rate, upper, nines })
 }
 

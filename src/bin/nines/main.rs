@@ -16,10 +16,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod compare;
+mod distill;
 mod estimate;
+mod filter;
+mod finetune;
 mod generate;
 mod label;
 mod run;
+mod train_classifier;
 
 /// Make a language model that almost never does the one thing it must not, and measure how
 /// rarely it does.
@@ -40,6 +45,21 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Label a snippet store's pairs for injury: rule oracle, composite labeler, or a person.
     Label(label::LabelArgs),
+    /// PPO-train the generator against the classifier, then compare it with the original on
+    /// held-out prompts.
+    Distill(distill::DistillArgs),
+    /// Fine-tune a causal LM on the corpus's training chapters; validation perplexity before
+    /// and after; export a Hugging Face folder.
+    Finetune(finetune::FinetuneArgs),
+    /// Train an injury classifier on a labeled snippet store; threshold for a target FNR on
+    /// validation, figures on test; optional hyperparameter search or label noise.
+    TrainClassifier(train_classifier::TrainClassifierArgs),
+    /// Rejection sampling: continue prompts until the classifier accepts a completion; every
+    /// candidate with its score on request.
+    Filter(filter::FilterArgs),
+    /// Judge a run's completions pairwise at the terminal, blind: unfiltered against filtered
+    /// or distilled; judgments kept per rater, resumable.
+    Compare(compare::CompareArgs),
     /// Failure or win rate, with intervals, from JSON-lines files of labels or judgments
     /// with inclusion probabilities (data from the pipeline or from anywhere else).
     Estimate(estimate::EstimateArgs),
@@ -49,6 +69,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Filter(args) => filter::run(args),
+        Command::TrainClassifier(args) => train_classifier::run(args),
+        Command::Finetune(args) => finetune::run(args),
+        Command::Distill(args) => distill::run(args),
         Command::Estimate(args) => estimate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Label(args) => label::run(args),

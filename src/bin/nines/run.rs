@@ -22,6 +22,9 @@ pub struct RunArgs {
     /// Redo this stage and every later one, even when their settings did not change.
     #[arg(long, value_enum)]
     pub from: Option<Stage>,
+    /// Stop after this stage (the later ones are left as they are).
+    #[arg(long, value_enum)]
+    pub until: Option<Stage>,
     /// Print the settings the run would use, as TOML, and stop.
     #[arg(long)]
     pub print_config: bool,
@@ -36,11 +39,13 @@ pub fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let pipeline = Pipeline::new(config)?;
     eprintln!("run folder: {}", pipeline.run_dir().root().display());
-    pipeline.run(args.from, &mut |line| eprintln!("{line}"))?;
-    eprintln!(
-        "report: {}",
-        pipeline.run_dir().root().join("report.md").display()
-    );
+    pipeline.run_until(args.from, args.until, &mut |line| eprintln!("{line}"))?;
+    if args.until.is_none_or(|last| last == Stage::Report) {
+        eprintln!(
+            "report: {}",
+            pipeline.run_dir().root().join("report.md").display()
+        );
+    }
     Ok(())
 }
 
