@@ -76,9 +76,12 @@ pub struct FinetuneArgs {
     /// Train only the top N blocks (0: none, LoRA only; -1: all parameters).
     #[arg(long, default_value_t = 6, allow_negative_numbers = true)]
     pub top_layers: i64,
-    /// Resume from the run folder's newest checkpoint (or from the checkpoint folder given).
-    #[arg(long, num_args = 0..=1, default_missing_value = "")]
-    pub resume: Option<PathBuf>,
+    /// Resume from the run folder's newest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Resume from this checkpoint folder.
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with = "resume")]
+    pub resume_from: Option<PathBuf>,
     /// Data-order seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -238,7 +241,7 @@ pub fn run(args: FinetuneArgs) -> Result<(), Box<dyn std::error::Error>> {
         println!("{}", out.display());
         return Ok(());
     }
-    let resuming = args.resume.is_some();
+    let resuming = args.resume || args.resume_from.is_some();
     if !resuming && args.out.join("checkpoints").exists() {
         return Err(format!(
             "{} already holds checkpoints: pass --resume to continue, or another --out",
@@ -262,8 +265,7 @@ pub fn run(args: FinetuneArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut ft = Finetuner::new(lm, train, cfg)?;
     eprintln!("trainable parameters: {}", ft.trainable_parameters());
-    let explicit = args.resume.as_ref().filter(|p| !p.as_os_str().is_empty());
-    if let Some(checkpoint) = explicit {
+    if let Some(checkpoint) = &args.resume_from {
         ft.resume_from(checkpoint)?;
     }
     let opts = RunOptions {
@@ -271,7 +273,7 @@ pub fn run(args: FinetuneArgs) -> Result<(), Box<dyn std::error::Error>> {
         checkpoint_every: args.checkpoint_every,
         eval_every: args.eval_every,
         eval_sequences: args.eval_sequences,
-        resume: resuming && explicit.is_none(),
+        resume: args.resume,
         progress: true,
         ..RunOptions::new(&args.out)
     };
@@ -335,7 +337,16 @@ mod tests {
         let resume = Cli::try_parse_from(["finetune", "--resume"])
             .unwrap()
             .finetune;
-        assert_eq!(resume.resume, Some(PathBuf::new()));
+        assert!(resume.resume && resume.resume_from.is_none());
+        let from =
+            Cli::try_parse_from(["finetune", "--resume-from", "runs/ft/checkpoints/step-50"])
+                .unwrap()
+                .finetune;
+        assert_eq!(
+            from.resume_from,
+            Some(PathBuf::from("runs/ft/checkpoints/step-50"))
+        );
+        assert!(Cli::try_parse_from(["finetune", "--resume", "--resume-from", "x"]).is_err());
     }
 
     #[test]
