@@ -104,11 +104,11 @@ fn weight(i: usize, probability: f64) -> Result<f64> {
 
 /// Groups records by prompt (in order of first appearance), checking that every record of a
 /// prompt gives it the same inclusion probability.
-fn by_prompt<'a, T>(
-    records: &'a [T],
+fn by_prompt<T>(
+    records: &[T],
     prompt: impl Fn(&T) -> &str,
     probability: impl Fn(&T) -> f64,
-) -> Result<(Vec<Vec<&'a T>>, Vec<f64>)> {
+) -> Result<(Vec<Vec<&T>>, Vec<f64>)> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut groups: Vec<Vec<&T>> = Vec::new();
     let mut weights = Vec::new();
