@@ -1,6 +1,6 @@
 # Nines: the two commands of the README, and the set-up they need.
 #   make demo   the main job on the embedded default
-#   make test   set-up if needed, then every test
+#   make test   set-up if needed, clippy (warnings are errors), then every test
 SHELL := /bin/bash
 CARGO ?= cargo
 STAMPS := third_party/libtorch/.nines-stamp models/smollm2/.nines-stamp models/minilm/.nines-stamp
@@ -19,6 +19,7 @@ demo: setup
 # spin while they wait starve the others, so they sleep instead (docs/design.md, "Set-up").
 test: export OMP_WAIT_POLICY ?= PASSIVE
 test: setup
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace --lib --bins --tests --examples
 	# Doc-test binaries run from a temporary folder, out of reach of the run path.
 	LD_LIBRARY_PATH=$(CURDIR)/third_party/libtorch/lib$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} $(CARGO) test --workspace --doc
@@ -30,4 +31,4 @@ fmt:
 	$(CARGO) fmt --all
 
 clippy:
-	$(CARGO) clippy --workspace --all-targets
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -12,8 +12,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "runs/smoke".into());
     // The defaults, scaled down: a few prompts, a small classifier round, one PPO step.
-    let mut config = PipelineConfig::default();
-    config.run_dir = run_dir.into();
+    let mut config = PipelineConfig {
+        run_dir: run_dir.into(),
+        ..PipelineConfig::default()
+    };
     config.data.train_prompts = 16;
     config.data.test_prompts = 8;
     config.data.injury_prone_test_prompts = 8;

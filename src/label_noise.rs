@@ -227,7 +227,7 @@ pub fn to_markdown(results: &[NoiseResult]) -> String {
 /// one line per kind and measure (the clean setting starts every line), every noise draw a
 /// point with its 95% interval.
 pub fn figure(results: &[NoiseResult]) -> Result<String, crate::pipeline::PipelineError> {
-    let mut series: Vec<(String, Vec<(f64, f64, f64, f64)>)> = Vec::new();
+    let mut series: Vec<(String, Vec<plot::IntervalPoint>)> = Vec::new();
     for kind in [NoiseKind::Symmetric, NoiseKind::Missed] {
         let of_kind: Vec<&NoiseResult> = results
             .iter()
@@ -255,7 +255,7 @@ pub fn figure(results: &[NoiseResult]) -> Result<String, crate::pipeline::Pipeli
                 .collect(),
         ));
     }
-    let named: Vec<(&str, Vec<(f64, f64, f64, f64)>)> = series
+    let named: Vec<(&str, Vec<plot::IntervalPoint>)> = series
         .iter()
         .map(|(n, v)| (n.as_str(), v.clone()))
         .collect();

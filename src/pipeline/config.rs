@@ -473,7 +473,7 @@ impl PipelineConfig {
         }
         // Both factors are within their maxima (checked above), so the product fits.
         let batch = s.prompts_per_step * s.samples_per_prompt;
-        if s.mini_batch_size == 0 || batch % s.mini_batch_size != 0 {
+        if s.mini_batch_size == 0 || !batch.is_multiple_of(s.mini_batch_size) {
             return bad(
                 "distill.mini_batch_size",
                 format!("must divide prompts_per_step × samples_per_prompt ({batch})"),

@@ -457,7 +457,7 @@ fn distilled_win_rate(
                 .map(|(w, e)| (w / total * e.std_error).powi(2))
                 .sum::<f64>()
                 .sqrt();
-            let mut e = parts[0].1.clone();
+            let mut e = parts[0].1;
             e.value = value;
             e.std_error = se;
             e.ci = normal(value, se, 0.95)?;

@@ -194,10 +194,10 @@ fn generated_data(
         .generator
         .finetune_cache
         .join(format!("generated-{key}.jsonl"));
-    if let Ok(cached) = Store::open_read_only(&cache, StoreOptions::default()) {
-        if !cached.is_empty() {
-            return Ok(cached.iter().cloned().collect());
-        }
+    if let Ok(cached) = Store::open_read_only(&cache, StoreOptions::default())
+        && !cached.is_empty()
+    {
+        return Ok(cached.iter().cloned().collect());
     }
     let lm = super::stages::sampling_generator(p)?;
     let mut sampler = crate::sampler::LmSampler::new(&lm, super::stages::generate_config(p));

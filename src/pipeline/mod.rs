@@ -173,16 +173,14 @@ impl Pipeline {
                 break;
             }
             let fp = fingerprint(&self.inputs(stage));
-            if !rerun_rest {
-                if let Some(record) = self.run.finished(stage, &fp) {
-                    log(&format!(
-                        "{:<12} cached ({:.0}s when run)",
-                        stage.name(),
-                        record.seconds
-                    ));
-                    done.push((stage, record));
-                    continue;
-                }
+            if !rerun_rest && let Some(record) = self.run.finished(stage, &fp) {
+                log(&format!(
+                    "{:<12} cached ({:.0}s when run)",
+                    stage.name(),
+                    record.seconds
+                ));
+                done.push((stage, record));
+                continue;
             }
             // Everything after a stage that runs again depends on its new outputs.
             rerun_rest = true;

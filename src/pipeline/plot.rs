@@ -98,13 +98,16 @@ pub fn lines(
     Ok(svg)
 }
 
+/// A point `(x, y)` with its vertical interval `[lo, hi]`: `(x, y, lo, hi)`.
+pub type IntervalPoint = (f64, f64, f64, f64);
+
 /// Lines through `(x, y)` points with a vertical 95% interval `[lo, hi]` at each, one per
-/// named series: `(x, y, lo, hi)`.
+/// named series.
 pub fn lines_with_intervals(
     title: &str,
     x_label: &str,
     y_label: &str,
-    series: &[(&str, Vec<(f64, f64, f64, f64)>)],
+    series: &[(&str, Vec<IntervalPoint>)],
 ) -> Result<String, PipelineError> {
     let mut svg = String::new();
     {

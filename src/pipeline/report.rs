@@ -547,18 +547,6 @@ pub(super) fn write(
     Ok(serde_json::json!({ "report": p.run.path("report.md").display().to_string() }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn negative_zero_prints_as_zero() {
-        assert_eq!(num(&serde_json::json!(-0.0), 2), "0.00");
-        assert_eq!(num(&serde_json::json!(-0.5), 1), "-0.5");
-        assert_eq!(num(&serde_json::Value::Null, 1), "–");
-    }
-}
-
 /// Where the filter's threshold came from, as a parenthesis for the filter section.
 fn threshold_origin(choice: &serde_json::Value) -> String {
     let generated = &choice["generated"];
@@ -577,5 +565,17 @@ fn threshold_origin(choice: &serde_json::Value) -> String {
         )
     } else {
         " (the classifier's own)".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negative_zero_prints_as_zero() {
+        assert_eq!(num(&serde_json::json!(-0.0), 2), "0.00");
+        assert_eq!(num(&serde_json::json!(-0.5), 1), "-0.5");
+        assert_eq!(num(&serde_json::Value::Null, 1), "–");
     }
 }

@@ -233,7 +233,7 @@ impl Default for TrainConfig {
 }
 
 fn probability(field: &str, v: f64, allow_zero: bool) -> Result<()> {
-    if !v.is_finite() || v < 0.0 || v > 1.0 || (!allow_zero && v == 0.0) {
+    if !v.is_finite() || !(0.0..=1.0).contains(&v) || (!allow_zero && v == 0.0) {
         return Err(ClassifyError::config(
             field,
             format!(

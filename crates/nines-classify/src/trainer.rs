@@ -244,11 +244,11 @@ impl<'a> Trainer<'a> {
             window_norm_count: 0,
         };
         let mut best_weights: Option<Vec<(String, Tensor)>> = None;
-        if let Some(dir) = &cfg.checkpoint_dir {
-            if let Some((s, best)) = self.resume(dir, &mut opt, &state)? {
-                state = s;
-                best_weights = best;
-            }
+        if let Some(dir) = &cfg.checkpoint_dir
+            && let Some((s, best)) = self.resume(dir, &mut opt, &state)?
+        {
+            state = s;
+            best_weights = best;
         }
 
         let pb = if cfg.progress {
@@ -340,15 +340,15 @@ impl<'a> Trainer<'a> {
                     train_seen as f64 / train_time.max(1e-9)
                 ));
 
-                let eval_now = cfg.eval_every.is_some_and(|e| state.step % e == 0);
+                let eval_now = cfg.eval_every.is_some_and(|e| state.step.is_multiple_of(e));
                 if eval_now {
                     self.eval_step(valid, &mut state, &mut best_weights, last_lr)?;
                 }
                 let interrupt = self.interrupt_after == Some(state.step);
-                if let Some(dir) = &cfg.checkpoint_dir {
-                    if eval_now || interrupt || state.step % cfg.checkpoint_every == 0 {
-                        self.save_checkpoint(dir, &opt, &state, best_weights.as_deref())?;
-                    }
+                if let Some(dir) = &cfg.checkpoint_dir
+                    && (eval_now || interrupt || state.step.is_multiple_of(cfg.checkpoint_every))
+                {
+                    self.save_checkpoint(dir, &opt, &state, best_weights.as_deref())?;
                 }
                 if interrupt {
                     pb.abandon();

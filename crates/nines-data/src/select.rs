@@ -575,7 +575,13 @@ mod tests {
                 Stratum::Rest
             }
         };
-        let injurious = |i: u64| if i < 100 { i % 2 == 0 } else { i % 100 == 0 };
+        let injurious = |i: u64| {
+            if i < 100 {
+                i.is_multiple_of(2)
+            } else {
+                i.is_multiple_of(100)
+            }
+        };
         let truth = (0..2000).filter(|&i| injurious(i)).count() as f64 / 2000.0;
         let mut estimates = Vec::new();
         for seed in 0..40 {

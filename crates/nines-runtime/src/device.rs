@@ -175,23 +175,6 @@ impl fmt::Display for DType {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_devices_and_dtypes() {
-        assert_eq!("cpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cpu);
-        assert_eq!("cuda:1".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(1));
-        assert!("tpu".parse::<DeviceSpec>().is_err());
-        assert_eq!("bf16".parse::<DType>().unwrap(), DType::Bf16);
-        assert_eq!("int8".parse::<DType>().unwrap(), DType::Int8);
-        assert_eq!(DType::Int8.to_string(), "int8");
-        assert!(DType::Int8.is_quantized() && !DType::F32.is_quantized());
-        assert!("f8".parse::<DType>().is_err());
-    }
-}
-
 /// Sets LibTorch's intra-op threads: 0 keeps LibTorch's default; otherwise at most 4 per
 /// core of this machine, since more only oversubscribe it (tens of thousands never return:
 /// OpenMP tries to start them all).
@@ -226,4 +209,21 @@ pub fn available_memory() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_devices_and_dtypes() {
+        assert_eq!("cpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cpu);
+        assert_eq!("cuda:1".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(1));
+        assert!("tpu".parse::<DeviceSpec>().is_err());
+        assert_eq!("bf16".parse::<DType>().unwrap(), DType::Bf16);
+        assert_eq!("int8".parse::<DType>().unwrap(), DType::Int8);
+        assert_eq!(DType::Int8.to_string(), "int8");
+        assert!(DType::Int8.is_quantized() && !DType::F32.is_quantized());
+        assert!("f8".parse::<DType>().is_err());
+    }
 }

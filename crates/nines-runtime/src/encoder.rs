@@ -109,14 +109,14 @@ impl Encoder {
             });
         }
         let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
-        if let Some(max) = tokenizer.max_token_id() {
-            if max as usize >= cfg.vocab_size {
-                return Err(RuntimeError::VocabMismatch {
-                    origin: tokenizer.origin().to_string(),
-                    tokenizer_vocab: max as usize + 1,
-                    model_vocab: cfg.vocab_size,
-                });
-            }
+        if let Some(max) = tokenizer.max_token_id()
+            && max as usize >= cfg.vocab_size
+        {
+            return Err(RuntimeError::VocabMismatch {
+                origin: tokenizer.origin().to_string(),
+                tokenizer_vocab: max as usize + 1,
+                model_vocab: cfg.vocab_size,
+            });
         }
         let mut vars = VarStore::new(options.device.resolve()?);
         let model = BertModel::new(&vars.root(), &cfg)?;
@@ -199,14 +199,14 @@ impl Encoder {
         if first.is_empty() {
             return Err(RuntimeError::InvalidInput("empty batch".into()));
         }
-        if let Some(s) = second {
-            if s.len() != first.len() {
-                return Err(RuntimeError::InvalidInput(format!(
-                    "{} first texts but {} second texts",
-                    first.len(),
-                    s.len()
-                )));
-            }
+        if let Some(s) = second
+            && s.len() != first.len()
+        {
+            return Err(RuntimeError::InvalidInput(format!(
+                "{} first texts but {} second texts",
+                first.len(),
+                s.len()
+            )));
         }
         let max_len = max_len.min(self.max_len).max(2);
         let mut rows = Vec::with_capacity(first.len());

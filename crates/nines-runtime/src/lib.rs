@@ -26,6 +26,9 @@
 //! # Ok::<(), nines_runtime::RuntimeError>(())
 //! ```
 #![deny(missing_docs)]
+// `x = x + y` on a tensor makes a new tensor; clippy's `x += y` would add in place, which
+// breaks autograd (the old `x` is saved for the backward pass) and aliases views.
+#![allow(clippy::assign_op_pattern)]
 
 pub mod checkpoint;
 pub mod device;

@@ -197,14 +197,14 @@ impl LanguageModel {
     ) -> Result<Self> {
         let dtype = options.options.dtype;
         let model_vocab = model.spec().vocab_size;
-        if let Some(max) = tokenizer.max_token_id() {
-            if max as usize >= model_vocab {
-                return Err(RuntimeError::VocabMismatch {
-                    origin: tokenizer.origin().to_string(),
-                    tokenizer_vocab: max as usize + 1,
-                    model_vocab,
-                });
-            }
+        if let Some(max) = tokenizer.max_token_id()
+            && max as usize >= model_vocab
+        {
+            return Err(RuntimeError::VocabMismatch {
+                origin: tokenizer.origin().to_string(),
+                tokenizer_vocab: max as usize + 1,
+                model_vocab,
+            });
         }
         let specials = [("bos_token_id", tokenizer.bos_id())]
             .into_iter()

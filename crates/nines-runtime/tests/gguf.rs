@@ -174,7 +174,7 @@ fn gguf_with_tensors(tensors: &[(&str, u64, u64)]) -> Vec<u8> {
         b.extend(0u32.to_le_bytes()); // F32
         b.extend(offset.to_le_bytes());
     }
-    while b.len() % 32 != 0 {
+    while !b.len().is_multiple_of(32) {
         b.push(0);
     }
     let end = tensors.iter().map(|t| t.2 + 4 * t.1).max().unwrap_or(0);

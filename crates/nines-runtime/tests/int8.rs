@@ -41,8 +41,8 @@ fn logits(lm: &LanguageModel, dir: &str) -> Tensor {
 /// Logit error relative to the logits' size: `‖int8 − f32‖ / ‖f32‖` (Frobenius norms).
 fn relative_error(int8: &Tensor, f32: &Tensor) -> f64 {
     let d = (int8 - f32).norm().double_value(&[]);
-    let e = d / f32.norm().double_value(&[]);
-    e
+
+    d / f32.norm().double_value(&[])
 }
 
 /// The int8 model's logits are within `tol` (relative to the largest logit) of f32, and
@@ -255,9 +255,7 @@ fn training_or_exporting_an_int8_model_is_a_typed_error() {
     };
     let text = "The ship rolled in the swell and the men held on. ".repeat(20);
     let data = PackedTokens::pack(lm.tokenizer(), &[text], 8).expect("packs");
-    let err = Finetuner::new(lm, data, cfg)
-        .err()
-        .expect("int8 does not train");
+    let err = Finetuner::new(lm, data, cfg).expect_err("int8 does not train");
     assert!(err.to_string().contains("int8"), "{err}");
     let mut lm = LanguageModel::load(fixture("llama"), options(DType::Int8)).expect("loads");
     let dir = tempfile::tempdir().unwrap();

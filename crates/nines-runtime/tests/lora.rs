@@ -55,8 +55,7 @@ fn check(dir: &str, targets: &[&str]) {
     tch::no_grad(|| {
         for (name, t) in lm.var_store().variables() {
             if name.ends_with("lora_B.weight") {
-                let _ = t
-                    .shallow_clone()
+                t.shallow_clone()
                     .copy_(&(Tensor::randn(t.size(), (tch::Kind::Float, tch::Device::Cpu)) * 0.5));
             }
         }

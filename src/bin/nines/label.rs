@@ -71,7 +71,7 @@ pub fn run(args: LabelArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let total = store.len();
     let mut progress = |done: usize, queue: usize| {
-        if done == queue || done % 100 == 0 {
+        if done == queue || done.is_multiple_of(100) {
             eprint!("\r{done} of {queue} labeled");
         }
     };

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod compare;
+mod dataset;
 mod distill;
 mod estimate;
 mod filter;
@@ -40,6 +41,9 @@ enum Command {
     /// Run the whole pipeline (prompts → classifier → filter and distilled policies →
     /// estimates → report), stage by stage, cached in a run folder.
     Run(run::RunArgs),
+    /// Build a labeled dataset: corpus → prompts with inclusion probabilities → completions
+    /// (the book's, or a model's) → labels → a JSONL snippet store.
+    Dataset(dataset::DatasetArgs),
     /// Continue prompts with a causal LM (Hugging Face folder or GGUF); print the completions
     /// or append them to a snippet store.
     Generate(generate::GenerateArgs),
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Dataset(args) => dataset::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Filter(args) => filter::run(args),
         Command::TrainClassifier(args) => train_classifier::run(args),

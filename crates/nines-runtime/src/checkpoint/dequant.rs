@@ -104,7 +104,7 @@ impl GgmlType {
     /// Bytes needed for `elements` values, or `None` when `elements` is not a whole number of blocks.
     pub fn bytes_for(self, elements: usize) -> Option<usize> {
         let per = self.block_elements();
-        if elements % per != 0 {
+        if !elements.is_multiple_of(per) {
             return None;
         }
         (elements / per).checked_mul(self.block_bytes())

@@ -38,10 +38,10 @@ pub(crate) fn read_with_prefix_fallback(
         return Ok(Some(t));
     }
     for prefix in OPTIONAL_PREFIXES {
-        if let Some(stripped) = name.strip_prefix(prefix) {
-            if let Some(t) = source.read(stripped)? {
-                return Ok(Some(t));
-            }
+        if let Some(stripped) = name.strip_prefix(prefix)
+            && let Some(t) = source.read(stripped)?
+        {
+            return Ok(Some(t));
         }
     }
     Ok(None)

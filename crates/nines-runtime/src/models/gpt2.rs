@@ -101,7 +101,7 @@ impl Gpt2Config {
             "n_layer",
             (v + self.n_positions as u128) * h + l * (4 * h * h + 2 * h * inner as u128),
         )?;
-        if self.n_head == 0 || self.n_embd == 0 || self.n_embd % self.n_head != 0 {
+        if self.n_head == 0 || self.n_embd == 0 || !self.n_embd.is_multiple_of(self.n_head) {
             return Err(RuntimeError::config(
                 path,
                 "n_embd",

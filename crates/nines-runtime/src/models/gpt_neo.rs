@@ -125,7 +125,10 @@ impl GptNeoConfig {
             (v + self.max_position_embeddings as u128) * h
                 + l * (4 * h * h + 2 * h * inner as u128),
         )?;
-        if self.num_heads == 0 || self.hidden_size == 0 || self.hidden_size % self.num_heads != 0 {
+        if self.num_heads == 0
+            || self.hidden_size == 0
+            || !self.hidden_size.is_multiple_of(self.num_heads)
+        {
             return Err(RuntimeError::config(
                 path,
                 "hidden_size",

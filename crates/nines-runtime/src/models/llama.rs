@@ -152,7 +152,7 @@ impl LlamaConfig {
             "num_hidden_layers",
             heads * v * h + l * (attention + 3 * h * i + 2 * h),
         )?;
-        if self.kv_heads() == 0 || self.num_attention_heads % self.kv_heads() != 0 {
+        if self.kv_heads() == 0 || !self.num_attention_heads.is_multiple_of(self.kv_heads()) {
             return bad(
                 "num_key_value_heads",
                 format!(
@@ -162,7 +162,7 @@ impl LlamaConfig {
                 ),
             );
         }
-        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
+        if self.head_dim.is_none() && !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return bad(
                 "hidden_size",
                 format!(
@@ -171,7 +171,7 @@ impl LlamaConfig {
                 ),
             );
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return bad(
                 "head_dim",
                 format!("{} must be even for rotary embeddings", self.head_dim()),
