@@ -7,7 +7,7 @@
 //! classifier trains on one, the other is the unlabeled pool of the active-learning round, so
 //! the pool holds injuries the classifier has never seen.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use nines_active::acquisition::{Boundary, Random};
@@ -468,6 +468,10 @@ fn train_save_evaluate(
     Ok((report, test))
 }
 
+/// Raised whenever the classifier or active-learning stage's code changes what it trains, so
+/// that cached results of the earlier code are not reused.
+const TRAINING_REVISION: u32 = 2;
+
 /// SHA-256 of what the classifier learns from in the dataset: every pair's id (a hash of its
 /// text and provenance) with its labels' labeler, verdict and version — not the labels'
 /// times, which differ from run to run for the same content.
@@ -506,6 +510,7 @@ fn cached_training(
     let key = fingerprint(&serde_json::json!({
         "inputs": p.inputs(stage),
         "dataset": dataset_content_hash(p)?,
+        "revision": TRAINING_REVISION,
     }));
     let cache = p
         .config
@@ -683,7 +688,8 @@ fn active_round(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let ratio = per100("boundary") / per100("random").max(f64::MIN_POSITIVE);
 
     // Retrain: the oracle's labels of the boundary draw, plus a replay of round one's data.
-    let picked: HashSet<usize> = boundary_picks.iter().copied().collect();
+    // In index order: a hash set's order changes from run to run, and so would the training.
+    let picked: BTreeSet<usize> = boundary_picks.iter().copied().collect();
     let mut retrain: Vec<Example> = picked.iter().map(|&i| pool_examples[i].clone()).collect();
     let mut round_one = subsample_negatives(
         std::mem::take(&mut d.train),
