@@ -137,7 +137,11 @@ fn smollm2_batched_sampling_is_reproducible_and_stops_at_sentence_end() {
     let alone = lm
         .score_ids(&[(g0.prompt_ids.clone(), g0.token_ids.clone())], 4)
         .expect("scores");
-    assert_ne!(g0.prompt_ids.len(), g1.prompt_ids.len(), "the batch is padded");
+    assert_ne!(
+        g0.prompt_ids.len(),
+        g1.prompt_ids.len(),
+        "the batch is padded"
+    );
     for (x, y) in together[0].iter().zip(&alone[0]) {
         assert!((x - y).abs() < 1e-3, "padded {x} vs alone {y}");
     }
