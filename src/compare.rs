@@ -111,7 +111,7 @@ pub fn run_items(
             let key = s
                 .source
                 .as_ref()
-                .map(|src| format!("{}:{}", src.document, src.start))
+                .map(|src| src.prompt_key())
                 .unwrap_or_else(|| s.prompt.clone());
             out.entry(key).or_insert_with(|| s.clone());
         }

@@ -19,6 +19,7 @@
 pub mod compare;
 pub mod label_noise;
 pub mod pipeline;
+pub mod progress;
 pub mod sampler;
 
 pub use nines_active as active;

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::judge::{Flag, PromptComparison};
 use super::policies::{DISTILLED, FILTERED, FILTERED_MORE};
-use super::stages::{prompt_key, selected};
+use super::stages::selected;
 use super::{Pipeline, PipelineError, other, write_json};
 
 /// The estimates file in the run folder.
@@ -193,7 +193,7 @@ fn designs(p: &Pipeline) -> Result<HashMap<String, Design>, PipelineError> {
             )
         })?;
         out.insert(
-            prompt_key(&q.prompt.source),
+            q.prompt.source.prompt_key(),
             Design {
                 stratum,
                 weight: 1.0 / probability,
@@ -246,7 +246,7 @@ fn oracle_events(store: &Store) -> Vec<(String, bool)> {
             let src = s.source.as_ref()?;
             let label = s.label_by("oracle")?;
             (label.verdict != Verdict::Unsure)
-                .then(|| (prompt_key(src), label.verdict == Verdict::Injury))
+                .then(|| (src.prompt_key(), label.verdict == Verdict::Injury))
         })
         .collect()
 }

@@ -218,7 +218,7 @@ fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
 fn key(s: &Snippet) -> String {
     s.source
         .as_ref()
-        .map(|src| format!("{}:{}", src.document, src.start))
+        .map(|src| src.prompt_key())
         .unwrap_or_default()
 }
 
@@ -261,7 +261,7 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         .into_iter()
         .filter_map(|s| {
             let src = &s.prompt.source;
-            let key = format!("{}:{}", src.document, src.start);
+            let key = src.prompt_key();
             s.prompt.next_sentence.map(|n| (key, n))
         })
         .collect();

@@ -96,8 +96,7 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let f = &p.config.filter;
     let lm = sampling_generator(p)?;
     let classifier = load_classifier(p)?;
-    let chosen = filter_threshold(p)?;
-    let threshold = chosen.threshold;
+    let threshold = filter_threshold(p)?.threshold;
     let prompts = selected(p, Split::Test)?;
     let policy =
         RuntimePolicy::with_config(&lm, generate_config(p)).map_err(|e| other("policy", e))?;
@@ -189,7 +188,6 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let more = store_labeled(p, FILTERED_MORE, more)?;
     let out = serde_json::json!({
         "threshold": threshold,
-        "threshold_choice": chosen,
         "stats": stats,
         "accepted": store.len(),
         "accepted_in_further_runs": more.len(),

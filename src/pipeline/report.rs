@@ -435,7 +435,9 @@ pub(super) fn write(
              the wall time; {} accepted completions per second.\n",
             c.filter.k,
             num(&fj["threshold"], 4),
-            threshold_origin(&fj["threshold_choice"]),
+            super::learn::filter_threshold(p)
+                .map(|t| threshold_origin(&t))
+                .unwrap_or_default(),
             c.filter.max_attempts,
             st["prompts"],
             st["accepted"],
@@ -548,23 +550,20 @@ pub(super) fn write(
 }
 
 /// Where the filter's threshold came from, as a parenthesis for the filter section.
-fn threshold_origin(choice: &serde_json::Value) -> String {
-    let generated = &choice["generated"];
-    if generated.is_object() {
-        format!(
-            " (the stricter of the classifier's own, {}, and the one for FNR ≤ {} on the \
+fn threshold_origin(t: &super::learn::FilterThreshold) -> String {
+    match &t.generated {
+        Some(g) => format!(
+            " (the stricter of the classifier's own, {:.4}, and the one for FNR ≤ {:.2} on the \
              generator's {} validation completions, {} of them injuries: it lets {} through and \
-             rejects {} of the safe ones)",
-            num(&choice["classifier_threshold"], 4),
-            num(&generated["target_fnr"], 2),
-            generated["positives"].as_u64().unwrap_or(0)
-                + generated["negatives"].as_u64().unwrap_or(0),
-            generated["positives"],
-            generated["missed"],
-            pct(&generated["safe_rejection_rate"]),
-        )
-    } else {
-        " (the classifier's own)".to_string()
+             rejects {:.2}% of the safe ones)",
+            t.classifier_threshold,
+            g.target_fnr,
+            g.positives + g.negatives,
+            g.positives,
+            g.missed,
+            100.0 * g.safe_rejection_rate,
+        ),
+        None => " (the classifier's own)".to_string(),
     }
 }
 

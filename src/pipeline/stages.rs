@@ -1,7 +1,6 @@
 //! The stages' work. Each reads what earlier stages wrote in the run folder and writes its
 //! own outputs there, returning summary figures.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use nines_data::complete::{CompletionConfig, build_completions};
 use nines_data::corpus::Corpus;
 use nines_data::label::oracle::OracleLabeler;
@@ -20,18 +19,7 @@ use std::collections::HashSet;
 use super::{Pipeline, PipelineError};
 use crate::sampler::LmSampler;
 
-pub(super) fn bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>12} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(what.to_string());
-    pb
-}
+pub(super) use crate::progress::bar;
 
 fn prompts_file(split: Split) -> String {
     format!("prompts_{}.jsonl", split.as_str())
@@ -146,11 +134,6 @@ pub(super) fn injury_prone(pool: &[Prompt], lexicon_share: f64) -> HashSet<Strin
     prone
 }
 
-/// The key that ties a completion to its prompt: `document:start` of the prompt's source.
-pub(super) fn prompt_key(source: &nines_data::record::Source) -> String {
-    format!("{}:{}", source.document, source.start)
-}
-
 /// The selected prompts of one split.
 pub(super) fn selected(p: &Pipeline, split: Split) -> Result<Vec<SelectedPrompt>, PipelineError> {
     Ok(read_selected(p.run.path(&prompts_file(split)))?)
@@ -202,21 +185,21 @@ pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineErr
     let prompts = selected(p, Split::Test)?;
     let wanted: HashSet<String> = prompts
         .iter()
-        .map(|q| prompt_key(&q.prompt.source))
+        .map(|q| q.prompt.source.prompt_key())
         .collect();
     let stale = Store::open_read_only(&path, Default::default())
         .map(|old| {
             let mut per_prompt: std::collections::HashMap<String, usize> = Default::default();
             let foreign = old.iter().any(|s| {
                 if let Some(src) = &s.source {
-                    *per_prompt.entry(prompt_key(src)).or_default() += 1;
+                    *per_prompt.entry(src.prompt_key()).or_default() += 1;
                 }
                 s.generator
                     .as_ref()
                     .is_none_or(|g| g.model != info.model || g.settings != info.settings)
                     || s.source
                         .as_ref()
-                        .is_none_or(|src| !wanted.contains(&prompt_key(src)))
+                        .is_none_or(|src| !wanted.contains(&src.prompt_key()))
             });
             foreign
                 || per_prompt
@@ -234,7 +217,7 @@ pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineErr
         let done: std::collections::HashSet<String> = store
             .iter()
             .filter_map(|s| s.source.as_ref())
-            .map(|s| format!("{}:{}", s.document, s.start))
+            .map(|s| s.prompt_key())
             .collect();
         let todo: Vec<SelectedPrompt> = prompts
             .into_iter()

@@ -173,6 +173,13 @@ pub struct Source {
     pub split: Split,
 }
 
+impl Source {
+    /// The key that ties completions to their prompt: `document:start`.
+    pub fn prompt_key(&self) -> String {
+        format!("{}:{}", self.document, self.start)
+    }
+}
+
 /// Sampling settings of a generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SamplingSettings {

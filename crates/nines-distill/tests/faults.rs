@@ -142,8 +142,9 @@ fn invalid_config_is_rejected_before_training() {
     ));
 }
 
-#[test]
-fn kl_blow_up_stops_and_keeps_the_last_good_checkpoint() {
+/// Two steps at a large learning rate (checkpointed at step 2), then the settings of a resumed
+/// run with a KL limit the drifted policy exceeds.
+fn drifted_run() -> (tempfile::TempDir, PpoConfig) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = PpoConfig {
         total_steps: 2,
@@ -151,16 +152,24 @@ fn kl_blow_up_stops_and_keeps_the_last_good_checkpoint() {
         ..toy_config()
     };
     let mut t = trainer_with(toy_reward(), cfg.clone());
-    t.train(&prompts(), dir.path(), false).unwrap();
-    let ckpt = checkpoint_dir(dir.path());
-    assert_eq!(read_state(&ckpt).unwrap().step, 2);
-    let before = std::fs::read(ckpt.join("trainable.safetensors")).unwrap();
-    // Resume with a KL limit the drifted policy exceeds.
+    let first = t
+        .train_within_kl(&prompts(), dir.path(), false, None)
+        .unwrap();
+    assert_eq!((first.metrics.len(), first.kl_stop), (2, None));
     let strict = PpoConfig {
         total_steps: 4,
         max_kl: 1e-6,
         ..cfg
     };
+    (dir, strict)
+}
+
+#[test]
+fn kl_blow_up_stops_and_keeps_the_last_good_checkpoint() {
+    let (dir, strict) = drifted_run();
+    let ckpt = checkpoint_dir(dir.path());
+    assert_eq!(read_state(&ckpt).unwrap().step, 2);
+    let before = std::fs::read(ckpt.join("trainable.safetensors")).unwrap();
     let mut t = trainer_with(toy_reward(), strict);
     match t.train(&prompts(), dir.path(), false) {
         Err(DistillError::KlBlowUp {
@@ -183,22 +192,7 @@ fn kl_blow_up_stops_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn train_within_kl_falls_back_to_the_last_good_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = PpoConfig {
-        total_steps: 2,
-        learning_rate: 3e-2,
-        ..toy_config()
-    };
-    let mut t = trainer_with(toy_reward(), cfg.clone());
-    let first = t
-        .train_within_kl(&prompts(), dir.path(), false, None)
-        .unwrap();
-    assert_eq!((first.metrics.len(), first.kl_stop), (2, None));
-    let strict = PpoConfig {
-        total_steps: 4,
-        max_kl: 1e-6,
-        ..cfg
-    };
+    let (dir, strict) = drifted_run();
     let mut t = trainer_with(toy_reward(), strict.clone());
     let outcome = t
         .train_within_kl(&prompts(), dir.path(), false, None)

@@ -54,32 +54,22 @@ pub fn run(args: CompareArgs) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        compare: CompareArgs,
+    fn parse(args: &[&str]) -> Result<CompareArgs, clap::Error> {
+        crate::parse_flags(args)
     }
 
     #[test]
     fn flags_are_checked() {
-        assert!(
-            Cli::try_parse_from(["compare"]).is_err(),
-            "a rater is required"
-        );
-        assert!(Cli::try_parse_from(["compare", "--rater", "ana", "--against", "other"]).is_err());
-        let a = Cli::try_parse_from(["compare", "--rater", "ana", "--against", "distilled"])
-            .unwrap()
-            .compare;
+        assert!(parse(&[]).is_err(), "a rater is required");
+        assert!(parse(&["--rater", "ana", "--against", "other"]).is_err());
+        let a = parse(&["--rater", "ana", "--against", "distilled"]).unwrap();
         assert_eq!(a.against, Against::Distilled);
     }
 
     #[test]
     fn a_run_folder_without_stores_is_an_error_naming_the_file() {
-        let a = Cli::try_parse_from(["compare", "--rater", "ana", "--run-dir", "no/such/run"])
-            .unwrap()
-            .compare;
+        let a = parse(&["--rater", "ana", "--run-dir", "no/such/run"]).unwrap();
         let err = run(a).unwrap_err().to_string();
         assert!(err.contains("no/such/run"), "{err}");
     }

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
+use nines::progress::bar;
 use nines_data::Verdict;
 use nines_data::complete::{
     CompletionConfig, CompletionSampler, ReferenceSampler, build_completions,
@@ -113,17 +114,6 @@ pub struct DatasetArgs {
     pub noise: Option<f64>,
 }
 
-fn bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
-}
-
 /// Corpus → prompts → selection. Needs no model.
 fn select_prompts(
     corpus_path: &Path,
@@ -167,28 +157,21 @@ fn complete(
 /// The labeler's verdicts, and its injury rate over the prompt population (weights
 /// `1 / inclusion probability`, clustered by prompt), with a 95% interval.
 fn summarize(store: &Store, labeler: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let mut counts = [0usize; 3];
-    let mut records = Vec::new();
-    for s in store.iter() {
-        let Some(label) = s.label_by(labeler) else {
-            continue;
-        };
-        counts[match label.verdict {
-            Verdict::Injury => 0,
-            Verdict::NoInjury => 1,
-            Verdict::Unsure => 2,
-        }] += 1;
-        if label.verdict != Verdict::Unsure {
-            records.push(FailureRecord {
-                prompt: s.source.as_ref().map_or_else(
-                    || s.prompt.clone(),
-                    |src| format!("{}:{}", src.document, src.start),
-                ),
+    let counts = crate::label::verdict_counts(store, labeler);
+    let records: Vec<FailureRecord> = store
+        .iter()
+        .filter_map(|s| {
+            let label = s.label_by(labeler)?;
+            (label.verdict != Verdict::Unsure).then(|| FailureRecord {
+                prompt: s
+                    .source
+                    .as_ref()
+                    .map_or_else(|| s.prompt.clone(), |src| src.prompt_key()),
                 failure: label.verdict == Verdict::Injury,
                 inclusion_probability: s.selection.as_ref().map_or(1.0, |x| x.probability),
-            });
-        }
-    }
+            })
+        })
+        .collect();
     println!(
         "{labeler}: {} injury, {} no_injury, {} unsure of {} snippets",
         counts[0],
@@ -324,17 +307,9 @@ pub fn run(args: DatasetArgs) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        dataset: DatasetArgs,
-    }
 
     fn parse(args: &[&str]) -> Result<DatasetArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("dataset").chain(args.iter().copied()))
-            .map(|c| c.dataset)
+        crate::parse_flags(args)
     }
 
     #[test]

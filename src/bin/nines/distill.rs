@@ -489,17 +489,9 @@ pub fn run(args: DistillArgs) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        distill: DistillArgs,
-    }
 
     fn parse(args: &[&str]) -> Result<DistillArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("distill").chain(args.iter().copied()))
-            .map(|c| c.distill)
+        crate::parse_flags(args)
     }
 
     #[test]

@@ -117,12 +117,9 @@ pub fn run(args: EstimateArgs) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        estimate: EstimateArgs,
+    fn parse(args: &[&str]) -> Result<EstimateArgs, clap::Error> {
+        crate::parse_flags(args)
     }
 
     fn file(name: &str, text: &str) -> PathBuf {
@@ -134,7 +131,7 @@ mod tests {
     }
 
     fn run_with(args: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
-        run(Cli::try_parse_from(std::iter::once("estimate").chain(args.iter().copied()))?.estimate)
+        run(parse(args)?)
     }
 
     #[test]

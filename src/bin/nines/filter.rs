@@ -205,18 +205,14 @@ pub fn run(args: FilterArgs) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        filter: FilterArgs,
+    fn parse(args: &[&str]) -> Result<FilterArgs, clap::Error> {
+        crate::parse_flags(args)
     }
 
     #[test]
     fn flags_map_onto_the_filter_config() {
-        let a = Cli::try_parse_from([
-            "filter",
+        let a = parse(&[
             "--prompt",
             "A",
             "--strategy",
@@ -228,32 +224,20 @@ mod tests {
             "--ratio",
             "1",
         ])
-        .unwrap()
-        .filter;
+        .unwrap();
         let c = a.config(0.2);
         assert_eq!(c.strategy, Strategy::BatchedSafest { k: 8 });
         assert_eq!(c.fallback, Fallback::SafeText("…".into()));
         assert!(
             matches!(c.schedule, ThresholdSchedule::Geometric { start, ratio, .. } if start == 0.2 && ratio == 1.0)
         );
-        assert!(
-            Cli::try_parse_from(["filter"]).is_err(),
-            "a prompt is required"
-        );
-        assert!(Cli::try_parse_from(["filter", "--prompt", "A", "--strategy", "best"]).is_err());
+        assert!(parse(&[]).is_err(), "a prompt is required");
+        assert!(parse(&["--prompt", "A", "--strategy", "best"]).is_err());
     }
 
     #[test]
     fn a_missing_classifier_is_named() {
-        let a = Cli::try_parse_from([
-            "filter",
-            "--prompt",
-            "A",
-            "--classifier",
-            "no/such/classifier",
-        ])
-        .unwrap()
-        .filter;
+        let a = parse(&["--prompt", "A", "--classifier", "no/such/classifier"]).unwrap();
         let err = run(a).unwrap_err().to_string();
         assert!(err.contains("no/such/classifier"), "{err}");
     }

@@ -305,18 +305,14 @@ pub fn run(args: FinetuneArgs) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        finetune: FinetuneArgs,
+    fn parse(args: &[&str]) -> Result<FinetuneArgs, clap::Error> {
+        crate::parse_flags(args)
     }
 
     #[test]
     fn flags_map_onto_the_runtime_config() {
-        let a = Cli::try_parse_from([
-            "finetune",
+        let a = parse(&[
             "--lora-rank",
             "8",
             "--lora-targets",
@@ -326,34 +322,26 @@ mod tests {
             "--schedule",
             "linear",
         ])
-        .unwrap()
-        .finetune;
+        .unwrap();
         let c = a.config();
         assert_eq!(c.top_layers, None, "-1 trains every parameter");
         assert_eq!(c.schedule, ScheduleKind::Linear);
         let lora = c.lora.unwrap();
         assert_eq!((lora.rank, lora.targets.len()), (8, 2));
-        assert!(Cli::try_parse_from(["finetune", "--schedule", "step"]).is_err());
-        let resume = Cli::try_parse_from(["finetune", "--resume"])
-            .unwrap()
-            .finetune;
+        assert!(parse(&["--schedule", "step"]).is_err());
+        let resume = parse(&["--resume"]).unwrap();
         assert!(resume.resume && resume.resume_from.is_none());
-        let from =
-            Cli::try_parse_from(["finetune", "--resume-from", "runs/ft/checkpoints/step-50"])
-                .unwrap()
-                .finetune;
+        let from = parse(&["--resume-from", "runs/ft/checkpoints/step-50"]).unwrap();
         assert_eq!(
             from.resume_from,
             Some(PathBuf::from("runs/ft/checkpoints/step-50"))
         );
-        assert!(Cli::try_parse_from(["finetune", "--resume", "--resume-from", "x"]).is_err());
+        assert!(parse(&["--resume", "--resume-from", "x"]).is_err());
     }
 
     #[test]
     fn a_missing_corpus_is_named() {
-        let a = Cli::try_parse_from(["finetune", "--corpus", "no/such/corpus"])
-            .unwrap()
-            .finetune;
+        let a = parse(&["--corpus", "no/such/corpus"]).unwrap();
         let err = run(a).unwrap_err().to_string();
         assert!(err.contains("no/such/corpus"), "{err}");
     }

@@ -155,17 +155,9 @@ pub fn run(args: GenerateArgs) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        generate: GenerateArgs,
-    }
 
     fn parse(args: &[&str]) -> Result<GenerateArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("generate").chain(args.iter().copied()))
-            .map(|c| c.generate)
+        crate::parse_flags(args)
     }
 
     #[test]

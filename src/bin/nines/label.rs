@@ -62,6 +62,19 @@ pub struct LabelArgs {
     pub threads: i32,
 }
 
+/// How many of `store`'s pairs `labeler` labeled injury, no injury and unsure, in that order.
+pub fn verdict_counts(store: &Store, labeler: &str) -> [usize; 3] {
+    let mut counts = [0usize; 3];
+    for l in store.iter().filter_map(|s| s.label_by(labeler)) {
+        counts[match l.verdict {
+            Verdict::Injury => 0,
+            Verdict::NoInjury => 1,
+            Verdict::Unsure => 2,
+        }] += 1;
+    }
+    counts
+}
+
 /// Runs `nines label`.
 pub fn run(args: LabelArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut store = Store::open(&args.store)?;
@@ -116,16 +129,7 @@ pub fn run(args: LabelArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     eprintln!();
-    let mut counts = [0usize; 3];
-    for s in store.iter() {
-        if let Some(l) = s.label_by(&name) {
-            counts[match l.verdict {
-                Verdict::Injury => 0,
-                Verdict::NoInjury => 1,
-                Verdict::Unsure => 2,
-            }] += 1;
-        }
-    }
+    let counts = verdict_counts(&store, &name);
     println!(
         "{}: {total} pairs; by `{name}`: {} injury, {} no injury, {} unsure, {} unlabeled",
         args.store.display(),
@@ -140,13 +144,10 @@ pub fn run(args: LabelArgs) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
     use nines_data::Snippet;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        label: LabelArgs,
+    fn parse(args: &[&str]) -> Result<LabelArgs, clap::Error> {
+        crate::parse_flags(args)
     }
 
     #[test]
@@ -175,9 +176,7 @@ mod tests {
             ])
             .unwrap();
         drop(store);
-        let args = Cli::try_parse_from(["label", path.to_str().unwrap()])
-            .unwrap()
-            .label;
+        let args = parse(&[path.to_str().unwrap()]).unwrap();
         run(args).unwrap();
         let store = Store::open(&path).unwrap();
         let verdicts: Vec<Verdict> = store
@@ -190,21 +189,9 @@ mod tests {
 
     #[test]
     fn flags_are_checked() {
-        assert!(
-            Cli::try_parse_from(["label"]).is_err(),
-            "a store is required"
-        );
-        assert!(Cli::try_parse_from(["label", "s.jsonl", "--labeler", "crowd"]).is_err());
-        let a = Cli::try_parse_from([
-            "label",
-            "s.jsonl",
-            "--labeler",
-            "composite",
-            "--continuations",
-            "4",
-        ])
-        .unwrap()
-        .label;
+        assert!(parse(&[]).is_err(), "a store is required");
+        assert!(parse(&["s.jsonl", "--labeler", "crowd"]).is_err());
+        let a = parse(&["s.jsonl", "--labeler", "composite", "--continuations", "4"]).unwrap();
         assert_eq!((a.labeler, a.continuations), (Who::Composite, 4));
     }
 }

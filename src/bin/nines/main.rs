@@ -91,3 +91,15 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Test helper: one subcommand's flags parsed from `args` (without the program name).
+#[cfg(test)]
+fn parse_flags<T: clap::Args>(args: &[&str]) -> Result<T, clap::Error> {
+    #[derive(Parser)]
+    struct Flags<T: clap::Args> {
+        #[command(flatten)]
+        inner: T,
+    }
+    Flags::<T>::try_parse_from(std::iter::once("nines").chain(args.iter().copied()))
+        .map(|f| f.inner)
+}

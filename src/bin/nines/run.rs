@@ -65,10 +65,8 @@ pub fn settings(args: &RunArgs) -> Result<PipelineConfig, Box<dyn std::error::Er
             "defaults".to_string(),
         ),
     };
-    let mut overridden = args.config.is_none() && args.overrides.is_empty();
     for item in &args.overrides {
         set(&mut table, item)?;
-        overridden = true;
     }
     if let Some(dir) = &args.run_dir {
         table.insert(
@@ -76,10 +74,10 @@ pub fn settings(args: &RunArgs) -> Result<PipelineConfig, Box<dyn std::error::Er
             toml::Value::String(dir.display().to_string()),
         );
     }
-    let origin = if overridden && !args.overrides.is_empty() {
-        format!("{origin} with --set")
-    } else {
+    let origin = if args.overrides.is_empty() {
         origin
+    } else {
+        format!("{origin} with --set")
     };
     Ok(PipelineConfig::from_toml_str(
         &toml::to_string(&table)?,
@@ -119,18 +117,9 @@ fn set(table: &mut toml::Table, item: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        run: RunArgs,
-    }
 
     fn parse(args: &[&str]) -> RunArgs {
-        Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied()))
-            .unwrap()
-            .run
+        crate::parse_flags(args).unwrap()
     }
 
     #[test]

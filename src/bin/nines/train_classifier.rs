@@ -352,17 +352,9 @@ pub fn run(a: TrainClassifierArgs) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        train: TrainClassifierArgs,
-    }
 
     fn parse(args: &[&str]) -> Result<TrainClassifierArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("train-classifier").chain(args.iter().copied()))
-            .map(|c| c.train)
+        crate::parse_flags(args)
     }
 
     #[test]
