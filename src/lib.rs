@@ -12,10 +12,12 @@
 //! - [`distill`]: PPO distillation of the filter into the generator.
 //!
 //! and adds the glue of the end-to-end run: [`pipeline`] (the stages behind `make demo`),
-//! [`sampler`] (the runtime as a completion sampler) and [`compare`] (pairwise quality
-//! judgments by a person at the terminal).
+//! [`sampler`] (the runtime as a completion sampler), [`active_learning`] (the selector
+//! joined to the classifier and the store) and [`compare`] (pairwise quality judgments by a
+//! person at the terminal).
 #![deny(missing_docs)]
 
+pub mod active_learning;
 pub mod compare;
 pub mod label_noise;
 pub mod pipeline;

@@ -37,6 +37,34 @@ impl Design {
     }
 }
 
+impl std::fmt::Display for Design {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Design {
+    type Err = ActiveError;
+
+    /// Parses `poisson`, `systematic`, `diverse` or `topk`.
+    fn from_str(name: &str) -> Result<Design> {
+        [
+            Design::Poisson,
+            Design::Systematic,
+            Design::Diverse,
+            Design::TopK,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == name)
+        .ok_or_else(|| {
+            ActiveError::config(
+                "design",
+                format!("`{name}` is not poisson, systematic, diverse or topk"),
+            )
+        })
+    }
+}
+
 /// Settings of one selection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

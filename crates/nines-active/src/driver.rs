@@ -28,7 +28,7 @@ use nines_data::record::{Snippet, Verdict};
 use nines_estimate::Estimate;
 use serde::{Deserialize, Serialize};
 
-use crate::acquisition::by_name;
+use crate::acquisition::StrategyName;
 use crate::config::SelectorConfig;
 use crate::error::{ActiveError, Result};
 use crate::pool::{Pool, PoolItem};
@@ -111,8 +111,8 @@ pub struct DriverConfig {
     /// Stop after this many rounds in all (0: when the budget or the pool runs out).
     /// Default 0.
     pub rounds: usize,
-    /// Strategy name (see [`crate::acquisition::by_name`]). Default `boundary`.
-    pub strategy: String,
+    /// Acquisition strategy. Default [`StrategyName::Boundary`].
+    pub strategy: StrategyName,
     /// Design, uniform share, clusters and seed; its `budget` is set per round. The seed of
     /// round `r` is derived from this seed and `r`.
     pub selector: SelectorConfig,
@@ -130,7 +130,7 @@ impl Default for DriverConfig {
             budget: 500,
             per_round: 100,
             rounds: 0,
-            strategy: "boundary".into(),
+            strategy: StrategyName::Boundary,
             selector: SelectorConfig::default(),
             state: None,
             metrics: None,
@@ -140,7 +140,7 @@ impl Default for DriverConfig {
 }
 
 impl DriverConfig {
-    /// Positive budget and round size, a known strategy, a valid selector, level in (0, 1).
+    /// Positive budget and round size, a valid selector, level in (0, 1).
     pub fn validate(&self) -> Result<()> {
         if self.budget == 0 {
             return Err(ActiveError::ZeroBudget {
@@ -152,7 +152,6 @@ impl DriverConfig {
                 what: "DriverConfig.per_round",
             });
         }
-        by_name(&self.strategy)?;
         let mut s = self.selector.clone();
         s.budget = self.per_round;
         s.clusters = s.clusters.min(self.per_round);
@@ -210,8 +209,8 @@ pub struct RoundMetrics {
 pub struct State {
     /// Format version (1).
     pub version: u32,
-    /// Strategy name the run uses.
-    pub strategy: String,
+    /// Strategy the run uses.
+    pub strategy: StrategyName,
     /// Completed rounds (a quit mid-round counts its round as completed).
     pub rounds_done: usize,
     /// Every label so far.
@@ -223,10 +222,10 @@ pub struct State {
 }
 
 impl State {
-    fn new(strategy: &str) -> Self {
+    fn new(strategy: StrategyName) -> Self {
         State {
             version: 1,
-            strategy: strategy.to_string(),
+            strategy,
             rounds_done: 0,
             labels: Vec::new(),
             metrics: Vec::new(),
@@ -289,7 +288,7 @@ pub fn run(
     if candidates.is_empty() {
         return Err(ActiveError::EmptyPool);
     }
-    let strategy = by_name(&cfg.strategy)?;
+    let strategy = cfg.strategy.build();
     let mut ids = HashSet::new();
     for (i, c) in candidates.iter().enumerate() {
         if !ids.insert(c.id.as_str()) {
@@ -303,7 +302,7 @@ pub fn run(
     }
     let (mut state, resumed) = match &cfg.state {
         Some(p) if p.exists() => (State::load(p)?, true),
-        _ => (State::new(&cfg.strategy), false),
+        _ => (State::new(cfg.strategy), false),
     };
     if resumed {
         let path = cfg.state.clone().unwrap_or_default();

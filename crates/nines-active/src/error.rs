@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong while selecting, labeling, retraining or resuming.
 #[derive(Debug, thiserror::Error)]
 pub enum ActiveError {
+    /// A figure could not be drawn.
+    #[error("plot: {0}")]
+    Plot(String),
     /// The pool holds no pairs (or no unlabeled pairs are left).
     #[error("the pool is empty: there is nothing to select from")]
     EmptyPool,

@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 pub mod acquisition;
+pub mod budget_study;
 pub mod config;
 pub mod design;
 pub mod diversity;

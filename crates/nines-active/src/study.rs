@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::acquisition::{by_name, check_threshold};
+use crate::acquisition::{StrategyName, check_threshold};
 use crate::config::{Design, SelectorConfig};
 use crate::error::{ActiveError, Result};
 use crate::pool::{Pool, PoolItem};
@@ -142,9 +142,8 @@ pub fn synthetic(cfg: &SyntheticConfig) -> Result<(Pool, Vec<bool>)> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StudyConfig {
-    /// Strategies to compare (names for [`crate::acquisition::by_name`]); `random` is always
-    /// run as the reference. Default: all.
-    pub strategies: Vec<String>,
+    /// Strategies to compare; `random` is always run as the reference. Default: all.
+    pub strategies: Vec<StrategyName>,
     /// Filter threshold. Default 0.05.
     pub threshold: f64,
     /// Labels per draw. Default 200.
@@ -162,10 +161,7 @@ pub struct StudyConfig {
 impl Default for StudyConfig {
     fn default() -> Self {
         StudyConfig {
-            strategies: crate::acquisition::NAMES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            strategies: StrategyName::ALL.to_vec(),
             threshold: 0.05,
             budget: 200,
             reps: 50,
@@ -226,11 +222,15 @@ pub fn run_study(pool: &Pool, truth: &[bool], cfg: &StudyConfig) -> Result<Vec<S
         .collect();
     let true_misses = miss.iter().filter(|&&m| m).count();
     let pool_rate = 100.0 * true_misses as f64 / pool.len() as f64;
-    let mut names: Vec<String> = vec!["random".into()];
-    names.extend(cfg.strategies.iter().filter(|s| *s != "random").cloned());
+    let mut names = vec![StrategyName::Random];
+    names.extend(
+        cfg.strategies
+            .iter()
+            .filter(|s| **s != StrategyName::Random),
+    );
     let mut rows: Vec<StudyRow> = Vec::new();
     for name in names {
-        let strategy = by_name(&name)?;
+        let strategy = name.build();
         let mut found = Vec::with_capacity(cfg.reps);
         let mut labels = Vec::with_capacity(cfg.reps);
         let mut ht = Vec::with_capacity(cfg.reps);
@@ -282,7 +282,7 @@ pub fn run_study(pool: &Pool, truth: &[bool], cfg: &StudyConfig) -> Result<Vec<S
             (Some(m), Some(s))
         };
         rows.push(StudyRow {
-            strategy: name,
+            strategy: name.to_string(),
             labels: if labels.is_empty() {
                 0.0
             } else {

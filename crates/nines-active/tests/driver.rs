@@ -134,7 +134,7 @@ fn config(dir: &std::path::Path, rounds: usize) -> DriverConfig {
         budget: 100,
         per_round: 25,
         rounds,
-        strategy: "boundary".into(),
+        strategy: nines_active::acquisition::StrategyName::Boundary,
         selector: SelectorConfig {
             design: Design::Systematic,
             seed: 7,
@@ -267,7 +267,7 @@ fn bad_driver_input() {
     // A state written by another strategy is refused.
     go(&w, &config(dir.path(), 1), None).unwrap();
     let mut other = config(dir.path(), 0);
-    other.strategy = "random".into();
+    other.strategy = nines_active::acquisition::StrategyName::Random;
     assert!(matches!(
         go(&w, &other, None),
         Err(ActiveError::BadState { .. })
@@ -282,10 +282,11 @@ fn bad_driver_input() {
         go(&nan, &config(d2.path(), 0), None),
         Err(ActiveError::BadScore { .. })
     ));
-    let mut unknown = config(d2.path(), 0);
-    unknown.strategy = "psychic".into();
+    // An unknown strategy name in a configuration.
     assert!(matches!(
-        go(&w, &unknown, None),
+        "psychic".parse::<nines_active::acquisition::StrategyName>(),
         Err(ActiveError::Config { .. })
     ));
+    let text = r#"{"strategy": "psychic"}"#;
+    assert!(serde_json::from_str::<DriverConfig>(text).is_err());
 }

@@ -1,7 +1,7 @@
 //! Properties of the designs: probabilities in (0, 1] summing to the budget, exact batch
 //! sizes, and Horvitz–Thompson estimates of a pool total that are unbiased (Monte Carlo).
 
-use nines_active::acquisition::{Acquisition, Boundary, ManyRejections, Random, by_name};
+use nines_active::acquisition::{Acquisition, Boundary, ManyRejections, Random, StrategyName};
 use nines_active::study::{SyntheticConfig, synthetic};
 use nines_active::{Design, Pool, PoolItem, SelectorConfig, select};
 use proptest::prelude::*;
@@ -30,13 +30,13 @@ proptest! {
         budget in 1usize..60,
         mix in 0.01f64..1.0,
         seed in any::<u64>(),
-        strategy in prop::sample::select(nines_active::acquisition::NAMES.to_vec()),
+        strategy in prop::sample::select(StrategyName::ALL.to_vec()),
         design in prop::sample::select(vec![Design::Poisson, Design::Systematic, Design::Diverse]),
     ) {
         prop_assume!(scores.iter().any(|&s| s > 0.0));
         let pool = pool_from(&scores);
         let cfg = SelectorConfig { budget, design, uniform_mix: mix, clusters: 0, seed };
-        let strategy = by_name(strategy).unwrap();
+        let strategy = strategy.build();
         match select(&pool, strategy.as_ref(), 0.3, &cfg) {
             Ok(batch) => {
                 let n = budget.min(pool.len());

@@ -56,7 +56,7 @@ fn top_k_rows_are_not_reweightable_and_diverse_design_runs() {
     })
     .unwrap();
     let base = StudyConfig {
-        strategies: vec!["boundary".into()],
+        strategies: vec![nines_active::acquisition::StrategyName::Boundary],
         budget: 40,
         reps: 5,
         ..StudyConfig::default()

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod active;
 mod compare;
 mod dataset;
 mod distill;
@@ -61,6 +62,9 @@ enum Command {
     /// Rejection sampling: continue prompts until the classifier accepts a completion; every
     /// candidate with its score on request.
     Filter(filter::FilterArgs),
+    /// Active learning: score a pool, compare strategies on it, run the select → label →
+    /// retrain loop.
+    Active(active::ActiveArgs),
     /// Judge a run's completions pairwise at the terminal, blind: unfiltered against filtered
     /// or distilled; judgments kept per rater, resumable.
     Compare(compare::CompareArgs),
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Dataset(args) => dataset::run(args),
+        Command::Active(args) => active::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Filter(args) => filter::run(args),
         Command::TrainClassifier(args) => train_classifier::run(args),

@@ -21,6 +21,8 @@ pub mod random;
 pub mod rejections;
 pub mod uncertainty;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{ActiveError, Result};
 use crate::pool::Pool;
 
@@ -89,40 +91,101 @@ pub(crate) fn binary_entropy(p: f64) -> f64 {
     term(p) + term(1.0 - p)
 }
 
-/// Builds a strategy from its name: `boundary`, `least_confidence`, `margin`, `entropy`,
-/// `vote_entropy`, `score_std`, `max_kl`, `many_rejections`, `random`.
-pub fn by_name(name: &str) -> Result<Box<dyn Acquisition>> {
-    Ok(match name {
-        "boundary" => Box::new(Boundary::default()),
-        "least_confidence" => Box::new(Uncertainty::new(UncertaintyMeasure::LeastConfidence)),
-        "margin" => Box::new(Uncertainty::new(UncertaintyMeasure::Margin)),
-        "entropy" => Box::new(Uncertainty::new(UncertaintyMeasure::Entropy)),
-        "vote_entropy" => Box::new(Disagreement::new(DisagreementMeasure::VoteEntropy)),
-        "score_std" => Box::new(Disagreement::new(DisagreementMeasure::ScoreStd)),
-        "max_kl" => Box::new(Disagreement::new(DisagreementMeasure::MaxKl)),
-        "many_rejections" => Box::new(ManyRejections),
-        "random" => Box::new(Random),
-        other => {
-            return Err(ActiveError::config(
-                "strategy",
-                format!(
-                    "`{other}` is not one of boundary, least_confidence, margin, entropy, \
-                     vote_entropy, score_std, max_kl, many_rejections, random"
-                ),
-            ));
-        }
-    })
+/// Every acquisition strategy by name: what a configuration file, a command-line flag or a
+/// pick's record names, turned into an [`Acquisition`] by [`StrategyName::build`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyName {
+    /// [`Boundary`] with its default band.
+    Boundary,
+    /// [`Uncertainty`], least confidence.
+    LeastConfidence,
+    /// [`Uncertainty`], margin.
+    Margin,
+    /// [`Uncertainty`], entropy.
+    Entropy,
+    /// [`Disagreement`], vote entropy of the ensemble.
+    VoteEntropy,
+    /// [`Disagreement`], standard deviation of the members' scores.
+    ScoreStd,
+    /// [`Disagreement`], largest KL divergence from the consensus.
+    MaxKl,
+    /// [`ManyRejections`].
+    ManyRejections,
+    /// [`Random`], the baseline.
+    Random,
 }
 
-/// Every strategy name [`by_name`] knows, in a fixed order.
-pub const NAMES: [&str; 9] = [
-    "boundary",
-    "least_confidence",
-    "margin",
-    "entropy",
-    "vote_entropy",
-    "score_std",
-    "max_kl",
-    "many_rejections",
-    "random",
-];
+impl StrategyName {
+    /// Every strategy, in a fixed order.
+    pub const ALL: [StrategyName; 9] = [
+        StrategyName::Boundary,
+        StrategyName::LeastConfidence,
+        StrategyName::Margin,
+        StrategyName::Entropy,
+        StrategyName::VoteEntropy,
+        StrategyName::ScoreStd,
+        StrategyName::MaxKl,
+        StrategyName::ManyRejections,
+        StrategyName::Random,
+    ];
+
+    /// The stable name: `boundary`, `least_confidence`, `margin`, `entropy`,
+    /// `vote_entropy`, `score_std`, `max_kl`, `many_rejections`, `random`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyName::Boundary => "boundary",
+            StrategyName::LeastConfidence => "least_confidence",
+            StrategyName::Margin => "margin",
+            StrategyName::Entropy => "entropy",
+            StrategyName::VoteEntropy => "vote_entropy",
+            StrategyName::ScoreStd => "score_std",
+            StrategyName::MaxKl => "max_kl",
+            StrategyName::ManyRejections => "many_rejections",
+            StrategyName::Random => "random",
+        }
+    }
+
+    /// The strategy itself, with its default settings.
+    pub fn build(self) -> Box<dyn Acquisition> {
+        match self {
+            StrategyName::Boundary => Box::new(Boundary::default()),
+            StrategyName::LeastConfidence => {
+                Box::new(Uncertainty::new(UncertaintyMeasure::LeastConfidence))
+            }
+            StrategyName::Margin => Box::new(Uncertainty::new(UncertaintyMeasure::Margin)),
+            StrategyName::Entropy => Box::new(Uncertainty::new(UncertaintyMeasure::Entropy)),
+            StrategyName::VoteEntropy => {
+                Box::new(Disagreement::new(DisagreementMeasure::VoteEntropy))
+            }
+            StrategyName::ScoreStd => Box::new(Disagreement::new(DisagreementMeasure::ScoreStd)),
+            StrategyName::MaxKl => Box::new(Disagreement::new(DisagreementMeasure::MaxKl)),
+            StrategyName::ManyRejections => Box::new(ManyRejections),
+            StrategyName::Random => Box::new(Random),
+        }
+    }
+}
+
+impl std::fmt::Display for StrategyName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for StrategyName {
+    type Err = ActiveError;
+
+    /// Parses a stable name; anything else is a [`ActiveError::Config`] listing the names.
+    fn from_str(name: &str) -> Result<StrategyName> {
+        StrategyName::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = StrategyName::ALL.iter().map(|s| s.as_str()).collect();
+                ActiveError::config(
+                    "strategy",
+                    format!("`{name}` is not one of {}", names.join(", ")),
+                )
+            })
+    }
+}
