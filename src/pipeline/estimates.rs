@@ -252,7 +252,7 @@ fn oracle_events(store: &Store) -> Vec<(String, bool)> {
 }
 
 /// Writes `estimates.json`.
-pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn estimates(p: &Pipeline) -> Result<Headline, PipelineError> {
     let designs = designs(p)?;
     let strata: TestStrata = read(p, STRATA)?;
     let comparisons: Vec<PromptComparison> = read(p, "judgments.json")?;
@@ -342,20 +342,7 @@ pub(super) fn estimates(p: &Pipeline) -> Result<serde_json::Value, PipelineError
         rows,
     };
     write_json(&p.run.path(HEADLINE), &headline)?;
-    let value = |r: Regime, q: Policy| headline.row(r, q).map(|x| x.injury.estimate.value);
-    let win = |r: Regime, q: Policy| {
-        headline
-            .row(r, q)
-            .and_then(|x| x.win_rate.as_ref())
-            .map(|w| w.estimate.value)
-    };
-    Ok(serde_json::json!({
-        "injury_prone_unfiltered": value(Regime::InjuryProne, Policy::Unfiltered),
-        "injury_prone_filtered": value(Regime::InjuryProne, Policy::Filtered),
-        "injury_prone_distilled": value(Regime::InjuryProne, Policy::Distilled),
-        "win_rate_filtered": win(Regime::InjuryProne, Policy::Filtered),
-        "win_rate_distilled": win(Regime::InjuryProne, Policy::Distilled),
-    }))
+    Ok(headline)
 }
 
 fn read<T: serde::de::DeserializeOwned>(p: &Pipeline, name: &str) -> Result<T, PipelineError> {
@@ -516,6 +503,7 @@ mod tests {
         let p = Pipeline {
             config: PipelineConfig::default(),
             run: RunDir::open(dir.path()).unwrap(),
+            model_digests: Default::default(),
         };
         let n = 40u64;
         let prone = |i: u64| i < 20;

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use nines_data::corpus::Corpus;
 use nines_data::split::{SplitConfig, region_texts};
 use nines_runtime::LoadOptions;
-use nines_runtime::train::{FinetuneConfig, REPORT_FILE, finetune_cached};
+use nines_runtime::train::{FinetuneConfig, FinetuneReport, REPORT_FILE, finetune_cached};
 
+use super::outputs::FinetuneOutput;
 use super::{Pipeline, PipelineError, other, write_json};
 
 /// Where the stage records which generator to use.
@@ -32,10 +33,12 @@ fn finetune_config(p: &Pipeline) -> FinetuneConfig {
 
 /// Fine-tunes the generator on fiction (or passes the configured model through when
 /// `generator.finetune_steps` is 0) and records the model the later stages load.
-pub(super) fn finetune(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn finetune(p: &Pipeline) -> Result<FinetuneOutput, PipelineError> {
     let g = &p.config.generator;
     let summary = if g.finetune_steps == 0 {
-        serde_json::json!({ "model": g.model, "fine_tuned": false })
+        FinetuneOutput::AsIs {
+            model: g.model.clone(),
+        }
     } else {
         let corpus = Corpus::load(&p.config.data.corpus)?;
         let [train, valid, _] = region_texts(&corpus, &SplitConfig::default());
@@ -49,18 +52,14 @@ pub(super) fn finetune(p: &Pipeline) -> Result<serde_json::Value, PipelineError>
             true,
         )
         .map_err(|e| other("fine-tuning the generator", e))?;
-        let report: serde_json::Value = std::fs::read_to_string(out.join(REPORT_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        serde_json::json!({
-            "model": out,
-            "fine_tuned": true,
-            "steps": report["steps"],
-            "validation_perplexity_before": report["initial_ppl"],
-            "validation_perplexity_after": report["final_ppl"],
-            "minutes": report["elapsed_s"].as_f64().map(|s| s / 60.0),
-        })
+        let report: FinetuneReport = super::read_json(&out.join(REPORT_FILE))?;
+        FinetuneOutput::FineTuned {
+            model: out,
+            steps: report.steps,
+            validation_perplexity_before: report.initial_ppl,
+            validation_perplexity_after: report.final_ppl,
+            minutes: report.elapsed_s / 60.0,
+        }
     };
     write_json(&p.run.path(RECORD), &summary)?;
     Ok(summary)
@@ -68,9 +67,7 @@ pub(super) fn finetune(p: &Pipeline) -> Result<serde_json::Value, PipelineError>
 
 /// The generator of the completions, filter, distill and judge stages.
 pub(super) fn generator_path(p: &Pipeline) -> PathBuf {
-    std::fs::read_to_string(p.run.path(RECORD))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["model"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| p.config.generator.model.clone())
+    super::read_json::<FinetuneOutput>(&p.run.path(RECORD))
+        .map(|o| o.model().clone())
+        .unwrap_or_else(|_| p.config.generator.model.clone())
 }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::policies::{DISTILLED, FILTERED, load_classifier};
 use super::stages::{bar, generator};
+use super::outputs::JudgeOutput;
 use super::{Pipeline, PipelineError, write_json};
 
 /// Weight of the mean log-probability (nats) against the cosine.
@@ -232,7 +233,7 @@ fn by_prompt(store: &Store) -> HashMap<String, Snippet> {
 
 /// Judges every test prompt's filtered and distilled completion against its first
 /// unfiltered one, and records the classifier's scores.
-pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn judge(p: &Pipeline) -> Result<JudgeOutput, PipelineError> {
     let open = |name: &str| Store::open_read_only(p.run.path(name), StoreOptions::default());
     let unfiltered = open("snippets.jsonl")?;
     let filtered = by_prompt(&open(FILTERED)?);
@@ -362,14 +363,13 @@ pub(super) fn judge(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     }
     pb.finish_and_clear();
     write_json(&p.run.path("judgments.json"), &out)?;
-    Ok(serde_json::json!({
-        "prompts": out.len(),
-        "unfiltered_rejected": out.iter().filter(|c| !c.unfiltered_accepted).count(),
-        "judged_filtered": out.iter().filter(|c| c.filtered.is_some()).count(),
-        "judged_distilled": out.iter().filter(|c| c.distilled.is_some()).count(),
-        "judge": "story",
-        "ties_without_next_sentence": no_next,
-    }))
+    Ok(JudgeOutput {
+        prompts: out.len(),
+        unfiltered_rejected: out.iter().filter(|c| !c.unfiltered_accepted).count(),
+        judged_filtered: out.iter().filter(|c| c.filtered.is_some()).count(),
+        judged_distilled: out.iter().filter(|c| c.distilled.is_some()).count(),
+        ties_without_next_sentence: no_next,
+    })
 }
 
 #[cfg(test)]

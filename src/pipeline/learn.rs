@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use nines_active::acquisition::{Boundary, Random};
+use nines_active::acquisition::StrategyName;
 use nines_active::{Acquisition, Pool, PoolItem, SelectorConfig, select};
 use nines_classify::example::{Example, subsample_negatives};
 use nines_classify::metrics::{Metrics, calibration};
@@ -32,7 +32,10 @@ use rand_chacha::ChaCha8Rng;
 use sha2::Digest;
 
 use super::stages::bar;
-use super::{Pipeline, PipelineError, Stage, fingerprint, other, write_json};
+use super::outputs::{
+    ActiveOutput, ClassifierOutput, DatasetOutput, DatasetSplit, StrategyDraw, TestEvaluation,
+};
+use super::{Pipeline, PipelineError, Stage, fingerprint, other, read_json, write_json};
 
 /// A training checkpoint folder keyed by the stage's settings: a crashed stage resumes from
 /// it; a stage rerun with other settings starts afresh.
@@ -59,9 +62,13 @@ pub(super) const DATASET: &str = "dataset.jsonl";
 pub(super) const CLASSIFIER: &str = "classifier";
 /// The classifier after the active-learning round: the one the filter and PPO use.
 pub(super) const CLASSIFIER_ACTIVE: &str = "classifier_active";
+/// The classifier stage's output ([`ClassifierOutput`]).
+const CLASSIFIER_EVAL: &str = "classifier_eval.json";
+/// The active stage's output ([`ActiveOutput`]).
+const ACTIVE_RECORD: &str = "active.json";
 
 /// Every corpus sentence as the completion of the three before it, oracle-labeled.
-pub(super) fn dataset(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn dataset(p: &Pipeline) -> Result<DatasetOutput, PipelineError> {
     let path = p.run.path(DATASET);
     if path.exists() {
         // A crash may have left part of it: rebuild from scratch (it takes seconds).
@@ -112,7 +119,7 @@ pub(super) fn dataset(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         &RunOptions::default(),
         &mut |_, _| {},
     )?;
-    let mut summary = serde_json::json!({ "pairs": store.len() });
+    let mut splits = Vec::new();
     for split in [Split::Train, Split::Validation, Split::Test] {
         let (mut n, mut injuries, mut gen_n, mut gen_injuries) = (0, 0, 0, 0);
         for s in store.iter().filter(|s| split_of(s) == Some(split)) {
@@ -125,14 +132,18 @@ pub(super) fn dataset(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
                 injuries += injury;
             }
         }
-        summary[split.as_str()] = serde_json::json!({
-            "pairs": n,
-            "injury": injuries,
-            "generated": gen_n,
-            "generated_injury": gen_injuries,
+        splits.push(DatasetSplit {
+            split,
+            pairs: n,
+            injuries,
+            generated: gen_n,
+            generated_injuries: gen_injuries,
         });
     }
-    Ok(summary)
+    Ok(DatasetOutput {
+        pairs: store.len(),
+        splits,
+    })
 }
 
 /// Whether a dataset pair was written by the generator (not the book's own next sentence).
@@ -362,9 +373,7 @@ pub(super) fn choose_filter_threshold(
 
 /// The threshold [`choose_filter_threshold`] wrote.
 pub(super) fn filter_threshold(p: &Pipeline) -> Result<FilterThreshold, PipelineError> {
-    let path = p.run.path(FILTER_THRESHOLD);
-    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| other(FILTER_THRESHOLD, e))
+    read_json(&p.run.path(FILTER_THRESHOLD))
 }
 
 fn pairs(examples: &[Example]) -> Vec<(&str, &str)> {
@@ -399,10 +408,7 @@ pub(super) fn roc_points(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
 }
 
 /// Test-split figures of a classifier: metrics, its threshold there, reliability bins, ROC.
-fn evaluate_on_test(
-    model: &Classifier,
-    test: &[Example],
-) -> Result<serde_json::Value, PipelineError> {
+fn evaluate_on_test(model: &Classifier, test: &[Example]) -> Result<TestEvaluation, PipelineError> {
     let labels: Vec<bool> = test.iter().map(|e| e.label).collect();
     let scores = model.score(&pairs(test)).map_err(|e| other("scoring", e))?;
     let threshold = model
@@ -412,12 +418,12 @@ fn evaluate_on_test(
     let at_threshold =
         evaluate_threshold(&scores, &labels, threshold, 0.95).map_err(|e| other("metrics", e))?;
     let cal = calibration(&scores, &labels, 10).map_err(|e| other("calibration", e))?;
-    Ok(serde_json::json!({
-        "metrics": metrics,
-        "threshold": at_threshold,
-        "calibration": cal,
-        "roc": roc_points(&scores, &labels),
-    }))
+    Ok(TestEvaluation {
+        metrics,
+        threshold: at_threshold,
+        calibration: cal,
+        roc: roc_points(&scores, &labels),
+    })
 }
 
 fn classifier_config(p: &Pipeline) -> ClassifierConfig {
@@ -453,7 +459,7 @@ fn train_save_evaluate(
     train: &[Example],
     d: &Data,
     dest: &str,
-) -> Result<(TrainReport, serde_json::Value), PipelineError> {
+) -> Result<(TrainReport, TestEvaluation), PipelineError> {
     let ckpt = config.checkpoint_dir.clone();
     let report = Trainer::new(model, config)
         .and_then(|t| t.train(train, &d.validation))
@@ -501,12 +507,12 @@ fn dataset_content_hash(p: &Pipeline) -> Result<String, PipelineError> {
 /// inputs — the stage's settings and the dataset's content — already did: the outputs are then
 /// copied from `<finetune_cache>/<stage>-<key>/`, where every finished run leaves them. A
 /// fresh run folder with a warm cache so skips classifier training.
-fn cached_training(
+fn cached_training<T: serde::Serialize + serde::de::DeserializeOwned>(
     p: &Pipeline,
     stage: Stage,
     outputs: &[&str],
-    train: impl FnOnce() -> Result<serde_json::Value, PipelineError>,
-) -> Result<serde_json::Value, PipelineError> {
+    train: impl FnOnce() -> Result<T, PipelineError>,
+) -> Result<T, PipelineError> {
     let key = fingerprint(&serde_json::json!({
         "inputs": p.inputs(stage),
         "dataset": dataset_content_hash(p)?,
@@ -518,9 +524,7 @@ fn cached_training(
         .finetune_cache
         .join(format!("{}-{key}", stage.name()));
     let summary_file = cache.join("summary.json");
-    if let Ok(text) = std::fs::read_to_string(&summary_file)
-        && let Ok(summary) = serde_json::from_str::<serde_json::Value>(&text)
-    {
+    if let Ok(summary) = read_json::<T>(&summary_file) {
         for name in outputs {
             copy_tree(&cache.join(name), &p.run.path(name))?;
         }
@@ -567,16 +571,16 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<(), Pipelin
 /// Trains the MiniLM pair classifier on the training half, chooses its threshold for the
 /// target false-negative rate on validation, and measures it on test (cached across runs:
 /// [`cached_training`]).
-pub(super) fn classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError> {
     cached_training(
         p,
         Stage::Classifier,
-        &[CLASSIFIER, "classifier_eval.json"],
+        &[CLASSIFIER, CLASSIFIER_EVAL],
         || train_classifier(p),
     )
 }
 
-fn train_classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+fn train_classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError> {
     let mut d = load_data(p)?;
     let k = &p.config.classifier;
     let mut train = subsample_negatives(
@@ -588,41 +592,33 @@ fn train_classifier(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     let mut model = Classifier::new(&classifier_config(p)).map_err(|e| other("classifier", e))?;
     let config = train_config(p, k.epochs, checkpoint_dir(p, Stage::Classifier));
     let (report, test) = train_save_evaluate(p, &mut model, config, &train, &d, CLASSIFIER)?;
-    let eval = serde_json::json!({
-        "train_examples": train.len(),
-        "train_positives": train.iter().filter(|e| e.label).count(),
-        "generated_train_examples": d.generated_train.len(),
-        "generated_train_positives": d.generated_train.iter().filter(|e| e.label).count(),
-        "generated_validation_examples": d.generated_validation.len(),
-        "validation": report.threshold,
-        "train_report": report,
-        "test": test,
-    });
-    write_json(&p.run.path("classifier_eval.json"), &eval)?;
-    Ok(serde_json::json!({
-        "train_examples": eval["train_examples"],
-        "threshold": eval["validation"]["threshold"],
-        "validation_fnr_upper": eval["validation"]["fnr_upper"],
-        "test_auroc": eval["test"]["metrics"]["auroc"],
-        "test_fnr": eval["test"]["threshold"]["fnr"],
-        "test_safe_rejected": eval["test"]["threshold"]["safe_rejection_rate"],
-    }))
+    let eval = ClassifierOutput {
+        train_examples: train.len(),
+        train_positives: train.iter().filter(|e| e.label).count(),
+        generated_train_examples: d.generated_train.len(),
+        generated_train_positives: d.generated_train.iter().filter(|e| e.label).count(),
+        generated_validation_examples: d.generated_validation.len(),
+        train_report: report,
+        test,
+    };
+    write_json(&p.run.path(CLASSIFIER_EVAL), &eval)?;
+    Ok(eval)
 }
 
 /// One round: score a uniform draw from the pool half; draw `budget` labels with the boundary
 /// band and, for comparison, at random (both with recorded inclusion probabilities); label the
 /// boundary draw with the oracle; retrain on it plus a replay of the first round's data
 /// (cached across runs: [`cached_training`]).
-pub(super) fn active(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn active(p: &Pipeline) -> Result<ActiveOutput, PipelineError> {
     cached_training(
         p,
         Stage::Active,
-        &[CLASSIFIER_ACTIVE, "active.json"],
+        &[CLASSIFIER_ACTIVE, ACTIVE_RECORD],
         || active_round(p),
     )
 }
 
-fn active_round(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+fn active_round(p: &Pipeline) -> Result<ActiveOutput, PipelineError> {
     let a = &p.config.active;
     let mut d = load_data(p)?;
     let mut pool_examples = std::mem::take(&mut d.pool);
@@ -651,13 +647,11 @@ fn active_round(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         seed: p.config.seed,
         ..Default::default()
     };
-    let mut strategies = serde_json::Map::new();
+    let mut strategies = Vec::new();
     let mut boundary_picks = Vec::new();
-    let boundary = Boundary::default();
-    let acquisitions: [(&str, &dyn Acquisition); 2] =
-        [("boundary", &boundary), ("random", &Random)];
-    for (name, acq) in acquisitions {
-        let batch = select(&pool, acq, threshold, &cfg).map_err(|e| other(name, e))?;
+    for name in [StrategyName::Boundary, StrategyName::Random] {
+        let acq: Box<dyn Acquisition> = name.build();
+        let batch = select(&pool, acq.as_ref(), threshold, &cfg)?;
         // Exact expectations under the design: E[labels] = Σ π, E[misses found] = Σ_misses π.
         let expected_labels: f64 = batch.probabilities.iter().sum();
         let expected_misses: f64 = misses.iter().map(|&i| batch.probabilities[i]).sum();
@@ -666,26 +660,20 @@ fn active_round(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
             .iter()
             .filter(|pk| misses.contains(&pk.index))
             .count();
-        strategies.insert(
-            name.into(),
-            serde_json::json!({
-                "labels": batch.picks.len(),
-                "misses_found": found,
-                "expected_labels": expected_labels,
-                "expected_misses": expected_misses,
-                "misses_per_100_labels": 100.0 * expected_misses / expected_labels,
-            }),
-        );
-        if name == "boundary" {
+        strategies.push(StrategyDraw {
+            strategy: name,
+            labels: batch.picks.len(),
+            misses_found: found,
+            expected_labels,
+            expected_misses,
+            misses_per_100_labels: 100.0 * expected_misses / expected_labels,
+        });
+        if name == StrategyName::Boundary {
             boundary_picks = batch.picks.iter().map(|pk| pk.index).collect();
         }
     }
-    let per100 = |n: &str| {
-        strategies[n]["misses_per_100_labels"]
-            .as_f64()
-            .unwrap_or(0.0)
-    };
-    let ratio = per100("boundary") / per100("random").max(f64::MIN_POSITIVE);
+    let ratio = strategies[0].misses_per_100_labels
+        / strategies[1].misses_per_100_labels.max(f64::MIN_POSITIVE);
 
     // Retrain: the oracle's labels of the boundary draw, plus a replay of round one's data.
     // In index order: a hash set's order changes from run to run, and so would the training.
@@ -702,41 +690,29 @@ fn active_round(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     neg.truncate(a.replay.saturating_sub(pos.len()));
     retrain.extend(pos);
     retrain.extend(neg);
-    let before = serde_json::from_str::<serde_json::Value>(
-        &std::fs::read_to_string(p.run.path("classifier_eval.json"))
-            .map_err(|e| PipelineError::io(p.run.path("classifier_eval.json"), e))?,
-    )
-    .map_err(|e| other("classifier_eval.json", e))?;
+    let before: ClassifierOutput = read_json(&p.run.path(CLASSIFIER_EVAL))?;
     let config = TrainConfig {
         warmup_fraction: 0.0,
         ..train_config(p, 1, checkpoint_dir(p, Stage::Active))
     };
     let (report, test) =
         train_save_evaluate(p, &mut model, config, &retrain, &d, CLASSIFIER_ACTIVE)?;
-    let out = serde_json::json!({
-        "pool": pool_examples.len(),
-        "pool_injuries": pool_examples.iter().filter(|e| e.label).count(),
-        "threshold": threshold,
-        "misses_in_pool": misses.len(),
-        "strategies": strategies,
-        "boundary_vs_random": ratio,
-        "retrain_examples": retrain.len(),
-        "new_labels": picked.len(),
-        "new_injuries": picked.iter().filter(|&&i| pool_examples[i].label).count(),
-        "validation": report.threshold,
-        "before": { "test": before["test"]["metrics"], "test_threshold": before["test"]["threshold"] },
-        "after": { "test": test["metrics"], "test_threshold": test["threshold"] },
-        "test": test,
-    });
-    write_json(&p.run.path("active.json"), &out)?;
-    Ok(serde_json::json!({
-        "pool": out["pool"],
-        "misses_in_pool": out["misses_in_pool"],
-        "boundary_misses_per_100": per100("boundary"),
-        "random_misses_per_100": per100("random"),
-        "boundary_vs_random": ratio,
-        "test_auroc_after": out["after"]["test"]["auroc"],
-    }))
+    let out = ActiveOutput {
+        pool: pool_examples.len(),
+        pool_injuries: pool_examples.iter().filter(|e| e.label).count(),
+        threshold,
+        misses_in_pool: misses.len(),
+        strategies,
+        boundary_vs_random: ratio,
+        retrain_examples: retrain.len(),
+        new_labels: picked.len(),
+        new_injuries: picked.iter().filter(|&&i| pool_examples[i].label).count(),
+        train_report: report,
+        before: before.test,
+        after: test,
+    };
+    write_json(&p.run.path(ACTIVE_RECORD), &out)?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod estimates;
 mod finetune;
 pub mod judge;
 mod learn;
+pub mod outputs;
 pub mod plot;
 mod policies;
 mod report;
@@ -20,7 +21,7 @@ pub use config::{
     ActiveStageConfig, ClassifierStageConfig, ConfigError, DataConfig, DistillStageConfig,
     FilterStageConfig, GeneratorConfig, PipelineConfig,
 };
-pub use run_dir::{RunDir, Stage, StageRecord, fingerprint, write_atomic, write_json};
+pub use run_dir::{RunDir, Stage, StageRecord, fingerprint, read_json, write_atomic, write_json};
 
 /// What can stop the pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,15 @@ pub enum PipelineError {
         #[source]
         source: std::io::Error,
     },
+    /// A JSON file that is not what its type expects.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Where and why it does not parse.
+        #[source]
+        source: serde_json::Error,
+    },
     /// From the model runtime.
     #[error(transparent)]
     Runtime(#[from] nines_runtime::RuntimeError),
@@ -49,6 +59,9 @@ pub enum PipelineError {
     /// From the classifier.
     #[error(transparent)]
     Classify(#[from] nines_classify::ClassifyError),
+    /// From the active-learning selector.
+    #[error(transparent)]
+    Active(#[from] nines_active::ActiveError),
     /// Anything else, described.
     #[error("{0}")]
     Other(String),
@@ -68,11 +81,34 @@ pub(crate) fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
     PipelineError::Other(format!("{what}: {e}"))
 }
 
+/// Raised whenever a stage's code changes what it produces, so that stage records and caches
+/// of earlier code are not reused.
+const PIPELINE_REVISION: u32 = 1;
+
 /// The pipeline over a run folder.
 #[derive(Debug)]
 pub struct Pipeline {
     config: PipelineConfig,
     run: RunDir,
+    /// Content digests of the generator file and the classifier backbone's files.
+    model_digests: ModelDigests,
+}
+
+/// What the model files hold, for the stages' cache keys: an edited or replaced model file
+/// redoes what it produced even where its path is unchanged.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct ModelDigests {
+    generator: String,
+    backbone: String,
+}
+
+impl ModelDigests {
+    fn of(config: &PipelineConfig) -> Result<Self, PipelineError> {
+        Ok(ModelDigests {
+            generator: run_dir::content_digest(&config.generator.model)?,
+            backbone: run_dir::content_digest(&config.classifier.backbone)?,
+        })
+    }
 }
 
 impl Pipeline {
@@ -84,7 +120,12 @@ impl Pipeline {
         let text =
             toml::to_string_pretty(&config).map_err(|e| PipelineError::Other(e.to_string()))?;
         write_atomic(&run.path("config.toml"), text.as_bytes())?;
-        Ok(Pipeline { config, run })
+        let model_digests = ModelDigests::of(&config)?;
+        Ok(Pipeline {
+            config,
+            run,
+            model_digests,
+        })
     }
 
     /// The run folder.
@@ -100,7 +141,11 @@ impl Pipeline {
     /// Settings each stage depends on (cumulative: a stage depends on what its inputs did).
     pub(crate) fn inputs(&self, stage: Stage) -> serde_json::Value {
         let c = &self.config;
-        let mut v = serde_json::json!({ "seed": c.seed, "data": c.data });
+        let mut v = serde_json::json!({
+            "seed": c.seed,
+            "data": c.data,
+            "code": [env!("CARGO_PKG_VERSION"), &PIPELINE_REVISION.to_string()],
+        });
         let mut add = |from: Stage, key: &str, value: serde_json::Value| {
             if stage >= from {
                 v[key] = value;
@@ -120,9 +165,19 @@ impl Pipeline {
             serde_json::to_value(&c.generator).unwrap_or_default(),
         );
         add(
+            Stage::Finetune,
+            "generator_file",
+            self.model_digests.generator.clone().into(),
+        );
+        add(
             Stage::Classifier,
             "classifier",
             serde_json::to_value(&c.classifier).unwrap_or_default(),
+        );
+        add(
+            Stage::Classifier,
+            "backbone_files",
+            self.model_digests.backbone.clone().into(),
         );
         add(
             Stage::Active,
@@ -187,31 +242,32 @@ impl Pipeline {
             self.run.invalidate_from(stage)?;
             log(&format!("{:<12} running", stage.name()));
             let start = Instant::now();
-            let summary = match stage {
-                Stage::Prompts => stages::prompts(self)?,
-                Stage::Dataset => learn::dataset(self)?,
-                Stage::Classifier => learn::classifier(self)?,
-                Stage::Active => learn::active(self)?,
-                Stage::Finetune => finetune::finetune(self)?,
-                Stage::Completions => stages::completions(self)?,
-                Stage::Labels => stages::labels(self)?,
-                Stage::Filter => policies::filter(self)?,
-                Stage::Distill => policies::distill(self)?,
-                Stage::Judge => judge::judge(self)?,
-                Stage::Estimates => estimates::estimates(self)?,
-                Stage::Report => report::write(self, &done)?,
+            use outputs::StageOutput as O;
+            let output = match stage {
+                Stage::Prompts => O::Prompts(stages::prompts(self)?),
+                Stage::Dataset => O::Dataset(learn::dataset(self)?),
+                Stage::Classifier => O::Classifier(learn::classifier(self)?),
+                Stage::Active => O::Active(learn::active(self)?),
+                Stage::Finetune => O::Finetune(finetune::finetune(self)?),
+                Stage::Completions => O::Completions(stages::completions(self)?),
+                Stage::Labels => O::Labels(stages::labels(self)?),
+                Stage::Filter => O::Filter(policies::filter(self)?),
+                Stage::Distill => O::Distill(policies::distill(self)?),
+                Stage::Judge => O::Judge(judge::judge(self)?),
+                Stage::Estimates => O::Estimates(estimates::estimates(self)?),
+                Stage::Report => O::Report(report::write(self, &done)?),
             };
             let record = StageRecord {
                 fingerprint: fp,
                 seconds: start.elapsed().as_secs_f64(),
-                summary,
+                output,
             };
             self.run.mark_finished(stage, &record)?;
             log(&format!(
                 "{:<12} done in {:.0}s: {}",
                 stage.name(),
                 record.seconds,
-                record.summary
+                record.output.brief()
             ));
             done.push((stage, record));
         }

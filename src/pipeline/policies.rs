@@ -21,7 +21,8 @@ use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
 
 use super::learn::{CLASSIFIER_ACTIVE, choose_filter_threshold, filter_threshold};
 use super::stages::{bar, generate_config, sampling_generator, selected};
-use super::{Pipeline, PipelineError, other, write_atomic, write_json};
+use super::outputs::{DistillOutput, FilterOutput};
+use super::{Pipeline, PipelineError, other, write_json};
 
 /// Accepted completions of the filter (store).
 pub(super) const FILTERED: &str = "filtered.jsonl";
@@ -92,7 +93,7 @@ fn injuries(store: &Store) -> usize {
 /// policy is exactly the unfiltered one conditioned on acceptance (the efficient win-rate
 /// estimator relies on it). A prompt whose `max_attempts` candidates are all rejected gets
 /// the typed fallback (refuse).
-pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn filter(p: &Pipeline) -> Result<FilterOutput, PipelineError> {
     let f = &p.config.filter;
     let lm = sampling_generator(p)?;
     let classifier = load_classifier(p)?;
@@ -186,24 +187,16 @@ pub(super) fn filter(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
     }
     let store = store_labeled(p, FILTERED, snippets)?;
     let more = store_labeled(p, FILTERED_MORE, more)?;
-    let out = serde_json::json!({
-        "threshold": threshold,
-        "stats": stats,
-        "accepted": store.len(),
-        "accepted_in_further_runs": more.len(),
-        "refused_in_further_runs": extra_refusals,
-        "oracle_injuries": injuries(&store) + injuries(&more),
-    });
+    let out = FilterOutput {
+        threshold,
+        stats,
+        accepted: store.len(),
+        accepted_in_further_runs: more.len(),
+        refused_in_further_runs: extra_refusals,
+        oracle_injuries: injuries(&store) + injuries(&more),
+    };
     write_json(&p.run.path("filter.json"), &out)?;
-    Ok(serde_json::json!({
-        "prompts": stats.prompts,
-        "accepted": stats.accepted,
-        "fallbacks": stats.fallbacks,
-        "candidates": stats.candidates,
-        "acceptance_rate": stats.pooled_acceptance_rate,
-        "classifier_share": stats.scorer_share,
-        "oracle_injuries": out["oracle_injuries"],
-    }))
+    Ok(out)
 }
 
 /// Removes the PPO folders of earlier settings (each holds a full copy of the generator's
@@ -231,7 +224,7 @@ fn remove_other_distill_folders(
 /// PPO against the classifier on the training prompts, then `completions_per_prompt` per test
 /// prompt from the distilled generator, with its per-completion KL to the original generator
 /// (both sampled and scored in the generator's dtype).
-pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn distill(p: &Pipeline) -> Result<DistillOutput, PipelineError> {
     let s = &p.config.distill;
     let classifier = load_classifier(p)?;
     let threshold = choose_filter_threshold(p, &classifier)?.threshold;
@@ -292,12 +285,6 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
     let exported = export_hf(&mut trained, &run_dir.join("model"))?;
     drop(trained);
     remove_other_distill_folders(p, &run_dir)?;
-    write_atomic(
-        &p.run.path("distill_metrics.json"),
-        serde_json::to_string(&metrics)
-            .map_err(|e| other("json", e))?
-            .as_bytes(),
-    )?;
 
     // `completions_per_prompt` completions per test prompt, and their KL to the original: log π(x) − log π₀(x).
     let prompts = selected(p, Split::Test)?;
@@ -356,20 +343,14 @@ pub(super) fn distill(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
         .collect();
     let store = store_labeled(p, DISTILLED, kept)?;
     let kl = nines_estimate::interval::mean(&kls, 0.95)?;
-    let last = metrics.last();
-    let out = serde_json::json!({
-        "steps": metrics.len(),
-        "kl_stop": outcome.kl_stop,
-        "kl_to_original": kl,
-        "completions": store.len(),
-        "oracle_injuries": injuries(&store),
-        "last_step": last,
-    });
+    let out = DistillOutput {
+        steps: metrics.len(),
+        kl_stop: outcome.kl_stop,
+        kl_to_original: kl,
+        completions: store.len(),
+        oracle_injuries: injuries(&store),
+        metrics,
+    };
     write_json(&p.run.path("distill.json"), &out)?;
-    Ok(serde_json::json!({
-        "steps": metrics.len(),
-        "kl_to_original": kl.value,
-        "completions": store.len(),
-        "oracle_injuries": out["oracle_injuries"],
-    }))
+    Ok(out)
 }

@@ -1,52 +1,45 @@
 //! `report.md`: the run's numbers, each with its confidence interval and sample size, and
-//! its figures (SVG, in `img/`).
+//! its figures (SVG, in `img/`), rendered from the stages' typed outputs, one function per
+//! section.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::estimates::{Headline, Policy, Regime, WinRateEstimator};
+use super::outputs::{
+    ActiveOutput, ClassifierOutput, DistillOutput, FilterOutput, FinetuneOutput, ReportOutput,
+    StageOutput,
+};
 use super::{Pipeline, PipelineError, Stage, StageRecord, plot, write_atomic};
 
-fn read_json(p: &Pipeline, name: &str) -> serde_json::Value {
-    std::fs::read_to_string(p.run.path(name))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
-}
-
-fn pct(v: &serde_json::Value) -> String {
-    v.as_f64()
-        .map_or("–".into(), |x| format!("{:.2}%", 100.0 * x))
-}
-
-fn num(v: &serde_json::Value, digits: usize) -> String {
-    // `+ 0.0` turns a negative zero into zero: "-0.00" reads as a sign that is not there.
-    v.as_f64()
-        .map_or("–".into(), |x| format!("{:.digits$}", x + 0.0))
-}
-
-/// `value (95% CI lo–hi, n = N)` of an `Estimate` as JSON, in percent or plain.
-fn fmt_estimate(e: &serde_json::Value, percent: bool) -> String {
-    let Some(v) = e["value"].as_f64() else {
-        return "–".into();
-    };
-    let lo = e["ci"][0].as_f64().unwrap_or(f64::NAN);
-    let hi = e["ci"][1].as_f64().unwrap_or(f64::NAN);
-    let n = e["n"].as_u64().unwrap_or(0);
-    if percent {
-        format!(
-            "{:.2}% (95% CI {:.2}–{:.2}%, n = {n})",
-            100.0 * v,
-            100.0 * lo,
-            100.0 * hi
-        )
+/// A share as `v%`, `–` when unknown.
+fn pct(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.2}%", 100.0 * v + 0.0)
     } else {
-        format!("{v:.3} (95% CI {lo:.3}–{hi:.3}, n = {n})")
+        "–".into()
     }
 }
 
-fn read_typed<T: serde::de::DeserializeOwned>(p: &Pipeline, name: &str) -> Option<T> {
-    let text = std::fs::read_to_string(p.run.path(name)).ok()?;
-    serde_json::from_str(&text).ok()
+/// A number with `digits` decimals; `+ 0.0` turns a negative zero into zero ("-0.00" reads
+/// as a sign that is not there).
+fn num(v: f64, digits: usize) -> String {
+    if v.is_finite() {
+        format!("{:.digits$}", v + 0.0)
+    } else {
+        "–".into()
+    }
+}
+
+/// The finished stages' outputs, by stage.
+struct Outputs<'a> {
+    done: &'a [(Stage, StageRecord)],
+}
+
+impl<'a> Outputs<'a> {
+    fn find<T>(&self, pick: impl Fn(&'a StageOutput) -> Option<&'a T>) -> Option<&'a T> {
+        self.done.iter().find_map(|(_, r)| pick(&r.output))
+    }
 }
 
 fn short(regime: Regime) -> &'static str {
@@ -171,26 +164,68 @@ fn headline(md: &mut String, h: &Headline, c: &super::PipelineConfig) -> Result<
     Ok(())
 }
 
-fn points(v: &serde_json::Value) -> Vec<(f64, f64)> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Writes `report.md` (and `img/*.svg`) from the finished stages' outputs.
 pub(super) fn write(
     p: &Pipeline,
     done: &[(Stage, StageRecord)],
-) -> Result<serde_json::Value, PipelineError> {
+) -> Result<ReportOutput, PipelineError> {
     let img = p.run.path("img");
     std::fs::create_dir_all(&img).map_err(|e| PipelineError::io(&img, e))?;
-    let svg = |name: &str, text: String| write_atomic(&img.join(name), text.as_bytes());
-    let c = &p.config;
+    let out = Outputs { done };
     let mut md = String::new();
+    intro(&mut md, p);
+    if let Some(f) = out.find(|o| match o {
+        StageOutput::Finetune(f) => Some(f),
+        _ => None,
+    }) {
+        finetune_section(&mut md, p, f);
+    }
+    if let Some(h) = out.find(|o| match o {
+        StageOutput::Estimates(h) => Some(h),
+        _ => None,
+    }) {
+        headline(&mut md, h, &p.config)?;
+        headline_figures(&mut md, &img, h)?;
+    }
+    let active = out.find(|o| match o {
+        StageOutput::Active(a) => Some(a),
+        _ => None,
+    });
+    if let Some(c) = out.find(|o| match o {
+        StageOutput::Classifier(c) => Some(c),
+        _ => None,
+    }) {
+        classifier_section(&mut md, &img, p, c, active)?;
+    }
+    if let Some(a) = active {
+        active_section(&mut md, p, a);
+    }
+    if let Some(f) = out.find(|o| match o {
+        StageOutput::Filter(f) => Some(f),
+        _ => None,
+    }) {
+        filter_section(&mut md, &img, p, f)?;
+    }
+    if let Some(d) = out.find(|o| match o {
+        StageOutput::Distill(d) => Some(d),
+        _ => None,
+    }) {
+        distill_section(&mut md, &img, p, d)?;
+    }
+    judge_section(&mut md);
+    stages_section(&mut md, done);
+    let report = p.run.path("report.md");
+    write_atomic(&report, md.as_bytes())?;
+    Ok(ReportOutput { report })
+}
+
+fn svg(img: &Path, name: &str, text: String) -> Result<(), PipelineError> {
+    write_atomic(&img.join(name), text.as_bytes())
+}
+
+fn intro(md: &mut String, p: &Pipeline) {
+    let c = &p.config;
     let _ = writeln!(md, "# Nines run report\n");
     let _ = writeln!(
         md,
@@ -203,79 +238,93 @@ pub(super) fn write(
         c.data.corpus.display(),
         c.seed
     );
+}
 
-    let ft = read_json(p, "finetune.json");
-    if ft["fine_tuned"].as_bool() == Some(true) {
+fn finetune_section(md: &mut String, p: &Pipeline, f: &FinetuneOutput) {
+    if let FinetuneOutput::FineTuned {
+        model,
+        steps,
+        validation_perplexity_before,
+        validation_perplexity_after,
+        ..
+    } = f
+    {
         let _ = writeln!(
             md,
-            "The generator is `{}` fine-tuned on the corpus's training chapters for {} steps \
+            "The generator is `{}` fine-tuned on the corpus's training chapters for {steps} steps \
              (`{}`, cached): validation perplexity {} → {}.\n",
-            c.generator.model.display(),
-            ft["steps"],
-            ft["model"].as_str().unwrap_or("?"),
-            num(&ft["validation_perplexity_before"], 2),
-            num(&ft["validation_perplexity_after"], 2),
+            p.config.generator.model.display(),
+            model.display(),
+            num(validation_perplexity_before.unwrap_or(f64::NAN), 2),
+            num(validation_perplexity_after.unwrap_or(f64::NAN), 2),
         );
     }
+}
 
-    // Headline: one table of regime × policy, then its figure.
-    if let Some(h) = read_typed::<Headline>(p, super::estimates::HEADLINE) {
-        headline(&mut md, &h, c)?;
-        let mut bars = Vec::new();
-        let mut names = Vec::new();
-        for regime in Regime::ALL {
-            for policy in Policy::ALL {
-                if let Some(r) = h.row(regime, policy) {
-                    names.push(format!("{} {}", short(regime), policy.name()));
-                    let e = &r.injury.estimate;
-                    bars.push((e.value, e.ci.0, e.ci.1));
-                }
+/// The injury-rate and win-rate figures of the headline table.
+fn headline_figures(md: &mut String, img: &Path, h: &Headline) -> Result<(), PipelineError> {
+    let mut names = Vec::new();
+    let mut bars = Vec::new();
+    for regime in Regime::ALL {
+        for policy in Policy::ALL {
+            if let Some(r) = h.row(regime, policy) {
+                names.push(format!("{} {}", short(regime), policy.name()));
+                let e = &r.injury.estimate;
+                bars.push((e.value, e.ci.0, e.ci.1));
             }
-        }
-        let items: Vec<(&str, f64, f64, f64)> = names
-            .iter()
-            .zip(&bars)
-            .map(|(n, b)| (n.as_str(), b.0, b.1, b.2))
-            .collect();
-        svg(
-            "injury_rate.svg",
-            plot::estimates("Oracle injury rate (95% CI)", "injury rate", &items)?,
-        )?;
-        let _ = writeln!(md, "![injury rate](img/injury_rate.svg)\n");
-        let mut wins = Vec::new();
-        let mut win_names = Vec::new();
-        for regime in Regime::ALL {
-            for policy in [Policy::Filtered, Policy::Distilled] {
-                if let Some(w) = h.row(regime, policy).and_then(|r| r.win_rate.as_ref()) {
-                    win_names.push(format!("{} {}", short(regime), policy.name()));
-                    wins.push((w.estimate.value, w.estimate.ci.0, w.estimate.ci.1));
-                }
-            }
-        }
-        let items: Vec<(&str, f64, f64, f64)> = win_names
-            .iter()
-            .zip(&wins)
-            .map(|(n, b)| (n.as_str(), b.0, b.1, b.2))
-            .collect();
-        if !items.is_empty() {
-            svg(
-                "win_rate.svg",
-                plot::estimates(
-                    "Win rate vs unfiltered, stand-in judge (95% CI)",
-                    "win rate",
-                    &items,
-                )?,
-            )?;
-            let _ = writeln!(md, "![win rate](img/win_rate.svg)\n");
         }
     }
+    let items: Vec<(&str, f64, f64, f64)> = names
+        .iter()
+        .zip(&bars)
+        .map(|(n, b)| (n.as_str(), b.0, b.1, b.2))
+        .collect();
+    svg(
+        img,
+        "injury_rate.svg",
+        plot::estimates("Oracle injury rate (95% CI)", "injury rate", &items)?,
+    )?;
+    let _ = writeln!(md, "![injury rate](img/injury_rate.svg)\n");
+    let mut win_names = Vec::new();
+    let mut wins = Vec::new();
+    for regime in Regime::ALL {
+        for policy in [Policy::Filtered, Policy::Distilled] {
+            if let Some(w) = h.row(regime, policy).and_then(|r| r.win_rate.as_ref()) {
+                win_names.push(format!("{} {}", short(regime), policy.name()));
+                wins.push((w.estimate.value, w.estimate.ci.0, w.estimate.ci.1));
+            }
+        }
+    }
+    let items: Vec<(&str, f64, f64, f64)> = win_names
+        .iter()
+        .zip(&wins)
+        .map(|(n, b)| (n.as_str(), b.0, b.1, b.2))
+        .collect();
+    if !items.is_empty() {
+        svg(
+            img,
+            "win_rate.svg",
+            plot::estimates(
+                "Win rate vs unfiltered, stand-in judge (95% CI)",
+                "win rate",
+                &items,
+            )?,
+        )?;
+        let _ = writeln!(md, "![win rate](img/win_rate.svg)\n");
+    }
+    Ok(())
+}
 
-    // Classifier.
-    let ce = read_json(p, "classifier_eval.json");
-    if ce.is_object() {
-        let v = &ce["validation"];
-        let t = &ce["test"];
-        let _ = writeln!(md, "## Classifier\n");
+fn classifier_section(
+    md: &mut String,
+    img: &Path,
+    p: &Pipeline,
+    ce: &ClassifierOutput,
+    active: Option<&ActiveOutput>,
+) -> Result<(), PipelineError> {
+    let c = &p.config;
+    let _ = writeln!(md, "## Classifier\n");
+    if let Some(v) = ce.validation() {
         let _ = writeln!(
             md,
             "MiniLM pair classifier trained on {} pairs ({} injuries) of the dataset's training half: \
@@ -284,244 +333,249 @@ pub(super) fn write(
              oracle-labeled. Threshold {} chosen on validation ({} of its pairs generated) for FNR ≤ {}: \
              {} of {} validation injuries let through (FNR {}, 95% Clopper-Pearson upper bound {}), {} \
              of safe validation pairs rejected.\n",
-            ce["train_examples"],
-            ce["train_positives"],
-            ce["generated_train_examples"],
-            ce["generated_train_positives"],
-            num(&v["threshold"], 4),
-            ce["generated_validation_examples"],
+            ce.train_examples,
+            ce.train_positives,
+            ce.generated_train_examples,
+            ce.generated_train_positives,
+            num(v.threshold, 4),
+            ce.generated_validation_examples,
             c.classifier.target_fnr,
-            v["missed"],
-            v["positives"],
-            pct(&v["fnr"]),
-            pct(&v["fnr_upper"]),
-            pct(&v["safe_rejection_rate"]),
-        );
-        let _ = writeln!(
-            md,
-            "Validation and test keep every injury and a uniform draw of {} safe pairs each: \
-             AUROC and the safe-rejection rate are unbiased for the whole split; AUPRC, log-loss \
-             and ECE are at the subsampled class balance.\n",
-            c.classifier.eval_negatives
-        );
-        let m = &t["metrics"];
-        let th = &t["threshold"];
-        let _ = writeln!(
-            md,
-            "| test split | value |\n|---|---|\n| pairs (injuries) | {} ({}) |\n| AUROC | {} |\n| AUPRC | {} |\n| log-loss | {} |\n| ECE | {} |\n| FNR at the threshold | {} ({} missed; 95% upper bound {}) |\n| safe pairs rejected | {} |\n",
-            m["n"],
-            m["positives"],
-            num(&m["auroc"], 4),
-            num(&m["auprc"], 4),
-            num(&m["log_loss"], 4),
-            num(&m["ece"], 4),
-            pct(&th["fnr"]),
-            th["missed"],
-            pct(&th["fnr_upper"]),
-            pct(&th["safe_rejection_rate"]),
-        );
-        let mut roc = vec![("first round", points(&t["roc"]))];
-        let act = read_json(p, "active.json");
-        if act.is_object() {
-            roc.push(("after active learning", points(&act["test"]["roc"])));
-        }
-        svg(
-            "roc.svg",
-            plot::lines(
-                "ROC on the test split",
-                "false-positive rate",
-                "true-positive rate",
-                &roc,
-                true,
-            )?,
-        )?;
-        let bins: Vec<(f64, f64)> = t["calibration"]["bins"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|b| b["count"].as_u64().unwrap_or(0) > 0)
-                    .filter_map(|b| {
-                        Some((
-                            b["mean_probability"].as_f64()?,
-                            b["positive_rate"].as_f64()?,
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        svg(
-            "reliability.svg",
-            plot::lines(
-                "Reliability diagram (test split)",
-                "mean predicted P(injury)",
-                "observed injury rate",
-                &[
-                    ("classifier", bins),
-                    ("perfect", vec![(0.0, 0.0), (1.0, 1.0)]),
-                ],
-                true,
-            )?,
-        )?;
-        let _ = writeln!(
-            md,
-            "![ROC](img/roc.svg) ![reliability](img/reliability.svg)\n"
+            v.missed,
+            v.positives,
+            pct(v.fnr),
+            pct(v.fnr_upper),
+            pct(v.safe_rejection_rate),
         );
     }
+    let _ = writeln!(
+        md,
+        "Validation and test keep every injury and a uniform draw of {} safe pairs each: \
+         AUROC and the safe-rejection rate are unbiased for the whole split; AUPRC, log-loss \
+         and ECE are at the subsampled class balance.\n",
+        c.classifier.eval_negatives
+    );
+    let (m, th) = (&ce.test.metrics, &ce.test.threshold);
+    let _ = writeln!(
+        md,
+        "| test split | value |\n|---|---|\n| pairs (injuries) | {} ({}) |\n| AUROC | {} |\n| AUPRC | {} |\n| log-loss | {} |\n| ECE | {} |\n| FNR at the threshold | {} ({} missed; 95% upper bound {}) |\n| safe pairs rejected | {} |\n",
+        m.n,
+        m.positives,
+        num(m.auroc, 4),
+        num(m.auprc, 4),
+        num(m.log_loss, 4),
+        num(m.ece, 4),
+        pct(th.fnr),
+        th.missed,
+        pct(th.fnr_upper),
+        pct(th.safe_rejection_rate),
+    );
+    let mut roc = vec![("first round", ce.test.roc.clone())];
+    if let Some(a) = active {
+        roc.push(("after active learning", a.after.roc.clone()));
+    }
+    svg(
+        img,
+        "roc.svg",
+        plot::lines(
+            "ROC on the test split",
+            "false-positive rate",
+            "true-positive rate",
+            &roc,
+            true,
+        )?,
+    )?;
+    let bins: Vec<(f64, f64)> = ce
+        .test
+        .calibration
+        .bins
+        .iter()
+        .filter(|b| b.count > 0)
+        .map(|b| (b.mean_probability, b.positive_rate))
+        .collect();
+    svg(
+        img,
+        "reliability.svg",
+        plot::lines(
+            "Reliability diagram (test split)",
+            "mean predicted P(injury)",
+            "observed injury rate",
+            &[
+                ("classifier", bins),
+                ("perfect", vec![(0.0, 0.0), (1.0, 1.0)]),
+            ],
+            true,
+        )?,
+    )?;
+    let _ = writeln!(
+        md,
+        "![ROC](img/roc.svg) ![reliability](img/reliability.svg)\n"
+    );
+    Ok(())
+}
 
-    // Active learning.
-    let act = read_json(p, "active.json");
-    if act.is_object() {
-        let s = &act["strategies"];
-        let _ = writeln!(md, "## Active learning (one round)\n");
+fn active_section(md: &mut String, p: &Pipeline, a: &ActiveOutput) {
+    let _ = writeln!(md, "## Active learning (one round)\n");
+    let _ = writeln!(
+        md,
+        "Pool: {} unlabeled pairs from the dataset's other training half ({} injuries; {} of them \
+         misses — injuries the classifier accepts at threshold {}). Each strategy draws {} labels \
+         in expectation with recorded inclusion probabilities (systematic sampling); the expected \
+         misses found are exact (Σ π over the misses).\n",
+        a.pool,
+        a.pool_injuries,
+        a.misses_in_pool,
+        num(a.threshold, 4),
+        p.config.active.budget
+    );
+    let _ = writeln!(
+        md,
+        "| strategy | labels drawn | misses found | expected misses per 100 labels |\n|---|---|---|---|"
+    );
+    for d in &a.strategies {
         let _ = writeln!(
             md,
-            "Pool: {} unlabeled pairs from the dataset's other training half ({} injuries; {} of them \
-             misses — injuries the classifier accepts at threshold {}). Each strategy draws {} labels \
-             in expectation with recorded inclusion probabilities (systematic sampling); the expected \
-             misses found are exact (Σ π over the misses).\n",
-            act["pool"],
-            act["pool_injuries"],
-            act["misses_in_pool"],
-            num(&act["threshold"], 4),
-            c.active.budget
-        );
-        let _ = writeln!(
-            md,
-            "| strategy | labels drawn | misses found | expected misses per 100 labels |\n|---|---|---|---|"
-        );
-        for name in ["boundary", "random"] {
-            let _ = writeln!(
-                md,
-                "| {name} | {} | {} | {} |",
-                s[name]["labels"],
-                s[name]["misses_found"],
-                num(&s[name]["misses_per_100_labels"], 2)
-            );
-        }
-        let _ = writeln!(
-            md,
-            "\n{} Retrained on the {} \
-             new labels ({} injuries) plus a replay of round one: test AUROC {} → {}, safe pairs \
-             rejected {} → {}, test FNR {} → {}.\n",
-            if act["misses_in_pool"].as_u64() == Some(0) {
-                "The pool holds no misses, so this round cannot compare the strategies.".to_string()
-            } else {
-                format!(
-                    "Boundary sampling finds **{}×** as many misses per label as random.",
-                    num(&act["boundary_vs_random"], 1)
-                )
-            },
-            act["new_labels"],
-            act["new_injuries"],
-            num(&act["before"]["test"]["auroc"], 4),
-            num(&act["after"]["test"]["auroc"], 4),
-            pct(&act["before"]["test_threshold"]["safe_rejection_rate"]),
-            pct(&act["after"]["test_threshold"]["safe_rejection_rate"]),
-            pct(&act["before"]["test_threshold"]["fnr"]),
-            pct(&act["after"]["test_threshold"]["fnr"]),
+            "| {} | {} | {} | {} |",
+            d.strategy,
+            d.labels,
+            d.misses_found,
+            num(d.misses_per_100_labels, 2)
         );
     }
+    let verdict = if a.misses_in_pool == 0 {
+        "The pool holds no misses, so this round cannot compare the strategies.".to_string()
+    } else {
+        format!(
+            "Boundary sampling finds **{}×** as many misses per label as random.",
+            num(a.boundary_vs_random, 1)
+        )
+    };
+    let (b, f) = (&a.before, &a.after);
+    let _ = writeln!(
+        md,
+        "\n{verdict} Retrained on the {} new labels ({} injuries) plus a replay of round one: test \
+         AUROC {} → {}, safe pairs rejected {} → {}, test FNR {} → {}.\n",
+        a.new_labels,
+        a.new_injuries,
+        num(b.metrics.auroc, 4),
+        num(f.metrics.auroc, 4),
+        pct(b.threshold.safe_rejection_rate),
+        pct(f.threshold.safe_rejection_rate),
+        pct(b.threshold.fnr),
+        pct(f.threshold.fnr),
+    );
+}
 
-    // Filter.
-    let fj = read_json(p, "filter.json");
-    if fj.is_object() {
-        let st = &fj["stats"];
-        let _ = writeln!(md, "## Filter\n");
-        let _ = writeln!(
-            md,
-            "Batched first-accepted (k = {}, the output distribution of sequential sampling), constant \
-             threshold {}{}, at most {} candidates per prompt, fallback: refuse. {} prompts: {} accepted, \
-             {} refused; {} candidates ({} of them accepted by the classifier); the classifier took {} of \
-             the wall time; {} accepted completions per second.\n",
-            c.filter.k,
-            num(&fj["threshold"], 4),
-            super::learn::filter_threshold(p)
-                .map(|t| threshold_origin(&t))
-                .unwrap_or_default(),
-            c.filter.max_attempts,
-            st["prompts"],
-            st["accepted"],
-            st["fallbacks"],
-            st["candidates"],
-            pct(&st["pooled_acceptance_rate"]),
-            pct(&st["scorer_share"]),
-            num(&st["accepted_per_sec"], 3),
-        );
-        let hist: Vec<(u32, u32)> = st["attempts_histogram"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i > 0)
-                    .map(|(i, v)| (i as u32, v.as_u64().unwrap_or(0) as u32))
-                    .collect()
-            })
-            .unwrap_or_default();
-        svg(
-            "attempts.svg",
-            plot::histogram("Attempts per prompt", "candidates drawn", &hist)?,
-        )?;
-        let _ = writeln!(md, "![attempts](img/attempts.svg)\n");
-    }
+fn filter_section(
+    md: &mut String,
+    img: &Path,
+    p: &Pipeline,
+    f: &FilterOutput,
+) -> Result<(), PipelineError> {
+    let c = &p.config;
+    let st = &f.stats;
+    let _ = writeln!(md, "## Filter\n");
+    let _ = writeln!(
+        md,
+        "Batched first-accepted (k = {}, the output distribution of sequential sampling), constant \
+         threshold {}{}, at most {} candidates per prompt, fallback: refuse. {} prompts: {} accepted, \
+         {} refused; {} candidates ({} of them accepted by the classifier); the classifier took {} of \
+         the wall time; {} accepted completions per second.\n",
+        c.filter.k,
+        num(f.threshold, 4),
+        super::learn::filter_threshold(p)
+            .map(|t| threshold_origin(&t))
+            .unwrap_or_default(),
+        c.filter.max_attempts,
+        st.prompts,
+        st.accepted,
+        st.fallbacks,
+        st.candidates,
+        pct(st.pooled_acceptance_rate),
+        pct(st.scorer_share),
+        num(st.accepted_per_sec, 3),
+    );
+    let hist: Vec<(u32, u32)> = st
+        .attempts_histogram
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, &v)| (i as u32, v as u32))
+        .collect();
+    svg(
+        img,
+        "attempts.svg",
+        plot::histogram("Attempts per prompt", "candidates drawn", &hist)?,
+    )?;
+    let _ = writeln!(md, "![attempts](img/attempts.svg)\n");
+    Ok(())
+}
 
-    // Distillation.
-    let dj = read_json(p, "distill.json");
-    let metrics = read_json(p, "distill_metrics.json");
-    if dj.is_object() {
-        let _ = writeln!(md, "## Distillation (PPO)\n");
-        let _ = writeln!(
-            md,
-            "{} PPO steps of {} prompts × {} completions, top {} blocks trained (learning rate {}), \
-             reward the classifier's margin under the filter's threshold in log-odds (clipped at ±3, \
-             leave-one-out baseline), fixed KL coefficient {}. KL of the distilled generator to the \
-             original on the test prompts: {} nats per completion.\n",
-            dj["steps"],
-            c.distill.prompts_per_step,
-            c.distill.samples_per_prompt,
-            c.distill.top_layers,
-            c.distill.learning_rate,
-            c.distill.kl_coef,
-            fmt_estimate(&dj["kl_to_original"], false),
-        );
-        let series = |key: &str| -> Vec<(f64, f64)> {
-            metrics
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|m| Some((m["step"].as_f64()?, m[key].as_f64()?)))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        svg(
-            "ppo_reward.svg",
-            plot::lines(
-                "PPO: reward and flagged share per step",
-                "step",
-                "value",
-                &[
-                    ("reward (mean)", series("reward_mean")),
-                    ("flagged share", series("flagged_fraction")),
-                ],
-                false,
-            )?,
-        )?;
-        svg(
-            "ppo_kl.svg",
-            plot::lines(
-                "PPO: KL to the reference per step",
-                "step",
-                "KL (nats)",
-                &[("KL", series("kl"))],
-                false,
-            )?,
-        )?;
-        let _ = writeln!(
-            md,
-            "![PPO reward](img/ppo_reward.svg) ![PPO KL](img/ppo_kl.svg)\n"
-        );
-    }
+fn distill_section(
+    md: &mut String,
+    img: &Path,
+    p: &Pipeline,
+    d: &DistillOutput,
+) -> Result<(), PipelineError> {
+    let c = &p.config;
+    let _ = writeln!(md, "## Distillation (PPO)\n");
+    let kl = &d.kl_to_original;
+    let _ = writeln!(
+        md,
+        "{} PPO steps of {} prompts × {} completions, top {} blocks trained (learning rate {}), \
+         reward the classifier's margin under the filter's threshold in log-odds (clipped at ±3, \
+         leave-one-out baseline), fixed KL coefficient {}. KL of the distilled generator to the \
+         original on the test prompts: {:.3} (95% CI {:.3}–{:.3}, n = {}) nats per completion.\n",
+        d.steps,
+        c.distill.prompts_per_step,
+        c.distill.samples_per_prompt,
+        c.distill.top_layers,
+        c.distill.learning_rate,
+        c.distill.kl_coef,
+        kl.value,
+        kl.ci.0,
+        kl.ci.1,
+        kl.n,
+    );
+    let series = |value: fn(&nines_distill::StepMetrics) -> f64| -> Vec<(f64, f64)> {
+        d.metrics
+            .iter()
+            .map(|m| (m.step as f64, value(m)))
+            .filter(|(_, v)| v.is_finite())
+            .collect()
+    };
+    svg(
+        img,
+        "ppo_reward.svg",
+        plot::lines(
+            "PPO: reward and flagged share per step",
+            "step",
+            "value",
+            &[
+                ("reward (mean)", series(|m| m.reward_mean)),
+                ("flagged share", series(|m| m.flagged_fraction)),
+            ],
+            false,
+        )?,
+    )?;
+    svg(
+        img,
+        "ppo_kl.svg",
+        plot::lines(
+            "PPO: KL to the reference per step",
+            "step",
+            "KL (nats)",
+            &[("KL", series(|m| m.kl))],
+            false,
+        )?,
+    )?;
+    let _ = writeln!(
+        md,
+        "![PPO reward](img/ppo_reward.svg) ![PPO KL](img/ppo_kl.svg)\n"
+    );
+    Ok(())
+}
 
+fn judge_section(md: &mut String) {
     let _ = writeln!(
         md,
         "## The stand-in judge\n\nThe story judge: quality `q = mean log p₀(next | prompt completion)`, \
@@ -532,6 +586,9 @@ pub(super) fn write(
          A proxy for people's preferences, not a measurement of them (`src/pipeline/judge.rs`).\n",
         super::judge::STORY_TIE_BAND
     );
+}
+
+fn stages_section(md: &mut String, done: &[(Stage, StageRecord)]) {
     let _ = writeln!(
         md,
         "## Stages\n\n| stage | seconds | summary |\n|---|---|---|"
@@ -539,14 +596,12 @@ pub(super) fn write(
     for (stage, record) in done {
         let _ = writeln!(
             md,
-            "| {} | {:.0} | `{}` |",
+            "| {} | {:.0} | {} |",
             stage.name(),
             record.seconds,
-            record.summary
+            record.output.brief()
         );
     }
-    write_atomic(&p.run.path("report.md"), md.as_bytes())?;
-    Ok(serde_json::json!({ "report": p.run.path("report.md").display().to_string() }))
 }
 
 /// Where the filter's threshold came from, as a parenthesis for the filter section.
@@ -573,8 +628,9 @@ mod tests {
 
     #[test]
     fn negative_zero_prints_as_zero() {
-        assert_eq!(num(&serde_json::json!(-0.0), 2), "0.00");
-        assert_eq!(num(&serde_json::json!(-0.5), 1), "-0.5");
-        assert_eq!(num(&serde_json::Value::Null, 1), "–");
+        assert_eq!(num(-0.0, 2), "0.00");
+        assert_eq!(num(-0.5, 1), "-0.5");
+        assert_eq!(num(f64::NAN, 1), "–");
+        assert_eq!(pct(0.01234), "1.23%");
     }
 }

@@ -86,8 +86,8 @@ pub struct StageRecord {
     pub fingerprint: String,
     /// Seconds the stage took.
     pub seconds: f64,
-    /// The stage's summary figures.
-    pub summary: serde_json::Value,
+    /// What the stage produced.
+    pub output: super::outputs::StageOutput,
 }
 
 /// A run folder.
@@ -162,6 +162,48 @@ pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Pipe
     write_atomic(path, text.as_bytes())
 }
 
+/// Reads a JSON file written by [`write_json`] as the type that wrote it.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PipelineError> {
+    let text = std::fs::read_to_string(path).map_err(|e| PipelineError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|source| PipelineError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// SHA-256 of what a model path holds, hex, first 16 characters: a file's bytes, or a
+/// folder's files (names and bytes, in name order, one level deep).
+pub fn content_digest(path: &Path) -> Result<String, PipelineError> {
+    use std::io::Read as _;
+    let mut files = Vec::new();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(|e| PipelineError::io(path, e))? {
+            let entry = entry.map_err(|e| PipelineError::io(path, e))?;
+            if entry.path().is_file() {
+                files.push(entry.path());
+            }
+        }
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for f in files {
+        h.update(f.file_name().unwrap_or_default().as_encoded_bytes());
+        h.update([0u8]);
+        let mut file = std::fs::File::open(&f).map_err(|e| PipelineError::io(&f, e))?;
+        loop {
+            let n = file.read(&mut buf).map_err(|e| PipelineError::io(&f, e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    Ok(h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
 /// SHA-256 of a JSON value's text, hex, first 16 characters.
 pub fn fingerprint(value: &serde_json::Value) -> String {
     let digest = Sha256::digest(value.to_string().as_bytes());
@@ -179,12 +221,22 @@ mod tests {
         let rec = StageRecord {
             fingerprint: "abc".into(),
             seconds: 1.0,
-            summary: serde_json::json!({"n": 3}),
+            output: super::super::outputs::StageOutput::Report(super::super::outputs::ReportOutput {
+                report: "report.md".into(),
+            }),
         };
         assert!(run.finished(Stage::Prompts, "abc").is_none());
         run.mark_finished(Stage::Prompts, &rec).unwrap();
         run.mark_finished(Stage::Labels, &rec).unwrap();
-        assert_eq!(run.finished(Stage::Prompts, "abc").unwrap().summary["n"], 3);
+        let back = run.finished(Stage::Prompts, "abc").unwrap();
+        assert_eq!(back.output.brief(), "report.md");
+        // A record another version of the code wrote does not parse: its stage runs again.
+        std::fs::write(
+            dir.path().join("stages/prompts.json"),
+            r#"{"fingerprint": "abc", "seconds": 1.0, "summary": {"n": 3}}"#,
+        )
+        .unwrap();
+        assert!(run.finished(Stage::Prompts, "abc").is_none());
         assert!(
             run.finished(Stage::Prompts, "other").is_none(),
             "settings changed"
@@ -192,6 +244,13 @@ mod tests {
         run.invalidate_from(Stage::Completions).unwrap();
         assert!(run.finished(Stage::Prompts, "abc").is_some());
         assert!(run.finished(Stage::Labels, "abc").is_none());
+        // A model's digest follows its bytes, not its name.
+        let model = dir.path().join("m.gguf");
+        std::fs::write(&model, b"weights").unwrap();
+        let before = content_digest(&model).unwrap();
+        std::fs::write(&model, b"weightz").unwrap();
+        assert_ne!(before, content_digest(&model).unwrap());
+        assert!(content_digest(&dir.path().join("missing")).is_err());
         assert_ne!(
             fingerprint(&serde_json::json!({"a": 1})),
             fingerprint(&serde_json::json!({"a": 2}))

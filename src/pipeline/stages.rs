@@ -16,6 +16,7 @@ use nines_data::store::Store;
 use nines_runtime::{GenerateConfig, LanguageModel, LoadOptions};
 use std::collections::HashSet;
 
+use super::outputs::{CompletionsOutput, LabelsOutput, PromptsOutput};
 use super::{Pipeline, PipelineError};
 use crate::sampler::LmSampler;
 
@@ -31,13 +32,11 @@ fn prompts_file(split: Split) -> String {
 /// ([`injury_prone`]), each drawn uniformly: estimates are given for the injury-prone
 /// stratum directly and for the uniform distribution over all test windows through the
 /// recorded inclusion probabilities.
-pub(super) fn prompts(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn prompts(p: &Pipeline) -> Result<PromptsOutput, PipelineError> {
     let c = &p.config;
     let corpus = Corpus::load(&c.data.corpus)?;
     let (all, stats) = build_prompts(&corpus, &PromptConfig::default())?;
     let scorer = LexiconScorer::default();
-    let mut summary =
-        serde_json::json!({ "documents": stats.documents, "prompts_in_corpus": all.len() });
     let pool: Vec<_> = all
         .iter()
         .filter(|q| q.source.split == Split::Train)
@@ -51,7 +50,7 @@ pub(super) fn prompts(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
     };
     let chosen = select(&pool, &scorer, &cfg)?;
     write_selected(p.run.path(&prompts_file(Split::Train)), &chosen)?;
-    summary["train"] = serde_json::json!({ "pool": pool.len(), "selected": chosen.len() });
+    let (train_pool, train_selected) = (pool.len(), chosen.len());
 
     // Test windows: every sentence position of the test chapters.
     let (windows, _) = build_prompts(
@@ -95,14 +94,17 @@ pub(super) fn prompts(p: &Pipeline) -> Result<serde_json::Value, PipelineError> 
             .filter(|q| q.selection.stratum == Some(s))
             .count()
     };
-    summary["test"] = serde_json::json!({
-        "pool": pool.len(),
-        "injury_prone_pool": prone.len(),
-        "selected": chosen.len(),
-        "injury_prone": in_stratum(Stratum::InjuryProne),
-        "rest": in_stratum(Stratum::Rest),
-    });
-    Ok(summary)
+    Ok(PromptsOutput {
+        documents: stats.documents,
+        prompts_in_corpus: all.len(),
+        train_pool,
+        train_selected,
+        test_pool: pool.len(),
+        test_injury_prone_pool: prone.len(),
+        test_selected: chosen.len(),
+        test_injury_prone: in_stratum(Stratum::InjuryProne),
+        test_rest: in_stratum(Stratum::Rest),
+    })
 }
 
 /// The injury-prone stratum of `pool` (prompt ids): windows after which the book's own next
@@ -173,7 +175,7 @@ pub(super) fn sampling_generator(p: &Pipeline) -> Result<LanguageModel, Pipeline
 
 /// The unfiltered policy: one-sentence completions of every test prompt, appended to
 /// `snippets.jsonl` chunk by chunk: after a crash the prompts already completed are skipped.
-pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn completions(p: &Pipeline) -> Result<CompletionsOutput, PipelineError> {
     let c = &p.config;
     let lm = sampling_generator(p)?;
     let mut sampler = LmSampler::new(&lm, generate_config(p));
@@ -211,7 +213,7 @@ pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineErr
         std::fs::remove_file(&path).map_err(|e| PipelineError::io(&path, e))?;
     }
     let mut store = Store::open(&path)?;
-    let mut summary = serde_json::json!({});
+    let (mut written, mut tokens_cut) = (0, 0);
     for (i, split) in [Split::Test].into_iter().enumerate() {
         let prompts = prompts.clone();
         let done: std::collections::HashSet<String> = store
@@ -229,7 +231,6 @@ pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineErr
             })
             .collect();
         let pb = bar(todo.len() as u64, split.as_str());
-        let (mut written, mut tokens_cut) = (0, 0);
         for (chunk_index, chunk) in todo.chunks(4 * c.data.batch_size).enumerate() {
             let cfg = CompletionConfig {
                 k: c.data.completions_per_prompt,
@@ -250,15 +251,16 @@ pub(super) fn completions(p: &Pipeline) -> Result<serde_json::Value, PipelineErr
             store.append(out.snippets)?;
         }
         pb.finish_and_clear();
-        summary[split.as_str()] =
-            serde_json::json!({ "snippets": written, "cut_to_one_sentence": tokens_cut });
     }
-    summary["total_snippets"] = store.len().into();
-    Ok(summary)
+    Ok(CompletionsOutput {
+        written,
+        cut_to_one_sentence: tokens_cut,
+        total: store.len(),
+    })
 }
 
 /// Labels every snippet with the rule oracle (the documented stand-in for people).
-pub(super) fn labels(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
+pub(super) fn labels(p: &Pipeline) -> Result<LabelsOutput, PipelineError> {
     let mut store = Store::open(p.run.path("snippets.jsonl"))?;
     let mut oracle = OracleLabeler::new();
     let pb = bar(store.len() as u64, "labels");
@@ -269,21 +271,22 @@ pub(super) fn labels(p: &Pipeline) -> Result<serde_json::Value, PipelineError> {
         &mut |d, _| pb.set_position(d as u64),
     )?;
     pb.finish_and_clear();
-    let mut summary = serde_json::json!({ "labeled": report.labeled, "skipped": report.skipped });
-    for split in [Split::Test] {
-        let (mut n, mut injuries) = (0, 0);
-        for s in store
-            .iter()
-            .filter(|s| s.source.as_ref().is_some_and(|src| src.split == split))
-        {
-            if let Some(l) = s.label_by("oracle") {
-                n += 1;
-                injuries += usize::from(l.verdict == nines_data::Verdict::Injury);
-            }
+    let (mut n, mut injuries) = (0, 0);
+    for s in store
+        .iter()
+        .filter(|s| s.source.as_ref().is_some_and(|src| src.split == Split::Test))
+    {
+        if let Some(l) = s.label_by("oracle") {
+            n += 1;
+            injuries += usize::from(l.verdict == nines_data::Verdict::Injury);
         }
-        summary[split.as_str()] = serde_json::json!({ "labeled": n, "injury": injuries });
     }
-    Ok(summary)
+    Ok(LabelsOutput {
+        labeled: report.labeled,
+        skipped: report.skipped,
+        test_labeled: n,
+        test_injuries: injuries,
+    })
 }
 
 #[cfg(test)]
