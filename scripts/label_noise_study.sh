@@ -23,7 +23,7 @@ for line in open("runs/default/dataset.jsonl"):
     if (json.loads(line).get("generator") or {}).get("model") == "corpus-reference":
         sys.stdout.write(line)' > "$DATA"
 fi
-cargo build --release --bin nines --example label_noise_study
+cargo build --release --bin nines
 
 train() {  # kind level seed
   local dir="$OUT/$1-$2-$3"
@@ -41,4 +41,4 @@ for seed in $SEEDS; do
     for kind in symmetric missed; do train "$kind" "$level" "$seed"; done
   done
 done
-target/release/examples/label_noise_study --runs "$OUT" --svg docs/img/label_noise.svg
+target/release/nines eval label-noise --runs "$OUT" --svg docs/img/label_noise.svg

@@ -19,10 +19,12 @@
 
 pub mod active_learning;
 pub mod compare;
+pub mod flag_floor;
 pub mod label_noise;
 pub mod pipeline;
 pub mod progress;
 pub mod sampler;
+pub mod stand_in_checks;
 
 pub use nines_active as active;
 pub use nines_classify as classify;

@@ -17,9 +17,9 @@ use nines_data::store::{Store, StoreOptions};
 use nines_runtime::{DType, DeviceSpec, Encoder, LanguageModel, LoadOptions, Pooling};
 use serde::{Deserialize, Serialize};
 
+use super::outputs::JudgeOutput;
 use super::policies::{DISTILLED, FILTERED, load_classifier};
 use super::stages::{bar, generator};
-use super::outputs::JudgeOutput;
 use super::{Pipeline, PipelineError, write_json};
 
 /// Weight of the mean log-probability (nats) against the cosine.

@@ -31,10 +31,10 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use sha2::Digest;
 
-use super::stages::bar;
 use super::outputs::{
     ActiveOutput, ClassifierOutput, DatasetOutput, DatasetSplit, StrategyDraw, TestEvaluation,
 };
+use super::stages::bar;
 use super::{Pipeline, PipelineError, Stage, fingerprint, other, read_json, write_json};
 
 /// A training checkpoint folder keyed by the stage's settings: a crashed stage resumes from
@@ -572,12 +572,9 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<(), Pipelin
 /// target false-negative rate on validation, and measures it on test (cached across runs:
 /// [`cached_training`]).
 pub(super) fn classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError> {
-    cached_training(
-        p,
-        Stage::Classifier,
-        &[CLASSIFIER, CLASSIFIER_EVAL],
-        || train_classifier(p),
-    )
+    cached_training(p, Stage::Classifier, &[CLASSIFIER, CLASSIFIER_EVAL], || {
+        train_classifier(p)
+    })
 }
 
 fn train_classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError> {

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use nines_active::acquisition::StrategyName;
+use nines_classify::TrainReport;
 use nines_classify::metrics::{Calibration, Metrics};
 use nines_classify::threshold::ThresholdChoice;
-use nines_classify::TrainReport;
 use nines_data::split::Split;
 use nines_distill::{KlStop, StepMetrics};
 use nines_estimate::Estimate;

@@ -20,8 +20,8 @@ use nines_runtime::train::export_hf;
 use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
 
 use super::learn::{CLASSIFIER_ACTIVE, choose_filter_threshold, filter_threshold};
-use super::stages::{bar, generate_config, sampling_generator, selected};
 use super::outputs::{DistillOutput, FilterOutput};
+use super::stages::{bar, generate_config, sampling_generator, selected};
 use super::{Pipeline, PipelineError, other, write_json};
 
 /// Accepted completions of the filter (store).

@@ -164,7 +164,6 @@ fn headline(md: &mut String, h: &Headline, c: &super::PipelineConfig) -> Result<
     Ok(())
 }
 
-
 /// Writes `report.md` (and `img/*.svg`) from the finished stages' outputs.
 pub(super) fn write(
     p: &Pipeline,

@@ -201,7 +201,11 @@ pub fn content_digest(path: &Path) -> Result<String, PipelineError> {
             h.update(&buf[..n]);
         }
     }
-    Ok(h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+    Ok(h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// SHA-256 of a JSON value's text, hex, first 16 characters.
@@ -221,9 +225,11 @@ mod tests {
         let rec = StageRecord {
             fingerprint: "abc".into(),
             seconds: 1.0,
-            output: super::super::outputs::StageOutput::Report(super::super::outputs::ReportOutput {
-                report: "report.md".into(),
-            }),
+            output: super::super::outputs::StageOutput::Report(
+                super::super::outputs::ReportOutput {
+                    report: "report.md".into(),
+                },
+            ),
         };
         assert!(run.finished(Stage::Prompts, "abc").is_none());
         run.mark_finished(Stage::Prompts, &rec).unwrap();
@@ -237,6 +243,7 @@ mod tests {
         )
         .unwrap();
         assert!(run.finished(Stage::Prompts, "abc").is_none());
+        run.mark_finished(Stage::Prompts, &rec).unwrap();
         assert!(
             run.finished(Stage::Prompts, "other").is_none(),
             "settings changed"

@@ -272,10 +272,11 @@ pub(super) fn labels(p: &Pipeline) -> Result<LabelsOutput, PipelineError> {
     )?;
     pb.finish_and_clear();
     let (mut n, mut injuries) = (0, 0);
-    for s in store
-        .iter()
-        .filter(|s| s.source.as_ref().is_some_and(|src| src.split == Split::Test))
-    {
+    for s in store.iter().filter(|s| {
+        s.source
+            .as_ref()
+            .is_some_and(|src| src.split == Split::Test)
+    }) {
         if let Some(l) = s.label_by("oracle") {
             n += 1;
             injuries += usize::from(l.verdict == nines_data::Verdict::Injury);

@@ -1,6 +1,6 @@
 //! The simulation study on the calibrated synthetic pool, without LibTorch: prints the
-//! Markdown table and writes the SVG plot for docs/active.md. (The facade example
-//! `active_learning` runs the same study on a real scored pool, and the loop.)
+//! Markdown table and writes the SVG plot (`nines active simulate` is the same study from the
+//! command line; `nines active study` and `nines active loop` work on a real scored pool).
 //!
 //! ```text
 //! cargo run -p nines-active --release --example study -- [DESIGN] [SVG]

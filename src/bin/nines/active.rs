@@ -21,7 +21,9 @@ use nines::active::budget_study::{
     BudgetStudy, BudgetStudyConfig, budget_markdown, curve_svg, run_budget_study,
 };
 use nines::active::driver::DriverConfig;
-use nines::active::study::{StudyRow, SyntheticConfig, svg_plot, synthetic};
+use nines::active::study::{
+    StudyConfig, StudyRow, SyntheticConfig, markdown_table, run_study, svg_plot, synthetic,
+};
 use nines::active::{Design, Pool, SelectorConfig};
 use nines::active_learning::{
     ChapterHalf, LabeledPool, LoopRequest, ScoreRequest, read_labeled_pool, run_loop, score_store,
@@ -45,6 +47,30 @@ enum ActiveCommand {
     Study(StudyArgs),
     /// The active-learning loop with a saved classifier and the rule oracle as labeler.
     Loop(LoopArgs),
+    /// Misses found per 100 labels at one budget, by simulation on the calibrated synthetic
+    /// pool: every strategy against random, and the Horvitz–Thompson estimate of the pool's
+    /// misses beside the true count.
+    Simulate(SimulateArgs),
+}
+
+/// Flags of `nines active simulate`.
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Sampling design: poisson, systematic, diverse or topk.
+    #[arg(long, default_value = "systematic")]
+    design: Design,
+    /// Labels per draw.
+    #[arg(long, default_value_t = 200)]
+    budget: usize,
+    /// Seeded draws per strategy.
+    #[arg(long, default_value_t = 200)]
+    reps: usize,
+    /// Filter threshold.
+    #[arg(long, default_value_t = 0.05)]
+    threshold: f64,
+    /// Bar chart to write (SVG).
+    #[arg(long)]
+    svg: Option<PathBuf>,
 }
 
 /// Which split of the store to score.
@@ -179,7 +205,38 @@ pub fn run(args: ActiveArgs) -> Result<(), Box<dyn std::error::Error>> {
         ActiveCommand::Score(a) => score(a),
         ActiveCommand::Study(a) => study(a),
         ActiveCommand::Loop(a) => run_active_loop(a),
+        ActiveCommand::Simulate(a) => simulate(a),
     }
+}
+
+fn simulate(a: SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let (pool, truth) = synthetic(&SyntheticConfig::default())?;
+    let cfg = StudyConfig {
+        reps: a.reps,
+        budget: a.budget,
+        threshold: a.threshold,
+        design: a.design,
+        ..StudyConfig::default()
+    };
+    let rows = run_study(&pool, &truth, &cfg)?;
+    println!(
+        "Synthetic calibrated pool of {} pairs, threshold {}, {} labels per draw, {} draws, \
+         design {}.\n",
+        pool.len(),
+        cfg.threshold,
+        cfg.budget,
+        cfg.reps,
+        a.design
+    );
+    println!("{}", markdown_table(&rows));
+    if let Some(path) = &a.svg {
+        let title = format!(
+            "Misses found per 100 labels (synthetic, {}, {} labels)",
+            a.design, cfg.budget
+        );
+        write(path, &svg_plot(&rows, &title))?;
+    }
+    Ok(())
 }
 
 fn score(a: ScoreArgs) -> Result<(), Box<dyn std::error::Error>> {

@@ -21,6 +21,7 @@ mod compare;
 mod dataset;
 mod distill;
 mod estimate;
+mod eval;
 mod filter;
 mod finetune;
 mod generate;
@@ -68,6 +69,9 @@ enum Command {
     /// Judge a run's completions pairwise at the terminal, blind: unfiltered against filtered
     /// or distilled; judgments kept per rater, resumable.
     Compare(compare::CompareArgs),
+    /// The stand-ins against hand-written data (oracle, understanding check, judges), the
+    /// label-noise study and the flag floor: the checks behind the figures in docs/.
+    Eval(eval::EvalArgs),
     /// Failure or win rate, with intervals, from JSON-lines files of labels or judgments
     /// with inclusion probabilities (data from the pipeline or from anywhere else).
     Estimate(estimate::EstimateArgs),
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Finetune(args) => finetune::run(args),
         Command::Distill(args) => distill::run(args),
         Command::Estimate(args) => estimate::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Label(args) => label::run(args),
     };
