@@ -48,6 +48,7 @@ pub mod error;
 mod estimate;
 pub mod failure_rate;
 pub mod interval;
+pub mod label_efficiency;
 pub mod records;
 pub mod reliability;
 mod stats;

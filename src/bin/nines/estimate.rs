@@ -10,7 +10,7 @@ use nines_estimate::records::{self, FailureRecord, JudgmentRecord};
 #[derive(Args, Debug)]
 pub struct EstimateArgs {
     #[command(subcommand)]
-    pub what: Rate,
+    pub what: EstimateCommand,
     /// Two-sided confidence level of the intervals (the failure rate's upper bound is
     /// one-sided at this level).
     #[arg(long, default_value_t = 0.95, global = true)]
@@ -20,9 +20,9 @@ pub struct EstimateArgs {
     pub json: bool,
 }
 
-/// Which rate.
+/// What to estimate.
 #[derive(Subcommand, Debug)]
-pub enum Rate {
+pub enum EstimateCommand {
     /// Failure rate over the prompt distribution, from one labeled completion per line:
     /// `{"prompt": "p17", "failure": false, "inclusion_probability": 0.02}`
     /// (`inclusion_probability` defaults to 1). Prints the rate with its interval, the
@@ -40,12 +40,39 @@ pub enum Rate {
         /// The JSON-lines file.
         file: PathBuf,
     },
+    /// How many human comparisons a ±2% (95%) win-rate interval needs, naive against
+    /// efficient, by the classifier's acceptance rate: table, Monte Carlo check and figure.
+    LabelEfficiency {
+        /// Write `DIR/label_efficiency.md` and `DIR/img/label_efficiency.svg` (default: print
+        /// the table only).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Simulated experiments per Monte Carlo row.
+        #[arg(long, default_value_t = 2000)]
+        reps: usize,
+    },
 }
 
 /// Runs `nines estimate`.
 pub fn run(args: EstimateArgs) -> Result<(), Box<dyn std::error::Error>> {
     match &args.what {
-        Rate::FailureRate { file } => {
+        EstimateCommand::LabelEfficiency { out, reps } => {
+            use nines_estimate::label_efficiency::{GRID, check_rows, markdown, plan_rows, svg};
+            let md = markdown(&plan_rows(&GRID)?, &check_rows(*reps)?, *reps);
+            print!("{md}");
+            if let Some(dir) = out {
+                let img = dir.join("img");
+                std::fs::create_dir_all(&img).map_err(|e| format!("{}: {e}", img.display()))?;
+                for (path, text) in [
+                    (dir.join("label_efficiency.md"), md),
+                    (img.join("label_efficiency.svg"), svg()?),
+                ] {
+                    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                }
+            }
+        }
+        EstimateCommand::FailureRate { file } => {
             let rows: Vec<FailureRecord> = records::read_jsonl(file)?;
             let r = records::failure_rate(&rows, args.level)?;
             if args.json {
@@ -79,7 +106,7 @@ pub fn run(args: EstimateArgs) -> Result<(), Box<dyn std::error::Error>> {
                 None => println!("one more nine      not reachable at the observed rate"),
             }
         }
-        Rate::WinRate { file } => {
+        EstimateCommand::WinRate { file } => {
             let rows: Vec<JudgmentRecord> = records::read_jsonl(file)?;
             let w = records::win_rate(&rows, args.level)?;
             if args.json {
@@ -171,5 +198,6 @@ mod tests {
         let labels = file("l.jsonl", "{\"prompt\": \"a\", \"failure\": true}\n");
         assert!(run_with(&["failure-rate", labels.to_str().unwrap(), "--level", "1.5"]).is_err());
         assert!(run_with(&["rate-of-something", "x"]).is_err());
+        assert!(run_with(&["label-efficiency", "--reps", "0"]).is_err());
     }
 }

@@ -1,0 +1,476 @@
+//! Label efficiency of the win-rate protocols: how many human comparisons a ±2% (95%)
+//! interval on the win rate needs, naive against efficient, as a function of the
+//! classifier's acceptance rate — the table, a Monte Carlo check of the intervals' width and
+//! coverage at those sizes, and a figure. `nines estimate label-efficiency` writes
+//! `docs/label_efficiency.md` from it.
+//!
+//! ```
+//! use nines_estimate::label_efficiency::{plan_rows, HALF_WIDTH};
+//! let rows = plan_rows(&[0.9, 0.99]).unwrap();
+//! // The efficient protocol needs far fewer comparisons when the classifier accepts most.
+//! assert!(rows[1].efficient_comparisons < rows[1].naive_comparisons / 10.0);
+//! assert!(HALF_WIDTH > 0.0);
+//! ```
+
+use std::fmt::Write as _;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Binomial, Distribution};
+use serde::Serialize;
+
+use crate::error::{EstimateError, Result};
+use crate::win_rate::{self, LabelPlan, Scenario};
+
+/// Target half-width of the interval.
+pub const HALF_WIDTH: f64 = 0.02;
+/// Its confidence level.
+pub const LEVEL: f64 = 0.95;
+/// Fewest judged rejected pairs for which the efficient estimator's normal interval is used.
+pub const CLT_FLOOR: f64 = 30.0;
+/// The acceptance rates of the table.
+pub const GRID: [f64; 10] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999];
+
+/// One acceptance rate of the table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanRow {
+    /// The classifier's acceptance rate of unfiltered completions.
+    pub acceptance: f64,
+    /// The win rate under the judgment model.
+    pub win_rate: f64,
+    /// Comparisons the naive protocol needs.
+    pub naive_comparisons: f64,
+    /// Comparisons the efficient protocol needs by its formula.
+    pub efficient_formula: f64,
+    /// With the floor of [`CLT_FLOOR`] judged rejected pairs.
+    pub efficient_comparisons: f64,
+    /// Pairs (cheap, classifier-only) the efficient protocol draws.
+    pub efficient_pairs: f64,
+    /// Comparisons of the subsampled protocol; `None` when the bound alone meets the target.
+    pub subsampled_comparisons: Option<f64>,
+}
+
+/// One Monte Carlo check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckRow {
+    /// Acceptance rate.
+    pub acceptance: f64,
+    /// Naive comparisons per experiment.
+    pub naive_n: usize,
+    /// Mean naive half-width.
+    pub naive_half_width: f64,
+    /// Share of naive intervals covering the truth.
+    pub naive_coverage: f64,
+    /// Efficient pairs per experiment.
+    pub efficient_pairs: f64,
+    /// Mean efficient half-width.
+    pub efficient_half_width: f64,
+    /// Share of efficient intervals covering the truth.
+    pub efficient_coverage: f64,
+}
+
+/// The table's rows at the acceptance rates `grid`.
+pub fn plan_rows(grid: &[f64]) -> Result<Vec<PlanRow>> {
+    grid.iter()
+        .map(|&a| {
+            let p = win_rate::plan(&scenario(a), HALF_WIDTH, LEVEL)?;
+            let (ec, ep) = efficient_sizes(&p, a);
+            Ok(PlanRow {
+                acceptance: a,
+                win_rate: p.win_rate,
+                naive_comparisons: p.naive_comparisons.ceil(),
+                efficient_formula: p.efficient_comparisons,
+                efficient_comparisons: ec,
+                efficient_pairs: ep,
+                subsampled_comparisons: ((1.0 - a) / 2.0 > HALF_WIDTH)
+                    .then(|| p.subsampled_comparisons.ceil().max(CLT_FLOOR)),
+            })
+        })
+        .collect()
+}
+
+/// `reps` simulated experiments per acceptance rate (0.5, 0.8, 0.9, 0.99) at the table's
+/// sizes, seeded.
+pub fn check_rows(reps: usize) -> Result<Vec<CheckRow>> {
+    if reps == 0 {
+        return Err(EstimateError::Parameter {
+            name: "reps",
+            value: reps.to_string(),
+            reason: "at least one experiment is needed",
+        });
+    }
+    [0.5, 0.8, 0.9, 0.99]
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let s = scenario(a);
+            let p = win_rate::plan(&s, HALF_WIDTH, LEVEL)?;
+            let n = p.naive_comparisons.ceil() as usize;
+            let (_, ep) = efficient_sizes(&p, a);
+            let [(hn, cn), (he, ce)] = simulate(&s, n, ep as u64, 7 + i as u64, reps)?;
+            Ok(CheckRow {
+                acceptance: a,
+                naive_n: n,
+                naive_half_width: hn,
+                naive_coverage: cn,
+                efficient_pairs: ep,
+                efficient_half_width: he,
+                efficient_coverage: ce,
+            })
+        })
+        .collect()
+}
+
+/// The report page: how to read it, the table, the figure's link and the Monte Carlo check.
+pub fn markdown(rows: &[PlanRow], checks: &[CheckRow], reps: usize) -> String {
+    let base = Scenario::default();
+    let (m_r, v_r) = base.rejected_moments();
+    let mut md = String::new();
+    let _ = writeln!(md, "# Label efficiency of the win-rate protocols\n");
+    let _ = writeln!(
+        md,
+        "<!-- Generated by `nines estimate label-efficiency --out docs`; do not edit by hand. -->\n"
+    );
+    let _ = writeln!(
+        md,
+        "Human comparisons needed for a {:.0}% confidence interval of half-width ±{:.0}% on the \
+         win rate (filtered preferred over unfiltered), as a function of the acceptance rate α \
+         of the classifier on unfiltered completions. Derivations: `docs/estimators.md`, \
+         section 1.\n",
+        LEVEL * 100.0,
+        HALF_WIDTH * 100.0
+    );
+    let _ = writeln!(
+        md,
+        "Judgment model (`win_rate::Scenario::default()`): when the unfiltered completion is \
+         rejected, people prefer the filtered one with probability {:.2} and tie with \
+         probability {:.2} (E[J | rejected] = {m_r:.3}, Var = {v_r:.4}); when it is accepted, \
+         ties {:.2} and otherwise a coin flip (by symmetry).\n",
+        base.win_given_rejected, base.tie_given_rejected, base.tie_given_accepted
+    );
+    let _ = writeln!(md, "* **naive**: every pair judged, `n = z² Var(J) / h²`.");
+    let _ = writeln!(
+        md,
+        "* **efficient**: pairs whose unfiltered completion is accepted count 1/2 unjudged; \
+         every rejected pair judged. `N = z² Var(Y) / h²` pairs, `(1 − α) N` comparisons, but \
+         at least {CLT_FLOOR:.0} judged rejected pairs so the normal interval is trustworthy \
+         (then `N = {CLT_FLOOR:.0} / (1 − α)` cheap pairs)."
+    );
+    let _ = writeln!(
+        md,
+        "* **efficient, subsampled**: so many cheap classifier-only pairs that α is known; a \
+         random subsample of rejected pairs judged: `z² (1 − α)² Var(J | rejected) / h²`, \
+         floor {CLT_FLOOR:.0}. When `(1 − α)/2 ≤ h` (α ≥ {:.0}%) the bound \
+         `|W − 1/2| ≤ (1 − α)/2` alone meets the target and no comparison is needed.\n",
+        100.0 * (1.0 - 2.0 * HALF_WIDTH)
+    );
+    let _ = writeln!(
+        md,
+        "| acceptance α | win rate | naive comparisons | efficient, formula | efficient comparisons (≥ {CLT_FLOOR:.0}) | efficient pairs | saving | subsampled comparisons |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let sub = r
+            .subsampled_comparisons
+            .map_or("0 (bound)".to_string(), |c| format!("{c:.0}"));
+        let _ = writeln!(
+            md,
+            "| {:.1}% | {:.4} | {:.0} | {:.1} | {:.0} | {:.0} | {:.0}× | {} |",
+            100.0 * r.acceptance,
+            r.win_rate,
+            r.naive_comparisons,
+            r.efficient_formula,
+            r.efficient_comparisons,
+            r.efficient_pairs,
+            r.naive_comparisons / r.efficient_comparisons,
+            sub
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n![comparisons needed vs acceptance](img/label_efficiency.svg)\n"
+    );
+    let _ = writeln!(md, "## Monte Carlo check\n");
+    let _ = writeln!(
+        md,
+        "{reps} simulated experiments per row at the sizes above (seeded; judgments drawn from \
+         the model): the mean half-width should be ≈ {HALF_WIDTH:.3} (or narrower where the floor \
+         binds) and coverage ≈ 95%.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| acceptance α | naive n | naive half-width | naive coverage | efficient N | efficient half-width | efficient coverage |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
+    for c in checks {
+        let _ = writeln!(
+            md,
+            "| {:.1}% | {} | {:.4} | {:.1}% | {:.0} | {:.4} | {:.1}% |",
+            100.0 * c.acceptance,
+            c.naive_n,
+            c.naive_half_width,
+            100.0 * c.naive_coverage,
+            c.efficient_pairs,
+            c.efficient_half_width,
+            100.0 * c.efficient_coverage
+        );
+    }
+    md
+}
+
+/// `writeln!` into a `String`, which cannot fail.
+macro_rules! w {
+    ($($arg:tt)*) => {
+        let _ = writeln!($($arg)*);
+    };
+}
+
+fn scenario(acceptance: f64) -> Scenario {
+    Scenario {
+        acceptance,
+        ..Scenario::default()
+    }
+}
+
+/// Comparisons and pairs for the efficient protocol (every rejected pair judged), with the
+/// CLT floor applied.
+fn efficient_sizes(p: &LabelPlan, acceptance: f64) -> (f64, f64) {
+    let comparisons = p.efficient_comparisons.ceil().max(CLT_FLOOR);
+    let pairs = p
+        .efficient_pairs
+        .ceil()
+        .max(comparisons / (1.0 - acceptance))
+        .ceil();
+    (comparisons, pairs)
+}
+
+fn judge(rng: &mut ChaCha8Rng, s: &Scenario, accepted: bool) -> f64 {
+    let u: f64 = rng.random();
+    let (win, tie) = if accepted {
+        (0.5 * (1.0 - s.tie_given_accepted), s.tie_given_accepted)
+    } else {
+        (s.win_given_rejected, s.tie_given_rejected)
+    };
+    if u < win {
+        1.0
+    } else if u < win + tie {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+/// Mean half-width and coverage of naive (n comparisons) and efficient (N pairs) experiments.
+fn simulate(
+    s: &Scenario,
+    n_naive: usize,
+    n_pairs: u64,
+    seed: u64,
+    reps: usize,
+) -> Result<[(f64, f64); 2]> {
+    let truth = s.win_rate();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut hw, mut cov) = ([0.0; 2], [0usize; 2]);
+    for _ in 0..reps {
+        let js: Vec<f64> = (0..n_naive)
+            .map(|_| {
+                let acc = rng.random::<f64>() < s.acceptance;
+                judge(&mut rng, s, acc)
+            })
+            .collect();
+        let e = win_rate::naive(&js, LEVEL)?;
+        hw[0] += e.half_width();
+        cov[0] += usize::from(e.covers(truth));
+        let r = Binomial::new(n_pairs, 1.0 - s.acceptance)
+            .map_err(|_| EstimateError::Parameter {
+                name: "acceptance",
+                value: s.acceptance.to_string(),
+                reason: "must be a probability",
+            })?
+            .sample(&mut rng);
+        let js: Vec<f64> = (0..r).map(|_| judge(&mut rng, s, false)).collect();
+        let e = win_rate::efficient_from_counts(n_pairs - r, r, &js, LEVEL)?.estimate;
+        hw[1] += e.half_width();
+        cov[1] += usize::from(e.covers(truth));
+    }
+    let n = reps as f64;
+    Ok([
+        (hw[0] / n, cov[0] as f64 / n),
+        (hw[1] / n, cov[1] as f64 / n),
+    ])
+}
+
+/// Log-log plot of comparisons needed against the rejection rate 1 − α (acceptance rising to
+/// the right), hand-written SVG.
+pub fn svg() -> Result<String> {
+    let (w, h) = (720.0, 440.0);
+    let (left, right, top, bottom) = (80.0, 200.0, 40.0, 60.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    // x: log10(1 − α) from log10(0.5) (left) to −3 (right); y: log10(comparisons) 0..4.
+    let (x0, x1) = (0.5f64.log10(), -3.0f64);
+    let (y0, y1) = (0.0f64, 4.0f64);
+    let px = |r: f64| left + (r.log10() - x0) / (x1 - x0) * pw;
+    let py = |c: f64| top + ph - (c.max(1.0).log10() - y0) / (y1 - y0) * ph;
+
+    let mut naive = Vec::new();
+    let mut eff = Vec::new();
+    let mut sub = Vec::new();
+    let mut formula = Vec::new();
+    let steps = 80;
+    for i in 0..=steps {
+        let lr = x0 + (x1 - x0) * i as f64 / steps as f64;
+        let r = 10f64.powf(lr);
+        let a = 1.0 - r;
+        let p = win_rate::plan(&scenario(a), HALF_WIDTH, LEVEL)?;
+        naive.push((px(r), py(p.naive_comparisons)));
+        eff.push((px(r), py(efficient_sizes(&p, a).0)));
+        formula.push((px(r), py(p.efficient_comparisons)));
+        let s = if r / 2.0 <= HALF_WIDTH {
+            1.0
+        } else {
+            p.subsampled_comparisons.max(CLT_FLOOR)
+        };
+        sub.push((px(r), py(s)));
+    }
+    let mut s = String::new();
+    w!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    w!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    w!(
+        s,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="14">Human comparisons for a ±2% (95%) CI on the win rate</text>"#,
+        left + pw / 2.0
+    );
+    // Grid and ticks.
+    for e in 0..=4 {
+        let y = py(10f64.powi(e));
+        w!(
+            s,
+            r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/>"##,
+            left + pw
+        );
+        w!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            left - 8.0,
+            y + 4.0,
+            10u32.pow(e as u32)
+        );
+    }
+    for (r, label) in [
+        (0.5, "50%"),
+        (0.2, "80%"),
+        (0.1, "90%"),
+        (0.05, "95%"),
+        (0.01, "99%"),
+        (0.005, "99.5%"),
+        (0.001, "99.9%"),
+    ] {
+        let x = px(r);
+        w!(
+            s,
+            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/>"##,
+            top + ph
+        );
+        w!(
+            s,
+            r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,
+            top + ph + 18.0
+        );
+    }
+    w!(
+        s,
+        r##"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
+    );
+    w!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">acceptance rate α of unfiltered completions (log scale in 1 − α)</text>"#,
+        left + pw / 2.0,
+        h - 16.0
+    );
+    w!(
+        s,
+        r#"<text transform="translate(22 {:.1}) rotate(-90)" text-anchor="middle">comparisons (log scale)</text>"#,
+        top + ph / 2.0
+    );
+    let series = [
+        ("naive", "#d62728", "", &naive),
+        ("efficient", "#1f77b4", "", &eff),
+        ("efficient, subsampled", "#2ca02c", "6 4", &sub),
+        ("efficient, no floor", "#9ecae1", "2 3", &formula),
+    ];
+    for (i, (name, color, dash, pts)) in series.iter().enumerate() {
+        let d: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+        let dash_attr = if dash.is_empty() {
+            String::new()
+        } else {
+            format!(r#" stroke-dasharray="{dash}""#)
+        };
+        w!(
+            s,
+            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash_attr}/>"#,
+            d.join(" ")
+        );
+        let ly = top + 20.0 + 22.0 * i as f64;
+        let lx = left + pw + 16.0;
+        w!(
+            s,
+            r#"<line x1="{lx}" y1="{ly}" x2="{:.1}" y2="{ly}" stroke="{color}" stroke-width="2"{dash_attr}/>"#,
+            lx + 24.0
+        );
+        w!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}">{name}</text>"#,
+            lx + 30.0,
+            ly + 4.0
+        );
+    }
+    let ny = top + 20.0 + 22.0 * series.len() as f64 + 8.0;
+    for (j, line) in [
+        "floor: 30 judged",
+        "rejected pairs;",
+        "subsampled drops to 0",
+        "once (1−α)/2 ≤ 2%",
+    ]
+    .iter()
+    .enumerate()
+    {
+        w!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" fill="#555" font-size="11">{line}</text>"##,
+            left + pw + 16.0,
+            ny + 14.0 * j as f64
+        );
+    }
+    w!(s, "</svg>");
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_efficient_protocol_saves_more_as_acceptance_rises_and_intervals_cover() {
+        let rows = plan_rows(&GRID).unwrap();
+        let saving: Vec<f64> = rows
+            .iter()
+            .map(|r| r.naive_comparisons / r.efficient_comparisons)
+            .collect();
+        assert!(saving.windows(2).all(|w| w[1] >= w[0] - 1e-9), "{saving:?}");
+        assert!(rows.last().unwrap().subsampled_comparisons.is_none());
+        let checks = check_rows(200).unwrap();
+        for c in &checks {
+            assert!(
+                c.naive_coverage > 0.88 && c.efficient_coverage > 0.88,
+                "{c:?}"
+            );
+        }
+        assert!(check_rows(0).is_err());
+        let md = markdown(&rows, &checks, 200);
+        assert!(md.contains("| 99.0% |"), "{md}");
+        assert!(svg().unwrap().starts_with("<svg"));
+    }
+}
