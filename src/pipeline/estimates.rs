@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::judge::{Flag, PromptComparison};
 use super::policies::{DISTILLED, FILTERED, FILTERED_MORE};
 use super::stages::selected;
-use super::{Pipeline, PipelineError, other, write_json};
+use super::{Pipeline, PipelineError, write_json};
 
 /// The estimates file in the run folder.
 pub(super) const HEADLINE: &str = "estimates.json";
@@ -183,14 +183,12 @@ fn designs(p: &Pipeline) -> Result<HashMap<String, Design>, PipelineError> {
             probability,
             ..
         } = q.selection;
-        let stratum = stratum.ok_or_else(|| {
-            other(
-                "prompts_test.jsonl",
-                format!(
-                    "prompt {} has no stratum: rerun the prompts stage",
-                    q.prompt.id
-                ),
-            )
+        let stratum = stratum.ok_or_else(|| PipelineError::StaleInput {
+            file: p.run.path("prompts_test.jsonl"),
+            problem: format!(
+                "prompt {} has no stratum: rerun the prompts stage",
+                q.prompt.id
+            ),
         })?;
         out.insert(
             q.prompt.source.prompt_key(),
@@ -275,14 +273,10 @@ pub(super) fn estimates(p: &Pipeline) -> Result<Headline, PipelineError> {
                 regime,
             );
             if counts.is_empty() {
-                return Err(other(
-                    "estimates",
-                    format!(
-                        "no labeled {} completions in the {} regime",
-                        policy.name(),
-                        regime.name()
-                    ),
-                ));
+                return Err(PipelineError::NoLabeledCompletions {
+                    policy: policy.name(),
+                    regime: regime.name(),
+                });
             }
             // A safety claim is one-sided: the rate is at most `injury_upper`, at 95%.
             let WeightedFailureRate {
@@ -346,9 +340,7 @@ pub(super) fn estimates(p: &Pipeline) -> Result<Headline, PipelineError> {
 }
 
 fn read<T: serde::de::DeserializeOwned>(p: &Pipeline, name: &str) -> Result<T, PipelineError> {
-    let path = p.run.path(name);
-    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| other(name, e))
+    super::read_json(&p.run.path(name))
 }
 
 /// The comparisons of `regime`'s prompts, grouped by stratum.

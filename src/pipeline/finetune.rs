@@ -10,7 +10,7 @@ use nines_runtime::LoadOptions;
 use nines_runtime::train::{FinetuneConfig, FinetuneReport, REPORT_FILE, finetune_cached};
 
 use super::outputs::FinetuneOutput;
-use super::{Pipeline, PipelineError, other, write_json};
+use super::{Pipeline, PipelineError, write_json};
 
 /// Where the stage records which generator to use.
 const RECORD: &str = "finetune.json";
@@ -50,8 +50,7 @@ pub(super) fn finetune(p: &Pipeline) -> Result<FinetuneOutput, PipelineError> {
             &finetune_config(p),
             Path::new(&g.finetune_cache),
             true,
-        )
-        .map_err(|e| other("fine-tuning the generator", e))?;
+        )?;
         let report: FinetuneReport = super::read_json(&out.join(REPORT_FILE))?;
         FinetuneOutput::FineTuned {
             model: out,

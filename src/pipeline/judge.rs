@@ -63,8 +63,7 @@ impl<'a> StandInJudge<'a> {
             / (a.norm_scalaropt_dim(2, [1i64].as_slice(), false)
                 * b.norm_scalaropt_dim(2, [1i64].as_slice(), false)
                 + 1e-8);
-        let cos = Vec::<f32>::try_from(&cos.to_device(tch::Device::Cpu))
-            .map_err(|e| PipelineError::Other(format!("judge: {e}")))?;
+        let cos = Vec::<f32>::try_from(&cos.to_device(tch::Device::Cpu))?;
         let logprobs = self.lm.score(pairs, 16)?;
         Ok(cos
             .iter()
@@ -200,9 +199,7 @@ fn flags(
             .iter()
             .map(|s| (s.prompt.as_str(), s.completion.as_str()))
             .collect();
-        let scores = classifier
-            .score(&pairs)
-            .map_err(|e| PipelineError::Other(format!("scoring: {e}")))?;
+        let scores = classifier.score(&pairs)?;
         out.extend(chunk.iter().zip(scores).map(|(s, score)| Flag {
             policy,
             prompt_id: key(s),
@@ -277,9 +274,7 @@ pub(super) fn judge(p: &Pipeline) -> Result<JudgeOutput, PipelineError> {
             .iter()
             .map(|s| (s.prompt.as_str(), s.completion.as_str()))
             .collect();
-        let scores = classifier
-            .score(&base)
-            .map_err(|e| PipelineError::Other(format!("scoring: {e}")))?;
+        let scores = classifier.score(&base)?;
         // Prompts at the end of a chapter have no next sentence: their pairs are ties.
         let next_of = |s: &Snippet| next.get(&key(s)).map(String::as_str);
         let quality =
@@ -331,9 +326,7 @@ pub(super) fn judge(p: &Pipeline) -> Result<JudgeOutput, PipelineError> {
         };
         let q_f = quality(&as_refs(&f_pairs), &owners(&f))?;
         let q_d = quality(&as_refs(&d_pairs), &owners(&d))?;
-        let d_scores = classifier
-            .score(&as_refs(&d_pairs))
-            .map_err(|e| PipelineError::Other(format!("scoring: {e}")))?;
+        let d_scores = classifier.score(&as_refs(&d_pairs))?;
         let (mut fi, mut di) = (0, 0);
         for (i, s) in chunk.iter().enumerate() {
             let filtered = f[i].as_ref().map(|_| {

@@ -35,7 +35,7 @@ use super::outputs::{
     ActiveOutput, ClassifierOutput, DatasetOutput, DatasetSplit, StrategyDraw, TestEvaluation,
 };
 use super::stages::bar;
-use super::{Pipeline, PipelineError, Stage, fingerprint, other, read_json, write_json};
+use super::{Pipeline, PipelineError, Stage, fingerprint, read_json, write_json};
 
 /// A training checkpoint folder keyed by the stage's settings: a crashed stage resumes from
 /// it; a stage rerun with other settings starts afresh.
@@ -348,7 +348,7 @@ pub(super) fn choose_filter_threshold(
 ) -> Result<FilterThreshold, PipelineError> {
     let own = classifier
         .threshold()
-        .ok_or_else(|| other("classifier", "no threshold chosen"))?;
+        .ok_or_else(|| PipelineError::NoThreshold(p.run.path(CLASSIFIER_ACTIVE)))?;
     let mut chosen = FilterThreshold {
         threshold: own,
         classifier_threshold: own,
@@ -357,12 +357,9 @@ pub(super) fn choose_filter_threshold(
     if let Some(target) = p.config.filter.generated_target_fnr {
         let examples = generated_validation(p)?;
         if examples.iter().any(|e| e.label) {
-            let scores = classifier
-                .score(&pairs(&examples))
-                .map_err(|e| other("scoring the generated validation pairs", e))?;
+            let scores = classifier.score(&pairs(&examples))?;
             let labels: Vec<bool> = examples.iter().map(|e| e.label).collect();
-            let choice = select_for_fnr(&scores, &labels, target, 0.95)
-                .map_err(|e| other("choosing the filter's threshold", e))?;
+            let choice = select_for_fnr(&scores, &labels, target, 0.95)?;
             chosen.threshold = own.min(choice.threshold);
             chosen.generated = Some(choice);
         }
@@ -408,16 +405,19 @@ pub(super) fn roc_points(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
 }
 
 /// Test-split figures of a classifier: metrics, its threshold there, reliability bins, ROC.
-fn evaluate_on_test(model: &Classifier, test: &[Example]) -> Result<TestEvaluation, PipelineError> {
+fn evaluate_on_test(
+    model: &Classifier,
+    saved: &std::path::Path,
+    test: &[Example],
+) -> Result<TestEvaluation, PipelineError> {
     let labels: Vec<bool> = test.iter().map(|e| e.label).collect();
-    let scores = model.score(&pairs(test)).map_err(|e| other("scoring", e))?;
+    let scores = model.score(&pairs(test))?;
     let threshold = model
         .threshold()
-        .ok_or_else(|| other("classifier", "no threshold chosen"))?;
-    let metrics = Metrics::compute(&scores, &labels).map_err(|e| other("metrics", e))?;
-    let at_threshold =
-        evaluate_threshold(&scores, &labels, threshold, 0.95).map_err(|e| other("metrics", e))?;
-    let cal = calibration(&scores, &labels, 10).map_err(|e| other("calibration", e))?;
+        .ok_or_else(|| PipelineError::NoThreshold(saved.to_path_buf()))?;
+    let metrics = Metrics::compute(&scores, &labels)?;
+    let at_threshold = evaluate_threshold(&scores, &labels, threshold, 0.95)?;
+    let cal = calibration(&scores, &labels, 10)?;
     Ok(TestEvaluation {
         metrics,
         threshold: at_threshold,
@@ -461,16 +461,12 @@ fn train_save_evaluate(
     dest: &str,
 ) -> Result<(TrainReport, TestEvaluation), PipelineError> {
     let ckpt = config.checkpoint_dir.clone();
-    let report = Trainer::new(model, config)
-        .and_then(|t| t.train(train, &d.validation))
-        .map_err(|e| other(&format!("training {dest}"), e))?;
-    model
-        .save(p.run.path(dest))
-        .map_err(|e| other(&format!("saving {dest}"), e))?;
+    let report = Trainer::new(model, config).and_then(|t| t.train(train, &d.validation))?;
+    model.save(p.run.path(dest))?;
     if let Some(dir) = ckpt {
         remove_checkpoint(&dir)?;
     }
-    let test = evaluate_on_test(model, &d.test)?;
+    let test = evaluate_on_test(model, &p.run.path(dest), &d.test)?;
     Ok((report, test))
 }
 
@@ -586,7 +582,7 @@ fn train_classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError> {
         p.config.seed,
     );
     train.extend(d.generated_train.iter().cloned());
-    let mut model = Classifier::new(&classifier_config(p)).map_err(|e| other("classifier", e))?;
+    let mut model = Classifier::new(&classifier_config(p))?;
     let config = train_config(p, k.epochs, checkpoint_dir(p, Stage::Classifier));
     let (report, test) = train_save_evaluate(p, &mut model, config, &train, &d, CLASSIFIER)?;
     let eval = ClassifierOutput {
@@ -622,20 +618,17 @@ fn active_round(p: &Pipeline) -> Result<ActiveOutput, PipelineError> {
     let mut rng = ChaCha8Rng::seed_from_u64(p.config.seed ^ 0xAC71);
     pool_examples.shuffle(&mut rng);
     pool_examples.truncate(a.pool_size);
-    let mut model = Classifier::load(p.run.path(CLASSIFIER), DeviceSpec::Auto)
-        .map_err(|e| other("loading the classifier", e))?;
+    let mut model = Classifier::load(p.run.path(CLASSIFIER), DeviceSpec::Auto)?;
     let threshold = model
         .threshold()
-        .ok_or_else(|| other("classifier", "no threshold chosen"))?;
-    let scores = model
-        .score(&pairs(&pool_examples))
-        .map_err(|e| other("scoring the pool", e))?;
+        .ok_or_else(|| PipelineError::NoThreshold(p.run.path(CLASSIFIER)))?;
+    let scores = model.score(&pairs(&pool_examples))?;
     let items: Vec<PoolItem> = pool_examples
         .iter()
         .zip(&scores)
         .map(|(e, &s)| PoolItem::new(e.prompt.clone(), e.completion.clone(), f64::from(s)))
         .collect();
-    let pool = Pool::new(items).map_err(|e| other("pool", e))?;
+    let pool = Pool::new(items)?;
     let misses: Vec<usize> = (0..pool_examples.len())
         .filter(|&i| pool_examples[i].label && f64::from(scores[i]) <= threshold)
         .collect();

@@ -62,9 +62,47 @@ pub enum PipelineError {
     /// From the active-learning selector.
     #[error(transparent)]
     Active(#[from] nines_active::ActiveError),
-    /// Anything else, described.
-    #[error("{0}")]
-    Other(String),
+    /// From the rejection-sampling filter.
+    #[error(transparent)]
+    Filter(#[from] nines_filter::FilterError),
+    /// From PPO distillation.
+    #[error(transparent)]
+    Distill(#[from] nines_distill::DistillError),
+    /// From fine-tuning the generator.
+    #[error(transparent)]
+    Finetune(#[from] nines_runtime::train::FinetuneError),
+    /// From LibTorch, outside the crates' own calls.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+    /// A classifier was saved without a threshold; the stage needs one.
+    #[error("{0}: the classifier has no threshold (train it with a target FNR)")]
+    NoThreshold(PathBuf),
+    /// A stage's input lacks what the stage needs (an earlier stage's output is stale or
+    /// was edited).
+    #[error("{file}: {problem}")]
+    StaleInput {
+        /// The file.
+        file: PathBuf,
+        /// What is missing, naming the record.
+        problem: String,
+    },
+    /// A policy has no labeled completions in a regime: nothing to estimate from.
+    #[error("no labeled {policy} completions in the {regime} regime")]
+    NoLabeledCompletions {
+        /// The policy.
+        policy: &'static str,
+        /// The regime.
+        regime: &'static str,
+    },
+    /// A figure could not be drawn.
+    #[error("plot: {0}")]
+    Plot(String),
+    /// The settings could not be written as TOML.
+    #[error("settings: {0}")]
+    Toml(#[from] toml::ser::Error),
+    /// A value could not be written as JSON.
+    #[error("json: {0}")]
+    Serialize(#[source] serde_json::Error),
 }
 
 impl PipelineError {
@@ -74,11 +112,6 @@ impl PipelineError {
             source,
         }
     }
-}
-
-/// An [`Other`](PipelineError::Other) error: `what` failed because of `e`.
-pub(crate) fn other(what: &str, e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Other(format!("{what}: {e}"))
 }
 
 /// Raised whenever a stage's code changes what it produces, so that stage records and caches
@@ -117,8 +150,7 @@ impl Pipeline {
         config.validate("settings")?;
         config.check_inputs("settings")?;
         let run = RunDir::open(&config.run_dir)?;
-        let text =
-            toml::to_string_pretty(&config).map_err(|e| PipelineError::Other(e.to_string()))?;
+        let text = toml::to_string_pretty(&config)?;
         write_atomic(&run.path("config.toml"), text.as_bytes())?;
         let model_digests = ModelDigests::of(&config)?;
         Ok(Pipeline {

@@ -14,7 +14,7 @@ const COLORS: [RGBColor; 5] = [
 ];
 
 fn err(e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Other(format!("plot: {e}"))
+    PipelineError::Plot(e.to_string())
 }
 
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {

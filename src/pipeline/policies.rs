@@ -22,7 +22,7 @@ use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
 use super::learn::{CLASSIFIER_ACTIVE, choose_filter_threshold, filter_threshold};
 use super::outputs::{DistillOutput, FilterOutput};
 use super::stages::{bar, generate_config, sampling_generator, selected};
-use super::{Pipeline, PipelineError, other, write_json};
+use super::{Pipeline, PipelineError, write_json};
 
 /// Accepted completions of the filter (store).
 pub(super) const FILTERED: &str = "filtered.jsonl";
@@ -34,8 +34,10 @@ pub(super) const DISTILLED: &str = "distilled.jsonl";
 
 /// The classifier the filter and PPO use (after the active-learning round).
 pub(super) fn load_classifier(p: &Pipeline) -> Result<Classifier, PipelineError> {
-    Classifier::load(p.run.path(CLASSIFIER_ACTIVE), DeviceSpec::Auto)
-        .map_err(|e| other("loading the classifier", e))
+    Ok(Classifier::load(
+        p.run.path(CLASSIFIER_ACTIVE),
+        DeviceSpec::Auto,
+    )?)
 }
 
 fn settings(p: &Pipeline, policy: &str) -> SamplingSettings {
@@ -99,8 +101,7 @@ pub(super) fn filter(p: &Pipeline) -> Result<FilterOutput, PipelineError> {
     let classifier = load_classifier(p)?;
     let threshold = filter_threshold(p)?.threshold;
     let prompts = selected(p, Split::Test)?;
-    let policy =
-        RuntimePolicy::with_config(&lm, generate_config(p)).map_err(|e| other("policy", e))?;
+    let policy = RuntimePolicy::with_config(&lm, generate_config(p))?;
     let scorer = FnScorer::new(|pairs: &[(&str, &str)]| classifier.score(pairs));
     let config = FilterConfig {
         strategy: Strategy::BatchedFirstAccepted { k: f.k },
@@ -110,7 +111,7 @@ pub(super) fn filter(p: &Pipeline) -> Result<FilterOutput, PipelineError> {
         fill_rounds: true,
         seed: p.config.seed ^ 0xF17E,
     };
-    let filter = Filter::new(&policy, &scorer, config.clone()).map_err(|e| other("filter", e))?;
+    let filter = Filter::new(&policy, &scorer, config.clone())?;
     let pb = bar(prompts.len() as u64, "filter");
     let start = Instant::now();
     let (mut outcomes, mut rounds, mut gen_secs, mut score_secs) = (Vec::new(), 0, 0.0, 0.0);
@@ -120,11 +121,8 @@ pub(super) fn filter(p: &Pipeline) -> Result<FilterOutput, PipelineError> {
     for chunk in prompts.chunks(p.config.data.batch_size) {
         let ids: Vec<&str> = chunk.iter().map(|q| q.prompt.id.as_str()).collect();
         let texts: Vec<&str> = chunk.iter().map(|q| q.prompt.text.as_str()).collect();
-        let run = filter
-            .run_with_ids(&ids, &texts)
-            .map_err(|e| other("filtering", e))?;
-        run.write_jsonl(&mut stats_file)
-            .map_err(|e| other("filter statistics", e))?;
+        let run = filter.run_with_ids(&ids, &texts)?;
+        run.write_jsonl(&mut stats_file)?;
         rounds += run.stats.rounds;
         gen_secs += run.stats.generate_secs;
         score_secs += run.stats.score_secs;
@@ -167,14 +165,11 @@ pub(super) fn filter(p: &Pipeline) -> Result<FilterOutput, PipelineError> {
                 seed: config.seed ^ ((draw as u64) << 20),
                 ..config.clone()
             },
-        )
-        .map_err(|e| other("filter", e))?;
+        )?;
         for chunk in prompts.chunks(p.config.data.batch_size) {
             let ids: Vec<&str> = chunk.iter().map(|q| q.prompt.id.as_str()).collect();
             let texts: Vec<&str> = chunk.iter().map(|q| q.prompt.text.as_str()).collect();
-            let run = again
-                .run_with_ids(&ids, &texts)
-                .map_err(|e| other("filtering", e))?;
+            let run = again.run_with_ids(&ids, &texts)?;
             for (q, o) in chunk.iter().zip(&run.outcomes) {
                 match &o.decision {
                     Decision::Accepted { text, .. } => {
@@ -256,13 +251,10 @@ pub(super) fn distill(p: &Pipeline) -> Result<DistillOutput, PipelineError> {
         seed: p.config.seed,
         ..generate_config(p)
     };
-    config
-        .validate()
-        .map_err(|e| other("distill settings", e))?;
+    config.validate()?;
     let options = LoadOptions::default();
     let model = super::finetune::generator_path(p);
-    let (policy, reference) =
-        load_models(&model, options, &config).map_err(|e| other("loading the generator", e))?;
+    let (policy, reference) = load_models(&model, options, &config)?;
     let train: Vec<String> = selected(p, Split::Train)?
         .into_iter()
         .map(|q| q.prompt.text)
@@ -272,12 +264,9 @@ pub(super) fn distill(p: &Pipeline) -> Result<DistillOutput, PipelineError> {
         "distill-{}",
         super::fingerprint(&p.inputs(super::Stage::Distill))
     ));
-    let mut trainer =
-        PpoTrainer::new(policy, reference, &reward, config.clone()).map_err(|e| other("PPO", e))?;
+    let mut trainer = PpoTrainer::new(policy, reference, &reward, config.clone())?;
     // A step that leaves the KL bound rolls back to the last checkpoint within it.
-    let outcome = trainer
-        .train_within_kl(&train, &run_dir, true, None)
-        .map_err(|e| other("PPO", e))?;
+    let outcome = trainer.train_within_kl(&train, &run_dir, true, None)?;
     let metrics = outcome.metrics;
     // The distilled generator as a model folder, loaded again in the generator's dtype for
     // sampling (int8 by default, as the other policies are sampled).

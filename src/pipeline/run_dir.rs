@@ -158,7 +158,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
 
 /// Writes `value` as pretty-printed JSON to `path`, atomically (see [`write_atomic`]).
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), PipelineError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| super::other("json", e))?;
+    let text = serde_json::to_string_pretty(value).map_err(PipelineError::Serialize)?;
     write_atomic(path, text.as_bytes())
 }
 
