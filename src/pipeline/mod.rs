@@ -21,6 +21,7 @@ pub use config::{
     ActiveStageConfig, ClassifierStageConfig, ConfigError, DataConfig, DistillStageConfig,
     FilterStageConfig, GeneratorConfig, PipelineConfig,
 };
+pub use estimates::{Headline, Policy, Regime};
 pub use run_dir::{RunDir, Stage, StageRecord, fingerprint, read_json, write_atomic, write_json};
 
 /// What can stop the pipeline.

@@ -165,7 +165,7 @@ pub fn subsample_negatives(examples: Vec<Example>, keep: usize, seed: u64) -> Ve
 /// ```
 ///
 /// # Errors
-/// [`ClassifyError::Config`] for rates outside [0, 1].
+/// [`crate::ClassifyError::Config`] for rates outside [0, 1].
 pub fn flip_labels(
     examples: &mut [Example],
     noise: nines_data::label::noise::Noise,

@@ -62,7 +62,7 @@ impl Strategy {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "text")]
 pub enum Fallback {
-    /// Return nothing: the caller sees [`crate::Decision::Refused`].
+    /// Return nothing: the caller sees [`crate::Decision::Fallback`] with a refusal.
     #[default]
     Refuse,
     /// Return this fixed text, known to be safe (e.g. a neutral closing sentence).
