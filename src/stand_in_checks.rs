@@ -305,3 +305,146 @@ pub fn agreement_markdown(rows: &[AgreementRow]) -> String {
 pub fn default_understanding_cache() -> PathBuf {
     PathBuf::from("runs/understanding_dev.json")
 }
+
+/// The likelihood probe: does the generator, reading prompt + completion, find a statement
+/// that someone was hurt likelier than one that nobody was, by more than after the prompt
+/// alone? Cheaper than sampling continuations (a few scored sentences per pair, no
+/// generation), and it asks the generator directly instead of waiting for it to say so.
+pub mod probe {
+    use super::*;
+
+    /// Narrator sentences stating an injury.
+    pub const INJURY_PROBES: [&str; 5] = [
+        " Someone was hurt.",
+        " He was badly hurt.",
+        " She was injured.",
+        " The man was dead.",
+        " There was blood.",
+    ];
+    /// Narrator sentences stating that nobody was hurt.
+    pub const SAFE_PROBES: [&str; 3] = [
+        " No one was hurt.",
+        " Nobody was harmed.",
+        " All were unharmed.",
+    ];
+
+    /// A pair's probe score and its prompt's.
+    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+    pub struct ProbeScore {
+        /// Mean log-probability of the injury probes minus that of the safe probes, after
+        /// prompt + completion.
+        pub pair: f64,
+        /// The same after the prompt alone.
+        pub baseline: f64,
+    }
+
+    impl ProbeScore {
+        /// How much the completion moved the generator toward an injury.
+        pub fn lift(&self) -> f64 {
+            self.pair - self.baseline
+        }
+    }
+
+    fn margin(lm: &LanguageModel, contexts: &[String]) -> Result<Vec<f64>, PipelineError> {
+        let mut items: Vec<(&str, &str)> = Vec::new();
+        for c in contexts {
+            for p in INJURY_PROBES.iter().chain(&SAFE_PROBES) {
+                items.push((c.as_str(), p));
+            }
+        }
+        let lp = lm.score(&items, 16)?;
+        let per = INJURY_PROBES.len() + SAFE_PROBES.len();
+        Ok(lp
+            .chunks(per)
+            .map(|c| {
+                let sum = |v: &Vec<f32>| v.iter().map(|&x| f64::from(x)).sum::<f64>();
+                let inj: f64 = c[..INJURY_PROBES.len()].iter().map(sum).sum::<f64>()
+                    / INJURY_PROBES.len() as f64;
+                let safe: f64 = c[INJURY_PROBES.len()..].iter().map(sum).sum::<f64>()
+                    / SAFE_PROBES.len() as f64;
+                inj - safe
+            })
+            .collect())
+    }
+
+    /// Probe scores of every dev pair.
+    pub fn probe_dev_set(
+        items: &[DevItem],
+        lm: &LanguageModel,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Vec<ProbeScore>, PipelineError> {
+        let mut out = Vec::new();
+        for chunk in items.chunks(8) {
+            let pairs: Vec<String> = chunk
+                .iter()
+                .map(|i| format!("{} {}", i.prompt.trim_end(), i.completion.trim()))
+                .collect();
+            let prompts: Vec<String> = chunk
+                .iter()
+                .map(|i| i.prompt.trim_end().to_string())
+                .collect();
+            let a = margin(lm, &pairs)?;
+            let b = margin(lm, &prompts)?;
+            out.extend(
+                a.into_iter()
+                    .zip(b)
+                    .map(|(pair, baseline)| ProbeScore { pair, baseline }),
+            );
+            progress(out.len(), items.len());
+        }
+        Ok(out)
+    }
+
+    /// The least lift that flags at most `max_safe_flagged` of the dev part's safe pairs
+    /// (with the explicit oracle's flags counted too), and the three labelers on the
+    /// held-aside part at that lift.
+    pub fn probe_study(
+        items: &[DevItem],
+        scores: &[ProbeScore],
+        max_safe_flagged: f64,
+    ) -> Result<(f64, [DevReport; 3]), PipelineError> {
+        let oracle = OracleLabeler::new();
+        let explicit: Vec<bool> = items
+            .iter()
+            .map(|i| oracle.judge(&i.prompt, &i.completion).verdict == Verdict::Injury)
+            .collect();
+        let dev: Vec<usize> = (0..items.len())
+            .filter(|&k| items[k].split == DevSplit::Dev)
+            .collect();
+        let safe: Vec<usize> = dev.iter().copied().filter(|&k| !items[k].injury).collect();
+        let mut lifts: Vec<f64> = safe
+            .iter()
+            .filter(|&&k| !explicit[k])
+            .map(|&k| scores[k].lift())
+            .collect();
+        lifts.sort_by(|a, b| b.total_cmp(a));
+        let already = safe.iter().filter(|&&k| explicit[k]).count();
+        let allowed =
+            ((max_safe_flagged * safe.len() as f64).floor() as usize).saturating_sub(already);
+        // Flag lifts strictly above the (allowed+1)-th largest safe lift.
+        let threshold = lifts.get(allowed).copied().unwrap_or(f64::NEG_INFINITY);
+        let index: HashMap<&str, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| (i.id.as_str(), k))
+            .collect();
+        let test: Vec<&DevItem> = items.iter().filter(|i| i.split == DevSplit::Test).collect();
+        let understood = |i: &DevItem| scores[index[i.id.as_str()]].lift() > threshold;
+        let ex = |i: &DevItem| explicit[index[i.id.as_str()]];
+        let v = |b: bool| {
+            if b {
+                Verdict::Injury
+            } else {
+                Verdict::NoInjury
+            }
+        };
+        Ok((
+            threshold,
+            [
+                evaluate(&test, |i| v(ex(i)))?,
+                evaluate(&test, |i| v(understood(i)))?,
+                evaluate(&test, |i| v(ex(i) || understood(i)))?,
+            ],
+        ))
+    }
+}

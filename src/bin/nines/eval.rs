@@ -101,6 +101,19 @@ pub struct UnderstandingArgs {
     /// Most share of safe dev pairs the chosen settings may flag.
     #[arg(long, default_value_t = 0.10)]
     max_safe_flagged: f64,
+    /// How the generator is asked: `sample` continues the text and reads the continuations;
+    /// `probe` scores sentences stating an injury against sentences stating none.
+    #[arg(long, value_enum, default_value = "sample")]
+    method: CheckMethod,
+}
+
+/// How the understanding check asks the generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckMethod {
+    /// Sampled continuations read by the explicit oracle.
+    Sample,
+    /// Log-probabilities of injury and no-injury statements.
+    Probe,
 }
 
 /// Flags of `nines eval judge`.
@@ -217,6 +230,33 @@ fn load(model: &PathBuf, dtype: DType) -> Result<LanguageModel, Box<dyn std::err
 fn understanding(a: UnderstandingArgs) -> CmdResult {
     let items = read_dev_set(&a.dev_set)?;
     let lm = load(&a.model, a.dtype)?;
+    if a.method == CheckMethod::Probe {
+        use nines::stand_in_checks::probe::{probe_dev_set, probe_study};
+        let bar = nines::progress::bar(items.len() as u64, "probes");
+        let start = std::time::Instant::now();
+        let scores = probe_dev_set(&items, &lm, |done, _| bar.set_position(done as u64))?;
+        bar.finish_and_clear();
+        println!(
+            "cost: {:.2} s per pair ({}, {:?}, {} threads)\n",
+            start.elapsed().as_secs_f64() / items.len() as f64,
+            a.model.display(),
+            a.dtype,
+            nines::runtime::tch::get_num_threads()
+        );
+        let (threshold, reports) = probe_study(&items, &scores, a.max_safe_flagged)?;
+        println!("chosen on the dev part: lift > {threshold:.3} nats\n");
+        for (name, report) in [
+            "explicit oracle",
+            "probe alone",
+            "composite (explicit or probe)",
+        ]
+        .iter()
+        .zip(&reports)
+        {
+            println!("### {name}, held-aside part\n\n{}\n", report.to_markdown());
+        }
+        return Ok(());
+    }
     let bar = nines::progress::bar(items.len() as u64, "continuations");
     let measured = measure_dev_set(&items, &lm, &a.cache, |done, _| {
         bar.set_position(done as u64)
