@@ -186,6 +186,10 @@ lists! {
     Ingestion => "ingestion",
     /// Signs of sickness (`convulsions`, `vomiting`, `fever`).
     Sickness => "sickness",
+    /// Signs of stupor (`senseless`): a sign of sickness only with a poison or a drug.
+    StuporSigns => "stupor_signs",
+    /// Figurative instruments after `with` (`cut him to ribbons with questions`).
+    FigurativeInstruments => "figurative_instruments",
     /// Words before `to death` that make it figurative (`bored to death`).
     ToDeathIdioms => "to_death_idioms",
     /// Words that squeeze a throat or neck (`squeezed`, `tightened`, `fingers`).

@@ -321,11 +321,27 @@ fn penetration(s: &Sentence) -> Option<Hit> {
         "eaten",
         "burned",
         "burnt",
+        "eating",
+        "fastened",
+        "fixed",
+        "received",
     ];
+    // Verbs of receiving a blow: also `across` ("took a sabre cut across the shoulder").
+    const TAKE: &[&str] = &["took", "taking", "caught", "received"];
     const PREPS: &[&str] = &["into", "through", "between", "in"];
     const NOT_TARGETS: &[&str] = &["hair", "beard", "whiskers", "locks", "eyes", "eye", "face"];
     for (v, t) in s.toks.iter().enumerate() {
-        if !VERBS.contains(&t.w.as_str()) {
+        // "its jaws closed upon his arm": teeth that close on a body part.
+        let jaws = matches!(
+            t.w.as_str(),
+            "closed" | "met" | "snapped" | "fastened" | "fixed" | "sank" | "sunk"
+        ) && s.toks[..v].iter().any(|x| {
+            matches!(
+                x.w.as_str(),
+                "teeth" | "jaws" | "fangs" | "tusks" | "talons" | "claws" | "beak"
+            )
+        });
+        if !VERBS.contains(&t.w.as_str()) && !jaws {
             continue;
         }
         let window = &s.toks[v + 1..(v + 9).min(s.toks.len())];
@@ -333,7 +349,9 @@ fn penetration(s: &Sentence) -> Option<Hit> {
             if p.punct {
                 break;
             }
-            if !PREPS.contains(&p.w.as_str()) {
+            let across = p.w == "across" && TAKE.contains(&t.w.as_str());
+            let upon = jaws && matches!(p.w.as_str(), "on" | "upon" | "round" | "about");
+            if !(PREPS.contains(&p.w.as_str()) || across || upon) {
                 continue;
             }
             let rest = &window[k + 1..];
@@ -346,7 +364,8 @@ fn penetration(s: &Sentence) -> Option<Hit> {
                 let owned = rest[..j]
                     .iter()
                     .any(|x| is_in(List::Possessives, &x.w) || x.w.ends_with("'s") || x.w == "the");
-                if owned && !NOT_TARGETS.contains(&target.w.as_str()) {
+                let gesture = jaws && is_in(List::GestureParts, &target.w);
+                if owned && !gesture && !NOT_TARGETS.contains(&target.w.as_str()) {
                     return Some(Hit {
                         cue: t.w.clone(),
                         outcome: Outcome::Injury {
@@ -516,15 +535,20 @@ fn part_owner(s: &Sentence, part: usize) -> Victim {
             return Victim::Being(t.w.clone());
         }
         if t.w == "its" {
-            // "knocked the dummy flat, breaking its arm": the nearest thing or being before.
+            // "knocked the dummy flat, breaking its arm": the nearest thing or being before;
+            // `it` nearer than any ("seized it and bit its head off") is a thing; with none
+            // before, the first after ("shot its legs from under it, and the machine fell").
+            let owner = |x: &Tok| match classify(x) {
+                Some(v @ Victim::Thing(_)) => Some(v),
+                Some(Victim::Being(b)) => Some(Victim::Being(b)),
+                _ if x.w == "it" => Some(Victim::Thing("it".into())),
+                _ => None,
+            };
             return s.toks[..j]
                 .iter()
                 .rev()
-                .find_map(|x| match classify(x) {
-                    Some(v @ Victim::Thing(_)) => Some(v),
-                    Some(Victim::Being(b)) => Some(Victim::Being(b)),
-                    _ => None,
-                })
+                .find_map(owner)
+                .or_else(|| s.toks[part + 1..].iter().find_map(owner))
                 .unwrap_or(Victim::Unknown);
         }
         if let Some(Victim::Thing(w)) = classify(t) {
@@ -633,6 +657,13 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
                 Victim::Unknown => (owner, Some(j)),
                 other => (other, k),
             };
+        }
+        // "crushed the bones of his toes": a being's bones are body parts.
+        if matches!(w, "bones" | "bone")
+            && word(s, j + 1) == Some("of")
+            && let (Victim::Part(owner) | Victim::Being(owner), k) = right_victim(s, j + 1)
+        {
+            return (Victim::Part(format!("{owner} {w}")), k);
         }
         match classify(t) {
             Some(Victim::Part(p)) => return (resolve_part(s, j, &p), Some(j)),
@@ -749,6 +780,17 @@ fn is_passive(s: &Sentence, i: usize) -> bool {
         let w = t.w.as_str();
         if is_in(List::PassiveAux, w) {
             return true;
+        }
+        // "were struck down and killed": a participle coordinated with a passive one.
+        if w == "and" && j > 0 {
+            let mut p = j - 1;
+            if p > 0 && matches!(s.toks[p].w.as_str(), "down" | "off" | "up" | "out" | "over") {
+                p -= 1;
+            }
+            if !s.toks[p].punct && is_participle(&s.toks[p].w) && is_passive(s, p) {
+                return true;
+            }
+            break;
         }
         if is_adverb(w)
             || matches!(
@@ -1075,11 +1117,15 @@ fn part_in_sentence(s: &Sentence, cue: usize) -> Option<String> {
             && !s.toks[k.saturating_sub(3)..k]
                 .iter()
                 .any(|p| is_in(List::Materials, &p.w))
-            && s.toks[..k]
+            && (s.toks[..k]
                 .iter()
                 .rev()
                 .take(4)
-                .any(|p| is_in(List::Possessives, &p.w) || p.w.ends_with("'s") || p.w == "the");
+                .any(|p| is_in(List::Possessives, &p.w) || p.w.ends_with("'s") || p.w == "the")
+                // "several had limbs broken": a part had broken.
+                || k > 0
+                    && matches!(s.toks[k - 1].w.as_str(), "had" | "has" | "have")
+                    && !matches!(left_subject(s, k - 1).0, Victim::Thing(_)));
         part.then(|| t.w.clone())
     });
     if appended {
@@ -1298,7 +1344,8 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
                 _ => match left_subject(s, i) {
                     // "he sank beneath the waves, choking": a participle after a comma
                     // describes the sentence's subject, not the nearest noun.
-                    (Victim::Thing(_), Some(k))
+                    // "found the next day, frozen and lifeless": nor a time.
+                    (Victim::Thing(_) | Victim::Abstract(_), Some(k))
                         if s.toks[k..i].iter().any(|t| t.is(","))
                             && let Some(b) = being_in_sentence(s, i) =>
                     {
@@ -1327,8 +1374,37 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             {
                 // "found him murdered", "left them wounded".
                 (Victim::Being(b.w.clone()), Some(i - 1))
-            } else if v == Victim::Unknown && k.is_none() && is_in(List::SubjectVictimVerbs, w) {
+            } else if is_in(List::SubjectVictimVerbs, w) && v == Victim::Unknown && k.is_none() {
                 left_subject(s, i)
+            } else if is_in(List::SubjectVictimVerbs, w)
+                && matches!(&v, Victim::Abstract(a) if is_time(a))
+                && let (b @ Victim::Being(_), kb) = left_subject(s, i)
+            {
+                // "she expired an hour later": a time is when, not who.
+                (b, kb)
+            } else if v == Victim::Unknown
+                && k.is_none()
+                && matches!(
+                    w,
+                    "snapped"
+                        | "snap"
+                        | "snaps"
+                        | "cracked"
+                        | "crack"
+                        | "cracks"
+                        | "broke"
+                        | "fractured"
+                        | "shattered"
+                )
+            {
+                // "he heard the bone crack", "his leg snapped": a body part that breaks (not
+                // `its arm`, a thing's as often as an animal's).
+                match left_subject(s, i) {
+                    (p @ Victim::Part(_), Some(k)) if k == 0 || s.toks[k - 1].w != "its" => {
+                        (p, Some(k))
+                    }
+                    _ => (v, k),
+                }
             } else if v == Victim::Unknown && matches!(w, "struck" | "hit") {
                 // "My head struck on a piece of iron": a body part that hits something.
                 match left_subject(s, i) {
@@ -1393,28 +1469,42 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             return Some(Outcome::Set(Rule::Idiom, a));
         }
     }
-    // "sank beneath the dark water and drowned": the water is where, not who.
+    // "sank beneath the dark water and drowned": the water is where, not who; "those who had
+    // not reached the water were struck down and killed": a thing is not killed.
     let victim = match victim {
         Victim::Thing(_)
             if kind == CueKind::Lethal
-                && is_in(List::SubjectVictimVerbs, w)
+                && (passive || is_in(List::SubjectVictimVerbs, w))
                 && let Some(b) = being_in_sentence(s, i) =>
         {
             Victim::Being(b)
         }
         v => v,
     };
+    // "cut him to ribbons with a dozen quiet questions": words, looks and jests do not wound.
+    let transitive_condition = kind == CueKind::Condition
+        && vidx.is_some_and(|k| k > i)
+        && !prev.is_some_and(|p| is_in(List::NounDeterminers, p));
+    if matches!(victim, Victim::Being(_) | Victim::Part(_))
+        && (matches!(kind, CueKind::Violent | CueKind::BodyPart | CueKind::Lethal)
+            || transitive_condition)
+        && let Some(by) = figurative_instrument(s, vidx.map_or(i, |k| k.max(i)))
+    {
+        return Some(Outcome::Set(Rule::Idiom, by));
+    }
     // Victim class.
     let victim_name = match &victim {
         Victim::Thing(t) => return Some(Outcome::Set(Rule::Object, t.clone())),
         Victim::Abstract(a) => return Some(Outcome::Set(Rule::Idiom, a.clone())),
         Victim::Negative(n) => return Some(Outcome::Set(Rule::Negated, n.clone())),
         Victim::Part(p)
-            if vidx.is_some_and(|k| {
-                s.toks[k.saturating_sub(3)..k]
-                    .iter()
-                    .any(|t| is_in(List::Materials, &t.w))
-            }) =>
+            if vidx.is_some_and(|k| material_before(s, k))
+                || effigy(s)
+                || !p.contains(' ')
+                    && [Some(i), vidx]
+                        .into_iter()
+                        .flatten()
+                        .any(|a| to_fragments(s, a)) =>
         {
             return Some(Outcome::Set(Rule::Object, p.clone()));
         }
@@ -1432,10 +1522,14 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         }
         Victim::Being(b) => {
             if kind == CueKind::BodyPart {
-                let to_pieces = word(s, i + 1) == Some("to")
-                    && word(s, i + 2).is_some_and(|n| matches!(n, "pieces" | "shreds" | "death"))
-                    || word(s, i + 1) == Some("apart")
-                    || word(s, i + 1) == Some("limb");
+                // "tore him to pieces": after the verb or after its object.
+                let to_pieces = [Some(i), vidx].into_iter().flatten().any(|a| {
+                    word(s, a + 1) == Some("to")
+                        && word(s, a + 2)
+                            .is_some_and(|n| matches!(n, "pieces" | "shreds" | "death"))
+                        || word(s, a + 1) == Some("apart")
+                        || word(s, a + 1) == Some("limb")
+                });
                 // "torn by the wolves": broken by a being is an injury.
                 let by_being = passive
                     && word(s, i + 1) == Some("by")
@@ -1468,6 +1562,9 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
                 && !matches!(left_subject(s, i).0, Victim::Thing(_))
                 && let Some(p) = part_in_sentence(s, i) =>
         {
+            if effigy(s) {
+                return Some(Outcome::Set(Rule::Object, p));
+            }
             p
         }
         Victim::Unknown => match kind {
@@ -1522,6 +1619,79 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             state,
         },
     ))
+}
+
+/// "Lord Nelson's wax head ... and his arm": a body part of a material in the sentence makes
+/// it about an effigy, whose parts are things.
+fn effigy(s: &Sentence) -> bool {
+    s.toks
+        .windows(2)
+        .any(|w| is_in(List::Materials, &w[0].w) && is_in(List::BodyParts, &w[1].w))
+}
+
+/// A material right before the body part at `k`, or before an adjective before it (`marble
+/// head`, `the wax, painted arm`), not before a possessive (`the stone struck his head`).
+fn material_before(s: &Sentence, k: usize) -> bool {
+    let at = |j: usize| s.toks.get(j).is_some_and(|t| is_in(List::Materials, &t.w));
+    k > 0 && at(k - 1)
+        || k > 1
+            && at(k - 2)
+            && !is_in(List::Possessives, &s.toks[k - 1].w)
+            && !s.toks[k - 1].poss
+            && lexicon::cue_kind(&s.toks[k - 1].w).is_none()
+}
+
+/// `to pieces`, `into fragments` after index `a`: what shatters so is a thing.
+fn to_fragments(s: &Sentence, a: usize) -> bool {
+    matches!(word(s, a + 1), Some("to" | "into"))
+        && word(s, a + 2).is_some_and(|n| {
+            matches!(
+                n,
+                "pieces" | "fragments" | "atoms" | "splinters" | "bits" | "shards" | "dust"
+            )
+        })
+}
+
+/// `with` and a figurative instrument (`with a dozen quiet questions`, `with a look`) in the
+/// clause after index `from`.
+fn figurative_instrument(s: &Sentence, from: usize) -> Option<String> {
+    let rest = s.toks.get(from + 1..)?;
+    let clause = rest.iter().take_while(|t| !t.punct);
+    let mut after_with = None;
+    for t in clause {
+        if t.w == "with" {
+            after_with = Some(0);
+            continue;
+        }
+        if let Some(n) = after_with.as_mut() {
+            *n += 1;
+            if *n > 4 {
+                after_with = None;
+            } else if is_in(List::FigurativeInstruments, &t.w) {
+                return Some(format!("with {}", t.w));
+            }
+        }
+    }
+    None
+}
+
+/// A time (`an hour later`), not a victim, after a verb of dying.
+fn is_time(w: &str) -> bool {
+    matches!(
+        w,
+        "hour"
+            | "hours"
+            | "day"
+            | "days"
+            | "morning"
+            | "evening"
+            | "afternoon"
+            | "dawn"
+            | "night"
+            | "week"
+            | "moment"
+            | "time"
+    )
 }
 
 /// "until it was scarred": a condition word (other than dying, bleeding, drowning) whose
