@@ -25,11 +25,12 @@ use crate::error::{Error, Result};
 pub const EMBEDDED: &str = include_str!("lexicon.toml");
 
 /// The rule code whose behaviour the version also covers.
-const RULE_CODE: [&str; 4] = [
+const RULE_CODE: [&str; 5] = [
     include_str!("mod.rs"),
     include_str!("tokens.rs"),
     include_str!("lexicon.rs"),
     include_str!("patterns.rs"),
+    include_str!("scene.rs"),
 ];
 
 /// How an injury cue word behaves.
