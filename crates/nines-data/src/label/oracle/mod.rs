@@ -529,8 +529,36 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
             continue;
         }
         if w == "her" {
+            // "her" before a noun is a possessive, also before a noun no list knows ("cut her
+            // hair", "burnt her letters"); before a particle, an adverb or a cue it is the
+            // object ("struck her down", "stabbed her twice", "shot her dead").
             let next_is_noun = s.toks.get(j + 1).is_some_and(|n| {
-                !n.punct && (classify(n).is_some() || is_in(List::Skippable, &n.w))
+                let w = n.w.as_str();
+                !n.punct
+                    && (classify(n).is_some()
+                        || is_in(List::Skippable, w)
+                        || !(n.cap
+                            || is_known_word(w)
+                            || is_adverb(w)
+                            || lexicon::cue_kind(w).is_some()
+                            || matches!(
+                                w,
+                                "twice"
+                                    | "thrice"
+                                    | "hard"
+                                    | "full"
+                                    | "square"
+                                    | "so"
+                                    | "too"
+                                    | "as"
+                                    | "where"
+                                    | "till"
+                                    | "until"
+                                    | "unconscious"
+                                    | "senseless"
+                                    | "insensible"
+                                    | "flat"
+                            )))
             });
             if next_is_noun {
                 after_possessive = true;

@@ -374,3 +374,22 @@ fn effigies_things_and_figurative_instruments() {
         ("The horse fell and broke its leg.", I, Rule::Injury),
     ]);
 }
+
+#[test]
+fn her_before_a_noun_no_list_knows_is_a_possessive() {
+    check(&[
+        // Fires: a possessive, so no victim.
+        ("He cut her hair.", N, Rule::NoCue),
+        (
+            "He went home and burnt every one of her letters.",
+            N,
+            Rule::NoCue,
+        ),
+        ("She stabbed her needle into the cushion.", N, Rule::NoCue),
+        // Near misses: "her" is the object.
+        ("He struck her down.", I, Rule::Injury),
+        ("He stabbed her twice.", I, Rule::Injury),
+        ("He shot her dead.", I, Rule::Injury),
+        ("The dog bit her savagely.", I, Rule::Injury),
+    ]);
+}
