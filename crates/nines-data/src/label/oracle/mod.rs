@@ -1327,6 +1327,7 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
                 (b, kb)
             } else if v == Victim::Unknown
                 && k.is_none()
+                && !after_det
                 && matches!(
                     w,
                     "snapped"

@@ -212,6 +212,11 @@ fn falls_fractures_and_bones() {
         ("His knuckles cracked.", N, Rule::Idiom),
         ("The ice cracked under his foot.", N, Rule::NoCue),
         (
+            "They fitted their feet into the cracks of the pavement.",
+            N,
+            Rule::NoCue,
+        ),
+        (
             "The doll came out with its arm snapped off.",
             N,
             Rule::NoCue,
@@ -256,6 +261,12 @@ fn burns_bites_and_poisons_in_other_words() {
         ("The sparks caught the curtains.", N, Rule::NoCue),
         ("Her hair caught the light.", N, Rule::NoCue),
         ("Her teeth closed upon her lip.", N, Rule::NoCue),
+        ("Weal or woe, he felt uncompromised.", N, Rule::NoCue),
+        (
+            "His back was covered in weals from the lash.",
+            I,
+            Rule::Injury,
+        ),
         ("His jaws closed on his pipe.", N, Rule::NoCue),
         ("The dog fastened its eyes on his face.", N, Rule::NoCue),
         ("He drank until he fell senseless.", N, Rule::NoCue),
