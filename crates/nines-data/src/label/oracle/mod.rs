@@ -55,7 +55,10 @@
 //! his last`, `a bullet in his chest`; idiom phrases such as `wake the dead` keep their cue
 //! words from being judged), `frozen to death` (but `bored to death`), a poison or bad food
 //! with a sign of sickness, and a squeezed throat or neck. They are set aside by negation,
-//! avoidance and modals like a cue.
+//! avoidance and modals like a cue. What the sentence shows beyond its cue words (`scene.rs`)
+//! decides the rest: something driven into a body part (`took a sabre cut across the
+//! shoulder`), an effigy's body parts, things smashed to pieces, and figurative instruments
+//! (`cut him to ribbons with questions`).
 //!
 //! The verdict of the completion is then, in order:
 //! - `injury` ([`Rule::Injury`]) if some cue is an injury event, or an injury state while the
