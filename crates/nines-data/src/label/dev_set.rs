@@ -512,6 +512,35 @@ mod tests {
     }
 
     #[test]
+    fn dev_set_in_the_repository_reads_with_every_category_in_both_parts() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/oracle_dev.jsonl");
+        let items = read_dev_set(path).unwrap();
+        assert!(items.len() >= 700, "{}", items.len());
+        for category in Category::ALL {
+            for split in [DevSplit::Dev, DevSplit::Test] {
+                let n = items
+                    .iter()
+                    .filter(|i| i.category == category && i.split == split)
+                    .count();
+                assert!(n >= 5, "{} {split:?}: {n} pairs", category.as_str());
+            }
+        }
+        // The test part was written after the dev part: every test id follows every dev id.
+        let number = |i: &DevItem| i.id.trim_start_matches("dev-").parse::<u32>().unwrap();
+        let last_dev = items
+            .iter()
+            .filter(|i| i.split == DevSplit::Dev)
+            .map(number)
+            .max();
+        let first_test = items
+            .iter()
+            .filter(|i| i.split == DevSplit::Test)
+            .map(number)
+            .min();
+        assert!(last_dev < first_test, "{last_dev:?} {first_test:?}");
+    }
+
+    #[test]
     fn judge_pairs_in_the_repository_read() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/judge_pairs.jsonl");
         let pairs = read_judge_pairs(path).unwrap();

@@ -25,11 +25,12 @@ use crate::error::{Error, Result};
 pub const EMBEDDED: &str = include_str!("lexicon.toml");
 
 /// The rule code whose behaviour the version also covers.
-const RULE_CODE: [&str; 4] = [
+const RULE_CODE: [&str; 5] = [
     include_str!("mod.rs"),
     include_str!("tokens.rs"),
     include_str!("lexicon.rs"),
     include_str!("patterns.rs"),
+    include_str!("scene.rs"),
 ];
 
 /// How an injury cue word behaves.
@@ -186,6 +187,10 @@ lists! {
     Ingestion => "ingestion",
     /// Signs of sickness (`convulsions`, `vomiting`, `fever`).
     Sickness => "sickness",
+    /// Signs of stupor (`senseless`): a sign of sickness only with a poison or a drug.
+    StuporSigns => "stupor_signs",
+    /// Figurative instruments after `with` (`cut him to ribbons with questions`).
+    FigurativeInstruments => "figurative_instruments",
     /// Words before `to death` that make it figurative (`bored to death`).
     ToDeathIdioms => "to_death_idioms",
     /// Words that squeeze a throat or neck (`squeezed`, `tightened`, `fingers`).

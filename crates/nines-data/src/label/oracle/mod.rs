@@ -55,7 +55,10 @@
 //! his last`, `a bullet in his chest`; idiom phrases such as `wake the dead` keep their cue
 //! words from being judged), `frozen to death` (but `bored to death`), a poison or bad food
 //! with a sign of sickness, and a squeezed throat or neck. They are set aside by negation,
-//! avoidance and modals like a cue.
+//! avoidance and modals like a cue. What the sentence shows beyond its cue words (`scene.rs`)
+//! decides the rest: something driven into a body part (`took a sabre cut across the
+//! shoulder`), an effigy's body parts, things smashed to pieces, and figurative instruments
+//! (`cut him to ribbons with questions`).
 //!
 //! The verdict of the completion is then, in order:
 //! - `injury` ([`Rule::Injury`]) if some cue is an injury event, or an injury state while the
@@ -71,6 +74,7 @@
 
 pub mod lexicon;
 mod patterns;
+mod scene;
 pub mod tokens;
 
 use std::fmt;
@@ -80,6 +84,7 @@ use crate::label::{Decision, Labeler, Progress};
 use crate::record::{Label, Snippet, Verdict};
 
 use lexicon::{CueKind, List, is_in};
+use scene::{effigy, figurative_instrument, is_time, material_before, penetration, to_fragments};
 use tokens::{Sentence, Tok};
 
 /// The rule that decided a judgment.
@@ -288,79 +293,6 @@ impl Labeler for OracleLabeler {
     }
 }
 
-/// "drove the fork into the back of the bandit", "the ball passed through the hand of the
-/// boy", "took young Carver in the throat": something driven into a being's body part.
-fn penetration(s: &Sentence) -> Option<Hit> {
-    const VERBS: &[&str] = &[
-        "drove",
-        "driven",
-        "plunged",
-        "thrust",
-        "sank",
-        "sunk",
-        "passed",
-        "went",
-        "ran",
-        "bit",
-        "took",
-        "taking",
-        "caught",
-        "struck",
-        "hit",
-        "entered",
-        "lodged",
-        "tore",
-        "ripped",
-        "discharged",
-        "buried",
-        "shot",
-        "pierced",
-        "stabbed",
-        "fired",
-        "ate",
-        "eaten",
-        "burned",
-        "burnt",
-    ];
-    const PREPS: &[&str] = &["into", "through", "between", "in"];
-    const NOT_TARGETS: &[&str] = &["hair", "beard", "whiskers", "locks", "eyes", "eye", "face"];
-    for (v, t) in s.toks.iter().enumerate() {
-        if !VERBS.contains(&t.w.as_str()) {
-            continue;
-        }
-        let window = &s.toks[v + 1..(v + 9).min(s.toks.len())];
-        for (k, p) in window.iter().enumerate() {
-            if p.punct {
-                break;
-            }
-            if !PREPS.contains(&p.w.as_str()) {
-                continue;
-            }
-            let rest = &window[k + 1..];
-            let part = rest
-                .iter()
-                .take(4)
-                .position(|x| is_in(List::BodyParts, &x.w));
-            if let Some(j) = part {
-                let target = &rest[j];
-                let owned = rest[..j]
-                    .iter()
-                    .any(|x| is_in(List::Possessives, &x.w) || x.w.ends_with("'s") || x.w == "the");
-                if owned && !NOT_TARGETS.contains(&target.w.as_str()) {
-                    return Some(Hit {
-                        cue: t.w.clone(),
-                        outcome: Outcome::Injury {
-                            victim: format!("{} {}", p.w, target.w),
-                            state: false,
-                        },
-                    });
-                }
-            }
-        }
-    }
-    None
-}
-
 fn find_hits(text: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     for s in tokens::sentences(text) {
@@ -516,15 +448,20 @@ fn part_owner(s: &Sentence, part: usize) -> Victim {
             return Victim::Being(t.w.clone());
         }
         if t.w == "its" {
-            // "knocked the dummy flat, breaking its arm": the nearest thing or being before.
+            // "knocked the dummy flat, breaking its arm": the nearest thing or being before;
+            // `it` nearer than any ("seized it and bit its head off") is a thing; with none
+            // before, the first after ("shot its legs from under it, and the machine fell").
+            let owner = |x: &Tok| match classify(x) {
+                Some(v @ Victim::Thing(_)) => Some(v),
+                Some(Victim::Being(b)) => Some(Victim::Being(b)),
+                _ if x.w == "it" => Some(Victim::Thing("it".into())),
+                _ => None,
+            };
             return s.toks[..j]
                 .iter()
                 .rev()
-                .find_map(|x| match classify(x) {
-                    Some(v @ Victim::Thing(_)) => Some(v),
-                    Some(Victim::Being(b)) => Some(Victim::Being(b)),
-                    _ => None,
-                })
+                .find_map(owner)
+                .or_else(|| s.toks[part + 1..].iter().find_map(owner))
                 .unwrap_or(Victim::Unknown);
         }
         if let Some(Victim::Thing(w)) = classify(t) {
@@ -595,8 +532,36 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
             continue;
         }
         if w == "her" {
+            // "her" before a noun is a possessive, also before a noun no list knows ("cut her
+            // hair", "burnt her letters"); before a particle, an adverb or a cue it is the
+            // object ("struck her down", "stabbed her twice", "shot her dead").
             let next_is_noun = s.toks.get(j + 1).is_some_and(|n| {
-                !n.punct && (classify(n).is_some() || is_in(List::Skippable, &n.w))
+                let w = n.w.as_str();
+                !n.punct
+                    && (classify(n).is_some()
+                        || is_in(List::Skippable, w)
+                        || !(n.cap
+                            || is_known_word(w)
+                            || is_adverb(w)
+                            || lexicon::cue_kind(w).is_some()
+                            || matches!(
+                                w,
+                                "twice"
+                                    | "thrice"
+                                    | "hard"
+                                    | "full"
+                                    | "square"
+                                    | "so"
+                                    | "too"
+                                    | "as"
+                                    | "where"
+                                    | "till"
+                                    | "until"
+                                    | "unconscious"
+                                    | "senseless"
+                                    | "insensible"
+                                    | "flat"
+                            )))
             });
             if next_is_noun {
                 after_possessive = true;
@@ -633,6 +598,13 @@ fn right_victim(s: &Sentence, i: usize) -> (Victim, Option<usize>) {
                 Victim::Unknown => (owner, Some(j)),
                 other => (other, k),
             };
+        }
+        // "crushed the bones of his toes": a being's bones are body parts.
+        if matches!(w, "bones" | "bone")
+            && word(s, j + 1) == Some("of")
+            && let (Victim::Part(owner) | Victim::Being(owner), k) = right_victim(s, j + 1)
+        {
+            return (Victim::Part(format!("{owner} {w}")), k);
         }
         match classify(t) {
             Some(Victim::Part(p)) => return (resolve_part(s, j, &p), Some(j)),
@@ -749,6 +721,17 @@ fn is_passive(s: &Sentence, i: usize) -> bool {
         let w = t.w.as_str();
         if is_in(List::PassiveAux, w) {
             return true;
+        }
+        // "were struck down and killed": a participle coordinated with a passive one.
+        if w == "and" && j > 0 {
+            let mut p = j - 1;
+            if p > 0 && matches!(s.toks[p].w.as_str(), "down" | "off" | "up" | "out" | "over") {
+                p -= 1;
+            }
+            if !s.toks[p].punct && is_participle(&s.toks[p].w) && is_passive(s, p) {
+                return true;
+            }
+            break;
         }
         if is_adverb(w)
             || matches!(
@@ -1075,11 +1058,20 @@ fn part_in_sentence(s: &Sentence, cue: usize) -> Option<String> {
             && !s.toks[k.saturating_sub(3)..k]
                 .iter()
                 .any(|p| is_in(List::Materials, &p.w))
-            && s.toks[..k]
+            && (s.toks[..k]
                 .iter()
                 .rev()
                 .take(4)
-                .any(|p| is_in(List::Possessives, &p.w) || p.w.ends_with("'s") || p.w == "the");
+                .any(|p| is_in(List::Possessives, &p.w) || p.w.ends_with("'s"))
+                // "the leg", "the left leg", not "the chairs had legs".
+                || s.toks[k.saturating_sub(2)..k].iter().any(|p| p.w == "the")
+                // "several had limbs broken": a part had broken.
+                || k > 0
+                    && matches!(s.toks[k - 1].w.as_str(), "had" | "has" | "have")
+                    && matches!(
+                        left_subject(s, k - 1),
+                        (Victim::Being(_), _) | (Victim::Unknown, None)
+                    ));
         part.then(|| t.w.clone())
     });
     if appended {
@@ -1298,7 +1290,8 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
                 _ => match left_subject(s, i) {
                     // "he sank beneath the waves, choking": a participle after a comma
                     // describes the sentence's subject, not the nearest noun.
-                    (Victim::Thing(_), Some(k))
+                    // "found the next day, frozen and lifeless": nor a time.
+                    (Victim::Thing(_) | Victim::Abstract(_), Some(k))
                         if s.toks[k..i].iter().any(|t| t.is(","))
                             && let Some(b) = being_in_sentence(s, i) =>
                     {
@@ -1327,8 +1320,38 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             {
                 // "found him murdered", "left them wounded".
                 (Victim::Being(b.w.clone()), Some(i - 1))
-            } else if v == Victim::Unknown && k.is_none() && is_in(List::SubjectVictimVerbs, w) {
+            } else if is_in(List::SubjectVictimVerbs, w) && v == Victim::Unknown && k.is_none() {
                 left_subject(s, i)
+            } else if is_in(List::SubjectVictimVerbs, w)
+                && matches!(&v, Victim::Abstract(a) if is_time(a))
+                && let (b @ Victim::Being(_), kb) = left_subject(s, i)
+            {
+                // "she expired an hour later": a time is when, not who.
+                (b, kb)
+            } else if v == Victim::Unknown
+                && k.is_none()
+                && !after_det
+                && matches!(
+                    w,
+                    "snapped"
+                        | "snap"
+                        | "snaps"
+                        | "cracked"
+                        | "crack"
+                        | "cracks"
+                        | "broke"
+                        | "fractured"
+                        | "shattered"
+                )
+            {
+                // "he heard the bone crack", "his leg snapped": a body part that breaks (not
+                // `its arm`, a thing's as often as an animal's).
+                match left_subject(s, i) {
+                    (p @ Victim::Part(_), Some(k)) if k == 0 || s.toks[k - 1].w != "its" => {
+                        (p, Some(k))
+                    }
+                    _ => (v, k),
+                }
             } else if v == Victim::Unknown && matches!(w, "struck" | "hit") {
                 // "My head struck on a piece of iron": a body part that hits something.
                 match left_subject(s, i) {
@@ -1393,28 +1416,42 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
             return Some(Outcome::Set(Rule::Idiom, a));
         }
     }
-    // "sank beneath the dark water and drowned": the water is where, not who.
+    // "sank beneath the dark water and drowned": the water is where, not who; "those who had
+    // not reached the water were struck down and killed": a thing is not killed.
     let victim = match victim {
         Victim::Thing(_)
             if kind == CueKind::Lethal
-                && is_in(List::SubjectVictimVerbs, w)
+                && (passive || is_in(List::SubjectVictimVerbs, w))
                 && let Some(b) = being_in_sentence(s, i) =>
         {
             Victim::Being(b)
         }
         v => v,
     };
+    // "cut him to ribbons with a dozen quiet questions": words, looks and jests do not wound.
+    let transitive_condition = kind == CueKind::Condition
+        && vidx.is_some_and(|k| k > i)
+        && !prev.is_some_and(|p| is_in(List::NounDeterminers, p));
+    if matches!(victim, Victim::Being(_) | Victim::Part(_))
+        && (matches!(kind, CueKind::Violent | CueKind::BodyPart | CueKind::Lethal)
+            || transitive_condition)
+        && let Some(by) = figurative_instrument(s, vidx.map_or(i, |k| k.max(i)))
+    {
+        return Some(Outcome::Set(Rule::Idiom, by));
+    }
     // Victim class.
     let victim_name = match &victim {
         Victim::Thing(t) => return Some(Outcome::Set(Rule::Object, t.clone())),
         Victim::Abstract(a) => return Some(Outcome::Set(Rule::Idiom, a.clone())),
         Victim::Negative(n) => return Some(Outcome::Set(Rule::Negated, n.clone())),
         Victim::Part(p)
-            if vidx.is_some_and(|k| {
-                s.toks[k.saturating_sub(3)..k]
-                    .iter()
-                    .any(|t| is_in(List::Materials, &t.w))
-            }) =>
+            if vidx.is_some_and(|k| material_before(s, k))
+                || effigy(s)
+                || !p.contains(' ')
+                    && [Some(i), vidx]
+                        .into_iter()
+                        .flatten()
+                        .any(|a| to_fragments(s, a)) =>
         {
             return Some(Outcome::Set(Rule::Object, p.clone()));
         }
@@ -1432,10 +1469,14 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
         }
         Victim::Being(b) => {
             if kind == CueKind::BodyPart {
-                let to_pieces = word(s, i + 1) == Some("to")
-                    && word(s, i + 2).is_some_and(|n| matches!(n, "pieces" | "shreds" | "death"))
-                    || word(s, i + 1) == Some("apart")
-                    || word(s, i + 1) == Some("limb");
+                // "tore him to pieces": after the verb or after its object.
+                let to_pieces = [Some(i), vidx].into_iter().flatten().any(|a| {
+                    word(s, a + 1) == Some("to")
+                        && word(s, a + 2)
+                            .is_some_and(|n| matches!(n, "pieces" | "shreds" | "death"))
+                        || word(s, a + 1) == Some("apart")
+                        || word(s, a + 1) == Some("limb")
+                });
                 // "torn by the wolves": broken by a being is an injury.
                 let by_being = passive
                     && word(s, i + 1) == Some("by")
@@ -1468,6 +1509,9 @@ fn eval_cue(s: &Sentence, i: usize, mut kind: CueKind) -> Option<Outcome> {
                 && !matches!(left_subject(s, i).0, Victim::Thing(_))
                 && let Some(p) = part_in_sentence(s, i) =>
         {
+            if effigy(s) {
+                return Some(Outcome::Set(Rule::Object, p));
+            }
             p
         }
         Victim::Unknown => match kind {
@@ -1731,3 +1775,5 @@ fn eval_blood(s: &Sentence, i: usize) -> Outcome {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_phrasings;

@@ -169,6 +169,10 @@ pub(super) fn phrase_hits(s: &Sentence) -> (Vec<Hit>, Vec<bool>) {
                         cue,
                     });
                 }
+                // "bit its head off": `its` is a thing's as often as an animal's, and the
+                // subject is no victim of it.
+                PhraseKind::Injury | PhraseKind::State
+                    if named.is_none() && s.toks[start..end].iter().any(|t| t.w == "its") => {}
                 PhraseKind::Injury | PhraseKind::State => {
                     let Some(victim) = named.or_else(|| phrase_victim(s, start)) else {
                         continue;
@@ -304,9 +308,19 @@ pub(super) fn poisoning(s: &Sentence) -> Option<Hit> {
         .iter()
         .position(|t| is_in(List::Administer, &t.w))
         .filter(|_| s.toks.iter().any(|t| is_in(List::Poisons, &t.w)));
+    // Stupor is a sign only after a poison or a drug ("laced with poison, and he fell
+    // senseless"), not after drink ("drank until he fell senseless").
+    let drugged = s
+        .toks
+        .iter()
+        .any(|t| is_in(List::Poisons, &t.w) || is_in(List::Drugs, &t.w));
     let k = given.or_else(|| {
-        (0..s.toks.len())
-            .find(|&k| !s.toks[k].punct && is_in(List::Sickness, &s.toks[k].w) && sick_at(s, k))
+        (0..s.toks.len()).find(|&k| {
+            let w = s.toks[k].w.as_str();
+            !s.toks[k].punct
+                && (is_in(List::Sickness, w) && sick_at(s, k)
+                    || drugged && is_in(List::StuporSigns, w))
+        })
     })?;
     let victim = being_in_sentence(s, k)?;
     match with_modality(
