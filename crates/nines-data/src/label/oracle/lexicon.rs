@@ -25,8 +25,11 @@ use crate::error::{Error, Result};
 pub const EMBEDDED: &str = include_str!("lexicon.toml");
 
 /// The rule code whose behaviour the version also covers.
-const RULE_CODE: [&str; 5] = [
+const RULE_CODE: [&str; 8] = [
     include_str!("mod.rs"),
+    include_str!("cues.rs"),
+    include_str!("modality.rs"),
+    include_str!("victims.rs"),
     include_str!("tokens.rs"),
     include_str!("lexicon.rs"),
     include_str!("patterns.rs"),
