@@ -351,7 +351,7 @@ impl StageOutput {
                 "pool {} with {} misses; boundary {:.2}× random; test AUROC {:.4} → {:.4}",
                 o.pool,
                 o.misses_in_pool,
-                o.boundary_vs_random,
+                o.boundary_vs_random + 0.0,
                 o.before.metrics.auroc,
                 o.after.metrics.auroc
             ),
