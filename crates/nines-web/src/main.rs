@@ -1,0 +1,20 @@
+//! `nines-web`: the labeling and comparison server on its own (`nines serve` runs the same).
+
+use clap::Parser;
+
+/// Labeling and pairwise comparison by people, on SQLite or PostgreSQL.
+#[derive(Parser, Debug)]
+#[command(name = "nines-web", version)]
+struct Cli {
+    #[command(flatten)]
+    serve: nines_web::ServeArgs,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = nines_web::serve(cli.serve).await {
+        eprintln!("nines-web: {e}");
+        std::process::exit(1);
+    }
+}
