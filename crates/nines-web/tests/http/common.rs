@@ -64,7 +64,7 @@ async fn fresh_postgres_database(server: &str) -> String {
     sqlx::any::install_default_drivers();
     let name = format!(
         "nines_test_{}",
-        nines_web::db::accounts::random_token()[..16].to_string()
+        &nines_web::db::accounts::random_token()[..16]
     );
     let mut conn = sqlx::AnyConnection::connect(server).await.unwrap();
     sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())

@@ -146,7 +146,8 @@ async fn bad_forms_are_typed_errors_naming_the_field() {
     let app = App::new().await;
     let ana = app.login("ana").await;
     let id = app.shown_item("injury", &ana).await.unwrap();
-    let cases: [(&[(&str, &str)], StatusCode, &str); 5] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], StatusCode, &'a str);
+    let cases: [Case; 5] = [
         (
             &[("verdict", "injury")],
             StatusCode::UNPROCESSABLE_ENTITY,
