@@ -2,6 +2,8 @@
 //! killed with SIGKILL mid-load and restarted on the same database. Every label the server
 //! acknowledged must be stored, with its verdict, exactly once, and nothing else may be.
 
+#[path = "support/database.rs"]
+mod database;
 #[path = "support/load.rs"]
 mod load;
 
@@ -17,7 +19,7 @@ const ITEMS: usize = 2000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_acknowledged_label_is_lost_or_duplicated_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("load.db").display().to_string();
+    let db = database::test_database(dir.path(), "load.db").await;
     let (accounts, items) = prepare(&db, CLIENTS, ITEMS).await;
     let bin = Path::new(env!("CARGO_BIN_EXE_nines-web"));
     // Clients start at spread-out items so that they write to different rows.

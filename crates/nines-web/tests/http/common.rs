@@ -57,24 +57,6 @@ impl Answer {
     }
 }
 
-/// With `NINES_TEST_POSTGRES_URL` set (`scripts/with_postgres.sh`), every test gets a new
-/// database on that server; otherwise a SQLite file.
-async fn fresh_postgres_database(server: &str) -> String {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let name = format!(
-        "nines_test_{}",
-        &nines_web::db::accounts::random_token()[..16]
-    );
-    let mut conn = sqlx::AnyConnection::connect(server).await.unwrap();
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    let (base, _) = server.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
-
 /// A logged-in user's cookie and CSRF token.
 #[derive(Clone)]
 pub struct Who {
@@ -115,10 +97,7 @@ impl App {
     /// `pairs` 6 pairs (2 of them with an accepted baseline).
     pub async fn new() -> App {
         let dir = tempfile::tempdir().unwrap();
-        let url = match std::env::var("NINES_TEST_POSTGRES_URL") {
-            Ok(server) => fresh_postgres_database(&server).await,
-            Err(_) => dir.path().join("web.db").display().to_string(),
-        };
+        let url = crate::database::test_database(dir.path(), "web.db").await;
         let db = Db::open(&url).await.unwrap();
         for (name, role) in [
             ("root", Role::Admin),
