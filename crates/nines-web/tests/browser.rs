@@ -76,7 +76,7 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
         serde_json::json!({
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1100,1400", format!("--user-data-dir={}", profile.display())],
+                     "--window-size=1100,1100", format!("--user-data-dir={}", profile.display())],
         }),
     );
     ClientBuilder::new(HttpConnector::new())

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod cli;
 mod common;
 mod compare;
 #[path = "../support/database.rs"]
