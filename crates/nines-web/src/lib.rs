@@ -18,7 +18,8 @@
 //! - Every untrusted text is escaped (maud), shown bidi-isolated, with invisible characters
 //!   made visible ([`pages::layout::untrusted`]).
 //!
-//! [`serve`] runs the server from [`ServeArgs`] (the flags of `nines serve`); [`router`]
+//! [`serve`] (or [`serve_blocking`], which starts its own runtime) runs the server from
+//! [`ServeArgs`] (the flags of `nines serve`); [`router`]
 //! builds the routes over an [`AppState`] for tests and embedding.
 //!
 //! ```
@@ -55,4 +56,4 @@ pub mod transfer;
 
 pub use config::ServeArgs;
 pub use error::{Result, WebError};
-pub use server::{AppState, router, serve};
+pub use server::{AppState, router, serve, serve_blocking};

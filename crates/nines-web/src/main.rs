@@ -10,10 +10,9 @@ struct Cli {
     serve: nines_web::ServeArgs,
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let cli = Cli::parse();
-    if let Err(e) = nines_web::serve(cli.serve).await {
+    if let Err(e) = nines_web::serve_blocking(cli.serve) {
         eprintln!("nines-web: {e}");
         std::process::exit(1);
     }

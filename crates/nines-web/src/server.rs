@@ -250,6 +250,21 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// [`serve`] on a new multi-threaded runtime, for callers without one (the `nines` command).
+///
+/// # Errors
+/// As [`serve`], and a runtime that cannot start.
+pub fn serve_blocking(args: ServeArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| WebError::Io {
+            what: "starting the async runtime".into(),
+            source,
+        })?;
+    runtime.block_on(serve(args))
+}
+
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]

@@ -285,6 +285,16 @@ impl Db {
             .collect()
     }
 
+    /// Whether pair `id` is in `queue`.
+    pub async fn has_pair(&self, queue: &str, id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM pairs WHERE queue = $1 AND id = $2")
+            .bind(queue)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Pairs to judge in `queue` and how many of them `rater` has judged.
     pub async fn pair_progress(&self, queue: &str, rater: &str) -> Result<(i64, i64)> {
         let row = sqlx::query(

@@ -105,6 +105,12 @@ pub async fn skip(
     me.check_csrf(&form)?;
     comparison_queue(&state, &me, &queue).await?;
     let pair = form.required("pair")?;
+    if !state.db.has_pair(&queue, pair).await? {
+        return Err(WebError::field(
+            "pair",
+            format!("no pair `{pair}` in queue `{queue}`"),
+        ));
+    }
     state.db.skip(&queue, pair, &me.user().name).await?;
     Ok(Redirect::to(&format!("/compare/{queue}")).into_response())
 }

@@ -175,6 +175,14 @@ async fn comparison_forms_roles_and_skips_are_checked() {
         app.get("/compare/injury", Some(&rita)).await.status,
         StatusCode::NOT_FOUND
     );
+    let bad_skip = app
+        .post("/compare/pairs/skip", Some(&rita), &[("pair", "zz")], true)
+        .await;
+    assert!(
+        bad_skip.body.contains("field `pair`: no pair `zz`"),
+        "{}",
+        bad_skip.body
+    );
     let skip = app
         .post("/compare/pairs/skip", Some(&rita), &[("pair", &id)], true)
         .await;
