@@ -238,20 +238,29 @@ impl Db {
                     }
                 }
                 None => {
-                    sqlx::query(
-                        "INSERT INTO snippets (id, prompt, completion, source, generator, selection, \
-                         probability, created_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(&s.id)
-                    .bind(&s.prompt)
-                    .bind(&s.completion)
-                    .bind(to_json(&s.source)?)
-                    .bind(to_json(&s.generator)?)
-                    .bind(to_json(&s.selection)?)
-                    .bind(s.selection.as_ref().map(|x| x.probability))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    // A missing probability is written as a literal NULL: sqlx's `Any`
+                    // driver sends a NULL float with the wrong width, which PostgreSQL refuses
+                    // once the statement is cached with a real one.
+                    let probability = s.selection.as_ref().map(|x| x.probability);
+                    let sql = if probability.is_some() {
+                        "INSERT INTO snippets (id, prompt, completion, source, generator, \
+                         selection, created_us, probability) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    } else {
+                        "INSERT INTO snippets (id, prompt, completion, source, generator, \
+                         selection, created_us, probability) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)"
+                    };
+                    let mut insert = sqlx::query(sql)
+                        .bind(&s.id)
+                        .bind(&s.prompt)
+                        .bind(&s.completion)
+                        .bind(to_json(&s.source)?)
+                        .bind(to_json(&s.generator)?)
+                        .bind(to_json(&s.selection)?)
+                        .bind(now);
+                    if let Some(p) = probability {
+                        insert = insert.bind(p);
+                    }
+                    insert.execute(&mut *tx).await?;
                 }
             }
             position += 1;
@@ -369,7 +378,8 @@ impl Db {
     }
 
     /// Stores (or replaces) `labeler`'s verdict on snippet `id` of `queue`, durably: when this
-    /// returns, the label is committed. Clears a skip of the item.
+    /// returns, the label is committed (with the other labels written at the same moment, in
+    /// one transaction, so many labels share one `fsync`). Clears a skip of the item.
     pub async fn put_label(
         &self,
         queue: &str,
@@ -378,42 +388,21 @@ impl Db {
         verdict: Verdict,
         note: &str,
     ) -> Result<()> {
-        let label = Label::now(labeler, verdict, note);
-        let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
-        let inside = sqlx::query("SELECT 1 FROM queue_items WHERE queue = $1 AND snippet_id = $2")
-            .bind(queue)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if inside.is_none() {
-            return Err(WebError::field(
-                "item",
-                format!("no item `{id}` in queue `{queue}`"),
-            ));
-        }
-        sqlx::query(
-            "INSERT INTO labels (snippet_id, labeler, verdict, note, time, version, seq) \
-             VALUES ($1, $2, $3, $4, $5, NULL, $6) ON CONFLICT (snippet_id, labeler) DO UPDATE SET \
-             verdict = excluded.verdict, note = excluded.note, time = excluded.time, \
-             version = NULL, seq = excluded.seq",
-        )
-        .bind(id)
-        .bind(labeler)
-        .bind(verdict.as_str())
-        .bind(&label.note)
-        .bind(&label.time)
-        .bind(now_us())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM skips WHERE queue = $1 AND item_id = $2 AND user_name = $3")
-            .bind(queue)
-            .bind(id)
-            .bind(labeler)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || WebError::Io {
+            what: "storing a label".into(),
+            source: std::io::Error::other("the label writer has stopped"),
+        };
+        self.labels
+            .send(super::batch::LabelWrite {
+                queue: queue.to_string(),
+                id: id.to_string(),
+                label: Label::now(labeler, verdict, note),
+                reply,
+            })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Removes `labeler`'s label on snippet `id`; whether there was one.

@@ -7,9 +7,11 @@
 //! CONFLICT`. SQLite runs in WAL mode with `synchronous = FULL`, so a committed write (a label
 //! the server acknowledged) survives a crash of the process or the machine; its writes go
 //! through one in-process lock, so that concurrent writers queue instead of spinning on the
-//! database lock.
+//! database lock. Labels, the bulk of the writes, are committed in groups: one
+//! transaction, and one `fsync`, for all the labels waiting at that moment.
 
 pub mod accounts;
+mod batch;
 pub mod labels;
 pub mod pairs;
 
@@ -48,6 +50,7 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     write_lock: Option<Arc<Mutex<()>>>,
+    labels: tokio::sync::mpsc::Sender<batch::LabelWrite>,
 }
 
 #[derive(Debug)]
@@ -160,10 +163,12 @@ impl Db {
             })
             .connect_with(options)
             .await?;
+        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let db = Db {
+            labels: batch::spawn(pool.clone(), write_lock.clone()),
             pool,
             backend,
-            write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            write_lock,
         };
         Migrator::new(Embedded).await?.run(&db.pool).await?;
         Ok(db)
