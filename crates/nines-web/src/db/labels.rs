@@ -183,6 +183,16 @@ impl Db {
         Self::queue_of(&row)
     }
 
+    /// The kind of queue `name` ([`WebError::NotFound`] if none), without counting its items.
+    pub async fn queue_kind(&self, name: &str) -> Result<QueueKind> {
+        let row = sqlx::query("SELECT kind FROM queues WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| WebError::NotFound(format!("queue `{name}`")))?;
+        row.try_get::<String, _>("kind")?.parse()
+    }
+
     /// Every queue (`member: None`) or the queues `member` is assigned to, by name.
     pub async fn queues(&self, member: Option<&str>) -> Result<Vec<Queue>> {
         let rows = sqlx::query(

@@ -17,8 +17,7 @@ use crate::server::AppState;
 
 async fn comparison_queue(state: &AppState, me: &CurrentUser, queue: &str) -> Result<()> {
     me.require(&[Role::Rater, Role::Admin])?;
-    let q = state.db.queue(queue).await?;
-    if q.kind != QueueKind::Compare {
+    if state.db.queue_kind(queue).await? != QueueKind::Compare {
         return Err(WebError::NotFound(format!("comparison queue `{queue}`")));
     }
     if me.user().role != Role::Admin && !state.db.is_member(queue, &me.user().name).await? {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::layout::{csrf_field, labeling_rules, page, progress_bar, untrusted};
 use crate::auth::CurrentUser;
 use crate::db::accounts::Role;
-use crate::db::labels::{Queue, QueueKind};
+use crate::db::labels::QueueKind;
 use crate::error::{Result, WebError};
 use crate::form::Form;
 use crate::server::AppState;
@@ -23,15 +23,10 @@ pub struct ItemQuery {
     pub item: Option<String>,
 }
 
-/// The queue, if `me` may label in it: a labeler assigned to it, or an admin.
-pub(crate) async fn labeling_queue(
-    state: &AppState,
-    me: &CurrentUser,
-    queue: &str,
-) -> Result<Queue> {
+/// Checks that `me` may label in `queue`: a labeler assigned to it, or an admin.
+pub(crate) async fn labeling_queue(state: &AppState, me: &CurrentUser, queue: &str) -> Result<()> {
     me.require(&[Role::Labeler, Role::Admin])?;
-    let q = state.db.queue(queue).await?;
-    if q.kind != QueueKind::Label {
+    if state.db.queue_kind(queue).await? != QueueKind::Label {
         return Err(WebError::NotFound(format!("labeling queue `{queue}`")));
     }
     if me.user().role != Role::Admin && !state.db.is_member(queue, &me.user().name).await? {
@@ -39,7 +34,7 @@ pub(crate) async fn labeling_queue(
             "queue `{queue}` is not assigned to you"
         )));
     }
-    Ok(q)
+    Ok(())
 }
 
 /// Parses a verdict field: `injury`, `no_injury` or `unsure`.
@@ -63,7 +58,8 @@ pub async fn show(
     Path(queue): Path<String>,
     Query(query): Query<ItemQuery>,
 ) -> Result<Response> {
-    let q = labeling_queue(&state, &me, &queue).await?;
+    labeling_queue(&state, &me, &queue).await?;
+    let q = state.db.queue(&queue).await?;
     let name = me.user().name.clone();
     let item = match &query.item {
         Some(id) => Some(state.db.item(&queue, id, &name).await?),
