@@ -162,7 +162,8 @@ pub struct Outcome {
 }
 
 /// Runs every account as a client for `duration` (or until its requests fail), each labeling
-/// its items in order from `start[k]`. A client stops at its first failed request.
+/// the items in order from position `start[k]`, wrapping around at the end, at most once
+/// each. A client stops at its first failed request.
 pub async fn run_clients(
     addr: SocketAddr,
     accounts: &[Account],
@@ -176,11 +177,12 @@ pub async fn run_clients(
     for (k, who) in accounts.iter().enumerate() {
         let (who, items, outcome) = (who.clone(), items.to_vec(), outcome.clone());
         let mut next = start[k];
+        let end = start[k] + items.len();
         tasks.push(tokio::spawn(async move {
             let client = http_client();
             let mut mine = Outcome::default();
-            while Instant::now() < deadline && next < items.len() {
-                let item = &items[next];
+            while Instant::now() < deadline && next < end {
+                let item = &items[next % items.len()];
                 let t = Instant::now();
                 match post_label(&client, addr, &who, item, verdict_for(&who.name, item)).await {
                     Ok(true) => {
