@@ -65,10 +65,19 @@ fn login_form(csrf: &str, error: Option<&str>) -> Response {
     page("Log in", None, body).into_response()
 }
 
-/// `GET /login`: the login form, with a fresh double-submit CSRF cookie.
-pub async fn login_page(State(state): State<AppState>) -> Response {
+/// The login form with a fresh double-submit CSRF cookie, and the error of the last attempt.
+fn fresh_login_form(state: &AppState, error: Option<&WebError>) -> Response {
     let token = random_token();
-    let mut response = login_form(&token, None);
+    let message = error.map(ToString::to_string);
+    let mut response = login_form(&token, message.as_deref());
+    if let Some(e) = error {
+        *response.status_mut() = e.status();
+        if let WebError::RateLimited { retry_after_s } = e
+            && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
     if let Ok(v) = HeaderValue::from_str(&set_cookie(
         LOGIN_CSRF_COOKIE,
         &token,
@@ -80,14 +89,33 @@ pub async fn login_page(State(state): State<AppState>) -> Response {
     response
 }
 
+/// `GET /login`: the login form, with a fresh double-submit CSRF cookie.
+pub async fn login_page(State(state): State<AppState>) -> Response {
+    fresh_login_form(&state, None)
+}
+
 /// `POST /login`: checks the CSRF pair, the rate limit and the password; starts a session.
+/// A refused attempt gets the form again, with the reason and the error's status.
 pub async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     form: Form,
+) -> Response {
+    match try_login(&state, addr, &headers, &form).await {
+        Ok(response) => response,
+        Err(e) if e.status().is_client_error() => fresh_login_form(&state, Some(&e)),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn try_login(
+    state: &AppState,
+    addr: Option<std::net::SocketAddr>,
+    headers: &HeaderMap,
+    form: &Form,
 ) -> Result<Response> {
-    match (cookie(&headers, LOGIN_CSRF_COOKIE), form.get("csrf")) {
+    match (cookie(headers, LOGIN_CSRF_COOKIE), form.get("csrf")) {
         (Some(c), Some(f)) if same_token(&c, f) => {}
         _ => return Err(WebError::Csrf),
     }
@@ -103,7 +131,7 @@ pub async fn login(
         Err(e) => return Err(e),
     };
     state.limiter.succeed(&name);
-    start_session(&state, &user.name).await
+    start_session(state, &user.name).await
 }
 
 async fn start_session(state: &AppState, user: &str) -> Result<Response> {

@@ -78,10 +78,14 @@ async fn login_sets_an_http_only_same_site_session_and_logout_ends_it() {
 #[tokio::test]
 async fn wrong_passwords_unknown_names_and_missing_csrf_fail() {
     let app = App::new().await;
-    assert_eq!(
-        try_login(&app, "root", "not the password").await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    let refused = try_login(&app, "root", "not the password").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    // The form comes back with the reason and a fresh CSRF pair, and no session.
+    assert!(refused.body.contains("wrong name or password"));
+    assert!(refused.body.contains("name=\"password\""));
+    let cookies = refused.cookies();
+    assert!(cookies.iter().any(|c| c.starts_with("nines_login_csrf=")));
+    assert!(!cookies.iter().any(|c| c.starts_with("nines_session=")));
     assert_eq!(
         try_login(&app, "nobody", PASSWORD).await.status,
         StatusCode::UNAUTHORIZED
