@@ -312,32 +312,38 @@ impl Db {
     /// The next snippet of `queue` for `user`: not labeled by them, still short of labels,
     /// earliest first; snippets they skipped come last.
     pub async fn next_item(&self, queue: &Queue, user: &str) -> Result<Option<Item>> {
-        let row = sqlx::query(
-            "SELECT s.id, s.prompt, s.completion, s.probability FROM queue_items q \
-             JOIN snippets s ON s.id = q.snippet_id \
-             WHERE q.queue = $1 \
-             AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.snippet_id = q.snippet_id AND l.labeler = $2) \
-             AND (SELECT COUNT(*) FROM labels l JOIN users u ON u.name = l.labeler \
-                  WHERE l.snippet_id = q.snippet_id) < $3 \
-             ORDER BY (SELECT COUNT(*) FROM skips k WHERE k.queue = $1 AND k.item_id = q.snippet_id \
-                       AND k.user_name = $2), q.position \
-             LIMIT 1",
-        )
-        .bind(&queue.name)
-        .bind(user)
-        .bind(queue.labels_per_item)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(Item {
-                id: r.try_get("id")?,
-                prompt: r.try_get("prompt")?,
-                completion: r.try_get("completion")?,
-                probability: r.try_get("probability")?,
-                mine: None,
-            })
-        })
-        .transpose()
+        // Two passes, so that the common case walks the queue in order and stops at the
+        // first match: items the user has not skipped, then the skipped ones.
+        for skipped in ["NOT EXISTS", "EXISTS"] {
+            let sql = format!(
+                "SELECT s.id, s.prompt, s.completion, s.probability FROM queue_items q \
+                 JOIN snippets s ON s.id = q.snippet_id \
+                 WHERE q.queue = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.snippet_id = q.snippet_id \
+                                 AND l.labeler = $2) \
+                 AND (SELECT COUNT(*) FROM labels l JOIN users u ON u.name = l.labeler \
+                      WHERE l.snippet_id = q.snippet_id) < $3 \
+                 AND {skipped} (SELECT 1 FROM skips k WHERE k.queue = $1 \
+                                AND k.item_id = q.snippet_id AND k.user_name = $2) \
+                 ORDER BY q.position LIMIT 1"
+            );
+            let row = sqlx::query(&sql)
+                .bind(&queue.name)
+                .bind(user)
+                .bind(queue.labels_per_item)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(r) = row {
+                return Ok(Some(Item {
+                    id: r.try_get("id")?,
+                    prompt: r.try_get("prompt")?,
+                    completion: r.try_get("completion")?,
+                    probability: r.try_get("probability")?,
+                    mine: None,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// Snippet `id` of `queue`, with `user`'s label on it ([`WebError::NotFound`] if it is not

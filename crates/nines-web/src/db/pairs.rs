@@ -172,35 +172,40 @@ impl Db {
     /// The next pair `rater` should judge in `queue`, sides in the rater's order; skipped
     /// pairs come last.
     pub async fn next_pair(&self, queue: &str, rater: &str) -> Result<Option<ShownPair>> {
-        let row = sqlx::query(
-            "SELECT p.id, p.prompt, p.baseline, p.candidate FROM pairs p \
-             WHERE p.queue = $1 AND p.unfiltered_accepted = 0 AND p.filtered_refused = 0 \
-             AND NOT EXISTS (SELECT 1 FROM judgments j WHERE j.queue = $1 AND j.pair_id = p.id \
-                             AND j.rater = $2) \
-             ORDER BY (SELECT COUNT(*) FROM skips k WHERE k.queue = $1 AND k.item_id = p.id \
-                       AND k.user_name = $2), p.position LIMIT 1",
-        )
-        .bind(queue)
-        .bind(rater)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            let id: String = r.try_get("id")?;
-            let (baseline, candidate): (String, String) =
-                (r.try_get("baseline")?, r.try_get("candidate")?);
-            let (left, right) = if candidate_left(&id, rater) {
-                (candidate, baseline)
-            } else {
-                (baseline, candidate)
-            };
-            Ok(ShownPair {
-                prompt: r.try_get("prompt")?,
-                id,
-                left,
-                right,
-            })
-        })
-        .transpose()
+        // As for labels: pairs not skipped first, in order, then the skipped ones.
+        for skipped in ["NOT EXISTS", "EXISTS"] {
+            let sql = format!(
+                "SELECT p.id, p.prompt, p.baseline, p.candidate FROM pairs p \
+                 WHERE p.queue = $1 AND p.unfiltered_accepted = 0 AND p.filtered_refused = 0 \
+                 AND NOT EXISTS (SELECT 1 FROM judgments j WHERE j.queue = $1 \
+                                 AND j.pair_id = p.id AND j.rater = $2) \
+                 AND {skipped} (SELECT 1 FROM skips k WHERE k.queue = $1 AND k.item_id = p.id \
+                                AND k.user_name = $2) \
+                 ORDER BY p.position LIMIT 1"
+            );
+            let row = sqlx::query(&sql)
+                .bind(queue)
+                .bind(rater)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(r) = row {
+                let id: String = r.try_get("id")?;
+                let (baseline, candidate): (String, String) =
+                    (r.try_get("baseline")?, r.try_get("candidate")?);
+                let (left, right) = if candidate_left(&id, rater) {
+                    (candidate, baseline)
+                } else {
+                    (baseline, candidate)
+                };
+                return Ok(Some(ShownPair {
+                    prompt: r.try_get("prompt")?,
+                    id,
+                    left,
+                    right,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// Stores `rater`'s choice on pair `id` (replacing an earlier one), durably.
