@@ -202,3 +202,60 @@ impl Db {
 pub(crate) fn now_us() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend_and_bad_ones_the_field() {
+        assert_eq!(
+            database_url("sqlite:/tmp/x.db").unwrap(),
+            ("sqlite:///tmp/x.db?mode=rwc".to_string(), Backend::Sqlite)
+        );
+        assert_eq!(
+            database_url("sqlite://x.db?mode=ro").unwrap().0,
+            "sqlite://x.db?mode=ro"
+        );
+        assert_eq!(
+            database_url("postgresql://h/db").unwrap().1,
+            Backend::Postgres
+        );
+        for bad in ["", "  ", "sqlite::memory:", "sqlite:", "sqlite://"] {
+            let e = database_url(bad).unwrap_err();
+            assert!(
+                matches!(&e, WebError::BadField { field, .. } if field == "db"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn opening_creates_the_folder_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/folder/web.db");
+        let db = Db::open(path.to_str().unwrap()).await.unwrap();
+        assert_eq!(db.backend(), Backend::Sqlite);
+        db.close().await;
+        // A second open finds version 1 applied and applies nothing.
+        let db = Db::open(path.to_str().unwrap()).await.unwrap();
+        let rows = sqlx::query("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        let versions: Vec<i64> = rows.iter().map(|r| r.get("version")).collect();
+        assert_eq!(versions, vec![1]);
+        let mode = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(mode.get::<String, _>(0), "wal");
+        let sync = sqlx::query("PRAGMA synchronous")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(sync.get::<i64, _>(0), 2, "FULL");
+    }
+}
