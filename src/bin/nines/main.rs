@@ -72,6 +72,9 @@ enum Command {
     /// The stand-ins against hand-written data (oracle, understanding check, judges), the
     /// label-noise study and the flag floor: the checks behind the figures in docs/.
     Eval(eval::EvalArgs),
+    /// The web server where people label pairs and compare completions (SQLite or
+    /// PostgreSQL); see docs/web.md.
+    Serve(nines_web::ServeArgs),
     /// Failure or win rate, with intervals, from JSON-lines files of labels or judgments
     /// with inclusion probabilities (data from the pipeline or from anywhere else).
     Estimate(estimate::EstimateArgs),
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Distill(args) => distill::run(args),
         Command::Estimate(args) => estimate::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Serve(args) => nines_web::serve_blocking(args).map_err(Into::into),
         Command::Generate(args) => generate::run(args),
         Command::Label(args) => label::run(args),
     };
