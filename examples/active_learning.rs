@@ -24,10 +24,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use nines::active::acquisition::{Acquisition, Boundary, by_name};
-use nines::active::driver::{self, DriverConfig, LabeledPair, Pair, PoolScorer, Retrainer, Scores};
+use nines::active::driver::{self, DriverConfig, LabeledPair, Pair, PoolModel, Retrainer};
 use nines::active::study::{StudyRow, SyntheticConfig, svg_plot, synthetic};
 use nines::active::{ActiveError, Design, Pool, PoolItem, SelectorConfig, select};
-use nines::classify::{Classifier, Example, InjuryScorer, TrainConfig, Trainer};
+use nines::classify::{Classifier, Example, TrainConfig, Trainer};
+use nines::data::PairScorer;
 use nines::data::label::oracle::OracleLabeler;
 use nines::data::split::chapter_half;
 use nines::data::store::StoreOptions;
@@ -902,23 +903,19 @@ fn study_cmd(
 // loop
 
 /// A classifier (or ensemble) as the loop's scorer.
-struct ClassifierScorer(Box<dyn InjuryScorer>, f64);
+struct ClassifierScorer(Box<dyn PairScorer>, f64);
 
-impl PoolScorer for ClassifierScorer {
-    fn score(&self, pairs: &[(&str, &str)]) -> nines::active::Result<Scores> {
+impl PairScorer for ClassifierScorer {
+    fn score(&self, pairs: &[(&str, &str)]) -> nines::data::Result<Vec<f32>> {
         let mut scores = Vec::with_capacity(pairs.len());
         for chunk in pairs.chunks(64) {
-            let s = self
-                .0
-                .score(chunk)
-                .map_err(|e| ActiveError::model("scoring", e))?;
-            scores.extend(s.into_iter().map(f64::from));
+            scores.extend(self.0.score(chunk)?);
         }
-        Ok(Scores {
-            scores,
-            ..Scores::default()
-        })
+        Ok(scores)
     }
+}
+
+impl PoolModel for ClassifierScorer {
     fn threshold(&self) -> f64 {
         self.1
     }
@@ -940,7 +937,7 @@ impl Retrain {
 }
 
 impl Retrainer for Retrain {
-    fn retrain(&mut self, labeled: &[LabeledPair]) -> nines::active::Result<Box<dyn PoolScorer>> {
+    fn retrain(&mut self, labeled: &[LabeledPair]) -> nines::active::Result<Box<dyn PoolModel>> {
         let mut model = self.load()?;
         let examples: Vec<(usize, Example)> = labeled
             .iter()

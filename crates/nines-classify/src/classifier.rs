@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use nines_data::PairScorer;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -12,16 +13,6 @@ use crate::backbone::{Backbone, BackboneInfo};
 use crate::config::{BackboneKind, ClassifierConfig};
 use crate::error::{ClassifyError, Result, read_json, write_json};
 use crate::threshold::ThresholdChoice;
-
-/// Anything that gives `P(injury)` for `(prompt, completion)` pairs: a [`Classifier`] or an
-/// [`Ensemble`](crate::Ensemble). The filter holds one behind `Box<dyn InjuryScorer>`.
-pub trait InjuryScorer: Send {
-    /// Calibrated probabilities of injury, one per pair, in input order.
-    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>>;
-    /// The rejection threshold on those probabilities (`score > threshold` is rejected), if
-    /// one has been chosen.
-    fn threshold(&self) -> Option<f64>;
-}
 
 /// The manifest file of a saved classifier.
 pub const MANIFEST: &str = "classifier.json";
@@ -381,13 +372,11 @@ impl Classifier {
     }
 }
 
-impl InjuryScorer for Classifier {
-    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
-        Classifier::score(self, pairs)
-    }
-
-    fn threshold(&self) -> Option<f64> {
-        self.threshold
+/// The classifier as the pipeline's [`PairScorer`]: [`Classifier::score`], its error wrapped
+/// in [`nines_data::Error::Scorer`].
+impl PairScorer for Classifier {
+    fn score(&self, pairs: &[(&str, &str)]) -> nines_data::Result<Vec<f32>> {
+        Classifier::score(self, pairs).map_err(nines_data::Error::scorer)
     }
 }
 

@@ -8,7 +8,9 @@ use tch::{Kind, Tensor};
 
 use crate::error::{DistillError, Result};
 use crate::policy::ValueHead;
-use crate::reward::{RewardModel, Shaping, check_probabilities};
+use nines_data::PairScorer;
+
+use crate::reward::{Shaping, check_probabilities};
 
 /// One sampled completion.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,7 +177,7 @@ pub struct Scorers<'a, R: ?Sized> {
 ///
 /// # Errors
 /// Reward model failures, [`DistillError::NonFiniteReward`], runtime errors.
-pub fn score<R: RewardModel + ?Sized>(
+pub fn score<R: PairScorer + ?Sized>(
     s: &Scorers<'_, R>,
     prompts: &[&str],
     rollout: Rollout,
@@ -186,7 +188,7 @@ pub fn score<R: RewardModel + ?Sized>(
         .iter()
         .map(|i| (prompts[i.prompt_index], i.text.as_str()))
         .collect();
-    let p = s.reward.p_injury(&pairs)?;
+    let p = s.reward.score(&pairs)?;
     check_probabilities(&pairs, &p)?;
     let scores: Vec<f32> = p
         .iter()

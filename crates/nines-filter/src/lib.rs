@@ -2,8 +2,8 @@
 //! and never emit a rejected completion.
 //!
 //! This is the deployed safety mechanism of step 1. It sits between a [`Policy`] (the
-//! language model; [`RuntimePolicy`] over [`nines_runtime::LanguageModel`]) and a [`Scorer`]
-//! (the classifier's P(injury); plug one in with [`FnScorer`]). For a batch of prompts it runs
+//! language model; [`RuntimePolicy`] over [`nines_runtime::LanguageModel`]) and a
+//! [`PairScorer`] (the classifier's P(injury); a rule plugs in with [`FnScorer`]). For a batch of prompts it runs
 //! rounds: one policy call drawing `k` candidates for every prompt still undecided (shared
 //! prompt KV cache, generation stopping at the sentence end), one scorer call for all of them,
 //! then a [`Strategy`] picks what to return: the first accepted candidate in sampling order
@@ -19,7 +19,8 @@
 //! runs them, and `filter::tests::toy_policy` runs this one.)
 //!
 //! ```no_run,standalone_crate
-//! use nines_filter::{Filter, FilterConfig, FnScorer, Policy, Result, Sample, Strategy};
+//! use nines_data::FnScorer;
+//! use nines_filter::{Filter, FilterConfig, Policy, Result, Sample, Strategy};
 //! // A toy policy: candidate `j` of a round says "safe" or "hurt" alternately.
 //! struct Toy;
 //! impl Policy for Toy {
@@ -42,13 +43,15 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(doc)]
+use nines_data::{FnScorer, PairScorer};
+
 pub mod config;
 pub mod error;
 pub mod filter;
 pub mod outcome;
 pub mod policy;
 pub mod schedule;
-pub mod scorer;
 pub mod stats;
 
 pub use config::{Fallback, FilterConfig, Strategy};
@@ -57,5 +60,4 @@ pub use filter::{Filter, FilterRun, round_seed};
 pub use outcome::{Candidate, Decision, FallbackOutcome, PromptOutcome, Timings, Verdict};
 pub use policy::{Policy, RuntimePolicy, Sample};
 pub use schedule::ThresholdSchedule;
-pub use scorer::{FnScorer, Scorer};
 pub use stats::{PromptRecord, RunStats, read_jsonl};
