@@ -42,7 +42,6 @@ pub mod error;
 pub mod example;
 pub mod loss;
 pub mod metrics;
-mod optim;
 pub mod search;
 pub mod threshold;
 pub mod trainer;

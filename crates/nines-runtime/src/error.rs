@@ -90,6 +90,15 @@ pub enum RuntimeError {
         /// The tensor name (Hugging Face naming).
         tensor: String,
     },
+    /// A file holds a tensor that none of the variables being restored is named for (it was
+    /// written for another model or another set of trainable parameters).
+    #[error("{path}: holds tensor `{tensor}`, which is not among the variables being loaded")]
+    UnexpectedTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor name.
+        tensor: String,
+    },
     /// A tensor in the checkpoint does not have the shape the configuration implies.
     #[error("{path}: tensor `{tensor}` has shape {found:?}, the config implies {expected:?}")]
     ShapeMismatch {

@@ -18,7 +18,6 @@
 //! Dropout is off during fine-tuning (the Llama-family checkpoints Nines uses have none, and
 //! it keeps resumed runs exactly reproducible without saving LibTorch's generator state).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -34,6 +33,7 @@ use super::slot::CheckpointSlot;
 use super::{
     AdamW, AdamWConfig, LrSchedule, ScheduleKind, freeze_all_but_top_layers, frozen_bottom_blocks,
 };
+use crate::checkpoint::{Expect, load_into};
 use crate::error::RuntimeError;
 use crate::lm::LanguageModel;
 use crate::models::{Architecture, LoraConfig, ModelSpec};
@@ -788,39 +788,11 @@ impl Finetuner {
                 });
             }
         }
-        let weights_path = dir.join(TRAINABLE_FILE);
-        if !weights_path.is_file() {
-            return Err(RuntimeError::MissingFile {
-                path: weights_path,
-                what: "checkpoint weights",
-            }
-            .into());
-        }
-        let stored: BTreeMap<String, Tensor> = Tensor::read_safetensors(&weights_path)
-            .map_err(RuntimeError::from)?
-            .into_iter()
-            .collect();
-        {
-            let _guard = tch::no_grad_guard();
-            for (name, var) in &self.trainable {
-                let t = stored
-                    .get(name)
-                    .ok_or_else(|| RuntimeError::MissingTensor {
-                        path: weights_path.clone(),
-                        tensor: name.clone(),
-                    })?;
-                if t.size() != var.size() {
-                    return Err(RuntimeError::ShapeMismatch {
-                        path: weights_path.clone(),
-                        tensor: name.clone(),
-                        expected: var.size(),
-                        found: t.size(),
-                    }
-                    .into());
-                }
-                var.shallow_clone().copy_(t);
-            }
-        }
+        load_into(
+            &self.trainable,
+            &dir.join(TRAINABLE_FILE),
+            Expect::AllVariables,
+        )?;
         self.opt.load(&dir.join(OPTIMIZER_FILE))?;
         self.step = state.step;
         self.position = state.position;
