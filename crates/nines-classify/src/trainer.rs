@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use nines_runtime::train::{
-    AdamW, AdamWConfig, CheckpointSlot, LrSchedule, OptParam, ScheduleKind,
+    AdamW, AdamWConfig, CheckpointFiles, CheckpointSlot, LrSchedule, OptParam, ScheduleKind,
 };
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
@@ -23,7 +23,7 @@ use crate::backbone::BackboneInfo;
 use crate::batching::{epoch_batches, epoch_len};
 use crate::classifier::Classifier;
 use crate::config::{StopMetric, TrainConfig};
-use crate::error::{ClassifyError, Result, read_json, write_json};
+use crate::error::{ClassifyError, Result, read_json};
 use crate::example::Example;
 use crate::loss::loss;
 use crate::metrics::{Metrics, fit_temperature};
@@ -526,15 +526,15 @@ impl<'a> Trainer<'a> {
         state: &State,
         best: Option<&[(String, Tensor)]>,
     ) -> Result<()> {
-        CheckpointSlot::new(dir.join(CHECKPOINT)).save(|tmp| -> Result<()> {
-            let weights = self.model.named_parameters(true);
-            Tensor::write_safetensors(&weights, tmp.join("weights.safetensors"))?;
-            opt.save(&tmp.join("optim.safetensors"))?;
-            if let Some(b) = best {
-                Tensor::write_safetensors(b, tmp.join("best.safetensors"))?;
-            }
-            write_json(&tmp.join("state.json"), state)
-        })?;
+        let mut files = CheckpointFiles::new()
+            .tensors("weights.safetensors", self.model.named_parameters(true))
+            .tensors("optim.safetensors", opt.state_tensors());
+        if let Some(b) = best {
+            let copy = b.iter().map(|(n, t)| (n.clone(), t.shallow_clone()));
+            files = files.tensors("best.safetensors", copy.collect());
+        }
+        let files = files.json("state.json", state)?;
+        CheckpointSlot::new(dir.join(CHECKPOINT)).save_files(&files)?;
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use nines_runtime::checkpoint::{Expect, load_into};
-use nines_runtime::train::{AdamW, CheckpointSlot};
+use nines_runtime::train::{AdamW, CheckpointFiles, CheckpointSlot};
 use nines_runtime::{LanguageModel, RuntimeError};
 use tch::Tensor;
 use tch::nn::VarStore;
@@ -62,14 +62,11 @@ fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
 /// # Errors
 /// [`DistillError::Io`] or LibTorch errors when writing fails.
 pub fn save(dir: &Path, lm: &LanguageModel, optimizer: &AdamW, state: &TrainerState) -> Result<()> {
-    CheckpointSlot::new(dir).save(|tmp| -> Result<()> {
-        Tensor::write_safetensors(&trainable(lm.var_store()), tmp.join(TRAINABLE_FILE))?;
-        optimizer.save(&tmp.join(OPTIMIZER_FILE))?;
-        let json = serde_json::to_string_pretty(state)
-            .map_err(|e| DistillError::io(tmp.join(STATE_FILE), std::io::Error::other(e)))?;
-        std::fs::write(tmp.join(STATE_FILE), json)
-            .map_err(|e| DistillError::io(tmp.join(STATE_FILE), e))
-    })?;
+    let files = CheckpointFiles::new()
+        .tensors(TRAINABLE_FILE, trainable(lm.var_store()))
+        .tensors(OPTIMIZER_FILE, optimizer.state_tensors())
+        .json(STATE_FILE, state)?;
+    CheckpointSlot::new(dir).save_files(&files)?;
     Ok(())
 }
 

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
 use super::pack::{PackedTokens, hex};
-use super::slot::CheckpointSlot;
+use super::slot::{CheckpointFiles, CheckpointSlot};
 use super::{
     AdamW, AdamWConfig, LrSchedule, ScheduleKind, freeze_all_but_top_layers, frozen_bottom_blocks,
 };
@@ -711,14 +711,12 @@ impl Finetuner {
     }
 
     fn write_checkpoint_files(&mut self, tmp: &Path) -> FinetuneResult<()> {
-        let bytes = safetensors_bytes(&self.trainable).map_err(FinetuneError::Runtime)?;
-        self.write_file(&tmp.join(TRAINABLE_FILE), &bytes)?;
-        let opt_path = tmp.join(OPTIMIZER_FILE);
-        self.check_fault(&opt_path)?;
-        self.opt.save(&opt_path).map_err(|e| match e {
-            RuntimeError::Io { path, source } => save_err(&path, source),
-            other => save_err(&opt_path, std::io::Error::other(other.to_string())),
-        })?;
+        // Trainable weights as f32 (exact for f32, bf16 and f16 values).
+        let trainable = self
+            .trainable
+            .iter()
+            .map(|(n, t)| (n.clone(), t.detach().to_kind(Kind::Float)))
+            .collect();
         let state = CheckpointState {
             format: 1,
             step: self.step,
@@ -729,8 +727,11 @@ impl Finetuner {
             fingerprint: self.fingerprint.clone(),
             settings: self.cfg.clone(),
         };
-        let json = serde_json::to_vec_pretty(&state).expect("state serializes");
-        self.write_file(&tmp.join(STATE_FILE), &json)
+        let files = CheckpointFiles::new()
+            .tensors(TRAINABLE_FILE, trainable)
+            .tensors(OPTIMIZER_FILE, self.opt.state_tensors())
+            .json(STATE_FILE, &state)?;
+        files.write_into(tmp, |path| self.check_fault(path))
     }
 
     fn check_fault(&mut self, path: &Path) -> FinetuneResult<()> {
@@ -747,12 +748,6 @@ impl Finetuner {
             *n -= 1;
         }
         Ok(())
-    }
-
-    fn write_file(&mut self, path: &Path, bytes: &[u8]) -> FinetuneResult<()> {
-        self.check_fault(path)?;
-        let mut f = std::fs::File::create(path).map_err(|e| save_err(path, e))?;
-        f.write_all(bytes).map_err(|e| save_err(path, e))
     }
 
     /// Restores weights, optimizer state, data position and counters from `checkpoint` (a

@@ -245,15 +245,22 @@ impl AdamW {
         }
     }
 
-    /// Writes the moments and step count to a safetensors file.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    /// The state as named tensors: the step count `__step__` and the moments `m.<name>`,
+    /// `v.<name>` (what a checkpoint's optimizer file holds; see
+    /// [`CheckpointFiles`](super::CheckpointFiles)).
+    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut named: Vec<(String, Tensor)> = Vec::with_capacity(2 * self.params.len() + 1);
         named.push(("__step__".into(), Tensor::from_slice(&[self.step])));
         for p in &self.params {
             named.push((format!("m.{}", p.name), p.m.shallow_clone()));
             named.push((format!("v.{}", p.name), p.v.shallow_clone()));
         }
-        Tensor::write_safetensors(&named, path).map_err(RuntimeError::from)
+        named
+    }
+
+    /// Writes [`state_tensors`](Self::state_tensors) to a safetensors file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        Tensor::write_safetensors(&self.state_tensors(), path).map_err(RuntimeError::from)
     }
 
     /// Restores state written by [`save`](Self::save) for the same parameters (through the
