@@ -222,7 +222,7 @@ pub fn score<R: PairScorer + ?Sized>(
         let (batch, groups) = batch_of(&rollout.items, chunk, s.policy, device)?;
         let (h, ref_h) = match trunks.as_mut() {
             Some(kept) => {
-                let trunk = batch.trunk(policy, s.shared_blocks);
+                let trunk = batch.trunk(policy, s.shared_blocks)?;
                 let p_len = trunk.prompts.size()[1];
                 for (row, &(g, first)) in groups.iter().enumerate() {
                     if !kept.prompts[g].defined() {
@@ -240,12 +240,15 @@ pub fn score<R: PairScorer + ?Sized>(
                     batch.hidden_above(reference, &trunk, s.shared_blocks, false),
                 )
             }
-            None => (batch.hidden(policy, false), batch.hidden(reference, false)),
+            None => (
+                batch.hidden(policy, false)?,
+                batch.hidden(reference, false)?,
+            ),
         };
-        old.push(pad_cols(&batch.logprobs_from_hidden(policy, &h), width));
+        old.push(pad_cols(&batch.logprobs_from_hidden(policy, &h)?, width));
         values.push(pad_cols(&s.value_head.values(&h, &batch.mask), width));
         refs.push(pad_cols(
-            &batch.logprobs_from_hidden(reference, &ref_h),
+            &batch.logprobs_from_hidden(reference, &ref_h)?,
             width,
         ));
         masks.push(pad_cols(&batch.mask.to_kind(Kind::Float), width).to_kind(Kind::Bool));

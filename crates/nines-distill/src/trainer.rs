@@ -407,13 +407,13 @@ impl<R: PairScorer> PpoTrainer<R> {
                 self.optimizer.zero_grad();
                 let model = self.policy.model();
                 let h = match &batch.trunks {
-                    None => cb.hidden(model, false),
+                    None => cb.hidden(model, false)?,
                     Some(trunks) => {
                         let trunk = trunks.stack(&groups, mb);
                         cb.hidden_above(model, &trunk, self.shared_blocks, false)
                     }
                 };
-                let logits = self.policy.model().logits(&h);
+                let logits = self.policy.model().logits(&h)?;
                 let logprobs = cb.logprobs_from_logits(&logits);
                 let values = self.value_head.values(&h, &cb.mask);
                 let (loss, stats) = ppo_loss(

@@ -111,8 +111,8 @@ fn resumed_run_matches_the_uninterrupted_one() {
         load_policy_weights(&fresh, &out).unwrap();
         let ids = Tensor::from_slice(&[5i64, 60, 70, 80]).view([1, 4]);
         let pos = Tensor::arange(4, (Kind::Int64, nines_runtime::tch::Device::Cpu)).view([1, 4]);
-        let la = a.policy().model().forward(&ids, &pos, None, None);
-        let lb = fresh.model().forward(&ids, &pos, None, None);
+        let la = a.policy().model().forward(&ids, &pos, None, None).unwrap();
+        let lb = fresh.model().forward(&ids, &pos, None, None).unwrap();
         assert!(la.equal(&lb));
     }
 }

@@ -183,6 +183,16 @@ pub enum RuntimeError {
     /// An error raised inside LibTorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// LibTorch refused an operation of a model's forward pass (a token id out of the
+    /// vocabulary, a tensor on another device, out of memory).
+    #[error("libtorch, {op}: {source}")]
+    TorchOp {
+        /// What was being done (`token embedding lookup`, `vocabulary projection`, ...).
+        op: &'static str,
+        /// LibTorch's error.
+        #[source]
+        source: tch::TchError,
+    },
 }
 
 /// The runtime's result type.
@@ -195,6 +205,11 @@ impl RuntimeError {
             path: path.into(),
             source,
         }
+    }
+
+    /// Wraps a LibTorch error of the operation `op` (for `map_err`).
+    pub(crate) fn torch(op: &'static str) -> impl FnOnce(tch::TchError) -> Self {
+        move |source| RuntimeError::TorchOp { op, source }
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {

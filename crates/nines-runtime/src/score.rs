@@ -81,19 +81,26 @@ impl CompletionBatch {
 
     /// Hidden states `(batch, completion, hidden)` at the positions that predict each
     /// completion token (differentiable; dropout when `train`). A value head reads these.
-    pub fn hidden(&self, model: &dyn CausalLm, train: bool) -> Tensor {
+    ///
+    /// # Errors
+    /// As [`CausalLm::forward_hidden`].
+    pub fn hidden(&self, model: &dyn CausalLm, train: bool) -> Result<Tensor> {
         // Right padding needs no key mask: causal attention never looks ahead to the padding.
-        let hidden = model.forward_hidden(&self.input_ids, &self.position_ids, None, None, train);
-        self.at_predict_positions(&hidden)
+        let hidden =
+            model.forward_hidden(&self.input_ids, &self.position_ids, None, None, train)?;
+        Ok(self.at_predict_positions(&hidden))
     }
 
     /// The residual stream `(batch, seq, hidden)` after the first `blocks` blocks, for every
     /// position: the part of the forward pass that a model trained only above `blocks` shares
     /// with its frozen copy. Run it without gradients and pass it to
     /// [`hidden_above`](Self::hidden_above).
-    pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Tensor {
-        let x = model.embed(&self.input_ids, &self.position_ids, false);
-        model.forward_blocks(x, &self.position_ids, None, None, 0..blocks, false)
+    ///
+    /// # Errors
+    /// As [`CausalLm::embed`].
+    pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Result<Tensor> {
+        let x = model.embed(&self.input_ids, &self.position_ids, false)?;
+        Ok(model.forward_blocks(x, &self.position_ids, None, None, 0..blocks, false))
     }
 
     /// Like [`hidden`](Self::hidden), starting from a [`trunk`](Self::trunk) computed up to
@@ -124,13 +131,23 @@ impl CompletionBatch {
 
     /// Log-probabilities `(batch, completion)` of the completion tokens given hidden states
     /// from [`hidden`](Self::hidden); zero where padded.
-    pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Tensor {
-        target_logprobs(&model.logits(hidden), &self.targets, &self.mask)
+    ///
+    /// # Errors
+    /// As [`CausalLm::logits`].
+    pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Result<Tensor> {
+        Ok(target_logprobs(
+            &model.logits(hidden)?,
+            &self.targets,
+            &self.mask,
+        ))
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens (differentiable).
-    pub fn logprobs(&self, model: &dyn CausalLm, train: bool) -> Tensor {
-        self.logprobs_from_hidden(model, &self.hidden(model, train))
+    ///
+    /// # Errors
+    /// As [`CausalLm::forward`].
+    pub fn logprobs(&self, model: &dyn CausalLm, train: bool) -> Result<Tensor> {
+        self.logprobs_from_hidden(model, &self.hidden(model, train)?)
     }
 }
 
@@ -183,7 +200,7 @@ impl LanguageModel {
                 .map(|(p, c)| (p.as_slice(), c.as_slice()))
                 .collect();
             let batch = CompletionBatch::new(&pairs, self.tokenizer().pad_id(), self.device())?;
-            let lp = batch.logprobs(self.model(), false).to_device(Device::Cpu);
+            let lp = batch.logprobs(self.model(), false)?.to_device(Device::Cpu);
             for (r, (_, c)) in chunk.iter().enumerate() {
                 let row = Vec::<f32>::try_from(lp.get(r as i64).narrow(0, 0, c.len() as i64))?;
                 out.push(row);

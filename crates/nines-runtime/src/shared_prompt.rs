@@ -150,24 +150,30 @@ impl SharedPromptBatch {
     /// Hidden states `(batch, completion, hidden)` at the positions that predict each
     /// completion token (differentiable; dropout when `train`), as
     /// [`CompletionBatch::hidden`](crate::CompletionBatch::hidden) gives for the same items.
-    pub fn hidden(&self, model: &dyn CausalLm, train: bool) -> Tensor {
+    ///
+    /// # Errors
+    /// As [`CausalLm::embed`].
+    pub fn hidden(&self, model: &dyn CausalLm, train: bool) -> Result<Tensor> {
         let trunk = SharedPromptTrunk {
-            prompts: model.embed(&self.prompt_ids, &self.prompt_positions, train),
-            completions: model.embed(&self.completion_ids, &self.completion_positions, train),
+            prompts: model.embed(&self.prompt_ids, &self.prompt_positions, train)?,
+            completions: model.embed(&self.completion_ids, &self.completion_positions, train)?,
         };
-        self.hidden_above(model, &trunk, 0, train)
+        Ok(self.hidden_above(model, &trunk, 0, train))
     }
 
     /// The residual stream after the first `blocks` blocks, for the prompts and the
     /// completions: the part of the pass that a model trained only above `blocks` shares with
     /// its frozen copy. Run it without gradients and pass it to
     /// [`hidden_above`](Self::hidden_above).
-    pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> SharedPromptTrunk {
+    ///
+    /// # Errors
+    /// As [`CausalLm::embed`].
+    pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Result<SharedPromptTrunk> {
         let trunk = SharedPromptTrunk {
-            prompts: model.embed(&self.prompt_ids, &self.prompt_positions, false),
-            completions: model.embed(&self.completion_ids, &self.completion_positions, false),
+            prompts: model.embed(&self.prompt_ids, &self.prompt_positions, false)?,
+            completions: model.embed(&self.completion_ids, &self.completion_positions, false)?,
         };
-        self.run(model, trunk, 0..blocks, false)
+        Ok(self.run(model, trunk, 0..blocks, false))
     }
 
     /// Like [`hidden`](Self::hidden), starting from a [`trunk`](Self::trunk) computed up to
@@ -235,8 +241,11 @@ impl SharedPromptBatch {
 
     /// Log-probabilities `(batch, completion)` of the completion tokens given hidden states
     /// from [`hidden`](Self::hidden); zero where padded.
-    pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Tensor {
-        self.logprobs_from_logits(&model.logits(hidden))
+    ///
+    /// # Errors
+    /// As [`CausalLm::logits`].
+    pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Result<Tensor> {
+        Ok(self.logprobs_from_logits(&model.logits(hidden)?))
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens given their
@@ -247,7 +256,10 @@ impl SharedPromptBatch {
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens (differentiable).
-    pub fn logprobs(&self, model: &dyn CausalLm, train: bool) -> Tensor {
-        self.logprobs_from_hidden(model, &self.hidden(model, train))
+    ///
+    /// # Errors
+    /// As [`CausalLm::embed`] and [`CausalLm::logits`].
+    pub fn logprobs(&self, model: &dyn CausalLm, train: bool) -> Result<Tensor> {
+        self.logprobs_from_hidden(model, &self.hidden(model, train)?)
     }
 }

@@ -292,9 +292,11 @@ impl CausalLm for GptNeo {
         &self.spec
     }
 
-    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor {
-        (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
-            .dropout(self.cfg.embed_dropout, train)
+    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(
+            (self.wte.forward(input_ids)? + self.wpe.forward(position_ids)?)
+                .dropout(self.cfg.embed_dropout, train),
+        )
     }
 
     fn forward_blocks(
@@ -351,10 +353,13 @@ impl CausalLm for GptNeo {
         self.ln_f.forward(x)
     }
 
-    fn logits(&self, hidden: &Tensor) -> Tensor {
+    fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        super::check_hidden(self.spec(), hidden)?;
         match &self.int8_head {
-            Some(head) => head.forward(hidden),
-            None => hidden.linear::<Tensor>(&self.wte.weight, None),
+            Some(head) => Ok(head.forward(hidden)),
+            None => hidden
+                .f_linear::<Tensor>(&self.wte.weight, None)
+                .map_err(RuntimeError::torch("vocabulary projection")),
         }
     }
 }

@@ -615,7 +615,7 @@ impl CausalLm for Llama {
         &self.spec
     }
 
-    fn embed(&self, input_ids: &Tensor, _position_ids: &Tensor, _train: bool) -> Tensor {
+    fn embed(&self, input_ids: &Tensor, _position_ids: &Tensor, _train: bool) -> Result<Tensor> {
         self.embed_tokens.forward(input_ids)
     }
 
@@ -769,7 +769,8 @@ impl CausalLm for Llama {
         self.norm.forward(x)
     }
 
-    fn logits(&self, hidden: &Tensor) -> Tensor {
+    fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        super::check_hidden(self.spec(), hidden)?;
         // One position of a few rows: a batch's decoding step.
         let rows = hidden.numel() as i64 / hidden.size().last().copied().unwrap_or(1);
         let seq = if hidden.dim() == 3 {
@@ -778,11 +779,11 @@ impl CausalLm for Llama {
             1
         };
         let few_rows = seq == 1 && (2..=FEW_ROWS).contains(&rows);
-        match &self.lm_head {
+        Ok(match &self.lm_head {
             Head::Dense(head) => plain_projection(head, hidden, few_rows),
             Head::Tied => project(hidden, &self.embed_tokens.weight, few_rows),
             Head::Int8(head) => head.forward(hidden),
-        }
+        })
     }
 }
 
@@ -843,8 +844,9 @@ mod tests {
         let mut lm = LanguageModel::load(&dir, opts).unwrap();
         let ids = Tensor::from_slice(&[5i64, 17, 42, 7, 99, 3]).view([2, 3]);
         let pos = Tensor::from_slice(&[0i64, 1, 2, 0, 1, 2]).view([2, 3]);
-        let fused = || tch::no_grad(|| lm.model().forward(&ids, &pos, None, None));
-        let plain = |lm: &LanguageModel| lm.model().forward(&ids, &pos, None, None).detach();
+        let fused = || tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).unwrap();
+        let plain =
+            |lm: &LanguageModel| lm.model().forward(&ids, &pos, None, None).unwrap().detach();
         let a = fused();
         let b = plain(&lm);
         let diff = (&a - &b).abs().max().double_value(&[]);
@@ -862,7 +864,9 @@ mod tests {
         assert!((&a - &b).abs().max().double_value(&[]) < 1e-4);
         // Replacing the data (a dtype change) rebuilds them.
         lm.var_store_mut().set_kind(Kind::BFloat16);
-        let a = tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).to_kind(Kind::Float);
+        let a = tch::no_grad(|| lm.model().forward(&ids, &pos, None, None))
+            .unwrap()
+            .to_kind(Kind::Float);
         let b = plain(&lm).to_kind(Kind::Float);
         assert_eq!(a.size(), b.size());
         assert!((&a - &b).abs().max().double_value(&[]) < 0.1);

@@ -69,6 +69,11 @@ pub trait CausalLm: Send {
 
     /// Final hidden states `(batch, seq, hidden)`, after the last normalization.
     /// With a cache, `input_ids` are the new tokens and the cache is extended.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when the ids, positions, key mask and cache do not fit
+    /// together; [`RuntimeError::TorchOp`] when LibTorch refuses the ids (out of the
+    /// vocabulary, on another device).
     fn forward_hidden(
         &self,
         input_ids: &Tensor,
@@ -76,19 +81,29 @@ pub trait CausalLm: Send {
         key_valid: Option<&Tensor>,
         cache: Option<&mut KvCache>,
         train: bool,
-    ) -> Tensor {
-        let x = self.embed(input_ids, position_ids, train);
+    ) -> Result<Tensor> {
+        check_inputs(input_ids, position_ids, key_valid, cache.as_deref())?;
+        let x = self.embed(input_ids, position_ids, train)?;
         let layers = 0..self.spec().num_layers;
         let x = self.forward_blocks(x, position_ids, key_valid, cache, layers, train);
-        self.final_norm(&x)
+        Ok(self.final_norm(&x))
     }
 
     /// Vocabulary logits `(batch, seq, vocab)` of hidden states `(batch, seq, hidden)`.
-    fn logits(&self, hidden: &Tensor) -> Tensor;
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when the last dimension is not the hidden size;
+    /// [`RuntimeError::TorchOp`] when LibTorch fails (out of memory: the projection is the
+    /// largest tensor of a forward pass).
+    fn logits(&self, hidden: &Tensor) -> Result<Tensor>;
 
     /// The residual stream entering the first block: token (and, where the architecture has
     /// them, position) embeddings `(batch, seq, hidden)`.
-    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor;
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] for ids outside the vocabulary (or positions outside the
+    /// position table), on another device or of a non-integer dtype.
+    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Result<Tensor>;
 
     /// Runs the blocks `layers` (indices into the stack of [`ModelSpec::num_layers`]) on the
     /// residual stream `x` `(batch, seq, hidden)`, extending `cache` when given, and returns
@@ -96,6 +111,10 @@ pub trait CausalLm: Send {
     /// `final_norm(forward_blocks(forward_blocks(embed(ids), 0..k), k..n))` equals
     /// [`forward_hidden`](Self::forward_hidden), so callers that train only the top blocks can
     /// compute the frozen bottom once (without gradients) and reuse it.
+    ///
+    /// The inputs are those [`embed`](Self::embed) (or an earlier call) produced, and a key
+    /// mask and cache that [`forward_hidden`](Self::forward_hidden) would accept: this
+    /// building block does not check them again.
     fn forward_blocks(
         &self,
         x: Tensor,
@@ -110,14 +129,65 @@ pub trait CausalLm: Send {
     fn final_norm(&self, x: &Tensor) -> Tensor;
 
     /// Logits `(batch, seq, vocab)`: [`forward_hidden`](Self::forward_hidden) then [`logits`](Self::logits).
+    ///
+    /// # Errors
+    /// As those two.
     fn forward(
         &self,
         input_ids: &Tensor,
         position_ids: &Tensor,
         key_valid: Option<&Tensor>,
         cache: Option<&mut KvCache>,
-    ) -> Tensor {
-        self.logits(&self.forward_hidden(input_ids, position_ids, key_valid, cache, false))
+    ) -> Result<Tensor> {
+        self.logits(&self.forward_hidden(input_ids, position_ids, key_valid, cache, false)?)
+    }
+}
+
+/// Checks that ids `(batch, seq)` `i64`, positions of the same shape, a key mask
+/// `(batch, past + seq)` and a cache holding `past` positions fit together.
+fn check_inputs(
+    input_ids: &Tensor,
+    position_ids: &Tensor,
+    key_valid: Option<&Tensor>,
+    cache: Option<&KvCache>,
+) -> Result<()> {
+    let bad = |m: String| Err(RuntimeError::InvalidInput(m));
+    let ids = input_ids.size();
+    if ids.len() != 2 || input_ids.kind() != Kind::Int64 {
+        return bad(format!(
+            "input ids must be (batch, seq) i64, got {ids:?} {:?}",
+            input_ids.kind()
+        ));
+    }
+    if position_ids.size() != ids {
+        return bad(format!(
+            "position ids have shape {:?}, the input ids {ids:?}",
+            position_ids.size()
+        ));
+    }
+    if let Some(k) = key_valid {
+        let past = cache.map_or(0, KvCache::seq_len) as i64;
+        let want = vec![ids[0], past + ids[1]];
+        if k.size() != want {
+            return bad(format!(
+                "the key mask has shape {:?}; (batch, past + seq) is {want:?}",
+                k.size()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that hidden states end in the model's hidden size (before the vocabulary
+/// projection).
+pub(crate) fn check_hidden(spec: &ModelSpec, hidden: &Tensor) -> Result<()> {
+    match hidden.size().last() {
+        Some(&h) if h == spec.hidden_size as i64 => Ok(()),
+        _ => Err(RuntimeError::InvalidInput(format!(
+            "hidden states of shape {:?}; the model's hidden size is {}",
+            hidden.size(),
+            spec.hidden_size
+        ))),
     }
 }
 
@@ -550,8 +620,13 @@ impl Embedding {
     }
 
     /// `(…)` ids → `(…, dim)`.
-    pub fn forward(&self, ids: &Tensor) -> Tensor {
-        Tensor::embedding(&self.weight, ids, -1, false, false)
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] for an id outside `0..rows`, ids on another device or of a
+    /// non-integer dtype.
+    pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        Tensor::f_embedding(&self.weight, ids, -1, false, false)
+            .map_err(RuntimeError::torch("embedding lookup"))
     }
 }
 

@@ -566,7 +566,7 @@ impl Finetuner {
     }
 
     /// Mean next-token loss of a `(batch, seq)` id tensor.
-    fn loss(&self, ids: &Tensor, train: bool) -> Tensor {
+    fn loss(&self, ids: &Tensor, train: bool) -> crate::Result<Tensor> {
         let (b, t) = ids.size2().expect("(batch, seq) ids");
         let device = ids.device();
         let positions = Tensor::arange(t, (Kind::Int64, device))
@@ -579,20 +579,20 @@ impl Finetuner {
             // inference projections); gradients start at the first trained block.
             let k = self.frozen_blocks;
             let x = tch::no_grad(|| {
-                let x = model.embed(&inputs, &positions, false);
-                model.forward_blocks(x, &positions, None, None, 0..k, false)
-            });
+                let x = model.embed(&inputs, &positions, false)?;
+                Ok::<_, RuntimeError>(model.forward_blocks(x, &positions, None, None, 0..k, false))
+            })?;
             let x =
                 model.forward_blocks(x, &positions, None, None, k..model.spec().num_layers, false);
             model.logits(&model.final_norm(&x))
         };
         let logits = if self.cfg.autocast && train {
-            tch::autocast(true, forward)
+            tch::autocast(true, forward)?
         } else {
-            forward()
+            forward()?
         };
         let vocab = logits.size()[2];
-        logits
+        Ok(logits
             .to_kind(Kind::Float)
             .view([-1, vocab])
             .cross_entropy_loss::<Tensor>(
@@ -601,7 +601,7 @@ impl Finetuner {
                 tch::Reduction::Mean,
                 -100,
                 0.0,
-            )
+            ))
     }
 
     /// One optimizer step: `grad_accum` micro-batches, clipping, AdamW with the scheduled
@@ -621,7 +621,7 @@ impl Finetuner {
         for _ in 0..self.cfg.grad_accum {
             let idx = self.next_batch();
             let ids = self.train.batch(&idx, device);
-            let loss = self.loss(&ids, true);
+            let loss = self.loss(&ids, true)?;
             let value = loss.double_value(&[]);
             if !value.is_finite() {
                 self.rewind(saved_position, saved_order_epoch);
@@ -957,8 +957,9 @@ pub fn evaluate(
         let positions = Tensor::arange(t - 1, (Kind::Int64, device))
             .unsqueeze(0)
             .expand([b, t - 1], true);
-        let hidden = model.forward_hidden(&ids.narrow(1, 0, t - 1), &positions, None, None, false);
-        let logits = model.logits(&hidden).to_kind(Kind::Float);
+        let hidden =
+            model.forward_hidden(&ids.narrow(1, 0, t - 1), &positions, None, None, false)?;
+        let logits = model.logits(&hidden)?.to_kind(Kind::Float);
         let vocab = logits.size()[2];
         let loss = logits.view([-1, vocab]).cross_entropy_loss::<Tensor>(
             &ids.narrow(1, 1, t - 1).reshape([-1]),
