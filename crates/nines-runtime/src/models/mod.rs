@@ -166,7 +166,7 @@ fn check_inputs(
         ));
     }
     if let Some(k) = key_valid {
-        let past = cache.map_or(0, KvCache::seq_len) as i64;
+        let past = cache.map_or(0, KvCache::seq_len);
         let want = vec![ids[0], past + ids[1]];
         if k.size() != want {
             return bad(format!(
