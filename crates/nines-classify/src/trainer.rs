@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use nines_runtime::checkpoint::{Expect, load_into};
 use nines_runtime::train::{
     AdamW, AdamWConfig, CheckpointFiles, CheckpointSlot, LrSchedule, OptParam, ScheduleKind,
 };
@@ -592,8 +593,15 @@ impl<'a> Trainer<'a> {
         }
         let bpath = ck.join("best.safetensors");
         let best = if bpath.is_file() {
-            let mut v: Vec<(String, Tensor)> = Tensor::read_safetensors(&bpath)?;
-            v.sort_by(|a, b| a.0.cmp(&b.0));
+            // Fresh tensors shaped like the trainable parameters, filled by the checked loader.
+            let _guard = tch::no_grad_guard();
+            let v: Vec<(String, Tensor)> = self
+                .model
+                .named_parameters(true)
+                .into_iter()
+                .map(|(n, t)| (n, t.detach().copy()))
+                .collect();
+            load_into(&v, &bpath, Expect::Exactly)?;
             Some(v)
         } else {
             None
