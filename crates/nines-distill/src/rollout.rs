@@ -236,8 +236,8 @@ pub fn score<R: PairScorer + ?Sized>(
                         .push(trunk.completions.get(row as i64).narrow(0, 0, len));
                 }
                 (
-                    batch.hidden_above(policy, &trunk, s.shared_blocks, false),
-                    batch.hidden_above(reference, &trunk, s.shared_blocks, false),
+                    batch.hidden_above(policy, &trunk, s.shared_blocks, false)?,
+                    batch.hidden_above(reference, &trunk, s.shared_blocks, false)?,
                 )
             }
             None => (

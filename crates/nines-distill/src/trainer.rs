@@ -410,7 +410,7 @@ impl<R: PairScorer> PpoTrainer<R> {
                     None => cb.hidden(model, false)?,
                     Some(trunks) => {
                         let trunk = trunks.stack(&groups, mb);
-                        cb.hidden_above(model, &trunk, self.shared_blocks, false)
+                        cb.hidden_above(model, &trunk, self.shared_blocks, false)?
                     }
                 };
                 let logits = self.policy.model().logits(&h)?;

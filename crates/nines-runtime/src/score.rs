@@ -97,27 +97,31 @@ impl CompletionBatch {
     /// [`hidden_above`](Self::hidden_above).
     ///
     /// # Errors
-    /// As [`CausalLm::embed`].
+    /// As [`CausalLm::embed`] and [`CausalLm::forward_blocks`].
     pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Result<Tensor> {
         let x = model.embed(&self.input_ids, &self.position_ids, false)?;
-        Ok(model.forward_blocks(x, &self.position_ids, None, None, 0..blocks, false))
+        model.forward_blocks(x, &self.position_ids, None, None, 0..blocks, false)
     }
 
     /// Like [`hidden`](Self::hidden), starting from a [`trunk`](Self::trunk) computed up to
     /// block `from` (right-padded rows of another batch's trunk are fine: padding never reaches
     /// real positions). `trunk` may be wider than this batch; the extra columns are dropped.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] (or a LibTorch error) when `trunk` does not fit this
+    /// batch.
     pub fn hidden_above(
         &self,
         model: &dyn CausalLm,
         trunk: &Tensor,
         from: usize,
         train: bool,
-    ) -> Tensor {
+    ) -> Result<Tensor> {
         let seq = self.input_ids.size()[1];
-        let x = trunk.narrow(1, 0, seq);
+        let x = trunk.f_narrow(1, 0, seq)?;
         let layers = from..model.spec().num_layers;
-        let x = model.forward_blocks(x, &self.position_ids, None, None, layers, train);
-        self.at_predict_positions(&model.final_norm(&x))
+        let x = model.forward_blocks(x, &self.position_ids, None, None, layers, train)?;
+        Ok(self.at_predict_positions(&model.final_norm(&x)?))
     }
 
     fn at_predict_positions(&self, hidden: &Tensor) -> Tensor {

@@ -158,7 +158,7 @@ impl SharedPromptBatch {
             prompts: model.embed(&self.prompt_ids, &self.prompt_positions, train)?,
             completions: model.embed(&self.completion_ids, &self.completion_positions, train)?,
         };
-        Ok(self.hidden_above(model, &trunk, 0, train))
+        self.hidden_above(model, &trunk, 0, train)
     }
 
     /// The residual stream after the first `blocks` blocks, for the prompts and the
@@ -167,39 +167,42 @@ impl SharedPromptBatch {
     /// [`hidden_above`](Self::hidden_above).
     ///
     /// # Errors
-    /// As [`CausalLm::embed`].
+    /// As [`CausalLm::embed`] and [`CausalLm::forward_blocks`].
     pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Result<SharedPromptTrunk> {
         let trunk = SharedPromptTrunk {
             prompts: model.embed(&self.prompt_ids, &self.prompt_positions, false)?,
             completions: model.embed(&self.completion_ids, &self.completion_positions, false)?,
         };
-        Ok(self.run(model, trunk, 0..blocks, false))
+        self.run(model, trunk, 0..blocks, false)
     }
 
     /// Like [`hidden`](Self::hidden), starting from a [`trunk`](Self::trunk) computed up to
     /// block `from`.
+    ///
+    /// # Errors
+    /// As [`CausalLm::forward_blocks`], when `trunk` does not fit this batch.
     pub fn hidden_above(
         &self,
         model: &dyn CausalLm,
         trunk: &SharedPromptTrunk,
         from: usize,
         train: bool,
-    ) -> Tensor {
+    ) -> Result<Tensor> {
         let start = SharedPromptTrunk {
             prompts: trunk.prompts.shallow_clone(),
             completions: trunk.completions.shallow_clone(),
         };
-        let out = self.run(model, start, from..model.spec().num_layers, train);
+        let out = self.run(model, start, from..model.spec().num_layers, train)?;
         let (prompts, completions) = (
-            model.final_norm(&out.prompts),
-            model.final_norm(&out.completions),
+            model.final_norm(&out.prompts)?,
+            model.final_norm(&out.completions)?,
         );
         // Completion token 0 is predicted by the prompt's last token, token j by completion
         // token j − 1.
         let p = prompts.size()[1];
         let last = prompts.narrow(1, p - 1, 1).index_select(0, &self.rows);
         let c = completions.size()[1];
-        Tensor::cat(&[last, completions.narrow(1, 0, c - 1)], 1)
+        Ok(Tensor::cat(&[last, completions.narrow(1, 0, c - 1)], 1))
     }
 
     /// Runs `layers` on the prompts (filling a cache), copies each prompt's cache to its
@@ -210,9 +213,9 @@ impl SharedPromptBatch {
         x: SharedPromptTrunk,
         layers: Range<usize>,
         train: bool,
-    ) -> SharedPromptTrunk {
+    ) -> Result<SharedPromptTrunk> {
         if layers.is_empty() {
-            return x;
+            return Ok(x);
         }
         let mut cache = KvCache::new(model.spec().num_layers);
         // Real tokens skip the padding; a padding row sees no valid key and is never read.
@@ -223,7 +226,7 @@ impl SharedPromptBatch {
             Some(&mut cache),
             layers.clone(),
             train,
-        );
+        )?;
         cache.select_rows(&self.rows);
         let completions = model.forward_blocks(
             x.completions,
@@ -232,11 +235,11 @@ impl SharedPromptBatch {
             Some(&mut cache),
             layers,
             train,
-        );
-        SharedPromptTrunk {
+        )?;
+        Ok(SharedPromptTrunk {
             prompts,
             completions,
-        }
+        })
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens given hidden states

@@ -536,5 +536,30 @@ fn forward_pass_refuses_bad_tensors() {
             matches!(model.logits(&wide), Err(RuntimeError::InvalidInput(_))),
             "{dir}"
         );
+        assert!(
+            matches!(model.final_norm(&wide), Err(RuntimeError::InvalidInput(_))),
+            "{dir}"
+        );
+        // The stack in pieces: a residual stream of the wrong width, blocks past the stack.
+        let layers = model.spec().num_layers;
+        assert!(
+            matches!(
+                model.forward_blocks(wide.shallow_clone(), &pos, None, None, 0..1, false),
+                Err(RuntimeError::InvalidInput(_))
+            ),
+            "{dir}"
+        );
+        let x = model.embed(&ids, &pos, false).unwrap();
+        assert!(
+            matches!(
+                model.forward_blocks(x.shallow_clone(), &pos, None, None, 0..layers + 1, false),
+                Err(RuntimeError::InvalidInput(_))
+            ),
+            "{dir}"
+        );
+        let x = model
+            .forward_blocks(x, &pos, None, None, 0..layers, false)
+            .unwrap();
+        assert!(model.final_norm(&x).is_ok(), "{dir}");
     }
 }

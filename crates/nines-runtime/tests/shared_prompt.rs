@@ -55,7 +55,7 @@ fn check(dir: &str) {
 
     for split in 0..=model.spec().num_layers {
         let trunk = tch::no_grad(|| shared.trunk(model, split)).unwrap();
-        let above = tch::no_grad(|| shared.hidden_above(model, &trunk, split, false));
+        let above = tch::no_grad(|| shared.hidden_above(model, &trunk, split, false)).unwrap();
         assert!(
             max_abs_diff(&(&got * &m), &(&above * &m)) < 1e-5,
             "{dir}: split at {split}"

@@ -29,12 +29,12 @@ fn check(dir: &str) {
     for split in 0..=layers {
         let trunk = tch::no_grad(|| batch.trunk(model, split)).unwrap();
         // Without gradients (scoring) and with them (training above the split).
-        let above = tch::no_grad(|| batch.hidden_above(model, &trunk, split, false));
+        let above = tch::no_grad(|| batch.hidden_above(model, &trunk, split, false)).unwrap();
         assert!(
             max_abs_diff(&whole, &above) < 1e-5,
             "{dir}: split at {split} changes the hidden states"
         );
-        let trained = batch.hidden_above(model, &trunk, split, false);
+        let trained = batch.hidden_above(model, &trunk, split, false).unwrap();
         assert!(
             max_abs_diff(&whole, &trained.detach()) < 1e-5,
             "{dir}: split {split}, grad"
@@ -46,7 +46,7 @@ fn check(dir: &str) {
         .unwrap()
         .narrow(0, 0, 2);
     let a = tch::no_grad(|| narrow.hidden(model, false)).unwrap();
-    let b = tch::no_grad(|| narrow.hidden_above(model, &wide_trunk, 1, false));
+    let b = tch::no_grad(|| narrow.hidden_above(model, &wide_trunk, 1, false)).unwrap();
     assert!(max_abs_diff(&a, &b) < 1e-5, "{dir}: wider trunk");
 }
 

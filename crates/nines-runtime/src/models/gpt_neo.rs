@@ -302,12 +302,20 @@ impl CausalLm for GptNeo {
     fn forward_blocks(
         &self,
         mut x: Tensor,
-        _position_ids: &Tensor,
+        position_ids: &Tensor,
         key_valid: Option<&Tensor>,
         mut cache: Option<&mut KvCache>,
         layers: Range<usize>,
         train: bool,
-    ) -> Tensor {
+    ) -> Result<Tensor> {
+        super::check_blocks(
+            self.spec(),
+            &x,
+            position_ids,
+            key_valid,
+            cache.as_deref(),
+            &layers,
+        )?;
         let t = x.size()[1];
         let heads = self.cfg.num_heads as i64;
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
@@ -346,11 +354,12 @@ impl CausalLm for GptNeo {
             );
             x = x + b.c_proj.forward(&m).dropout(self.cfg.resid_dropout, train);
         }
-        x
+        Ok(x)
     }
 
-    fn final_norm(&self, x: &Tensor) -> Tensor {
-        self.ln_f.forward(x)
+    fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        super::check_hidden(self.spec(), x)?;
+        Ok(self.ln_f.forward(x))
     }
 
     fn logits(&self, hidden: &Tensor) -> Result<Tensor> {

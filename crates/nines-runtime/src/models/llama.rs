@@ -627,10 +627,16 @@ impl CausalLm for Llama {
         mut cache: Option<&mut KvCache>,
         layers: Range<usize>,
         train: bool,
-    ) -> Tensor {
-        let (b, t, _) = x
-            .size3()
-            .expect("hidden states must be (batch, seq, hidden)");
+    ) -> Result<Tensor> {
+        super::check_blocks(
+            self.spec(),
+            &x,
+            position_ids,
+            key_valid,
+            cache.as_deref(),
+            &layers,
+        )?;
+        let (b, t, _) = x.size3()?;
         let kind = x.kind();
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
         let mask = AttentionMask::build(key_valid, t, past + t, None, kind, x.device());
@@ -762,11 +768,12 @@ impl CausalLm for Llama {
                     .forward(&(mlp.gate_proj.forward(&h).silu() * mlp.up_proj.forward(&h))),
             };
         }
-        x
+        Ok(x)
     }
 
-    fn final_norm(&self, x: &Tensor) -> Tensor {
-        self.norm.forward(x)
+    fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        super::check_hidden(self.spec(), x)?;
+        Ok(self.norm.forward(x))
     }
 
     fn logits(&self, hidden: &Tensor) -> Result<Tensor> {

@@ -85,8 +85,8 @@ pub trait CausalLm: Send {
         check_inputs(input_ids, position_ids, key_valid, cache.as_deref())?;
         let x = self.embed(input_ids, position_ids, train)?;
         let layers = 0..self.spec().num_layers;
-        let x = self.forward_blocks(x, position_ids, key_valid, cache, layers, train);
-        Ok(self.final_norm(&x))
+        let x = self.forward_blocks(x, position_ids, key_valid, cache, layers, train)?;
+        self.final_norm(&x)
     }
 
     /// Vocabulary logits `(batch, seq, vocab)` of hidden states `(batch, seq, hidden)`.
@@ -112,9 +112,10 @@ pub trait CausalLm: Send {
     /// [`forward_hidden`](Self::forward_hidden), so callers that train only the top blocks can
     /// compute the frozen bottom once (without gradients) and reuse it.
     ///
-    /// The inputs are those [`embed`](Self::embed) (or an earlier call) produced, and a key
-    /// mask and cache that [`forward_hidden`](Self::forward_hidden) would accept: this
-    /// building block does not check them again.
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when `x` is not `(batch, seq, hidden)`, the positions
+    /// not `(batch, seq)`, the key mask not `(batch, past + seq)` or `layers` reaches past the
+    /// stack.
     fn forward_blocks(
         &self,
         x: Tensor,
@@ -123,10 +124,13 @@ pub trait CausalLm: Send {
         cache: Option<&mut KvCache>,
         layers: Range<usize>,
         train: bool,
-    ) -> Tensor;
+    ) -> Result<Tensor>;
 
     /// The normalization after the last block.
-    fn final_norm(&self, x: &Tensor) -> Tensor;
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when the last dimension is not the hidden size.
+    fn final_norm(&self, x: &Tensor) -> Result<Tensor>;
 
     /// Logits `(batch, seq, vocab)`: [`forward_hidden`](Self::forward_hidden) then [`logits`](Self::logits).
     ///
@@ -165,17 +169,59 @@ fn check_inputs(
             position_ids.size()
         ));
     }
+    check_key_mask(ids[0], ids[1], key_valid, cache)
+}
+
+/// Checks a key mask against `batch` rows of `seq` new positions after the cache's.
+fn check_key_mask(
+    batch: i64,
+    seq: i64,
+    key_valid: Option<&Tensor>,
+    cache: Option<&KvCache>,
+) -> Result<()> {
     if let Some(k) = key_valid {
         let past = cache.map_or(0, KvCache::seq_len);
-        let want = vec![ids[0], past + ids[1]];
+        let want = vec![batch, past + seq];
         if k.size() != want {
-            return bad(format!(
+            return Err(RuntimeError::InvalidInput(format!(
                 "the key mask has shape {:?}; (batch, past + seq) is {want:?}",
                 k.size()
-            ));
+            )));
         }
     }
     Ok(())
+}
+
+/// Checks the inputs of [`CausalLm::forward_blocks`]: a residual stream `(batch, seq,
+/// hidden)`, positions `(batch, seq)`, a key mask that fits the cache, blocks of the stack.
+pub(crate) fn check_blocks(
+    spec: &ModelSpec,
+    x: &Tensor,
+    position_ids: &Tensor,
+    key_valid: Option<&Tensor>,
+    cache: Option<&KvCache>,
+    layers: &Range<usize>,
+) -> Result<()> {
+    let shape = x.size();
+    if shape.len() != 3 || shape[2] != spec.hidden_size as i64 {
+        return Err(RuntimeError::InvalidInput(format!(
+            "the residual stream has shape {shape:?}; (batch, seq, {}) is needed",
+            spec.hidden_size
+        )));
+    }
+    if position_ids.size() != shape[..2] {
+        return Err(RuntimeError::InvalidInput(format!(
+            "position ids have shape {:?}, the residual stream {shape:?}",
+            position_ids.size()
+        )));
+    }
+    if layers.end > spec.num_layers {
+        return Err(RuntimeError::InvalidInput(format!(
+            "blocks {layers:?} of a stack of {}",
+            spec.num_layers
+        )));
+    }
+    check_key_mask(shape[0], shape[1], key_valid, cache)
 }
 
 /// Checks that hidden states end in the model's hidden size (before the vocabulary

@@ -580,11 +580,17 @@ impl Finetuner {
             let k = self.frozen_blocks;
             let x = tch::no_grad(|| {
                 let x = model.embed(&inputs, &positions, false)?;
-                Ok::<_, RuntimeError>(model.forward_blocks(x, &positions, None, None, 0..k, false))
+                model.forward_blocks(x, &positions, None, None, 0..k, false)
             })?;
-            let x =
-                model.forward_blocks(x, &positions, None, None, k..model.spec().num_layers, false);
-            model.logits(&model.final_norm(&x))
+            let x = model.forward_blocks(
+                x,
+                &positions,
+                None,
+                None,
+                k..model.spec().num_layers,
+                false,
+            )?;
+            model.logits(&model.final_norm(&x)?)
         };
         let logits = if self.cfg.autocast && train {
             tch::autocast(true, forward)?
