@@ -12,10 +12,9 @@
 //! rollout tokens per second. docs/performance.md has the ratio.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use nines::data::FnScorer;
 use nines::distill::rollout::sample;
-use nines::distill::{
-    DistillError, FnReward, KlConfig, PpoConfig, PpoTrainer, TrainScope, load_models,
-};
+use nines::distill::{DistillError, KlConfig, PpoConfig, PpoTrainer, TrainScope, load_models};
 use nines::runtime::{DType, DeviceSpec, GenerateConfig, LanguageModel, LoadOptions};
 
 const MODEL: &str = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -66,7 +65,7 @@ fn ppo(c: &mut Criterion) {
     let (policy, reference) = load_models(MODEL, options, &cfg).expect("run `make setup` first");
     let judge = LanguageModel::load(MODEL, options).expect("model");
     // A 135M reward model: P(injury) = sigmoid of the completion's mean log-prob + 3.
-    let reward = FnReward::new(move |pairs: &[(&str, &str)]| {
+    let reward = FnScorer::new(move |pairs: &[(&str, &str)]| {
         let lp = judge.score(pairs, 8)?;
         Ok::<_, DistillError>(
             lp.iter()

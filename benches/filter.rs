@@ -26,11 +26,12 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use nines::classify::Classifier;
+use nines::data::PairScorer;
 use nines::data::corpus::Corpus;
 use nines::data::prompt::{PromptConfig, build_prompts};
 use nines::data::select::{LexiconScorer, PromptScorer};
 use nines::data::split::Split;
-use nines::filter::{Filter, FilterConfig, FnScorer, RuntimePolicy, Scorer, ThresholdSchedule};
+use nines::filter::{Filter, FilterConfig, RuntimePolicy, ThresholdSchedule};
 use nines::runtime::{DType, DeviceSpec, GenerateConfig, LanguageModel, LoadOptions};
 
 const MODEL: &str = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -84,7 +85,7 @@ fn report(
     device: &str,
     lm: &LanguageModel,
     filter_config: &FilterConfig,
-    scorer: &dyn Scorer,
+    scorer: &dyn PairScorer,
     prompts: &[&str],
 ) {
     let policy = RuntimePolicy::new(lm);
@@ -170,7 +171,7 @@ fn filter_bench(c: &mut Criterion) {
     let start = classifier
         .threshold()
         .expect("the classifier has a saved threshold");
-    let scorer = FnScorer::new(|pairs: &[(&str, &str)]| classifier.score(pairs));
+    let scorer = classifier;
     let defaults = FilterConfig {
         schedule: ThresholdSchedule::Geometric {
             start,

@@ -11,9 +11,11 @@
 
 use std::path::{Path, PathBuf};
 
-use nines_active::driver::{self, DriverConfig, LabeledPair, Pair, PoolScorer, Retrainer, Scores};
+use nines_active::driver::{
+    self, DriverConfig, LabeledPair, Pair, PoolModel, Retrainer, Thresholded,
+};
 use nines_active::{ActiveError, Pool, PoolItem};
-use nines_classify::{Classifier, Example, InjuryScorer, TrainConfig, Trainer};
+use nines_classify::{Classifier, Example, TrainConfig, Trainer};
 use nines_data::label::oracle::OracleLabeler;
 use nines_data::split::{Split, chapter_half};
 use nines_data::store::StoreOptions;
@@ -357,39 +359,6 @@ pub fn read_labeled_pool(path: &Path) -> Result<LabeledPool> {
     })
 }
 
-/// A classifier (or ensemble) as the loop's scorer, at a fixed threshold.
-pub struct ClassifierScorer {
-    model: Box<dyn InjuryScorer>,
-    threshold: f64,
-}
-
-impl ClassifierScorer {
-    /// Scores with `model`; pairs at or under `threshold` are accepted.
-    pub fn new(model: Box<dyn InjuryScorer>, threshold: f64) -> Self {
-        ClassifierScorer { model, threshold }
-    }
-}
-
-impl PoolScorer for ClassifierScorer {
-    fn score(&self, pairs: &[(&str, &str)]) -> nines_active::Result<Scores> {
-        let mut scores = Vec::with_capacity(pairs.len());
-        for chunk in pairs.chunks(64) {
-            let s = self
-                .model
-                .score(chunk)
-                .map_err(|e| ActiveError::model("scoring", e))?;
-            scores.extend(s.into_iter().map(f64::from));
-        }
-        Ok(Scores {
-            scores,
-            ..Scores::default()
-        })
-    }
-    fn threshold(&self) -> f64 {
-        self.threshold
-    }
-}
-
 /// Retrains a saved classifier, reloaded fresh each round, on every label so far (every
 /// fifth label validates). The threshold stays the saved one so rounds compare. A round
 /// with too few labels of one class keeps the saved model.
@@ -407,7 +376,7 @@ impl ClassifierRetrainer {
 }
 
 impl Retrainer for ClassifierRetrainer {
-    fn retrain(&mut self, labeled: &[LabeledPair]) -> nines_active::Result<Box<dyn PoolScorer>> {
+    fn retrain(&mut self, labeled: &[LabeledPair]) -> nines_active::Result<Box<dyn PoolModel>> {
         let mut model = self.load()?;
         let (mut train, mut valid) = (Vec::new(), Vec::new());
         let usable = labeled.iter().filter(|l| l.verdict != Verdict::Unsure);
@@ -434,10 +403,7 @@ impl Retrainer for ClassifierRetrainer {
         {
             model = self.load()?;
         }
-        Ok(Box::new(ClassifierScorer::new(
-            Box::new(model),
-            self.threshold,
-        )))
+        Ok(Box::new(Thresholded::new(model, self.threshold)))
     }
 }
 
@@ -483,7 +449,7 @@ pub fn run_loop(req: &LoopRequest) -> Result<driver::RunSummary> {
     Ok(driver::run(
         &req.driver,
         &candidates,
-        Box::new(ClassifierScorer::new(Box::new(model), threshold)),
+        Box::new(Thresholded::new(model, threshold)),
         &mut retrainer,
         &mut oracle,
     )?)

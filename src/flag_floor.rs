@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use nines_classify::InjuryScorer;
+use nines_data::PairScorer;
 use nines_distill::EvalRecord;
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +50,7 @@ pub enum FlagFloorError {
     UnknownPrompt(usize),
     /// From the classifier.
     #[error(transparent)]
-    Classify(#[from] nines_classify::ClassifyError),
+    Scorer(#[from] nines_data::Error),
 }
 
 /// What [`flag_floor`] looks at.
@@ -126,7 +126,7 @@ pub fn read_records(path: &Path) -> Result<Vec<EvalRecord>, FlagFloorError> {
 /// Scores the prompts (see the module docs) with `classifier`.
 pub fn flag_floor(
     records: &[EvalRecord],
-    classifier: &dyn InjuryScorer,
+    classifier: &dyn PairScorer,
     req: &FlagFloorRequest,
 ) -> Result<FlagFloorReport, FlagFloorError> {
     let records: Vec<&EvalRecord> = records
@@ -205,15 +205,12 @@ mod tests {
     /// Flags a pair when the prompt mentions blood, whatever the completion.
     struct PromptReader;
 
-    impl InjuryScorer for PromptReader {
-        fn score(&self, pairs: &[(&str, &str)]) -> nines_classify::Result<Vec<f32>> {
+    impl PairScorer for PromptReader {
+        fn score(&self, pairs: &[(&str, &str)]) -> nines_data::Result<Vec<f32>> {
             Ok(pairs
                 .iter()
                 .map(|(p, _)| if p.contains("blood") { 0.9 } else { 0.01 })
                 .collect())
-        }
-        fn threshold(&self) -> Option<f64> {
-            Some(0.5)
         }
     }
 

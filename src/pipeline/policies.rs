@@ -11,10 +11,9 @@ use nines_data::select::SelectedPrompt;
 use nines_data::split::Split;
 use nines_data::store::Store;
 use nines_data::{Snippet, Verdict};
-use nines_distill::{FnReward, KlConfig, PpoConfig, PpoTrainer, Shaping, TrainScope, load_models};
+use nines_distill::{KlConfig, PpoConfig, PpoTrainer, Shaping, TrainScope, load_models};
 use nines_filter::{
-    Decision, Fallback, Filter, FilterConfig, FnScorer, RunStats, RuntimePolicy, Strategy,
-    ThresholdSchedule,
+    Decision, Fallback, Filter, FilterConfig, RunStats, RuntimePolicy, Strategy, ThresholdSchedule,
 };
 use nines_runtime::train::export_hf;
 use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
@@ -102,7 +101,7 @@ pub(super) fn filter(p: &Pipeline) -> Result<FilterOutput, PipelineError> {
     let threshold = filter_threshold(p)?.threshold;
     let prompts = selected(p, Split::Test)?;
     let policy = RuntimePolicy::with_config(&lm, generate_config(p))?;
-    let scorer = FnScorer::new(|pairs: &[(&str, &str)]| classifier.score(pairs));
+    let scorer = &classifier;
     let config = FilterConfig {
         strategy: Strategy::BatchedFirstAccepted { k: f.k },
         max_attempts: f.max_attempts,
@@ -223,7 +222,7 @@ pub(super) fn distill(p: &Pipeline) -> Result<DistillOutput, PipelineError> {
     let s = &p.config.distill;
     let classifier = load_classifier(p)?;
     let threshold = choose_filter_threshold(p, &classifier)?.threshold;
-    let reward = FnReward::new(move |pairs: &[(&str, &str)]| classifier.score(pairs));
+    let reward = classifier;
     let mut config = PpoConfig {
         prompts_per_step: s.prompts_per_step,
         samples_per_prompt: s.samples_per_prompt,

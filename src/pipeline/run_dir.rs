@@ -145,15 +145,10 @@ impl RunDir {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, fsynced and renamed.
+/// Writes `bytes` to `path` crash-safely, through nines-data's one atomic file writer
+/// ([`nines_data::store::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| PipelineError::io(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| PipelineError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| PipelineError::io(path, e))
+    nines_data::store::write_atomic(path, bytes).map_err(PipelineError::from)
 }
 
 /// Writes `value` as pretty-printed JSON to `path`, atomically (see [`write_atomic`]).

@@ -1,9 +1,9 @@
 //! The loop driver: select → label → retrain → re-score, under a label budget.
 //!
 //! The driver knows the models only through two traits, so that this crate stays free of
-//! LibTorch: a [`PoolScorer`] scores pairs (and may give ensemble member scores and
-//! embeddings) and names its threshold; a [`Retrainer`] turns every label so far into a new
-//! scorer. Labels come from any nines-data [`Labeler`] (a person, the oracle, a file).
+//! LibTorch: a [`PoolModel`] is a [`PairScorer`] (the one scoring trait of Nines) that also
+//! names its threshold and may give ensemble member scores and embeddings ([`Thresholded`]
+//! makes one of any scorer); a [`Retrainer`] turns every label so far into a new model. Labels come from any nines-data [`Labeler`] (a person, the oracle, a file).
 //!
 //! Each round: score the still-unlabeled candidates; [`select`] a batch of
 //! `min(per_round, budget left)` with the configured strategy and design; show each pick to
@@ -23,6 +23,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use nines_data::PairScorer;
 use nines_data::label::{Decision, Labeler, Progress};
 use nines_data::record::{Snippet, Verdict};
 use nines_estimate::Estimate;
@@ -45,7 +46,7 @@ pub struct Pair {
     pub completion: String,
 }
 
-/// What a [`PoolScorer`] says about a batch of pairs (all vectors in input order).
+/// What a [`PoolModel`] says about a batch of pairs (all vectors in input order).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Scores {
     /// `P(injury)` per pair, in [0, 1].
@@ -56,14 +57,72 @@ pub struct Scores {
     pub embeddings: Option<Vec<Vec<f32>>>,
 }
 
-/// A classifier as the driver sees it.
-pub trait PoolScorer {
-    /// Scores `(prompt, completion)` pairs.
-    fn score(&self, pairs: &[(&str, &str)]) -> Result<Scores>;
-
+/// A classifier as the driver sees it: a [`PairScorer`] with a threshold, and optionally
+/// what some strategies need beyond P(injury).
+pub trait PoolModel: PairScorer {
     /// The filter threshold in (0, 1]: pairs scored above it are rejected (accepted iff
     /// `score <= threshold`).
     fn threshold(&self) -> f64;
+
+    /// P(injury) of each pair, with ensemble member scores and embeddings when the model has
+    /// them. The default is [`PairScorer::score`] alone; an ensemble overrides it to give its
+    /// members' scores from the same pass, a model with embeddings to add them.
+    ///
+    /// # Errors
+    /// [`ActiveError::Model`] (stage `scoring`) with the scorer's error.
+    fn score_pool(&self, pairs: &[(&str, &str)]) -> Result<Scores> {
+        let scores = self
+            .score(pairs)
+            .map_err(|e| ActiveError::model("scoring", e))?;
+        Ok(Scores {
+            scores: scores.into_iter().map(f64::from).collect(),
+            ..Scores::default()
+        })
+    }
+}
+
+/// Any [`PairScorer`] with a fixed threshold, as a [`PoolModel`] (no member scores or
+/// embeddings).
+///
+/// ```
+/// use nines_active::driver::{PoolModel, Thresholded};
+/// use nines_data::FnScorer;
+/// let rule = FnScorer::new(|pairs: &[(&str, &str)]| {
+///     Ok::<_, std::io::Error>(pairs.iter().map(|(_, c)| if c.contains("cut") { 0.5 } else { 0.25 }).collect())
+/// });
+/// let model = Thresholded::new(rule, 0.3);
+/// assert_eq!(model.threshold(), 0.3);
+/// assert_eq!(model.score_pool(&[("It was late.", " He cut his hand.")])?.scores, vec![0.5]);
+/// # Ok::<(), nines_active::ActiveError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Thresholded<S> {
+    scorer: S,
+    threshold: f64,
+}
+
+impl<S: PairScorer> Thresholded<S> {
+    /// `scorer` with the filter threshold `threshold` (accepted iff `score <= threshold`).
+    pub fn new(scorer: S, threshold: f64) -> Self {
+        Thresholded { scorer, threshold }
+    }
+
+    /// The wrapped scorer.
+    pub fn scorer(&self) -> &S {
+        &self.scorer
+    }
+}
+
+impl<S: PairScorer> PairScorer for Thresholded<S> {
+    fn score(&self, pairs: &[(&str, &str)]) -> nines_data::Result<Vec<f32>> {
+        self.scorer.score(pairs)
+    }
+}
+
+impl<S: PairScorer> PoolModel for Thresholded<S> {
+    fn threshold(&self) -> f64 {
+        self.threshold
+    }
 }
 
 /// A labeled pair as the driver records it.
@@ -97,7 +156,7 @@ impl LabeledPair {
 /// Turns labels into a new scorer.
 pub trait Retrainer {
     /// Trains (or fine-tunes) on every label so far and returns the new scorer.
-    fn retrain(&mut self, labeled: &[LabeledPair]) -> Result<Box<dyn PoolScorer>>;
+    fn retrain(&mut self, labeled: &[LabeledPair]) -> Result<Box<dyn PoolModel>>;
 }
 
 /// Loop settings.
@@ -280,7 +339,7 @@ pub struct RunSummary {
 pub fn run(
     cfg: &DriverConfig,
     candidates: &[Pair],
-    initial: Box<dyn PoolScorer>,
+    initial: Box<dyn PoolModel>,
     retrainer: &mut dyn Retrainer,
     labeler: &mut dyn Labeler,
 ) -> Result<RunSummary> {
@@ -429,12 +488,12 @@ fn persist(cfg: &DriverConfig, state: &State) -> Result<()> {
     Ok(())
 }
 
-fn score_pool(scorer: &dyn PoolScorer, left: &[&Pair]) -> Result<Pool> {
+fn score_pool(scorer: &dyn PoolModel, left: &[&Pair]) -> Result<Pool> {
     let pairs: Vec<(&str, &str)> = left
         .iter()
         .map(|p| (p.prompt.as_str(), p.completion.as_str()))
         .collect();
-    let s = scorer.score(&pairs)?;
+    let s = scorer.score_pool(&pairs)?;
     let check = |what: &str, got: usize| {
         if got == left.len() {
             Ok(())

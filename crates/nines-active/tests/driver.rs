@@ -4,10 +4,11 @@
 use std::collections::{HashMap, HashSet};
 
 use nines_active::driver::{
-    DriverConfig, LabeledPair, Pair, PoolScorer, Retrainer, RoundMetrics, Scores, run,
+    DriverConfig, LabeledPair, Pair, PoolModel, Retrainer, RoundMetrics, Scores, run,
 };
 use nines_active::study::{SyntheticConfig, synthetic};
 use nines_active::{ActiveError, Design, SelectorConfig};
+use nines_data::PairScorer;
 use nines_data::label::{Decision, Labeler, Progress};
 use nines_data::record::{Label, Snippet, Verdict};
 
@@ -16,15 +17,22 @@ struct Table {
     scores: HashMap<String, f64>,
 }
 
-impl PoolScorer for Table {
-    fn score(&self, pairs: &[(&str, &str)]) -> nines_active::Result<Scores> {
+impl PairScorer for Table {
+    fn score(&self, pairs: &[(&str, &str)]) -> nines_data::Result<Vec<f32>> {
+        Ok(pairs.iter().map(|(_, c)| self.scores[*c] as f32).collect())
+    }
+}
+
+/// Overrides the pool scoring to hand the driver the table's f64 scores unrounded.
+impl PoolModel for Table {
+    fn threshold(&self) -> f64 {
+        0.05
+    }
+    fn score_pool(&self, pairs: &[(&str, &str)]) -> nines_active::Result<Scores> {
         Ok(Scores {
             scores: pairs.iter().map(|(_, c)| self.scores[*c]).collect(),
             ..Scores::default()
         })
-    }
-    fn threshold(&self) -> f64 {
-        0.05
     }
 }
 
@@ -36,7 +44,7 @@ struct Raise {
 }
 
 impl Retrainer for Raise {
-    fn retrain(&mut self, labeled: &[LabeledPair]) -> nines_active::Result<Box<dyn PoolScorer>> {
+    fn retrain(&mut self, labeled: &[LabeledPair]) -> nines_active::Result<Box<dyn PoolModel>> {
         self.calls += 1;
         let hot: HashSet<&str> = labeled
             .iter()

@@ -111,10 +111,10 @@ impl Backbone {
                 let first: Vec<&str> = pairs.iter().map(|p| p.0).collect();
                 let second: Vec<&str> = pairs.iter().map(|p| p.1).collect();
                 let batch = enc.encode_batch(&first, Some(&second), max_len)?;
-                let hidden = enc.forward(&batch, train);
+                let hidden = enc.forward(&batch, train)?;
                 Ok(match pooling {
-                    HeadPooling::Cls => enc.pool(&hidden, &batch, nines_runtime::Pooling::Cls),
-                    _ => enc.pool(&hidden, &batch, nines_runtime::Pooling::Mean),
+                    HeadPooling::Cls => enc.pool(&hidden, &batch, nines_runtime::Pooling::Cls)?,
+                    _ => enc.pool(&hidden, &batch, nines_runtime::Pooling::Mean)?,
                 })
             }
             Backbone::Causal(lm) => causal_features(lm, pairs, max_len, pooling, train),
@@ -184,7 +184,7 @@ fn causal_features(
     // Right padding needs no key mask: causal attention never looks ahead to the padding.
     let hidden = lm
         .model()
-        .forward_hidden(&input, &positions, None, None, train)
+        .forward_hidden(&input, &positions, None, None, train)?
         .to_kind(Kind::Float);
     let h = hidden.size()[2];
     Ok(match pooling {

@@ -1,9 +1,10 @@
 //! The classifier: a backbone, a dropout + linear head giving one logit per pair, a
 //! temperature and a threshold; batched scoring; saving to and loading from one folder.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use nines_data::PairScorer;
+use nines_runtime::checkpoint::{Expect, copy_named, load_into};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -12,16 +13,6 @@ use crate::backbone::{Backbone, BackboneInfo};
 use crate::config::{BackboneKind, ClassifierConfig};
 use crate::error::{ClassifyError, Result, read_json, write_json};
 use crate::threshold::ThresholdChoice;
-
-/// Anything that gives `P(injury)` for `(prompt, completion)` pairs: a [`Classifier`] or an
-/// [`Ensemble`](crate::Ensemble). The filter holds one behind `Box<dyn InjuryScorer>`.
-pub trait InjuryScorer: Send {
-    /// Calibrated probabilities of injury, one per pair, in input order.
-    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>>;
-    /// The rejection threshold on those probabilities (`score > threshold` is rejected), if
-    /// one has been chosen.
-    fn threshold(&self) -> Option<f64>;
-}
 
 /// The manifest file of a saved classifier.
 pub const MANIFEST: &str = "classifier.json";
@@ -228,30 +219,31 @@ impl Classifier {
         out
     }
 
-    /// Copies parameter values from `values` (names as in `named_parameters`), checking that
-    /// every parameter is present with the right shape; `path` names the source in errors.
-    pub(crate) fn load_parameters(
+    /// Restores the parameters (names as in `named_parameters`) from the safetensors file
+    /// `path`, checking that every parameter is present with the right shape.
+    pub(crate) fn restore_parameters(&self, path: &Path, trainable_only: bool) -> Result<()> {
+        load_into(
+            &self.named_parameters(trainable_only),
+            path,
+            Expect::AllVariables,
+        )?;
+        Ok(())
+    }
+
+    /// Copies parameter values held in memory (names as in `named_parameters`), checking
+    /// presence and shape; `origin` names them in errors.
+    pub(crate) fn copy_parameters(
         &self,
-        values: &HashMap<String, Tensor>,
-        path: &Path,
+        values: &[(String, Tensor)],
+        origin: &Path,
         trainable_only: bool,
     ) -> Result<()> {
-        let _guard = tch::no_grad_guard();
-        for (name, mut var) in self.named_parameters(trainable_only) {
-            let src = values.get(&name).ok_or_else(|| ClassifyError::Checkpoint {
-                path: path.to_path_buf(),
-                tensor: name.clone(),
-                message: "missing".into(),
-            })?;
-            if src.size() != var.size() {
-                return Err(ClassifyError::Checkpoint {
-                    path: path.to_path_buf(),
-                    tensor: name,
-                    message: format!("shape {:?}, the model has {:?}", src.size(), var.size()),
-                });
-            }
-            var.f_copy_(&src.to_device(var.device()).to_kind(var.kind()))?;
-        }
+        copy_named(
+            &self.named_parameters(trainable_only),
+            values,
+            origin,
+            Expect::AllVariables,
+        )?;
         Ok(())
     }
 
@@ -313,7 +305,7 @@ impl Classifier {
     ///
     /// # Errors
     /// Missing or malformed files; [`ClassifyError::BackboneMismatch`] when the backbone found
-    /// is not the one the manifest records; [`ClassifyError::Checkpoint`] for a missing or
+    /// is not the one the manifest records; [`ClassifyError::Runtime`] for a missing or
     /// misshapen head tensor.
     pub fn load(dir: impl AsRef<Path>, device: nines_runtime::DeviceSpec) -> Result<Self> {
         let dir = dir.as_ref();
@@ -341,8 +333,11 @@ impl Classifier {
         let mut backbone = Backbone::load(&config, &source)?;
         if config.kind == BackboneKind::CausalLm && manifest.backbone_in_folder {
             let path = dir.join(CAUSAL_BACKBONE_FILE);
-            let values = read_tensors(&path)?;
-            copy_into(backbone.var_store(), &values, &path)?;
+            load_into(
+                &variables(backbone.var_store()),
+                &path,
+                Expect::AllVariables,
+            )?;
         }
         let info = backbone.info();
         if info != manifest.backbone {
@@ -357,8 +352,7 @@ impl Classifier {
         }
         let (head_vs, head) = new_head(backbone.device(), info.hidden_size, config.seed);
         let head_path = dir.join(HEAD_FILE);
-        let values = read_tensors(&head_path)?;
-        copy_into(&head_vs, &values, &head_path)?;
+        load_into(&variables(&head_vs), &head_path, Expect::AllVariables)?;
         let mut c = Classifier {
             backbone,
             head_vs,
@@ -381,13 +375,11 @@ impl Classifier {
     }
 }
 
-impl InjuryScorer for Classifier {
-    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
-        Classifier::score(self, pairs)
-    }
-
-    fn threshold(&self) -> Option<f64> {
-        self.threshold
+/// The classifier as the pipeline's [`PairScorer`]: [`Classifier::score`], its error wrapped
+/// in [`nines_data::Error::Scorer`].
+impl PairScorer for Classifier {
+    fn score(&self, pairs: &[(&str, &str)]) -> nines_data::Result<Vec<f32>> {
+        Classifier::score(self, pairs).map_err(nines_data::Error::scorer)
     }
 }
 
@@ -423,38 +415,7 @@ fn new_head(device: Device, hidden: usize, seed: u64) -> (VarStore, nn::Linear) 
     (vs, head)
 }
 
-/// Reads a safetensors file into a name → tensor map.
-pub(crate) fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
-    if !path.is_file() {
-        return Err(ClassifyError::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "missing weights file"),
-        ));
-    }
-    Ok(Tensor::read_safetensors(path)?.into_iter().collect())
-}
-
-/// Copies every variable of `vs` from `values`, checking presence and shape.
-pub(crate) fn copy_into(
-    vs: &VarStore,
-    values: &HashMap<String, Tensor>,
-    path: &Path,
-) -> Result<()> {
-    let _guard = tch::no_grad_guard();
-    for (name, mut var) in vs.variables() {
-        let src = values.get(&name).ok_or_else(|| ClassifyError::Checkpoint {
-            path: path.to_path_buf(),
-            tensor: name.clone(),
-            message: "missing".into(),
-        })?;
-        if src.size() != var.size() {
-            return Err(ClassifyError::Checkpoint {
-                path: path.to_path_buf(),
-                tensor: name,
-                message: format!("shape {:?}, the model has {:?}", src.size(), var.size()),
-            });
-        }
-        var.f_copy_(&src.to_device(var.device()).to_kind(var.kind()))?;
-    }
-    Ok(())
+/// Every variable of `vs`, by name.
+fn variables(vs: &VarStore) -> Vec<(String, Tensor)> {
+    vs.variables().into_iter().collect()
 }

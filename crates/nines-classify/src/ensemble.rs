@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::classifier::{Classifier, InjuryScorer};
+use nines_data::PairScorer;
+
+use crate::classifier::Classifier;
 use crate::error::{ClassifyError, Result, read_json, write_json};
 use crate::threshold::{ThresholdChoice, select_for_fnr};
 
@@ -106,10 +108,25 @@ impl Ensemble {
         target_fnr: f64,
         confidence: f64,
     ) -> Result<ThresholdChoice> {
-        let scores = InjuryScorer::score(self, pairs)?;
+        let scores = self.score(pairs)?;
         let c = select_for_fnr(&scores, labels, target_fnr, confidence)?;
         self.threshold = Some(c.clone());
         Ok(c)
+    }
+
+    /// The aggregated `P(injury)` of each pair, in input order.
+    pub fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
+        Ok(self
+            .score_detailed(pairs)?
+            .into_iter()
+            .map(|s| s.score)
+            .collect())
+    }
+
+    /// The rejection threshold on the aggregated probability (`score > threshold` is
+    /// rejected), if one has been chosen.
+    pub fn threshold(&self) -> Option<f64> {
+        self.threshold.as_ref().map(|c| c.threshold)
     }
 
     /// How the threshold was chosen, if it was.
@@ -147,16 +164,10 @@ impl Ensemble {
     }
 }
 
-impl InjuryScorer for Ensemble {
-    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
-        Ok(self
-            .score_detailed(pairs)?
-            .into_iter()
-            .map(|s| s.score)
-            .collect())
-    }
-
-    fn threshold(&self) -> Option<f64> {
-        self.threshold.as_ref().map(|c| c.threshold)
+/// The ensemble as the pipeline's [`PairScorer`]: [`Ensemble::score`], its error wrapped in
+/// [`nines_data::Error::Scorer`].
+impl PairScorer for Ensemble {
+    fn score(&self, pairs: &[(&str, &str)]) -> nines_data::Result<Vec<f32>> {
+        Ensemble::score(self, pairs).map_err(nines_data::Error::scorer)
     }
 }

@@ -79,16 +79,6 @@ pub enum ClassifyError {
         /// The backbone the checkpoint records.
         found: String,
     },
-    /// A saved tensor is missing or has the wrong shape.
-    #[error("{path}: tensor `{tensor}`: {message}")]
-    Checkpoint {
-        /// The file.
-        path: PathBuf,
-        /// The tensor name.
-        tensor: String,
-        /// What is wrong.
-        message: String,
-    },
 }
 
 /// The crate's result type.

@@ -1,9 +1,10 @@
 //! Injury classifiers for Nines: `P(injury | prompt, completion)`, trained on labeled
 //! snippets, calibrated, and thresholded for a target false-negative rate.
 //!
-//! This is the first model in the pipeline: the rejection-sampling filter scores each
-//! generated completion with an [`InjuryScorer`] and rejects those at or above the
-//! threshold; active learning reads an [`Ensemble`]'s disagreement to choose what to label.
+//! This is the first model in the pipeline: the rejection-sampling filter scores each generated
+//! completion with a [`nines_data::PairScorer`] ([`Classifier`] and [`Ensemble`] implement it)
+//! and rejects those above the threshold; active learning reads an [`Ensemble`]'s disagreement
+//! to choose what to label.
 //!
 //! - [`Classifier`]: a backbone — a BERT-family encoder over `[CLS] prompt [SEP] completion
 //!   [SEP]` (MiniLM by default) or a causal LM over `prompt ++ completion` — pooled, then
@@ -41,15 +42,12 @@ pub mod error;
 pub mod example;
 pub mod loss;
 pub mod metrics;
-mod optim;
 pub mod search;
 pub mod threshold;
 pub mod trainer;
 
 pub use backbone::BackboneInfo;
-pub use classifier::{
-    CAUSAL_BACKBONE_FILE, Classifier, HEAD_FILE, InjuryScorer, MANIFEST, Manifest,
-};
+pub use classifier::{CAUSAL_BACKBONE_FILE, Classifier, HEAD_FILE, MANIFEST, Manifest};
 pub use config::{BackboneKind, ClassifierConfig, HeadPooling, LossKind, StopMetric, TrainConfig};
 pub use ensemble::{Aggregation, Ensemble, EnsembleScore};
 pub use error::{ClassifyError, Result};

@@ -9,24 +9,25 @@
 //! moments and step, the position in the epoch, the best weights so far and the history.
 //! A run resumed from the checkpoint of step `s` continues exactly as the uninterrupted run.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use nines_runtime::train::CheckpointSlot;
+use nines_runtime::checkpoint::{Expect, load_into};
+use nines_runtime::train::{
+    AdamW, AdamWConfig, CheckpointFiles, CheckpointSlot, LrSchedule, OptParam, ScheduleKind,
+};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use crate::backbone::BackboneInfo;
 use crate::batching::{epoch_batches, epoch_len};
-use crate::classifier::{Classifier, read_tensors};
+use crate::classifier::Classifier;
 use crate::config::{StopMetric, TrainConfig};
-use crate::error::{ClassifyError, Result, read_json, write_json};
+use crate::error::{ClassifyError, Result, read_json};
 use crate::example::Example;
 use crate::loss::loss;
 use crate::metrics::{Metrics, fit_temperature};
-use crate::optim::{AdamW, schedule};
 use crate::threshold::{ThresholdChoice, select_for_fnr};
 
 /// One validation evaluation during training.
@@ -207,20 +208,37 @@ impl<'a> Trainer<'a> {
         let total_steps =
             (steps_per_epoch * cfg.epochs as u64).min(cfg.max_steps.unwrap_or(u64::MAX));
         let warmup = (cfg.warmup_fraction * total_steps as f64).ceil() as u64;
-        let params: Vec<(String, Tensor, f64)> = self
+        let schedule = LrSchedule {
+            peak_lr: cfg.learning_rate,
+            warmup_steps: warmup as usize,
+            total_steps: total_steps as usize,
+            kind: ScheduleKind::Linear,
+            min_lr_ratio: 0.0,
+        };
+        let params: Vec<OptParam> = self
             .model
             .named_parameters(true)
             .into_iter()
-            .map(|(n, t)| {
-                let scale = if n.starts_with("head.") {
+            .map(|(name, value)| OptParam {
+                decay: decays(&name),
+                lr_scale: if name.starts_with("head.") {
                     cfg.head_lr_multiplier
                 } else {
                     1.0
-                };
-                (n, t, scale)
+                },
+                name,
+                value,
             })
             .collect();
-        let mut opt = AdamW::new(params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay);
+        let mut opt = AdamW::with_params(
+            params,
+            AdamWConfig {
+                beta1: cfg.beta1,
+                beta2: cfg.beta2,
+                eps: cfg.eps,
+                weight_decay: cfg.weight_decay,
+            },
+        );
         let mut state = State {
             format: 1,
             backbone: self.model.backbone_info().clone(),
@@ -315,9 +333,9 @@ impl<'a> Trainer<'a> {
                     return Err(self.non_finite(norm, &state));
                 }
                 if let Some(c) = cfg.clip_norm {
-                    opt.clip(norm, c);
+                    opt.clip_to(norm, c);
                 }
-                last_lr = schedule(state.step, total_steps, warmup, cfg.learning_rate);
+                last_lr = schedule.lr_at(state.step as usize);
                 opt.step(last_lr);
                 opt.zero_grad();
                 state.step += 1;
@@ -381,12 +399,8 @@ impl<'a> Trainer<'a> {
         }
         pb.finish_and_clear();
         if let Some(best) = &best_weights {
-            let map: HashMap<String, Tensor> = best
-                .iter()
-                .map(|(k, v)| (k.clone(), v.shallow_clone()))
-                .collect();
             self.model
-                .load_parameters(&map, Path::new("<best weights in memory>"), true)?;
+                .copy_parameters(best, Path::new("<best weights in memory>"), true)?;
         }
 
         let pairs: Vec<(&str, &str)> = valid
@@ -513,15 +527,15 @@ impl<'a> Trainer<'a> {
         state: &State,
         best: Option<&[(String, Tensor)]>,
     ) -> Result<()> {
-        CheckpointSlot::new(dir.join(CHECKPOINT)).save(|tmp| -> Result<()> {
-            let weights = self.model.named_parameters(true);
-            Tensor::write_safetensors(&weights, tmp.join("weights.safetensors"))?;
-            Tensor::write_safetensors(&opt.state(), tmp.join("optim.safetensors"))?;
-            if let Some(b) = best {
-                Tensor::write_safetensors(b, tmp.join("best.safetensors"))?;
-            }
-            write_json(&tmp.join("state.json"), state)
-        })?;
+        let mut files = CheckpointFiles::new()
+            .tensors("weights.safetensors", self.model.named_parameters(true))
+            .tensors("optim.safetensors", opt.state_tensors());
+        if let Some(b) = best {
+            let copy = b.iter().map(|(n, t)| (n.clone(), t.shallow_clone()));
+            files = files.tensors("best.safetensors", copy.collect());
+        }
+        let files = files.json("state.json", state)?;
+        CheckpointSlot::new(dir.join(CHECKPOINT)).save_files(&files)?;
         Ok(())
     }
 
@@ -563,20 +577,45 @@ impl<'a> Trainer<'a> {
             });
         }
         let wpath = ck.join("weights.safetensors");
-        self.model
-            .load_parameters(&read_tensors(&wpath)?, &wpath, true)?;
+        self.model.restore_parameters(&wpath, true)?;
         let opath = ck.join("optim.safetensors");
-        opt.load_state(&read_tensors(&opath)?, state.step, &opath)?;
+        opt.load(&opath)?;
+        if opt.steps_taken() != state.step as i64 {
+            return Err(ClassifyError::Json {
+                path: state_path,
+                message: format!(
+                    "step {} disagrees with the optimizer state's {} in {}",
+                    state.step,
+                    opt.steps_taken(),
+                    opath.display()
+                ),
+            });
+        }
         let bpath = ck.join("best.safetensors");
         let best = if bpath.is_file() {
-            let mut v: Vec<(String, Tensor)> = Tensor::read_safetensors(&bpath)?;
-            v.sort_by(|a, b| a.0.cmp(&b.0));
+            // Fresh tensors shaped like the trainable parameters, filled by the checked loader.
+            let _guard = tch::no_grad_guard();
+            let v: Vec<(String, Tensor)> = self
+                .model
+                .named_parameters(true)
+                .into_iter()
+                .map(|(n, t)| (n, t.detach().copy()))
+                .collect();
+            load_into(&v, &bpath, Expect::Exactly)?;
             Some(v)
         } else {
             None
         };
         Ok(Some((state, best)))
     }
+}
+
+/// Biases and normalization weights take no weight decay.
+fn decays(name: &str) -> bool {
+    !(name.ends_with(".bias")
+        || name.contains("LayerNorm")
+        || name.contains("layer_norm")
+        || name.contains("norm."))
 }
 
 /// Name of the checkpoint folder inside [`TrainConfig::checkpoint_dir`].

@@ -5,8 +5,7 @@ mod common;
 use common::*;
 use nines_classify::search::{SearchMode, SearchSpace, run_search};
 use nines_classify::{
-    Aggregation, Classifier, ClassifierConfig, Ensemble, InjuryScorer, LossKind, TrainConfig,
-    Trainer,
+    Aggregation, Classifier, ClassifierConfig, Ensemble, LossKind, TrainConfig, Trainer,
 };
 use nines_runtime::DeviceSpec;
 
@@ -87,7 +86,7 @@ fn ensembles_aggregate_and_report_disagreement() {
     let dir = tempfile::tempdir().unwrap();
     e.save(dir.path()).unwrap();
     let loaded = Ensemble::load(dir.path(), DeviceSpec::Cpu).unwrap();
-    assert_eq!(InjuryScorer::threshold(&loaded), Some(c.threshold));
+    assert_eq!(loaded.threshold(), Some(c.threshold));
     let members: Vec<Classifier> = (0..2)
         .map(|seed| {
             Classifier::new(&ClassifierConfig {

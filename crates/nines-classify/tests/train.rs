@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 use nines_classify::metrics::auroc;
-use nines_classify::{Classifier, InjuryScorer, TrainConfig, Trainer};
+use nines_classify::{Classifier, TrainConfig, Trainer};
+use nines_data::PairScorer;
 use nines_runtime::DeviceSpec;
 
 #[test]
@@ -39,9 +40,9 @@ fn learns_a_synthetic_task_and_round_trips_through_a_folder() {
     }
     assert_eq!(loaded.threshold(), model.threshold());
     assert_eq!(loaded.temperature(), model.temperature());
-    let boxed: Box<dyn InjuryScorer> = Box::new(loaded);
+    let boxed: Box<dyn PairScorer> = Box::new(loaded);
     assert_eq!(boxed.score(&[]).unwrap().len(), 0);
-    assert_eq!(boxed.threshold(), model.threshold());
+    assert_eq!(boxed.score(&pairs(&test)).unwrap(), again);
 }
 
 #[test]

@@ -131,6 +131,14 @@ pub enum Error {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
+    /// A [`PairScorer`](crate::score::PairScorer) (a classifier, an ensemble, a rule) failed.
+    #[error("pair scorer: {source}")]
+    Scorer {
+        /// The scorer's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// Agreement statistics could not be computed from the given ratings.
     #[error("agreement: {reason}")]
     Agreement {
@@ -148,6 +156,13 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// An [`Error::Scorer`] wrapping a scorer's own error.
+    pub fn scorer(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Scorer {
+            source: source.into(),
         }
     }
 

@@ -19,6 +19,9 @@
 //!    [`label::oracle::OracleLabeler`] that stands in for people in simulations, a noise
 //!    wrapper, and aggregation with agreement statistics.
 //!
+//! [`score`] holds [`PairScorer`], the one trait every later stage (filter, active learning,
+//! distillation) uses to ask for P(injury) of a `(prompt, completion)` pair.
+//!
 //! The crate does not depend on a model runtime.
 //!
 //! ```
@@ -50,6 +53,7 @@ pub mod error;
 pub mod label;
 pub mod prompt;
 pub mod record;
+pub mod score;
 pub mod segment;
 pub mod select;
 pub mod split;
@@ -57,4 +61,5 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use record::{Label, Snippet, Verdict};
+pub use score::{FnScorer, PairScorer};
 pub use store::Store;

@@ -2,11 +2,11 @@
 //! optimizer state and the trainer's counters, written through the runtime's crash-safe
 //! [`CheckpointSlot`]: a crash at any moment leaves a complete checkpoint to resume from.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use nines_runtime::LanguageModel;
-use nines_runtime::train::{AdamW, CheckpointSlot};
+use nines_runtime::checkpoint::{Expect, load_into};
+use nines_runtime::train::{AdamW, CheckpointFiles, CheckpointSlot};
+use nines_runtime::{LanguageModel, RuntimeError};
 use tch::Tensor;
 use tch::nn::VarStore;
 
@@ -62,14 +62,11 @@ fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
 /// # Errors
 /// [`DistillError::Io`] or LibTorch errors when writing fails.
 pub fn save(dir: &Path, lm: &LanguageModel, optimizer: &AdamW, state: &TrainerState) -> Result<()> {
-    CheckpointSlot::new(dir).save(|tmp| -> Result<()> {
-        Tensor::write_safetensors(&trainable(lm.var_store()), tmp.join(TRAINABLE_FILE))?;
-        optimizer.save(&tmp.join(OPTIMIZER_FILE))?;
-        let json = serde_json::to_string_pretty(state)
-            .map_err(|e| DistillError::io(tmp.join(STATE_FILE), std::io::Error::other(e)))?;
-        std::fs::write(tmp.join(STATE_FILE), json)
-            .map_err(|e| DistillError::io(tmp.join(STATE_FILE), e))
-    })?;
+    let files = CheckpointFiles::new()
+        .tensors(TRAINABLE_FILE, trainable(lm.var_store()))
+        .tensors(OPTIMIZER_FILE, optimizer.state_tensors())
+        .json(STATE_FILE, state)?;
+    CheckpointSlot::new(dir).save_files(&files)?;
     Ok(())
 }
 
@@ -125,51 +122,34 @@ pub fn load(dir: &Path, lm: &LanguageModel, optimizer: &mut AdamW) -> Result<Tra
     Ok(state)
 }
 
-/// Copies the tensors of a safetensors file into the same-named variables of `vs`. With
-/// `exact`, the file must hold exactly the store's trainable variables.
+/// Copies the tensors of a safetensors file into the same-named variables of `vs`, through
+/// the runtime's one loader. With `exact`, the file must hold exactly the store's trainable
+/// variables; otherwise any subset of its variables. Returns the number of tensors copied.
 fn copy_into(path: &Path, vs: &VarStore, exact: bool) -> Result<usize> {
-    let stored: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-        .map_err(|e| DistillError::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
-        })?
-        .into_iter()
-        .collect();
-    let vars = vs.variables();
+    let (vars, expect) = if exact {
+        (trainable(vs), Expect::Exactly)
+    } else {
+        (vs.variables().into_iter().collect(), Expect::StoredOnly)
+    };
     let fail = |message: String| DistillError::Checkpoint {
         path: path.to_path_buf(),
         message,
     };
-    if exact {
-        for (name, _) in trainable(vs) {
-            if !stored.contains_key(&name) {
-                return Err(fail(format!(
-                    "has no `{name}`: written with another set of trainable parameters"
-                )));
-            }
+    match load_into(&vars, path, expect) {
+        Ok(report) => Ok(report.loaded),
+        Err(RuntimeError::MissingTensor { tensor, .. }) => Err(fail(format!(
+            "has no `{tensor}`: written with another set of trainable parameters"
+        ))),
+        Err(RuntimeError::UnexpectedTensor { tensor, .. }) => {
+            Err(fail(if vs.variables().contains_key(&tensor) {
+                format!("holds `{tensor}`, which is frozen in this run (another training scope?)")
+            } else {
+                format!("holds `{tensor}`, which this model does not have")
+            }))
         }
+        Err(e @ RuntimeError::ShapeMismatch { .. }) => Err(fail(e.to_string())),
+        Err(e) => Err(fail(format!("cannot read: {e}"))),
     }
-    let _guard = tch::no_grad_guard();
-    for (name, t) in &stored {
-        let mut var = vars
-            .get(name)
-            .ok_or_else(|| fail(format!("holds `{name}`, which this model does not have")))?
-            .shallow_clone();
-        if exact && !var.requires_grad() {
-            return Err(fail(format!(
-                "holds `{name}`, which is frozen in this run (another training scope?)"
-            )));
-        }
-        if var.size() != t.size() {
-            return Err(fail(format!(
-                "`{name}` has shape {:?}; the model's is {:?}",
-                t.size(),
-                var.size()
-            )));
-        }
-        var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
-    }
-    Ok(stored.len())
 }
 
 /// Writes every parameter of a (trained) policy except the value head, so the distilled

@@ -47,7 +47,7 @@ pub enum DistillError {
     },
     /// The reward model failed.
     #[error("reward model: {0}")]
-    Reward(String),
+    Reward(#[from] nines_data::Error),
     /// The reward model returned the wrong number of scores.
     #[error("reward model returned {got} scores for {expected} completions")]
     RewardCount {

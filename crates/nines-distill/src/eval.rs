@@ -8,7 +8,9 @@ use nines_estimate::{Estimate, interval, win_rate};
 use nines_runtime::{GenerateConfig, LanguageModel};
 
 use crate::error::{DistillError, Result};
-use crate::reward::{RewardModel, check_probabilities};
+use nines_data::PairScorer;
+
+use crate::reward::check_probabilities;
 
 /// Evaluation settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -142,7 +144,7 @@ struct Sampled {
     tokens: usize,
 }
 
-fn sample_policy<R: RewardModel + ?Sized>(
+fn sample_policy<R: PairScorer + ?Sized>(
     lm: &LanguageModel,
     reward: &R,
     prompts: &[&str],
@@ -178,7 +180,7 @@ fn sample_policy<R: RewardModel + ?Sized>(
             pairs.push((prompts[*i], text.as_str()));
         }
         let t = Instant::now();
-        let p = reward.p_injury(&pairs)?;
+        let p = reward.score(&pairs)?;
         s.cls_s += t.elapsed().as_secs_f64();
         check_probabilities(&pairs, &p)?;
         s.p.extend(p);
@@ -221,7 +223,7 @@ fn summarize(
 /// # Errors
 /// [`DistillError::EmptyPrompts`], [`DistillError::VocabMismatch`], reward-model, runtime and
 /// estimate errors.
-pub fn evaluate<R: RewardModel + ?Sized>(
+pub fn evaluate<R: PairScorer + ?Sized>(
     distilled: &LanguageModel,
     original: &LanguageModel,
     reward: &R,

@@ -5,7 +5,7 @@
 //! Where it sits: step 2 of the pipeline, after the classifier (`nines-classify`) and the
 //! filter (`nines-filter`). The policy is the generator plus a [`ValueHead`]; a frozen copy of
 //! the original generator is the reference. Each step samples one-sentence completions of
-//! training prompts ([`rollout`]), scores them with a [`RewardModel`] (P(injury), shaped by
+//! training prompts ([`rollout`]), scores them with a [`nines_data::PairScorer`] (P(injury), shaped by
 //! [`Shaping`]), pays a per-token KL penalty to the reference whose coefficient is fixed or
 //! adaptive ([`kl`]), computes GAE advantages ([`advantage`]) and runs several epochs of
 //! clipped-surrogate and clipped-value updates in minibatches ([`loss`]). Only the top blocks
@@ -16,7 +16,8 @@
 //! rate, KL to the original, win rate and cost against the filter, with confidence intervals.
 //!
 //! ```
-//! use nines_distill::{FnReward, PpoConfig, PpoTrainer, TrainScope, load_models};
+//! use nines_data::FnScorer;
+//! use nines_distill::{PpoConfig, PpoTrainer, TrainScope, load_models};
 //! use nines_runtime::{DeviceSpec, LoadOptions};
 //! let fixture = "../nines-runtime/tests/fixtures/llama";
 //! let options = LoadOptions { device: DeviceSpec::Cpu, ..Default::default() };
@@ -29,7 +30,7 @@
 //! };
 //! let (policy, reference) = load_models(fixture, options, &config)?;
 //! // A rule standing in for the classifier: completions with an "x" are flagged.
-//! let reward = FnReward::new(|pairs: &[(&str, &str)]| {
+//! let reward = FnScorer::new(|pairs: &[(&str, &str)]| {
 //!     Ok::<_, std::convert::Infallible>(
 //!         pairs.iter().map(|(_, c)| if c.contains('x') { 0.9 } else { 0.05 }).collect(),
 //!     )
@@ -63,5 +64,5 @@ pub use eval::{EvalConfig, EvalRecord, EvalReport, evaluate};
 pub use kl::{KlConfig, KlController};
 pub use metrics::StepMetrics;
 pub use policy::ValueHead;
-pub use reward::{FnReward, RewardModel, Shaping};
+pub use reward::Shaping;
 pub use trainer::{KlStop, PpoTrainer, TrainOutcome, load_models};

@@ -1,66 +1,10 @@
 //! Rewards: the classifier's P(injury) for each completion, turned into a sequence score.
 //!
-//! The distiller does not depend on the classifier crate: anything that implements
-//! [`RewardModel`] works (the facade wires the classifier in; tests use rules).
+//! The distiller does not depend on the classifier crate: any [`nines_data::PairScorer`]
+//! gives the P(injury) (the facade wires the classifier in; tests use rules through
+//! [`nines_data::FnScorer`]), and a [`Shaping`] turns it into the score PPO maximizes.
 
 use crate::error::{DistillError, Result};
-
-/// Scores `(prompt, completion)` pairs with the probability that the completion is flagged
-/// (describes someone getting injured).
-pub trait RewardModel {
-    /// P(injury) in [0, 1] for each pair, in order.
-    ///
-    /// # Errors
-    /// Whatever the model's failure is, as a [`DistillError`] (use
-    /// [`DistillError::Reward`] for foreign errors).
-    fn p_injury(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>>;
-}
-
-/// A [`RewardModel`] from a closure returning any displayable error.
-///
-/// ```
-/// use nines_distill::{FnReward, RewardModel};
-/// let r = FnReward::new(|pairs: &[(&str, &str)]| {
-///     Ok::<_, std::io::Error>(pairs.iter().map(|(_, c)| if c.contains("blood") { 0.9 } else { 0.1 }).collect())
-/// });
-/// assert_eq!(r.p_injury(&[("It was late.", " He smiled.")]).unwrap(), vec![0.1]);
-/// ```
-pub struct FnReward<F>(F);
-
-impl<F> FnReward<F> {
-    /// Wraps the closure.
-    pub fn new(f: F) -> Self {
-        FnReward(f)
-    }
-}
-
-impl<F> std::fmt::Debug for FnReward<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FnReward")
-    }
-}
-
-impl<F, E> RewardModel for FnReward<F>
-where
-    F: Fn(&[(&str, &str)]) -> std::result::Result<Vec<f32>, E>,
-    E: std::fmt::Display,
-{
-    fn p_injury(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
-        (self.0)(pairs).map_err(|e| DistillError::Reward(e.to_string()))
-    }
-}
-
-impl<R: RewardModel + ?Sized> RewardModel for &R {
-    fn p_injury(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
-        (**self).p_injury(pairs)
-    }
-}
-
-impl<R: RewardModel + ?Sized> RewardModel for Box<R> {
-    fn p_injury(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
-        (**self).p_injury(pairs)
-    }
-}
 
 /// How P(injury) `p` becomes the sequence score PPO maximizes.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

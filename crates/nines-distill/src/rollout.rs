@@ -8,7 +8,9 @@ use tch::{Kind, Tensor};
 
 use crate::error::{DistillError, Result};
 use crate::policy::ValueHead;
-use crate::reward::{RewardModel, Shaping, check_probabilities};
+use nines_data::PairScorer;
+
+use crate::reward::{Shaping, check_probabilities};
 
 /// One sampled completion.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,7 +177,7 @@ pub struct Scorers<'a, R: ?Sized> {
 ///
 /// # Errors
 /// Reward model failures, [`DistillError::NonFiniteReward`], runtime errors.
-pub fn score<R: RewardModel + ?Sized>(
+pub fn score<R: PairScorer + ?Sized>(
     s: &Scorers<'_, R>,
     prompts: &[&str],
     rollout: Rollout,
@@ -186,7 +188,7 @@ pub fn score<R: RewardModel + ?Sized>(
         .iter()
         .map(|i| (prompts[i.prompt_index], i.text.as_str()))
         .collect();
-    let p = s.reward.p_injury(&pairs)?;
+    let p = s.reward.score(&pairs)?;
     check_probabilities(&pairs, &p)?;
     let scores: Vec<f32> = p
         .iter()
@@ -220,7 +222,7 @@ pub fn score<R: RewardModel + ?Sized>(
         let (batch, groups) = batch_of(&rollout.items, chunk, s.policy, device)?;
         let (h, ref_h) = match trunks.as_mut() {
             Some(kept) => {
-                let trunk = batch.trunk(policy, s.shared_blocks);
+                let trunk = batch.trunk(policy, s.shared_blocks)?;
                 let p_len = trunk.prompts.size()[1];
                 for (row, &(g, first)) in groups.iter().enumerate() {
                     if !kept.prompts[g].defined() {
@@ -234,16 +236,19 @@ pub fn score<R: RewardModel + ?Sized>(
                         .push(trunk.completions.get(row as i64).narrow(0, 0, len));
                 }
                 (
-                    batch.hidden_above(policy, &trunk, s.shared_blocks, false),
-                    batch.hidden_above(reference, &trunk, s.shared_blocks, false),
+                    batch.hidden_above(policy, &trunk, s.shared_blocks, false)?,
+                    batch.hidden_above(reference, &trunk, s.shared_blocks, false)?,
                 )
             }
-            None => (batch.hidden(policy, false), batch.hidden(reference, false)),
+            None => (
+                batch.hidden(policy, false)?,
+                batch.hidden(reference, false)?,
+            ),
         };
-        old.push(pad_cols(&batch.logprobs_from_hidden(policy, &h), width));
+        old.push(pad_cols(&batch.logprobs_from_hidden(policy, &h)?, width));
         values.push(pad_cols(&s.value_head.values(&h, &batch.mask), width));
         refs.push(pad_cols(
-            &batch.logprobs_from_hidden(reference, &ref_h),
+            &batch.logprobs_from_hidden(reference, &ref_h)?,
             width,
         ));
         masks.push(pad_cols(&batch.mask.to_kind(Kind::Float), width).to_kind(Kind::Bool));

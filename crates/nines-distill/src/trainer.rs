@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use nines_data::PairScorer;
 use nines_runtime::models::LoraConfig;
 use nines_runtime::train::{AdamW, frozen_bottom_blocks, is_input_embedding, layer_index};
 use nines_runtime::{LanguageModel, LoadOptions};
@@ -22,7 +23,6 @@ use crate::loss::{LossInputs, LossSettings, LossStats, entropy, ppo_loss};
 use crate::metrics::{MetricsLog, StepMetrics, explained_variance, mean_row_sum};
 use crate::policy::{ValueHead, apply_scope, freeze_all};
 use crate::replay::{ReplayEntry, ReplayQueue};
-use crate::reward::RewardModel;
 use crate::rollout::{self, ScoredRollout, Scorers, batch_of};
 
 /// Loads the policy (with LoRA adapters when `config.scope` asks for them, their random
@@ -190,7 +190,7 @@ impl<R> std::fmt::Debug for PpoTrainer<R> {
     }
 }
 
-impl<R: RewardModel> PpoTrainer<R> {
+impl<R: PairScorer> PpoTrainer<R> {
     /// Builds a trainer: validates the configuration, checks that the reference scores the
     /// policy's tokens, freezes the reference, attaches the value head, freezes the policy
     /// outside the training scope, and creates the optimizer.
@@ -407,13 +407,13 @@ impl<R: RewardModel> PpoTrainer<R> {
                 self.optimizer.zero_grad();
                 let model = self.policy.model();
                 let h = match &batch.trunks {
-                    None => cb.hidden(model, false),
+                    None => cb.hidden(model, false)?,
                     Some(trunks) => {
                         let trunk = trunks.stack(&groups, mb);
-                        cb.hidden_above(model, &trunk, self.shared_blocks, false)
+                        cb.hidden_above(model, &trunk, self.shared_blocks, false)?
                     }
                 };
-                let logits = self.policy.model().logits(&h);
+                let logits = self.policy.model().logits(&h)?;
                 let logprobs = cb.logprobs_from_logits(&logits);
                 let values = self.value_head.values(&h, &cb.mask);
                 let (loss, stats) = ppo_loss(

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use nines_distill::{FnReward, PpoConfig, TrainScope};
+use nines_data::FnScorer;
+use nines_distill::{PpoConfig, TrainScope};
 use nines_runtime::{DeviceSpec, GenerateConfig, LoadOptions};
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -37,8 +38,8 @@ fn toy_p(pairs: &[(&str, &str)]) -> Result<Vec<f32>, std::convert::Infallible> {
 }
 
 /// P(injury) = 1 for completions with a forbidden character, else 0.
-pub fn toy_reward() -> FnReward<ToyFn> {
-    FnReward::new(toy_p as ToyFn)
+pub fn toy_reward() -> FnScorer<ToyFn> {
+    FnScorer::new(toy_p as ToyFn)
 }
 
 pub fn prompts() -> Vec<String> {

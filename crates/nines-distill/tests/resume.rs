@@ -4,11 +4,12 @@
 mod common;
 
 use common::*;
+use nines_data::FnScorer;
 use nines_distill::checkpoint::{
     TrainerState, load_policy_weights, read_state, save_policy_weights,
 };
 use nines_distill::metrics::MetricsLog;
-use nines_distill::{FnReward, PpoConfig, PpoTrainer, TrainScope, load_models};
+use nines_distill::{PpoConfig, PpoTrainer, TrainScope, load_models};
 use nines_runtime::LanguageModel;
 use nines_runtime::tch::{Kind, Tensor};
 use tempfile::TempDir;
@@ -36,7 +37,7 @@ fn run(cfg: PpoConfig, dir: &std::path::Path) -> Trainer {
 /// Runs `base` to the end in one folder, and in another stops after `first_steps` steps and
 /// resumes to the end. Returns both folders and trainers, and the trainer state the first leg
 /// of the split run left in its checkpoint.
-type Trainer = PpoTrainer<FnReward<ToyFn>>;
+type Trainer = PpoTrainer<FnScorer<ToyFn>>;
 fn straight_and_resumed(
     base: &PpoConfig,
     first_steps: usize,
@@ -110,8 +111,8 @@ fn resumed_run_matches_the_uninterrupted_one() {
         load_policy_weights(&fresh, &out).unwrap();
         let ids = Tensor::from_slice(&[5i64, 60, 70, 80]).view([1, 4]);
         let pos = Tensor::arange(4, (Kind::Int64, nines_runtime::tch::Device::Cpu)).view([1, 4]);
-        let la = a.policy().model().forward(&ids, &pos, None, None);
-        let lb = fresh.model().forward(&ids, &pos, None, None);
+        let la = a.policy().model().forward(&ids, &pos, None, None).unwrap();
+        let lb = fresh.model().forward(&ids, &pos, None, None).unwrap();
         assert!(la.equal(&lb));
     }
 }

@@ -5,8 +5,9 @@
 mod common;
 
 use common::*;
+use nines_data::FnScorer;
 use nines_distill::rollout::{self, Scorers};
-use nines_distill::{FnReward, PpoConfig, Shaping, TrainScope, ValueHead, load_models};
+use nines_distill::{PpoConfig, Shaping, TrainScope, ValueHead, load_models};
 use nines_runtime::LanguageModel;
 use tch::Tensor;
 
@@ -16,9 +17,9 @@ fn scorers<'a>(
     policy: &'a LanguageModel,
     head: &'a ValueHead,
     reference: &'a LanguageModel,
-    reward: &'a FnReward<ToyFn>,
+    reward: &'a FnScorer<ToyFn>,
     shaping: Shaping,
-) -> Scorers<'a, FnReward<ToyFn>> {
+) -> Scorers<'a, FnScorer<ToyFn>> {
     Scorers {
         policy,
         value_head: head,

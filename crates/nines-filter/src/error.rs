@@ -52,9 +52,9 @@ pub enum FilterError {
     /// A policy implemented outside this crate failed.
     #[error("policy: {0}")]
     Policy(Box<dyn std::error::Error + Send + Sync>),
-    /// A scorer (e.g. the classifier) failed.
-    #[error("scorer: {0}")]
-    Scorer(Box<dyn std::error::Error + Send + Sync>),
+    /// The pair scorer (e.g. the classifier) failed.
+    #[error(transparent)]
+    Scorer(#[from] nines_data::Error),
     /// Writing or reading statistics failed.
     #[error("statistics I/O: {0}")]
     Io(#[from] std::io::Error),

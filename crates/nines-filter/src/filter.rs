@@ -10,8 +10,8 @@ use crate::config::{Fallback, FilterConfig, Strategy};
 use crate::error::{FilterError, Result};
 use crate::outcome::{Candidate, Decision, FallbackOutcome, PromptOutcome, Timings, Verdict};
 use crate::policy::{Policy, Sample};
-use crate::scorer::Scorer;
 use crate::stats::RunStats;
+use nines_data::PairScorer;
 
 /// The policy seed of round `round` in a run with seed `seed`: the `(round + 1)`-th output of
 /// SplitMix64 started at `seed`. Distinct rounds (and distinct run seeds) get unrelated seeds,
@@ -33,7 +33,7 @@ fn tie_seed(seed: u64, round: usize) -> u64 {
     round_seed(seed ^ 0x7469_6562_7265_616B, round)
 }
 
-/// Rejection-sampling filter over a [`Policy`] and a [`Scorer`].
+/// Rejection-sampling filter over a [`Policy`] and a [`PairScorer`].
 ///
 /// Round `r` asks the policy for `n_r` candidates (`k`, or fewer with
 /// [`FilterConfig::fill_rounds`]) of every prompt not yet decided (one call,
@@ -67,7 +67,7 @@ struct State {
     decision: Option<Decision>,
 }
 
-impl<P: Policy, S: Scorer> Filter<P, S> {
+impl<P: Policy, S: PairScorer> Filter<P, S> {
     /// A filter with validated settings.
     ///
     /// # Errors
@@ -336,7 +336,8 @@ fn check_samples(samples: &[Vec<Sample>], prompts: usize, n: usize) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{FnScorer, Strategy};
+    use crate::Strategy;
+    use nines_data::FnScorer;
 
     /// The crate-level doc example.
     #[test]

@@ -3,8 +3,9 @@
 mod common;
 
 use common::{DiscretePolicy, TableScorer, policy, scorer};
+use nines_data::FnScorer;
 use nines_filter::{
-    Fallback, Filter, FilterConfig, FilterError, FnScorer, Policy, Result, Sample, Strategy,
+    Fallback, Filter, FilterConfig, FilterError, Policy, Result, Sample, Strategy,
     ThresholdSchedule,
 };
 

@@ -103,7 +103,7 @@ fn top1_agreement(
     data: &PackedTokens,
     take: usize,
     batch: usize,
-) -> f64 {
+) -> Result<f64> {
     let n = data.num_sequences();
     let take = if take == 0 { n } else { take.min(n) };
     let idx: Vec<usize> = (0..take).map(|i| i * n / take).collect();
@@ -115,11 +115,18 @@ fn top1_agreement(
         let pos = Tensor::arange(t, (Kind::Int64, a.device()))
             .unsqueeze(0)
             .expand([chunk.len() as i64, t], true);
-        let top = |lm: &LanguageModel| lm.model().forward(&ids, &pos, None, None).argmax(-1, false);
-        same += top(a).eq_tensor(&top(b)).sum(Kind::Int64).int64_value(&[]);
+        let top = |lm: &LanguageModel| {
+            lm.model()
+                .forward(&ids, &pos, None, None)
+                .map(|l| l.argmax(-1, false))
+        };
+        same += top(a)?
+            .eq_tensor(&top(b)?)
+            .sum(Kind::Int64)
+            .int64_value(&[]);
         total += chunk.len() as i64 * t;
     }
-    same as f64 / total as f64
+    Ok(same as f64 / total as f64)
 }
 
 fn main() -> Result<()> {
@@ -142,7 +149,7 @@ fn main() -> Result<()> {
     let data = PackedTokens::pack(f32.tokenizer(), &valid, args.seq_len)?;
     let ppl_f32 = evaluate(&f32, &data, args.sequences, args.batch_size)?;
     let ppl_int8 = evaluate(&int8, &data, args.sequences, args.batch_size)?;
-    let top1 = top1_agreement(&int8, &f32, &data, args.sequences, args.batch_size);
+    let top1 = top1_agreement(&int8, &f32, &data, args.sequences, args.batch_size)?;
 
     let prompts = passages(&valid, args.prompts);
     let cfg = GenerateConfig {

@@ -253,7 +253,10 @@ impl Encoder {
     }
 
     /// Last hidden states `(batch, seq, hidden)` of an encoded batch.
-    pub fn forward(&self, batch: &EncodedBatch, train: bool) -> Tensor {
+    ///
+    /// # Errors
+    /// As [`crate::models::bert::BertModel::forward`].
+    pub fn forward(&self, batch: &EncodedBatch, train: bool) -> Result<Tensor> {
         self.model.forward(
             &batch.input_ids,
             &batch.token_type_ids,
@@ -262,21 +265,32 @@ impl Encoder {
         )
     }
 
-    /// Pools hidden states `(batch, seq, hidden)` into `(batch, hidden)`.
-    pub fn pool(&self, hidden: &Tensor, batch: &EncodedBatch, pooling: Pooling) -> Tensor {
-        match pooling {
+    /// Pools hidden states `(batch, seq, hidden)` of `batch` into `(batch, hidden)`.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when `hidden` is not `(batch, seq, hidden)` for this
+    /// batch.
+    pub fn pool(&self, hidden: &Tensor, batch: &EncodedBatch, pooling: Pooling) -> Result<Tensor> {
+        let shape = hidden.size();
+        if shape.len() != 3 || shape[..2] != batch.attention_mask.size()[..] {
+            return Err(RuntimeError::InvalidInput(format!(
+                "hidden states of shape {shape:?} for a batch of shape {:?}",
+                batch.attention_mask.size()
+            )));
+        }
+        Ok(match pooling {
             Pooling::Mean => mean_pool(hidden, &batch.attention_mask),
             Pooling::Cls => hidden.select(1, 0),
-        }
+        })
     }
 
     /// Embeddings `(texts, hidden)` of single texts, without gradients, as f32 on the CPU.
     pub fn embed(&self, texts: &[&str], pooling: Pooling) -> Result<Tensor> {
         let _guard = tch::no_grad_guard();
         let batch = self.encode_batch(texts, None, self.max_len)?;
-        let hidden = self.forward(&batch, false);
+        let hidden = self.forward(&batch, false)?;
         Ok(self
-            .pool(&hidden, &batch, pooling)
+            .pool(&hidden, &batch, pooling)?
             .to_kind(Kind::Float)
             .to_device(Device::Cpu))
     }

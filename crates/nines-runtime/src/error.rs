@@ -90,6 +90,15 @@ pub enum RuntimeError {
         /// The tensor name (Hugging Face naming).
         tensor: String,
     },
+    /// A file holds a tensor that none of the variables being restored is named for (it was
+    /// written for another model or another set of trainable parameters).
+    #[error("{path}: holds tensor `{tensor}`, which is not among the variables being loaded")]
+    UnexpectedTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor name.
+        tensor: String,
+    },
     /// A tensor in the checkpoint does not have the shape the configuration implies.
     #[error("{path}: tensor `{tensor}` has shape {found:?}, the config implies {expected:?}")]
     ShapeMismatch {
@@ -174,6 +183,16 @@ pub enum RuntimeError {
     /// An error raised inside LibTorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// LibTorch refused an operation of a model's forward pass (a token id out of the
+    /// vocabulary, a tensor on another device, out of memory).
+    #[error("libtorch, {op}: {source}")]
+    TorchOp {
+        /// What was being done (`token embedding lookup`, `vocabulary projection`, ...).
+        op: &'static str,
+        /// LibTorch's error.
+        #[source]
+        source: tch::TchError,
+    },
 }
 
 /// The runtime's result type.
@@ -186,6 +205,11 @@ impl RuntimeError {
             path: path.into(),
             source,
         }
+    }
+
+    /// Wraps a LibTorch error of the operation `op` (for `map_err`).
+    pub(crate) fn torch(op: &'static str) -> impl FnOnce(tch::TchError) -> Self {
+        move |source| RuntimeError::TorchOp { op, source }
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {

@@ -81,36 +81,47 @@ impl CompletionBatch {
 
     /// Hidden states `(batch, completion, hidden)` at the positions that predict each
     /// completion token (differentiable; dropout when `train`). A value head reads these.
-    pub fn hidden(&self, model: &dyn CausalLm, train: bool) -> Tensor {
+    ///
+    /// # Errors
+    /// As [`CausalLm::forward_hidden`].
+    pub fn hidden(&self, model: &dyn CausalLm, train: bool) -> Result<Tensor> {
         // Right padding needs no key mask: causal attention never looks ahead to the padding.
-        let hidden = model.forward_hidden(&self.input_ids, &self.position_ids, None, None, train);
-        self.at_predict_positions(&hidden)
+        let hidden =
+            model.forward_hidden(&self.input_ids, &self.position_ids, None, None, train)?;
+        Ok(self.at_predict_positions(&hidden))
     }
 
     /// The residual stream `(batch, seq, hidden)` after the first `blocks` blocks, for every
     /// position: the part of the forward pass that a model trained only above `blocks` shares
     /// with its frozen copy. Run it without gradients and pass it to
     /// [`hidden_above`](Self::hidden_above).
-    pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Tensor {
-        let x = model.embed(&self.input_ids, &self.position_ids, false);
+    ///
+    /// # Errors
+    /// As [`CausalLm::embed`] and [`CausalLm::forward_blocks`].
+    pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Result<Tensor> {
+        let x = model.embed(&self.input_ids, &self.position_ids, false)?;
         model.forward_blocks(x, &self.position_ids, None, None, 0..blocks, false)
     }
 
     /// Like [`hidden`](Self::hidden), starting from a [`trunk`](Self::trunk) computed up to
     /// block `from` (right-padded rows of another batch's trunk are fine: padding never reaches
     /// real positions). `trunk` may be wider than this batch; the extra columns are dropped.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] (or a LibTorch error) when `trunk` does not fit this
+    /// batch.
     pub fn hidden_above(
         &self,
         model: &dyn CausalLm,
         trunk: &Tensor,
         from: usize,
         train: bool,
-    ) -> Tensor {
+    ) -> Result<Tensor> {
         let seq = self.input_ids.size()[1];
-        let x = trunk.narrow(1, 0, seq);
+        let x = trunk.f_narrow(1, 0, seq)?;
         let layers = from..model.spec().num_layers;
-        let x = model.forward_blocks(x, &self.position_ids, None, None, layers, train);
-        self.at_predict_positions(&model.final_norm(&x))
+        let x = model.forward_blocks(x, &self.position_ids, None, None, layers, train)?;
+        Ok(self.at_predict_positions(&model.final_norm(&x)?))
     }
 
     fn at_predict_positions(&self, hidden: &Tensor) -> Tensor {
@@ -124,13 +135,23 @@ impl CompletionBatch {
 
     /// Log-probabilities `(batch, completion)` of the completion tokens given hidden states
     /// from [`hidden`](Self::hidden); zero where padded.
-    pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Tensor {
-        target_logprobs(&model.logits(hidden), &self.targets, &self.mask)
+    ///
+    /// # Errors
+    /// As [`CausalLm::logits`].
+    pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Result<Tensor> {
+        Ok(target_logprobs(
+            &model.logits(hidden)?,
+            &self.targets,
+            &self.mask,
+        ))
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens (differentiable).
-    pub fn logprobs(&self, model: &dyn CausalLm, train: bool) -> Tensor {
-        self.logprobs_from_hidden(model, &self.hidden(model, train))
+    ///
+    /// # Errors
+    /// As [`CausalLm::forward`].
+    pub fn logprobs(&self, model: &dyn CausalLm, train: bool) -> Result<Tensor> {
+        self.logprobs_from_hidden(model, &self.hidden(model, train)?)
     }
 }
 
@@ -183,7 +204,7 @@ impl LanguageModel {
                 .map(|(p, c)| (p.as_slice(), c.as_slice()))
                 .collect();
             let batch = CompletionBatch::new(&pairs, self.tokenizer().pad_id(), self.device())?;
-            let lp = batch.logprobs(self.model(), false).to_device(Device::Cpu);
+            let lp = batch.logprobs(self.model(), false)?.to_device(Device::Cpu);
             for (r, (_, c)) in chunk.iter().enumerate() {
                 let row = Vec::<f32>::try_from(lp.get(r as i64).narrow(0, 0, c.len() as i64))?;
                 out.push(row);

@@ -150,10 +150,13 @@ impl SharedPromptBatch {
     /// Hidden states `(batch, completion, hidden)` at the positions that predict each
     /// completion token (differentiable; dropout when `train`), as
     /// [`CompletionBatch::hidden`](crate::CompletionBatch::hidden) gives for the same items.
-    pub fn hidden(&self, model: &dyn CausalLm, train: bool) -> Tensor {
+    ///
+    /// # Errors
+    /// As [`CausalLm::embed`].
+    pub fn hidden(&self, model: &dyn CausalLm, train: bool) -> Result<Tensor> {
         let trunk = SharedPromptTrunk {
-            prompts: model.embed(&self.prompt_ids, &self.prompt_positions, train),
-            completions: model.embed(&self.completion_ids, &self.completion_positions, train),
+            prompts: model.embed(&self.prompt_ids, &self.prompt_positions, train)?,
+            completions: model.embed(&self.completion_ids, &self.completion_positions, train)?,
         };
         self.hidden_above(model, &trunk, 0, train)
     }
@@ -162,38 +165,44 @@ impl SharedPromptBatch {
     /// completions: the part of the pass that a model trained only above `blocks` shares with
     /// its frozen copy. Run it without gradients and pass it to
     /// [`hidden_above`](Self::hidden_above).
-    pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> SharedPromptTrunk {
+    ///
+    /// # Errors
+    /// As [`CausalLm::embed`] and [`CausalLm::forward_blocks`].
+    pub fn trunk(&self, model: &dyn CausalLm, blocks: usize) -> Result<SharedPromptTrunk> {
         let trunk = SharedPromptTrunk {
-            prompts: model.embed(&self.prompt_ids, &self.prompt_positions, false),
-            completions: model.embed(&self.completion_ids, &self.completion_positions, false),
+            prompts: model.embed(&self.prompt_ids, &self.prompt_positions, false)?,
+            completions: model.embed(&self.completion_ids, &self.completion_positions, false)?,
         };
         self.run(model, trunk, 0..blocks, false)
     }
 
     /// Like [`hidden`](Self::hidden), starting from a [`trunk`](Self::trunk) computed up to
     /// block `from`.
+    ///
+    /// # Errors
+    /// As [`CausalLm::forward_blocks`], when `trunk` does not fit this batch.
     pub fn hidden_above(
         &self,
         model: &dyn CausalLm,
         trunk: &SharedPromptTrunk,
         from: usize,
         train: bool,
-    ) -> Tensor {
+    ) -> Result<Tensor> {
         let start = SharedPromptTrunk {
             prompts: trunk.prompts.shallow_clone(),
             completions: trunk.completions.shallow_clone(),
         };
-        let out = self.run(model, start, from..model.spec().num_layers, train);
+        let out = self.run(model, start, from..model.spec().num_layers, train)?;
         let (prompts, completions) = (
-            model.final_norm(&out.prompts),
-            model.final_norm(&out.completions),
+            model.final_norm(&out.prompts)?,
+            model.final_norm(&out.completions)?,
         );
         // Completion token 0 is predicted by the prompt's last token, token j by completion
         // token j − 1.
         let p = prompts.size()[1];
         let last = prompts.narrow(1, p - 1, 1).index_select(0, &self.rows);
         let c = completions.size()[1];
-        Tensor::cat(&[last, completions.narrow(1, 0, c - 1)], 1)
+        Ok(Tensor::cat(&[last, completions.narrow(1, 0, c - 1)], 1))
     }
 
     /// Runs `layers` on the prompts (filling a cache), copies each prompt's cache to its
@@ -204,9 +213,9 @@ impl SharedPromptBatch {
         x: SharedPromptTrunk,
         layers: Range<usize>,
         train: bool,
-    ) -> SharedPromptTrunk {
+    ) -> Result<SharedPromptTrunk> {
         if layers.is_empty() {
-            return x;
+            return Ok(x);
         }
         let mut cache = KvCache::new(model.spec().num_layers);
         // Real tokens skip the padding; a padding row sees no valid key and is never read.
@@ -217,7 +226,7 @@ impl SharedPromptBatch {
             Some(&mut cache),
             layers.clone(),
             train,
-        );
+        )?;
         cache.select_rows(&self.rows);
         let completions = model.forward_blocks(
             x.completions,
@@ -226,17 +235,20 @@ impl SharedPromptBatch {
             Some(&mut cache),
             layers,
             train,
-        );
-        SharedPromptTrunk {
+        )?;
+        Ok(SharedPromptTrunk {
             prompts,
             completions,
-        }
+        })
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens given hidden states
     /// from [`hidden`](Self::hidden); zero where padded.
-    pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Tensor {
-        self.logprobs_from_logits(&model.logits(hidden))
+    ///
+    /// # Errors
+    /// As [`CausalLm::logits`].
+    pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Result<Tensor> {
+        Ok(self.logprobs_from_logits(&model.logits(hidden)?))
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens given their
@@ -247,7 +259,10 @@ impl SharedPromptBatch {
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens (differentiable).
-    pub fn logprobs(&self, model: &dyn CausalLm, train: bool) -> Tensor {
-        self.logprobs_from_hidden(model, &self.hidden(model, train))
+    ///
+    /// # Errors
+    /// As [`CausalLm::embed`] and [`CausalLm::logits`].
+    pub fn logprobs(&self, model: &dyn CausalLm, train: bool) -> Result<Tensor> {
+        self.logprobs_from_hidden(model, &self.hidden(model, train)?)
     }
 }

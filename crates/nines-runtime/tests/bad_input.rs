@@ -493,3 +493,73 @@ fn dropout_and_layer_pattern_are_checked() {
         }
     }
 }
+
+/// The model's forward pass returns typed errors for inputs LibTorch would refuse: an id
+/// outside the vocabulary, positions or a key mask of the wrong shape, hidden states of the
+/// wrong width, for every causal architecture.
+#[test]
+fn forward_pass_refuses_bad_tensors() {
+    use nines_runtime::tch::{Kind, Tensor};
+    for dir in ["llama", "gpt2", "gpt_neo"] {
+        let lm = LanguageModel::load(fixture(dir), cpu()).unwrap();
+        let model = lm.model();
+        let vocab = model.spec().vocab_size as i64;
+        let ids = Tensor::from_slice(&[1i64, 2, 3]).view([1, 3]);
+        let pos = Tensor::from_slice(&[0i64, 1, 2]).view([1, 3]);
+        assert!(model.forward(&ids, &pos, None, None).is_ok(), "{dir}");
+        let oov = Tensor::from_slice(&[1i64, vocab + 5, 3]).view([1, 3]);
+        match model.forward(&oov, &pos, None, None) {
+            Err(RuntimeError::TorchOp { op, .. }) => assert_eq!(op, "embedding lookup", "{dir}"),
+            other => panic!("{dir}: {other:?}"),
+        }
+        let short = Tensor::from_slice(&[0i64, 1]).view([1, 2]);
+        assert!(
+            matches!(
+                model.forward(&ids, &short, None, None),
+                Err(RuntimeError::InvalidInput(_))
+            ),
+            "{dir}"
+        );
+        let mask = Tensor::ones([1, 2], (Kind::Bool, nines_runtime::tch::Device::Cpu));
+        assert!(
+            matches!(
+                model.forward(&ids, &pos, Some(&mask), None),
+                Err(RuntimeError::InvalidInput(_))
+            ),
+            "{dir}"
+        );
+        let wide = Tensor::zeros(
+            [1, 3, model.spec().hidden_size as i64 + 1],
+            (Kind::Float, nines_runtime::tch::Device::Cpu),
+        );
+        assert!(
+            matches!(model.logits(&wide), Err(RuntimeError::InvalidInput(_))),
+            "{dir}"
+        );
+        assert!(
+            matches!(model.final_norm(&wide), Err(RuntimeError::InvalidInput(_))),
+            "{dir}"
+        );
+        // The stack in pieces: a residual stream of the wrong width, blocks past the stack.
+        let layers = model.spec().num_layers;
+        assert!(
+            matches!(
+                model.forward_blocks(wide.shallow_clone(), &pos, None, None, 0..1, false),
+                Err(RuntimeError::InvalidInput(_))
+            ),
+            "{dir}"
+        );
+        let x = model.embed(&ids, &pos, false).unwrap();
+        assert!(
+            matches!(
+                model.forward_blocks(x.shallow_clone(), &pos, None, None, 0..layers + 1, false),
+                Err(RuntimeError::InvalidInput(_))
+            ),
+            "{dir}"
+        );
+        let x = model
+            .forward_blocks(x, &pos, None, None, 0..layers, false)
+            .unwrap();
+        assert!(model.final_norm(&x).is_ok(), "{dir}");
+    }
+}

@@ -79,7 +79,7 @@ fn logits(lm: &LanguageModel, text: &str) -> Tensor {
     let ids = Tensor::from_slice(&ids).view([1, t]);
     let pos = Tensor::arange(t, (Kind::Int64, nines_runtime::tch::Device::Cpu)).view([1, t]);
     let _g = nines_runtime::tch::no_grad_guard();
-    lm.model().forward(&ids, &pos, None, None)
+    lm.model().forward(&ids, &pos, None, None).unwrap()
 }
 
 #[test]

@@ -74,7 +74,8 @@ fn tiny_llama_gguf_matches_transformers() {
     let logits = tch::no_grad(|| {
         lm.model()
             .forward(&r["input_ids"], &r["position_ids"], Some(&mask), None)
-    });
+    })
+    .unwrap();
     let sel = mask.unsqueeze(-1).expand_as(&r["logits"]);
     assert_close(
         "gguf llama logits",

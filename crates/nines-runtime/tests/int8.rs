@@ -33,7 +33,8 @@ fn logits(lm: &LanguageModel, dir: &str) -> Tensor {
     let logits = tch::no_grad(|| {
         lm.model()
             .forward(&r["input_ids"], &r["position_ids"], Some(&mask), None)
-    });
+    })
+    .unwrap();
     let sel = mask.unsqueeze(-1).expand_as(&logits);
     logits.masked_select(&sel)
 }
@@ -90,7 +91,8 @@ fn tiny_gguf_int8_logits_are_close_to_f32() {
     let pos = Tensor::arange(4, (Kind::Int64, tch::Device::Cpu))
         .unsqueeze(0)
         .expand([2, 4], true);
-    let run = |lm: &LanguageModel| tch::no_grad(|| lm.model().forward(&ids, &pos, None, None));
+    let run =
+        |lm: &LanguageModel| tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).unwrap();
     let e = relative_error(&run(&int8), &run(&f32));
     assert!(e < TOL && e > 1e-6, "relative logit error {e}");
 }
@@ -202,7 +204,8 @@ fn smollm2_int8_greedy_agrees_with_f32() {
     let n = ids.len() as i64;
     let ids = Tensor::from_slice(&ids).unsqueeze(0);
     let pos = Tensor::arange(n, (Kind::Int64, tch::Device::Cpu)).unsqueeze(0);
-    let run = |lm: &LanguageModel| tch::no_grad(|| lm.model().forward(&ids, &pos, None, None));
+    let run =
+        |lm: &LanguageModel| tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).unwrap();
     let (x, y) = (run(&int8), run(&f32));
     let e = relative_error(&x, &y);
     assert!(e < 0.08, "relative logit error {e}");

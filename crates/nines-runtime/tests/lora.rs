@@ -12,7 +12,7 @@ fn logits(lm: &LanguageModel) -> Tensor {
     let r = read_tensors("llama/reference.safetensors");
     let ids = r["input_ids"].get(0).unsqueeze(0);
     let pos = r["position_ids"].get(0).unsqueeze(0);
-    tch::no_grad(|| lm.model().forward(&ids, &pos, None, None))
+    tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).unwrap()
 }
 
 fn check(dir: &str, targets: &[&str]) {

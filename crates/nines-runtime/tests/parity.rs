@@ -25,7 +25,8 @@ fn check_causal(dir: &str) {
     let logits = tch::no_grad(|| {
         lm.model()
             .forward(&r["input_ids"], &r["position_ids"], Some(&mask), None)
-    });
+    })
+    .unwrap();
     let expected = &r["logits"];
     let sel = mask.unsqueeze(-1).expand_as(expected);
     assert_close(
@@ -47,19 +48,27 @@ fn check_cache(dir: &str) {
     let mut cache = KvCache::new(lm.model().spec().num_layers);
     let _g = tch::no_grad_guard();
     let prefill = 5;
-    let mut parts = vec![lm.model().forward(
-        &ids.narrow(1, 0, prefill),
-        &pos.narrow(1, 0, prefill),
-        None,
-        Some(&mut cache),
-    )];
+    let mut parts = vec![
+        lm.model()
+            .forward(
+                &ids.narrow(1, 0, prefill),
+                &pos.narrow(1, 0, prefill),
+                None,
+                Some(&mut cache),
+            )
+            .unwrap(),
+    ];
     for i in prefill..t {
-        parts.push(lm.model().forward(
-            &ids.narrow(1, i, 1),
-            &pos.narrow(1, i, 1),
-            None,
-            Some(&mut cache),
-        ));
+        parts.push(
+            lm.model()
+                .forward(
+                    &ids.narrow(1, i, 1),
+                    &pos.narrow(1, i, 1),
+                    None,
+                    Some(&mut cache),
+                )
+                .unwrap(),
+        );
     }
     let got = Tensor::cat(&parts, 1).squeeze_dim(0);
     assert_close(&format!("{dir} cached logits"), &got, &expected, TOL);
@@ -96,12 +105,15 @@ fn bert_matches_transformers() {
     .expect("tiny bert loads");
     let r = read_tensors("bert/reference.safetensors");
     let _g = tch::no_grad_guard();
-    let hidden = enc.model().forward(
-        &r["input_ids"],
-        &r["token_type_ids"],
-        &r["attention_mask"],
-        false,
-    );
+    let hidden = enc
+        .model()
+        .forward(
+            &r["input_ids"],
+            &r["token_type_ids"],
+            &r["attention_mask"],
+            false,
+        )
+        .unwrap();
     let valid = r["attention_mask"].ne(0).unsqueeze(-1).expand_as(&hidden);
     assert_close(
         "last_hidden_state",

@@ -58,7 +58,7 @@ fn smollm2_gguf_matches_transformers() {
             .unsqueeze(0);
         let pos =
             Tensor::arange(want.len() as i64, (tch::Kind::Int64, tch::Device::Cpu)).unsqueeze(0);
-        let logits = lm.model().forward(&input, &pos, None, None);
+        let logits = lm.model().forward(&input, &pos, None, None).unwrap();
         let last = logits.get(0).get(want.len() as i64 - 1);
         assert_close(
             &format!("SmolLM2 last logits, prompt {i}"),
@@ -207,7 +207,8 @@ fn minilm_embeddings_match_sentence_transformers() {
         Vec::<i64>::try_from(b.token_type_ids.flatten(0, -1)).unwrap(),
         types
     );
-    let pooled = tch::no_grad(|| enc.pool(&enc.forward(&b, false), &b, Pooling::Mean));
+    let pooled =
+        tch::no_grad(|| enc.pool(&enc.forward(&b, false).unwrap(), &b, Pooling::Mean)).unwrap();
     assert_close(
         "MiniLM pair mean pooled",
         &pooled,

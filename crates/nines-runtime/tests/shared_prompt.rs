@@ -41,21 +41,21 @@ fn check(dir: &str) {
     let model = lm.model();
     let (shared, plain) = batches();
     assert_eq!(shared.mask.size(), plain.mask.size());
-    let want = tch::no_grad(|| plain.hidden(model, false));
-    let got = tch::no_grad(|| shared.hidden(model, false));
+    let want = tch::no_grad(|| plain.hidden(model, false)).unwrap();
+    let got = tch::no_grad(|| shared.hidden(model, false)).unwrap();
     // Padding rows differ (the plain batch reads padding tokens there); compare real ones.
     let m = plain.mask.unsqueeze(-1).to_kind(tch::Kind::Float);
     assert!(
         max_abs_diff(&(&want * &m), &(&got * &m)) < 1e-5,
         "{dir}: hidden states differ"
     );
-    let lp_want = tch::no_grad(|| plain.logprobs(model, false));
-    let lp_got = tch::no_grad(|| shared.logprobs(model, false));
+    let lp_want = tch::no_grad(|| plain.logprobs(model, false)).unwrap();
+    let lp_got = tch::no_grad(|| shared.logprobs(model, false)).unwrap();
     assert!(max_abs_diff(&lp_want, &lp_got) < 1e-4, "{dir}: logprobs");
 
     for split in 0..=model.spec().num_layers {
-        let trunk = tch::no_grad(|| shared.trunk(model, split));
-        let above = tch::no_grad(|| shared.hidden_above(model, &trunk, split, false));
+        let trunk = tch::no_grad(|| shared.trunk(model, split)).unwrap();
+        let above = tch::no_grad(|| shared.hidden_above(model, &trunk, split, false)).unwrap();
         assert!(
             max_abs_diff(&(&got * &m), &(&above * &m)) < 1e-5,
             "{dir}: split at {split}"
@@ -74,8 +74,8 @@ fn check(dir: &str) {
         f().sum(tch::Kind::Float).backward();
         vars.iter().map(|v| v.grad().copy()).collect::<Vec<_>>()
     };
-    let g_plain = grads(&|| plain.logprobs(model, false));
-    let g_shared = grads(&|| shared.logprobs(model, false));
+    let g_plain = grads(&|| plain.logprobs(model, false).unwrap());
+    let g_shared = grads(&|| shared.logprobs(model, false).unwrap());
     assert!(!g_plain.is_empty(), "{dir}: no trainable variables");
     for (a, b) in g_plain.iter().zip(&g_shared) {
         assert!(max_abs_diff(a, b) < 1e-4, "{dir}: gradients differ");

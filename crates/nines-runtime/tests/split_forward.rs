@@ -25,16 +25,16 @@ fn check(dir: &str) {
         (&[13, 14, 15, 16, 17], &[18]),
     ];
     let batch = CompletionBatch::new(&items, 0, tch::Device::Cpu).unwrap();
-    let whole = tch::no_grad(|| batch.hidden(model, false));
+    let whole = tch::no_grad(|| batch.hidden(model, false)).unwrap();
     for split in 0..=layers {
-        let trunk = tch::no_grad(|| batch.trunk(model, split));
+        let trunk = tch::no_grad(|| batch.trunk(model, split)).unwrap();
         // Without gradients (scoring) and with them (training above the split).
-        let above = tch::no_grad(|| batch.hidden_above(model, &trunk, split, false));
+        let above = tch::no_grad(|| batch.hidden_above(model, &trunk, split, false)).unwrap();
         assert!(
             max_abs_diff(&whole, &above) < 1e-5,
             "{dir}: split at {split} changes the hidden states"
         );
-        let trained = batch.hidden_above(model, &trunk, split, false);
+        let trained = batch.hidden_above(model, &trunk, split, false).unwrap();
         assert!(
             max_abs_diff(&whole, &trained.detach()) < 1e-5,
             "{dir}: split {split}, grad"
@@ -42,9 +42,11 @@ fn check(dir: &str) {
     }
     // A trunk from a wider batch (extra padded columns) serves a narrower one.
     let narrow = CompletionBatch::new(&items[..2], 0, tch::Device::Cpu).unwrap();
-    let wide_trunk = tch::no_grad(|| batch.trunk(model, 1)).narrow(0, 0, 2);
-    let a = tch::no_grad(|| narrow.hidden(model, false));
-    let b = tch::no_grad(|| narrow.hidden_above(model, &wide_trunk, 1, false));
+    let wide_trunk = tch::no_grad(|| batch.trunk(model, 1))
+        .unwrap()
+        .narrow(0, 0, 2);
+    let a = tch::no_grad(|| narrow.hidden(model, false)).unwrap();
+    let b = tch::no_grad(|| narrow.hidden_above(model, &wide_trunk, 1, false)).unwrap();
     assert!(max_abs_diff(&a, &b) < 1e-5, "{dir}: wider trunk");
 }
 

@@ -10,17 +10,16 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use nines_data::Verdict;
 use nines_data::corpus::Corpus;
 use nines_data::label::oracle::OracleLabeler;
 use nines_data::prompt::{Prompt, PromptConfig, build_prompts};
 use nines_data::select::{LexiconScorer, SelectionConfig, Strategy, select};
 use nines_data::split::Split;
+use nines_data::{FnScorer, PairScorer, Verdict};
 use nines_distill::checkpoint::{load_policy_weights, save_policy_weights};
 use nines_distill::eval::{EvalConfig, PolicyEval};
 use nines_distill::{
-    DistillError, FnReward, KlConfig, PpoConfig, PpoTrainer, RewardModel, Shaping, TrainScope,
-    evaluate, load_models,
+    DistillError, KlConfig, PpoConfig, PpoTrainer, Shaping, TrainScope, evaluate, load_models,
 };
 use nines_runtime::models::LoraConfig;
 use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
@@ -336,19 +335,19 @@ pub fn run(args: DistillArgs) -> Result<(), Box<dyn std::error::Error>> {
         test.len(),
     );
     let mut threshold = 0.5;
-    let reward: Box<dyn RewardModel> = match (&args.classifier, args.reward) {
+    let reward: Box<dyn PairScorer> = match (&args.classifier, args.reward) {
         (Some(dir), _) => {
             let c = nines_classify::Classifier::load(dir, args.device)
                 .map_err(|e| format!("{}: {e}", dir.display()))?;
             if let Some(t) = c.threshold() {
                 threshold = t;
             }
-            Box::new(FnReward::new(move |pairs: &[(&str, &str)]| c.score(pairs)))
+            Box::new(c)
         }
         (None, Some(RewardArg::Oracle)) => {
             println!("reward: the rule oracle (the oracle column is then not independent)");
             let o = OracleLabeler::new();
-            Box::new(FnReward::new(move |pairs: &[(&str, &str)]| {
+            Box::new(FnScorer::new(move |pairs: &[(&str, &str)]| {
                 Ok::<_, DistillError>(pairs.iter().map(|(p, c)| oracle_p(&o, p, c)).collect())
             }))
         }

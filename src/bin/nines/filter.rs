@@ -12,8 +12,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use nines_classify::Classifier;
 use nines_filter::{
-    Decision, Fallback, Filter, FilterConfig, FnScorer, RuntimePolicy, Strategy, ThresholdSchedule,
-    Verdict,
+    Decision, Fallback, Filter, FilterConfig, RuntimePolicy, Strategy, ThresholdSchedule, Verdict,
 };
 use nines_runtime::{DType, DeviceSpec, GenerateConfig, LanguageModel, LoadOptions};
 
@@ -143,7 +142,7 @@ pub fn run(args: FilterArgs) -> Result<(), Box<dyn std::error::Error>> {
         ..RuntimePolicy::default_generate_config()
     };
     let policy = RuntimePolicy::with_config(&lm, generate)?;
-    let scorer = FnScorer::new(|pairs: &[(&str, &str)]| classifier.score(pairs));
+    let scorer = &classifier;
     let filter = Filter::new(policy, scorer, config)?;
     let prompts: Vec<&str> = args.prompt.iter().map(String::as_str).collect();
     let run = filter.run(&prompts)?;

@@ -206,7 +206,7 @@ fn write_parity(lm: &LanguageModel, path: &Path) -> Result<(), Box<dyn std::erro
                 &pos.to_device(lm.device()),
                 None,
                 None,
-            )
+            )?
             .to_device(Device::Cpu)
     };
     Tensor::write_safetensors(&[("input_ids", ids), ("logits", logits)], path)?;

@@ -652,10 +652,31 @@ pub fn write_jsonl_atomic<'a>(
     write_lines_atomic(path, lines.iter().map(String::as_str))
 }
 
-/// Writes lines to `path` atomically: a temporary file in the same folder is written,
-/// `fsync`ed and renamed over `path`, then the folder is `fsync`ed. Readers see the old file
-/// or the new one, never a mix.
+/// Writes lines to `path` atomically (see [`write_atomic_with`]), each ended by `\n`.
 pub fn write_lines_atomic<'a>(path: &Path, lines: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    write_atomic_with(path, |f| {
+        for line in lines {
+            f.write_all(line.as_bytes())?;
+            f.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes `bytes` to `path` atomically (see [`write_atomic_with`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |f| f.write_all(bytes))
+}
+
+/// The one crash-safe writer of single files in Nines: `fill` writes into a temporary file
+/// in the same folder, which is `fsync`ed and renamed over `path`, then the folder is
+/// `fsync`ed. Readers see the old file or the new one, never a mix; on any error the
+/// temporary file is removed and `path` is left as it was. (Checkpoint folders have their
+/// own routine, `nines_runtime::train::CheckpointSlot`.)
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -665,11 +686,7 @@ pub fn write_lines_atomic<'a>(path: &Path, lines: impl IntoIterator<Item = &'a s
     let tmp = dir.join(name);
     let result = (|| {
         let mut f = std::io::BufWriter::new(File::create(&tmp).map_err(|e| Error::io(&tmp, e))?);
-        for line in lines {
-            f.write_all(line.as_bytes())
-                .map_err(|e| Error::io(&tmp, e))?;
-            f.write_all(b"\n").map_err(|e| Error::io(&tmp, e))?;
-        }
+        fill(&mut f).map_err(|e| Error::io(&tmp, e))?;
         let f = f
             .into_inner()
             .map_err(|e| Error::io(&tmp, e.into_error()))?;

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use nines_filter::{Policy, Result, Sample, Scorer};
+use nines_data::PairScorer;
+use nines_filter::{Policy, Result, Sample};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -63,8 +64,8 @@ impl TableScorer {
     }
 }
 
-impl Scorer for TableScorer {
-    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
+impl PairScorer for TableScorer {
+    fn score(&self, pairs: &[(&str, &str)]) -> nines_data::Result<Vec<f32>> {
         Ok(pairs
             .iter()
             .map(|(_, c)| self.0.get(*c).copied().unwrap_or(1.0))

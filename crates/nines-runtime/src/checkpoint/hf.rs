@@ -75,16 +75,7 @@ impl SafetensorsSource {
                     what: "weight shard named in model.safetensors.index.json",
                 });
             }
-            let file = File::open(&path).map_err(|e| RuntimeError::io(&path, e))?;
-            // SAFETY: read-only map of a checkpoint file.
-            let mmap = unsafe { Mmap::map(&file) }.map_err(|e| RuntimeError::io(&path, e))?;
-            check_unique_keys(&path, &mmap)?;
-            let names = SafeTensors::deserialize(&mmap)
-                .map_err(|e| RuntimeError::corrupt(&path, format!("safetensors header: {e}")))?
-                .names()
-                .into_iter()
-                .map(str::to_string)
-                .collect::<Vec<_>>();
+            let (mmap, names) = map_file(&path)?;
             for name in names {
                 index.insert(name, files.len());
             }
@@ -93,6 +84,27 @@ impl SafetensorsSource {
         Ok(SafetensorsSource {
             root: dir.to_path_buf(),
             files,
+            index,
+        })
+    }
+
+    /// Opens one safetensors file (a trainer's checkpoint file, say).
+    ///
+    /// # Errors
+    /// [`RuntimeError::MissingFile`] when it is not there; [`RuntimeError::Corrupt`] when its
+    /// header is malformed or the file is shorter than the header says (a truncated write).
+    pub fn open_file(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(RuntimeError::MissingFile {
+                path: path.to_path_buf(),
+                what: "safetensors weights file",
+            });
+        }
+        let (mmap, names) = map_file(path)?;
+        let index = names.into_iter().map(|n| (n, 0)).collect();
+        Ok(SafetensorsSource {
+            root: path.to_path_buf(),
+            files: vec![(path.to_path_buf(), mmap)],
             index,
         })
     }
@@ -139,6 +151,21 @@ impl TensorSource for SafetensorsSource {
             None => self.root.clone(),
         }
     }
+}
+
+/// Maps a safetensors file and lists its tensors, checking the header.
+fn map_file(path: &Path) -> Result<(Mmap, Vec<String>)> {
+    let file = File::open(path).map_err(|e| RuntimeError::io(path, e))?;
+    // SAFETY: read-only map of a checkpoint file.
+    let mmap = unsafe { Mmap::map(&file) }.map_err(|e| RuntimeError::io(path, e))?;
+    check_unique_keys(path, &mmap)?;
+    let names = SafeTensors::deserialize(&mmap)
+        .map_err(|e| RuntimeError::corrupt(path, format!("safetensors header: {e}")))?
+        .names()
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    Ok((mmap, names))
 }
 
 /// A safetensors header names each tensor once: a JSON parser keeps the last of two equal

@@ -1,13 +1,19 @@
-//! Checkpoint formats: Hugging Face folders (safetensors, sharded or not) and GGUF files.
+//! Checkpoint formats: Hugging Face folders (safetensors, sharded or not) and GGUF files;
+//! the one weight loader.
 //!
 //! Models declare their parameters in a [`tch::nn::VarStore`] under Hugging Face tensor names;
 //! a [`TensorSource`] supplies the stored values by those names, and [`load_var_store`] copies
-//! them in, checking every shape. A missing tensor or a shape mismatch is an error naming the
-//! tensor and the file.
+//! them in, checking every shape. Trainers restore their own safetensors files with
+//! [`load_into`] (and tensors held in memory with [`copy_named`]). All of them copy through
+//! one checked routine: a missing tensor or a shape mismatch is an error naming the tensor and
+//! the file.
 
 pub mod dequant;
 pub mod gguf;
 pub mod hf;
+mod load;
+
+pub use load::{Expect, LoadReport, copy_named, load_into};
 
 use std::path::PathBuf;
 
@@ -61,8 +67,7 @@ pub fn load_var_store(
 ) -> Result<()> {
     let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
-    let _guard = tch::no_grad_guard();
-    for (name, mut var) in vars {
+    for (name, var) in vars {
         let Some(stored) = read_with_prefix_fallback(source, &name)? else {
             if optional(&name) {
                 continue;
@@ -72,15 +77,7 @@ pub fn load_var_store(
                 tensor: name,
             });
         };
-        if stored.size() != var.size() {
-            return Err(RuntimeError::ShapeMismatch {
-                path: source.origin(&name),
-                tensor: name,
-                expected: var.size(),
-                found: stored.size(),
-            });
-        }
-        var.f_copy_(&stored.f_to_kind(var.kind())?.f_to_device(var.device())?)?;
+        load::copy_checked(&var, &stored, &name, source.origin(&name))?;
     }
     Ok(())
 }

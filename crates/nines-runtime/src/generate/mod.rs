@@ -283,10 +283,10 @@ impl LanguageModel {
             key_valid.as_ref(),
             Some(&mut cache),
             false,
-        );
+        )?;
         let mut logits = self
             .model()
-            .logits(&hidden.narrow(1, width as i64 - 1, 1))
+            .logits(&hidden.narrow(1, width as i64 - 1, 1))?
             .squeeze_dim(1);
         let mut next_pos =
             Tensor::from_slice(&prompts.iter().map(|p| p.len() as i64).collect::<Vec<_>>())
@@ -359,8 +359,8 @@ impl LanguageModel {
                 key_valid.as_ref(),
                 Some(&mut cache),
                 false,
-            );
-            logits = self.model().logits(&hidden).squeeze_dim(1);
+            )?;
+            logits = self.model().logits(&hidden)?.squeeze_dim(1);
             next_pos = next_pos + 1;
         }
         let mut out: Vec<Vec<Generation>> =

@@ -238,18 +238,39 @@ impl BertModel {
     ///
     /// `input_ids`, `token_type_ids`: `(batch, seq)` `i64`; `attention_mask`: `(batch, seq)`,
     /// nonzero for real tokens. Dropout is active when `train`.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when the three do not share one `(batch, seq)` shape;
+    /// [`RuntimeError::TorchOp`] for ids outside the vocabulary (or a sequence longer than the
+    /// position table), on another device or of a non-integer dtype.
     pub fn forward(
         &self,
         input_ids: &Tensor,
         token_type_ids: &Tensor,
         attention_mask: &Tensor,
         train: bool,
-    ) -> Tensor {
-        let (b, t) = input_ids.size2().expect("input_ids must be (batch, seq)");
+    ) -> Result<Tensor> {
+        let (b, t) = input_ids.size2().map_err(|_| {
+            RuntimeError::InvalidInput(format!(
+                "input ids must be (batch, seq), got {:?}",
+                input_ids.size()
+            ))
+        })?;
+        for (what, x) in [
+            ("token type ids", token_type_ids),
+            ("attention mask", attention_mask),
+        ] {
+            if x.size() != [b, t] {
+                return Err(RuntimeError::InvalidInput(format!(
+                    "{what} have shape {:?}, the input ids [{b}, {t}]",
+                    x.size()
+                )));
+            }
+        }
         let positions = Tensor::arange(t, (Kind::Int64, input_ids.device())).unsqueeze(0);
-        let x = self.word_embeddings.forward(input_ids)
-            + self.position_embeddings.forward(&positions)
-            + self.token_type_embeddings.forward(token_type_ids);
+        let x = self.word_embeddings.forward(input_ids)?
+            + self.position_embeddings.forward(&positions)?
+            + self.token_type_embeddings.forward(token_type_ids)?;
         let mut x = self
             .embed_norm
             .forward(&x)
@@ -278,7 +299,7 @@ impl BertModel {
                     + &x),
             );
         }
-        x
+        Ok(x)
     }
 
     /// The pooler's output `(batch, hidden)`: `tanh(W h_[CLS] + b)`.

@@ -292,20 +292,30 @@ impl CausalLm for GptNeo {
         &self.spec
     }
 
-    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor {
-        (self.wte.forward(input_ids) + self.wpe.forward(position_ids))
-            .dropout(self.cfg.embed_dropout, train)
+    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(
+            (self.wte.forward(input_ids)? + self.wpe.forward(position_ids)?)
+                .dropout(self.cfg.embed_dropout, train),
+        )
     }
 
     fn forward_blocks(
         &self,
         mut x: Tensor,
-        _position_ids: &Tensor,
+        position_ids: &Tensor,
         key_valid: Option<&Tensor>,
         mut cache: Option<&mut KvCache>,
         layers: Range<usize>,
         train: bool,
-    ) -> Tensor {
+    ) -> Result<Tensor> {
+        super::check_blocks(
+            self.spec(),
+            &x,
+            position_ids,
+            key_valid,
+            cache.as_deref(),
+            &layers,
+        )?;
         let t = x.size()[1];
         let heads = self.cfg.num_heads as i64;
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
@@ -344,17 +354,21 @@ impl CausalLm for GptNeo {
             );
             x = x + b.c_proj.forward(&m).dropout(self.cfg.resid_dropout, train);
         }
-        x
+        Ok(x)
     }
 
-    fn final_norm(&self, x: &Tensor) -> Tensor {
-        self.ln_f.forward(x)
+    fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        super::check_hidden(self.spec(), x)?;
+        Ok(self.ln_f.forward(x))
     }
 
-    fn logits(&self, hidden: &Tensor) -> Tensor {
+    fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        super::check_hidden(self.spec(), hidden)?;
         match &self.int8_head {
-            Some(head) => head.forward(hidden),
-            None => hidden.linear::<Tensor>(&self.wte.weight, None),
+            Some(head) => Ok(head.forward(hidden)),
+            None => hidden
+                .f_linear::<Tensor>(&self.wte.weight, None)
+                .map_err(RuntimeError::torch("vocabulary projection")),
         }
     }
 }

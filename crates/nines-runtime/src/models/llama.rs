@@ -615,7 +615,7 @@ impl CausalLm for Llama {
         &self.spec
     }
 
-    fn embed(&self, input_ids: &Tensor, _position_ids: &Tensor, _train: bool) -> Tensor {
+    fn embed(&self, input_ids: &Tensor, _position_ids: &Tensor, _train: bool) -> Result<Tensor> {
         self.embed_tokens.forward(input_ids)
     }
 
@@ -627,10 +627,16 @@ impl CausalLm for Llama {
         mut cache: Option<&mut KvCache>,
         layers: Range<usize>,
         train: bool,
-    ) -> Tensor {
-        let (b, t, _) = x
-            .size3()
-            .expect("hidden states must be (batch, seq, hidden)");
+    ) -> Result<Tensor> {
+        super::check_blocks(
+            self.spec(),
+            &x,
+            position_ids,
+            key_valid,
+            cache.as_deref(),
+            &layers,
+        )?;
+        let (b, t, _) = x.size3()?;
         let kind = x.kind();
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
         let mask = AttentionMask::build(key_valid, t, past + t, None, kind, x.device());
@@ -762,14 +768,16 @@ impl CausalLm for Llama {
                     .forward(&(mlp.gate_proj.forward(&h).silu() * mlp.up_proj.forward(&h))),
             };
         }
-        x
+        Ok(x)
     }
 
-    fn final_norm(&self, x: &Tensor) -> Tensor {
-        self.norm.forward(x)
+    fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        super::check_hidden(self.spec(), x)?;
+        Ok(self.norm.forward(x))
     }
 
-    fn logits(&self, hidden: &Tensor) -> Tensor {
+    fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        super::check_hidden(self.spec(), hidden)?;
         // One position of a few rows: a batch's decoding step.
         let rows = hidden.numel() as i64 / hidden.size().last().copied().unwrap_or(1);
         let seq = if hidden.dim() == 3 {
@@ -778,11 +786,11 @@ impl CausalLm for Llama {
             1
         };
         let few_rows = seq == 1 && (2..=FEW_ROWS).contains(&rows);
-        match &self.lm_head {
+        Ok(match &self.lm_head {
             Head::Dense(head) => plain_projection(head, hidden, few_rows),
             Head::Tied => project(hidden, &self.embed_tokens.weight, few_rows),
             Head::Int8(head) => head.forward(hidden),
-        }
+        })
     }
 }
 
@@ -843,8 +851,9 @@ mod tests {
         let mut lm = LanguageModel::load(&dir, opts).unwrap();
         let ids = Tensor::from_slice(&[5i64, 17, 42, 7, 99, 3]).view([2, 3]);
         let pos = Tensor::from_slice(&[0i64, 1, 2, 0, 1, 2]).view([2, 3]);
-        let fused = || tch::no_grad(|| lm.model().forward(&ids, &pos, None, None));
-        let plain = |lm: &LanguageModel| lm.model().forward(&ids, &pos, None, None).detach();
+        let fused = || tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).unwrap();
+        let plain =
+            |lm: &LanguageModel| lm.model().forward(&ids, &pos, None, None).unwrap().detach();
         let a = fused();
         let b = plain(&lm);
         let diff = (&a - &b).abs().max().double_value(&[]);
@@ -862,7 +871,9 @@ mod tests {
         assert!((&a - &b).abs().max().double_value(&[]) < 1e-4);
         // Replacing the data (a dtype change) rebuilds them.
         lm.var_store_mut().set_kind(Kind::BFloat16);
-        let a = tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).to_kind(Kind::Float);
+        let a = tch::no_grad(|| lm.model().forward(&ids, &pos, None, None))
+            .unwrap()
+            .to_kind(Kind::Float);
         let b = plain(&lm).to_kind(Kind::Float);
         assert_eq!(a.size(), b.size());
         assert!((&a - &b).abs().max().double_value(&[]) < 0.1);

@@ -69,6 +69,11 @@ pub trait CausalLm: Send {
 
     /// Final hidden states `(batch, seq, hidden)`, after the last normalization.
     /// With a cache, `input_ids` are the new tokens and the cache is extended.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when the ids, positions, key mask and cache do not fit
+    /// together; [`RuntimeError::TorchOp`] when LibTorch refuses the ids (out of the
+    /// vocabulary, on another device).
     fn forward_hidden(
         &self,
         input_ids: &Tensor,
@@ -76,19 +81,29 @@ pub trait CausalLm: Send {
         key_valid: Option<&Tensor>,
         cache: Option<&mut KvCache>,
         train: bool,
-    ) -> Tensor {
-        let x = self.embed(input_ids, position_ids, train);
+    ) -> Result<Tensor> {
+        check_inputs(input_ids, position_ids, key_valid, cache.as_deref())?;
+        let x = self.embed(input_ids, position_ids, train)?;
         let layers = 0..self.spec().num_layers;
-        let x = self.forward_blocks(x, position_ids, key_valid, cache, layers, train);
+        let x = self.forward_blocks(x, position_ids, key_valid, cache, layers, train)?;
         self.final_norm(&x)
     }
 
     /// Vocabulary logits `(batch, seq, vocab)` of hidden states `(batch, seq, hidden)`.
-    fn logits(&self, hidden: &Tensor) -> Tensor;
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when the last dimension is not the hidden size;
+    /// [`RuntimeError::TorchOp`] when LibTorch fails (out of memory: the projection is the
+    /// largest tensor of a forward pass).
+    fn logits(&self, hidden: &Tensor) -> Result<Tensor>;
 
     /// The residual stream entering the first block: token (and, where the architecture has
     /// them, position) embeddings `(batch, seq, hidden)`.
-    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Tensor;
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] for ids outside the vocabulary (or positions outside the
+    /// position table), on another device or of a non-integer dtype.
+    fn embed(&self, input_ids: &Tensor, position_ids: &Tensor, train: bool) -> Result<Tensor>;
 
     /// Runs the blocks `layers` (indices into the stack of [`ModelSpec::num_layers`]) on the
     /// residual stream `x` `(batch, seq, hidden)`, extending `cache` when given, and returns
@@ -96,6 +111,11 @@ pub trait CausalLm: Send {
     /// `final_norm(forward_blocks(forward_blocks(embed(ids), 0..k), k..n))` equals
     /// [`forward_hidden`](Self::forward_hidden), so callers that train only the top blocks can
     /// compute the frozen bottom once (without gradients) and reuse it.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when `x` is not `(batch, seq, hidden)`, the positions
+    /// not `(batch, seq)`, the key mask not `(batch, past + seq)` or `layers` reaches past the
+    /// stack.
     fn forward_blocks(
         &self,
         x: Tensor,
@@ -104,20 +124,116 @@ pub trait CausalLm: Send {
         cache: Option<&mut KvCache>,
         layers: Range<usize>,
         train: bool,
-    ) -> Tensor;
+    ) -> Result<Tensor>;
 
     /// The normalization after the last block.
-    fn final_norm(&self, x: &Tensor) -> Tensor;
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when the last dimension is not the hidden size.
+    fn final_norm(&self, x: &Tensor) -> Result<Tensor>;
 
     /// Logits `(batch, seq, vocab)`: [`forward_hidden`](Self::forward_hidden) then [`logits`](Self::logits).
+    ///
+    /// # Errors
+    /// As those two.
     fn forward(
         &self,
         input_ids: &Tensor,
         position_ids: &Tensor,
         key_valid: Option<&Tensor>,
         cache: Option<&mut KvCache>,
-    ) -> Tensor {
-        self.logits(&self.forward_hidden(input_ids, position_ids, key_valid, cache, false))
+    ) -> Result<Tensor> {
+        self.logits(&self.forward_hidden(input_ids, position_ids, key_valid, cache, false)?)
+    }
+}
+
+/// Checks that ids `(batch, seq)` `i64`, positions of the same shape, a key mask
+/// `(batch, past + seq)` and a cache holding `past` positions fit together.
+fn check_inputs(
+    input_ids: &Tensor,
+    position_ids: &Tensor,
+    key_valid: Option<&Tensor>,
+    cache: Option<&KvCache>,
+) -> Result<()> {
+    let bad = |m: String| Err(RuntimeError::InvalidInput(m));
+    let ids = input_ids.size();
+    if ids.len() != 2 || input_ids.kind() != Kind::Int64 {
+        return bad(format!(
+            "input ids must be (batch, seq) i64, got {ids:?} {:?}",
+            input_ids.kind()
+        ));
+    }
+    if position_ids.size() != ids {
+        return bad(format!(
+            "position ids have shape {:?}, the input ids {ids:?}",
+            position_ids.size()
+        ));
+    }
+    check_key_mask(ids[0], ids[1], key_valid, cache)
+}
+
+/// Checks a key mask against `batch` rows of `seq` new positions after the cache's.
+fn check_key_mask(
+    batch: i64,
+    seq: i64,
+    key_valid: Option<&Tensor>,
+    cache: Option<&KvCache>,
+) -> Result<()> {
+    if let Some(k) = key_valid {
+        let past = cache.map_or(0, KvCache::seq_len);
+        let want = vec![batch, past + seq];
+        if k.size() != want {
+            return Err(RuntimeError::InvalidInput(format!(
+                "the key mask has shape {:?}; (batch, past + seq) is {want:?}",
+                k.size()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the inputs of [`CausalLm::forward_blocks`]: a residual stream `(batch, seq,
+/// hidden)`, positions `(batch, seq)`, a key mask that fits the cache, blocks of the stack.
+pub(crate) fn check_blocks(
+    spec: &ModelSpec,
+    x: &Tensor,
+    position_ids: &Tensor,
+    key_valid: Option<&Tensor>,
+    cache: Option<&KvCache>,
+    layers: &Range<usize>,
+) -> Result<()> {
+    let shape = x.size();
+    if shape.len() != 3 || shape[2] != spec.hidden_size as i64 {
+        return Err(RuntimeError::InvalidInput(format!(
+            "the residual stream has shape {shape:?}; (batch, seq, {}) is needed",
+            spec.hidden_size
+        )));
+    }
+    if position_ids.size() != shape[..2] {
+        return Err(RuntimeError::InvalidInput(format!(
+            "position ids have shape {:?}, the residual stream {shape:?}",
+            position_ids.size()
+        )));
+    }
+    if layers.end > spec.num_layers {
+        return Err(RuntimeError::InvalidInput(format!(
+            "blocks {layers:?} of a stack of {}",
+            spec.num_layers
+        )));
+    }
+    check_key_mask(shape[0], shape[1], key_valid, cache)
+}
+
+/// Checks that hidden states end in the model's hidden size (before the vocabulary
+/// projection).
+pub(crate) fn check_hidden(spec: &ModelSpec, hidden: &Tensor) -> Result<()> {
+    match hidden.size().last() {
+        Some(&h) if h == spec.hidden_size as i64 => Ok(()),
+        _ => Err(RuntimeError::InvalidInput(format!(
+            "hidden states of shape {:?}; the model's hidden size is {}",
+            hidden.size(),
+            spec.hidden_size
+        ))),
     }
 }
 
@@ -550,8 +666,13 @@ impl Embedding {
     }
 
     /// `(…)` ids → `(…, dim)`.
-    pub fn forward(&self, ids: &Tensor) -> Tensor {
-        Tensor::embedding(&self.weight, ids, -1, false, false)
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] for an id outside `0..rows`, ids on another device or of a
+    /// non-integer dtype.
+    pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        Tensor::f_embedding(&self.weight, ids, -1, false, false)
+            .map_err(RuntimeError::torch("embedding lookup"))
     }
 }
 

@@ -18,7 +18,6 @@
 //! Dropout is off during fine-tuning (the Llama-family checkpoints Nines uses have none, and
 //! it keeps resumed runs exactly reproducible without saving LibTorch's generator state).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -30,10 +29,11 @@ use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
 use super::pack::{PackedTokens, hex};
-use super::slot::CheckpointSlot;
+use super::slot::{CheckpointFiles, CheckpointSlot};
 use super::{
     AdamW, AdamWConfig, LrSchedule, ScheduleKind, freeze_all_but_top_layers, frozen_bottom_blocks,
 };
+use crate::checkpoint::{Expect, load_into};
 use crate::error::RuntimeError;
 use crate::lm::LanguageModel;
 use crate::models::{Architecture, LoraConfig, ModelSpec};
@@ -566,7 +566,7 @@ impl Finetuner {
     }
 
     /// Mean next-token loss of a `(batch, seq)` id tensor.
-    fn loss(&self, ids: &Tensor, train: bool) -> Tensor {
+    fn loss(&self, ids: &Tensor, train: bool) -> crate::Result<Tensor> {
         let (b, t) = ids.size2().expect("(batch, seq) ids");
         let device = ids.device();
         let positions = Tensor::arange(t, (Kind::Int64, device))
@@ -579,20 +579,26 @@ impl Finetuner {
             // inference projections); gradients start at the first trained block.
             let k = self.frozen_blocks;
             let x = tch::no_grad(|| {
-                let x = model.embed(&inputs, &positions, false);
+                let x = model.embed(&inputs, &positions, false)?;
                 model.forward_blocks(x, &positions, None, None, 0..k, false)
-            });
-            let x =
-                model.forward_blocks(x, &positions, None, None, k..model.spec().num_layers, false);
-            model.logits(&model.final_norm(&x))
+            })?;
+            let x = model.forward_blocks(
+                x,
+                &positions,
+                None,
+                None,
+                k..model.spec().num_layers,
+                false,
+            )?;
+            model.logits(&model.final_norm(&x)?)
         };
         let logits = if self.cfg.autocast && train {
-            tch::autocast(true, forward)
+            tch::autocast(true, forward)?
         } else {
-            forward()
+            forward()?
         };
         let vocab = logits.size()[2];
-        logits
+        Ok(logits
             .to_kind(Kind::Float)
             .view([-1, vocab])
             .cross_entropy_loss::<Tensor>(
@@ -601,7 +607,7 @@ impl Finetuner {
                 tch::Reduction::Mean,
                 -100,
                 0.0,
-            )
+            ))
     }
 
     /// One optimizer step: `grad_accum` micro-batches, clipping, AdamW with the scheduled
@@ -621,7 +627,7 @@ impl Finetuner {
         for _ in 0..self.cfg.grad_accum {
             let idx = self.next_batch();
             let ids = self.train.batch(&idx, device);
-            let loss = self.loss(&ids, true);
+            let loss = self.loss(&ids, true)?;
             let value = loss.double_value(&[]);
             if !value.is_finite() {
                 self.rewind(saved_position, saved_order_epoch);
@@ -711,14 +717,12 @@ impl Finetuner {
     }
 
     fn write_checkpoint_files(&mut self, tmp: &Path) -> FinetuneResult<()> {
-        let bytes = safetensors_bytes(&self.trainable).map_err(FinetuneError::Runtime)?;
-        self.write_file(&tmp.join(TRAINABLE_FILE), &bytes)?;
-        let opt_path = tmp.join(OPTIMIZER_FILE);
-        self.check_fault(&opt_path)?;
-        self.opt.save(&opt_path).map_err(|e| match e {
-            RuntimeError::Io { path, source } => save_err(&path, source),
-            other => save_err(&opt_path, std::io::Error::other(other.to_string())),
-        })?;
+        // Trainable weights as f32 (exact for f32, bf16 and f16 values).
+        let trainable = self
+            .trainable
+            .iter()
+            .map(|(n, t)| (n.clone(), t.detach().to_kind(Kind::Float)))
+            .collect();
         let state = CheckpointState {
             format: 1,
             step: self.step,
@@ -729,8 +733,11 @@ impl Finetuner {
             fingerprint: self.fingerprint.clone(),
             settings: self.cfg.clone(),
         };
-        let json = serde_json::to_vec_pretty(&state).expect("state serializes");
-        self.write_file(&tmp.join(STATE_FILE), &json)
+        let files = CheckpointFiles::new()
+            .tensors(TRAINABLE_FILE, trainable)
+            .tensors(OPTIMIZER_FILE, self.opt.state_tensors())
+            .json(STATE_FILE, &state)?;
+        files.write_into(tmp, |path| self.check_fault(path))
     }
 
     fn check_fault(&mut self, path: &Path) -> FinetuneResult<()> {
@@ -747,12 +754,6 @@ impl Finetuner {
             *n -= 1;
         }
         Ok(())
-    }
-
-    fn write_file(&mut self, path: &Path, bytes: &[u8]) -> FinetuneResult<()> {
-        self.check_fault(path)?;
-        let mut f = std::fs::File::create(path).map_err(|e| save_err(path, e))?;
-        f.write_all(bytes).map_err(|e| save_err(path, e))
     }
 
     /// Restores weights, optimizer state, data position and counters from `checkpoint` (a
@@ -788,39 +789,11 @@ impl Finetuner {
                 });
             }
         }
-        let weights_path = dir.join(TRAINABLE_FILE);
-        if !weights_path.is_file() {
-            return Err(RuntimeError::MissingFile {
-                path: weights_path,
-                what: "checkpoint weights",
-            }
-            .into());
-        }
-        let stored: BTreeMap<String, Tensor> = Tensor::read_safetensors(&weights_path)
-            .map_err(RuntimeError::from)?
-            .into_iter()
-            .collect();
-        {
-            let _guard = tch::no_grad_guard();
-            for (name, var) in &self.trainable {
-                let t = stored
-                    .get(name)
-                    .ok_or_else(|| RuntimeError::MissingTensor {
-                        path: weights_path.clone(),
-                        tensor: name.clone(),
-                    })?;
-                if t.size() != var.size() {
-                    return Err(RuntimeError::ShapeMismatch {
-                        path: weights_path.clone(),
-                        tensor: name.clone(),
-                        expected: var.size(),
-                        found: t.size(),
-                    }
-                    .into());
-                }
-                var.shallow_clone().copy_(t);
-            }
-        }
+        load_into(
+            &self.trainable,
+            &dir.join(TRAINABLE_FILE),
+            Expect::AllVariables,
+        )?;
         self.opt.load(&dir.join(OPTIMIZER_FILE))?;
         self.step = state.step;
         self.position = state.position;
@@ -990,8 +963,9 @@ pub fn evaluate(
         let positions = Tensor::arange(t - 1, (Kind::Int64, device))
             .unsqueeze(0)
             .expand([b, t - 1], true);
-        let hidden = model.forward_hidden(&ids.narrow(1, 0, t - 1), &positions, None, None, false);
-        let logits = model.logits(&hidden).to_kind(Kind::Float);
+        let hidden =
+            model.forward_hidden(&ids.narrow(1, 0, t - 1), &positions, None, None, false)?;
+        let logits = model.logits(&hidden)?.to_kind(Kind::Float);
         let vocab = logits.size()[2];
         let loss = logits.view([-1, vocab]).cross_entropy_loss::<Tensor>(
             &ids.narrow(1, 1, t - 1).reshape([-1]),

@@ -39,7 +39,7 @@ pub use finetune::{
 pub use freeze::{
     freeze_all_but_top_layers, frozen_bottom_blocks, is_input_embedding, layer_index,
 };
-pub use optim::{AdamW, AdamWConfig, adamw_update};
+pub use optim::{AdamW, AdamWConfig, OptParam};
 pub use pack::PackedTokens;
 pub use schedule::{LrSchedule, ScheduleKind};
-pub use slot::CheckpointSlot;
+pub use slot::{CheckpointFiles, CheckpointSlot};

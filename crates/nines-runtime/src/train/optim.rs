@@ -1,12 +1,15 @@
-//! AdamW (decoupled weight decay) over the trainable variables of a [`VarStore`], with state
-//! that saves to and restores from a safetensors file exactly, so a resumed run continues
-//! bit for bit.
+//! AdamW (decoupled weight decay), the one optimizer of every trainer in Nines: over the
+//! trainable variables of a [`VarStore`] ([`AdamW::new`]) or over named tensors with their own
+//! weight-decay flag and learning-rate multiplier ([`AdamW::with_params`]), with state that
+//! saves to and restores from a safetensors file exactly, so a resumed run continues bit for
+//! bit.
 
 use std::path::Path;
 
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
+use crate::checkpoint::{Expect, load_into};
 use crate::error::{Result, RuntimeError};
 
 /// AdamW hyperparameters (the learning rate comes per step, from a schedule).
@@ -40,7 +43,7 @@ impl Default for AdamWConfig {
 /// weight decay when `decay`. Everything happens in place with one temporary (the
 /// denominator): the moments of a large embedding are tens of MB, and every temporary is a
 /// fresh allocation. With `lr = 0` only the moments move.
-pub fn adamw_update(
+fn adamw_update(
     value: &mut Tensor,
     (m, v): (&mut Tensor, &mut Tensor),
     g: &Tensor,
@@ -78,16 +81,30 @@ pub fn adamw_update(
     }
 }
 
+/// One tensor for [`AdamW::with_params`] to update.
+#[derive(Debug)]
+pub struct OptParam {
+    /// Its name, under which its moments are saved (`m.<name>`, `v.<name>`).
+    pub name: String,
+    /// The variable (a shallow clone of it).
+    pub value: Tensor,
+    /// Whether decoupled weight decay applies to it.
+    pub decay: bool,
+    /// Multiplier of the step's learning rate for this tensor (1 for most).
+    pub lr_scale: f64,
+}
+
 struct Param {
     name: String,
     value: Tensor,
     m: Tensor,
     v: Tensor,
     decay: bool,
+    lr_scale: f64,
 }
 
 /// AdamW over the variables of a store that require gradients at construction time
-/// (freeze first, then build the optimizer).
+/// (freeze first, then build the optimizer), or over a given list of tensors.
 pub struct AdamW {
     cfg: AdamWConfig,
     params: Vec<Param>,
@@ -106,6 +123,7 @@ impl std::fmt::Debug for AdamW {
 
 impl AdamW {
     /// An optimizer over the store's variables that require gradients, in name order.
+    /// Weight decay applies to matrices other than embeddings (`embed`, `wte`, `wpe`).
     pub fn new(vs: &VarStore, cfg: AdamWConfig) -> Self {
         let mut vars: Vec<(String, Tensor)> = vs
             .variables()
@@ -115,20 +133,32 @@ impl AdamW {
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let params = vars
             .into_iter()
-            .map(|(name, value)| {
-                let decay = value.dim() >= 2
+            .map(|(name, value)| OptParam {
+                decay: value.dim() >= 2
                     && !name.contains("embed")
                     && !name.contains("wte")
-                    && !name.contains("wpe");
-                let m = value.zeros_like().to_kind(Kind::Float);
-                let v = value.zeros_like().to_kind(Kind::Float);
-                Param {
-                    name,
-                    value,
-                    m,
-                    v,
-                    decay,
-                }
+                    && !name.contains("wpe"),
+                name,
+                value,
+                lr_scale: 1.0,
+            })
+            .collect();
+        Self::with_params(params, cfg)
+    }
+
+    /// An optimizer over the given tensors, in the given order; each says whether weight
+    /// decay applies and scales the learning rate (a classifier's fresh head can learn faster
+    /// than its pretrained backbone). Names must be unique: they key the saved state.
+    pub fn with_params(params: Vec<OptParam>, cfg: AdamWConfig) -> Self {
+        let params = params
+            .into_iter()
+            .map(|p| Param {
+                m: p.value.zeros_like().to_kind(Kind::Float),
+                v: p.value.zeros_like().to_kind(Kind::Float),
+                name: p.name,
+                value: p.value,
+                decay: p.decay,
+                lr_scale: p.lr_scale,
             })
             .collect();
         AdamW {
@@ -175,6 +205,14 @@ impl AdamW {
     /// clipping (log it: its max against its mean tells whether clipping bites).
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
         let norm = self.grad_norm();
+        self.clip_to(norm, max_norm);
+        norm
+    }
+
+    /// [`clip_grad_norm`](Self::clip_grad_norm) for a caller that already has the global norm
+    /// ([`grad_norm`](Self::grad_norm)), say to check it before clipping: the gradients are
+    /// scaled by `max_norm / (norm + 1e-6)` when `norm` exceeds `max_norm`.
+    pub fn clip_to(&mut self, norm: f64, max_norm: f64) {
         if norm.is_finite() && norm > max_norm && max_norm > 0.0 {
             let _guard = tch::no_grad_guard();
             let scale = max_norm / (norm + 1e-6);
@@ -185,7 +223,6 @@ impl AdamW {
                 }
             }
         }
-        norm
     }
 
     /// One AdamW update with learning rate `lr`. Parameters without a gradient are skipped.
@@ -201,55 +238,46 @@ impl AdamW {
                 (&mut p.m, &mut p.v),
                 &g.to_kind(Kind::Float),
                 p.decay,
-                lr,
+                lr * p.lr_scale,
                 self.step,
                 &self.cfg,
             );
         }
     }
 
-    /// Writes the moments and step count to a safetensors file.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    /// The state as named tensors: the step count `__step__` and the moments `m.<name>`,
+    /// `v.<name>` (what a checkpoint's optimizer file holds; see
+    /// [`CheckpointFiles`](super::CheckpointFiles)).
+    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut named: Vec<(String, Tensor)> = Vec::with_capacity(2 * self.params.len() + 1);
         named.push(("__step__".into(), Tensor::from_slice(&[self.step])));
         for p in &self.params {
             named.push((format!("m.{}", p.name), p.m.shallow_clone()));
             named.push((format!("v.{}", p.name), p.v.shallow_clone()));
         }
-        Tensor::write_safetensors(&named, path).map_err(RuntimeError::from)
+        named
     }
 
-    /// Restores state written by [`save`](Self::save) for the same parameters.
+    /// Writes [`state_tensors`](Self::state_tensors) to a safetensors file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        Tensor::write_safetensors(&self.state_tensors(), path).map_err(RuntimeError::from)
+    }
+
+    /// Restores state written by [`save`](Self::save) for the same parameters (through the
+    /// one checked loader, [`load_into`]).
     ///
     /// # Errors
     /// [`RuntimeError::MissingTensor`] or [`RuntimeError::ShapeMismatch`] when the file was
-    /// written for other parameters.
+    /// written for other parameters; [`RuntimeError::Corrupt`] for a truncated file.
     pub fn load(&mut self, path: &Path) -> Result<()> {
-        let stored: std::collections::HashMap<String, Tensor> =
-            Tensor::read_safetensors(path)?.into_iter().collect();
-        let missing = |tensor: String| RuntimeError::MissingTensor {
-            path: path.to_path_buf(),
-            tensor,
-        };
-        let step = stored
-            .get("__step__")
-            .ok_or_else(|| missing("__step__".into()))?;
-        let _guard = tch::no_grad_guard();
-        for p in &mut self.params {
-            for (prefix, slot) in [("m", &mut p.m), ("v", &mut p.v)] {
-                let name = format!("{prefix}.{}", p.name);
-                let t = stored.get(&name).ok_or_else(|| missing(name.clone()))?;
-                if t.size() != slot.size() {
-                    return Err(RuntimeError::ShapeMismatch {
-                        path: path.to_path_buf(),
-                        tensor: name,
-                        expected: slot.size(),
-                        found: t.size(),
-                    });
-                }
-                slot.copy_(t);
-            }
+        let step = Tensor::from_slice(&[0i64]);
+        let mut targets: Vec<(String, Tensor)> = Vec::with_capacity(2 * self.params.len() + 1);
+        targets.push(("__step__".into(), step.shallow_clone()));
+        for p in &self.params {
+            targets.push((format!("m.{}", p.name), p.m.shallow_clone()));
+            targets.push((format!("v.{}", p.name), p.v.shallow_clone()));
         }
+        load_into(&targets, path, Expect::AllVariables)?;
         self.step = step.int64_value(&[0]);
         Ok(())
     }
@@ -313,6 +341,58 @@ mod tests {
             Vec::<f32>::try_from(wa.flatten(0, -1)).unwrap(),
             Vec::<f32>::try_from(wb.flatten(0, -1)).unwrap()
         );
+    }
+
+    #[test]
+    fn matches_the_closed_form_first_step() {
+        // After one step from zero moments, Adam moves each coordinate by lr·sign(g) (up to
+        // ε); a learning-rate multiplier of 2 doubles the move.
+        for (scale, moved) in [(1.0, [0.9f32, -1.9, 2.9]), (2.0, [0.8, -1.8, 2.8])] {
+            let x = Tensor::from_slice(&[1.0f32, -2.0, 3.0]).set_requires_grad(true);
+            let mut opt = AdamW::with_params(
+                vec![OptParam {
+                    name: "x".into(),
+                    value: x.shallow_clone(),
+                    decay: true,
+                    lr_scale: scale,
+                }],
+                AdamWConfig {
+                    weight_decay: 0.0,
+                    ..Default::default()
+                },
+            );
+            let loss = (&x * Tensor::from_slice(&[1.0f32, -1.0, 0.5])).sum(Kind::Float);
+            loss.backward();
+            opt.step(0.1);
+            let v: Vec<f32> = Vec::try_from(&x.detach()).unwrap();
+            for (a, b) in v.iter().zip(moved) {
+                assert!((a - b).abs() < 1e-5, "{v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn weight_decay_follows_each_parameter_flag() {
+        // With a zero gradient only the decay moves a parameter: θ ← θ(1 − lr·λ).
+        let a = Tensor::from_slice(&[1.0f32]).set_requires_grad(true);
+        let b = Tensor::from_slice(&[1.0f32]).set_requires_grad(true);
+        let param = |name: &str, value: &Tensor, decay| OptParam {
+            name: name.into(),
+            value: value.shallow_clone(),
+            decay,
+            lr_scale: 1.0,
+        };
+        let mut opt = AdamW::with_params(
+            vec![param("a", &a, true), param("b", &b, false)],
+            AdamWConfig {
+                weight_decay: 0.5,
+                ..Default::default()
+            },
+        );
+        ((&a + &b) * 0.0).sum(Kind::Float).backward();
+        opt.step(0.1);
+        assert!((a.double_value(&[0]) - 0.95).abs() < 1e-6);
+        assert_eq!(b.double_value(&[0]), 1.0);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Learning-rate schedules: linear warm-up, then constant, linear or cosine decay.
+//! Learning-rate schedules, the one schedule of every trainer in Nines: linear warm-up, then
+//! constant, linear or cosine decay.
 
 /// Shape of the decay after warm-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -29,17 +30,21 @@ pub struct LrSchedule {
 }
 
 impl LrSchedule {
-    /// Learning rate for optimizer step `step` (0-based).
+    /// Learning rate for optimizer step `step` (0-based): `peak × (step + 1) / warmup` during
+    /// warm-up, then the decay. Linear decay is computed from the steps left,
+    /// `floor + (1 − floor) × (total − step) / (total − warmup)`, so that with no floor it is
+    /// exactly `peak × (total − step) / (total − warmup)`.
     pub fn lr_at(&self, step: usize) -> f64 {
         if step < self.warmup_steps {
             return self.peak_lr * (step + 1) as f64 / self.warmup_steps as f64;
         }
         let span = self.total_steps.saturating_sub(self.warmup_steps).max(1) as f64;
         let progress = ((step - self.warmup_steps) as f64 / span).min(1.0);
+        let left = self.total_steps.saturating_sub(step) as f64 / span;
         let floor = self.min_lr_ratio.clamp(0.0, 1.0);
         let factor = match self.kind {
             ScheduleKind::Constant => 1.0,
-            ScheduleKind::Linear => 1.0 - (1.0 - floor) * progress,
+            ScheduleKind::Linear => floor + (1.0 - floor) * left,
             ScheduleKind::Cosine => {
                 floor + (1.0 - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
             }
@@ -74,5 +79,40 @@ mod tests {
         };
         assert!((c.lr_at(9) - 0.55).abs() < 1e-12);
         assert!((c.lr_at(14) - 0.1).abs() < 1e-12);
+        let floored = LrSchedule {
+            min_lr_ratio: 0.2,
+            ..s
+        };
+        assert!((floored.lr_at(9) - 0.6).abs() < 1e-12);
+        assert!((floored.lr_at(100) - 0.2).abs() < 1e-12);
+    }
+
+    /// Linear decay to zero is `peak × steps left / decay steps`, bit for bit (the classifier's
+    /// training runs are pinned to it).
+    #[test]
+    fn linear_decay_is_the_share_of_steps_left() {
+        let s = |warmup, total| LrSchedule {
+            peak_lr: 3e-5,
+            warmup_steps: warmup,
+            total_steps: total,
+            kind: ScheduleKind::Linear,
+            min_lr_ratio: 0.0,
+        };
+        for (warmup, total) in [(10usize, 100usize), (0, 10), (7, 93), (1, 1)] {
+            for step in 0..total + 3 {
+                let expected = if step < warmup {
+                    3e-5 * (step + 1) as f64 / warmup as f64
+                } else {
+                    let rest = total.saturating_sub(warmup).max(1);
+                    3e-5 * (total.saturating_sub(step) as f64 / rest as f64)
+                };
+                assert_eq!(
+                    s(warmup, total).lr_at(step),
+                    expected,
+                    "{warmup} {total} {step}"
+                );
+            }
+        }
+        assert_eq!(s(0, 10).lr_at(0), 3e-5);
     }
 }

@@ -3,9 +3,10 @@
 //! cut after the last `fsync`) leaves a complete checkpoint to resume from.
 //!
 //! Every trainer in Nines (fine-tuning, the classifier, PPO) writes its checkpoints through
-//! this one routine:
+//! this one routine, saying only what goes in: [`CheckpointFiles`] names each safetensors file
+//! of tensors and each JSON state file, and [`CheckpointSlot::save_files`] writes them.
 //!
-//! 1. the new checkpoint is written into a staging folder `<slot>.new` by the caller;
+//! 1. the new checkpoint is written into a staging folder `<slot>.new`;
 //! 2. every file in it is `fsync`ed, then a manifest `COMPLETE` (each file's name and size)
 //!    is written and `fsync`ed, then the staging folder itself;
 //! 3. the current checkpoint `<slot>` is renamed to `<slot>.old`, the staging folder to
@@ -20,26 +21,116 @@
 //! deleted only after the new one is in place.
 //!
 //! ```
-//! use nines_runtime::train::CheckpointSlot;
+//! use nines_runtime::tch::Tensor;
+//! use nines_runtime::train::{CheckpointFiles, CheckpointSlot};
 //! let dir = tempfile::tempdir()?;
 //! let slot = CheckpointSlot::new(dir.path().join("checkpoint"));
 //! assert_eq!(slot.recover()?, None);
 //! for step in 1..=3 {
-//!     slot.save(|staging| {
-//!         std::fs::write(staging.join("state.json"), format!("{{\"step\": {step}}}"))
-//!             .map_err(|e| nines_runtime::RuntimeError::io(staging, e))
-//!     })?;
+//!     let files = CheckpointFiles::new()
+//!         .tensors("weights.safetensors", vec![("w".into(), Tensor::from_slice(&[step as f32]))])
+//!         .json("state.json", &serde_json::json!({ "step": step }))?;
+//!     slot.save_files(&files)?;
 //! }
 //! let ck = slot.recover()?.expect("a complete checkpoint");
-//! assert_eq!(std::fs::read_to_string(ck.join("state.json"))?, "{\"step\": 3}");
+//! assert_eq!(std::fs::read_to_string(ck.join("state.json"))?, "{\n  \"step\": 3\n}");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
 
 use crate::error::{Result, RuntimeError};
+
+/// What one checkpoint holds, by file name: safetensors files of named tensors and JSON
+/// files of trainer state. [`CheckpointSlot::save_files`] writes it crash-safely; the loader
+/// ([`crate::checkpoint::load_into`]) reads the tensors back.
+#[derive(Default)]
+pub struct CheckpointFiles {
+    files: Vec<(String, Content)>,
+}
+
+enum Content {
+    Tensors(Vec<(String, Tensor)>),
+    Bytes(Vec<u8>),
+}
+
+impl std::fmt::Debug for CheckpointFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.files.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+impl CheckpointFiles {
+    /// No files yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the safetensors file `name` holding `tensors` (written as dense copies, in their
+    /// own dtype).
+    pub fn tensors(mut self, name: &str, tensors: Vec<(String, Tensor)>) -> Self {
+        self.files
+            .push((name.to_string(), Content::Tensors(tensors)));
+        self
+    }
+
+    /// Adds the JSON file `name` holding `value`, pretty-printed.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Json`] when `value` does not serialize.
+    pub fn json<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Result<Self> {
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| RuntimeError::Json {
+            path: PathBuf::from(name),
+            message: e.to_string(),
+        })?;
+        self.files.push((name.to_string(), Content::Bytes(bytes)));
+        Ok(self)
+    }
+
+    /// The file names, in the order they are written.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.files.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Writes every file into the folder `dir`, calling `before` with each file's path just
+    /// before writing it (a trainer's hook for injected faults in tests; `|_| Ok(())`
+    /// otherwise).
+    ///
+    /// # Errors
+    /// `before`'s error, or [`RuntimeError::Io`] naming the file that could not be written.
+    pub fn write_into<E, F>(&self, dir: &Path, mut before: F) -> std::result::Result<(), E>
+    where
+        E: From<RuntimeError>,
+        F: FnMut(&Path) -> std::result::Result<(), E>,
+    {
+        for (name, content) in &self.files {
+            let path = dir.join(name);
+            before(&path)?;
+            match content {
+                Content::Tensors(tensors) => {
+                    let dense: Vec<(&str, Tensor)> = tensors
+                        .iter()
+                        .map(|(n, t)| (n.as_str(), t.detach().to_device(Device::Cpu).contiguous()))
+                        .collect();
+                    Tensor::write_safetensors(&dense, &path)
+                        .map_err(|e| RuntimeError::io(&path, std::io::Error::other(e)))?;
+                }
+                Content::Bytes(bytes) => {
+                    std::fs::File::create(&path)
+                        .and_then(|mut f| f.write_all(bytes))
+                        .map_err(|e| RuntimeError::io(&path, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The manifest that marks a checkpoint folder complete.
 pub const MANIFEST_FILE: &str = "COMPLETE";
@@ -177,6 +268,17 @@ impl CheckpointSlot {
         rename_durably(&staging, &self.path, &parent)?;
         remove_checkpoint(&previous)?;
         Ok(self.path.clone())
+    }
+}
+
+impl CheckpointSlot {
+    /// Writes `files` as the new checkpoint through [`save`](Self::save). Returns the
+    /// checkpoint folder.
+    ///
+    /// # Errors
+    /// As [`save`](Self::save); [`RuntimeError::Io`] naming a file that could not be written.
+    pub fn save_files(&self, files: &CheckpointFiles) -> Result<PathBuf> {
+        self.save(|staging| files.write_into(staging, |_| Ok::<(), RuntimeError>(())))
     }
 }
 
@@ -332,6 +434,64 @@ mod tests {
         assert!(err.to_string().contains("disk full"), "{err}");
         assert!(!slot.staging_path().exists());
         assert_eq!(step_of(&slot.recover().unwrap().unwrap()), 1);
+    }
+
+    /// Tensors and JSON go in and come back; a save cut short leaves a staging folder that is
+    /// ignored and removed; a checkpoint file cut short afterwards is a typed error naming it.
+    #[test]
+    fn files_round_trip_and_torn_saves_are_never_read() {
+        use crate::checkpoint::{Expect, load_into};
+        let dir = tempfile::tempdir().unwrap();
+        let slot = CheckpointSlot::new(dir.path().join("ck"));
+        let files = |x: f32| {
+            CheckpointFiles::new()
+                .tensors(
+                    "w.safetensors",
+                    vec![("w".into(), Tensor::from_slice(&[x, x]))],
+                )
+                .json("state.json", &serde_json::json!({ "x": x }))
+                .unwrap()
+        };
+        let ck = slot.save_files(&files(1.0)).unwrap();
+        // A later save killed while writing its tensors: the staging folder holds a partial
+        // file and no manifest.
+        std::fs::create_dir_all(slot.staging_path()).unwrap();
+        std::fs::write(slot.staging_path().join("w.safetensors"), b"\x10\0\0").unwrap();
+        assert_eq!(slot.recover().unwrap(), Some(ck.clone()));
+        assert!(
+            !slot.staging_path().exists(),
+            "the torn staging folder is removed"
+        );
+        let w = Tensor::from_slice(&[0f32, 0.0]);
+        load_into(
+            &[("w".into(), w.shallow_clone())],
+            &ck.join("w.safetensors"),
+            Expect::Exactly,
+        )
+        .unwrap();
+        assert_eq!(Vec::<f32>::try_from(&w).unwrap(), vec![1.0, 1.0]);
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(ck.join("state.json")).unwrap()).unwrap();
+        assert_eq!(state["x"], 1.0);
+        // A file of the checkpoint truncated behind the routine's back.
+        let bytes = std::fs::read(ck.join("w.safetensors")).unwrap();
+        std::fs::write(ck.join("w.safetensors"), &bytes[..bytes.len() - 4]).unwrap();
+        match slot.recover() {
+            Err(e @ RuntimeError::IncompleteCheckpoint { .. }) => {
+                assert!(e.to_string().contains("w.safetensors"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match load_into(
+            &[("w".into(), w)],
+            &ck.join("w.safetensors"),
+            Expect::Exactly,
+        ) {
+            Err(e @ RuntimeError::Corrupt { .. }) => {
+                assert!(e.to_string().contains("w.safetensors"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// Every state a save can be interrupted in, rebuilt by hand, recovers to the newest
