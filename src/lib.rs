@@ -20,6 +20,7 @@
 pub mod active_learning;
 pub mod compare;
 pub mod flag_floor;
+pub mod int8_accuracy;
 pub mod label_noise;
 pub mod pipeline;
 pub mod progress;

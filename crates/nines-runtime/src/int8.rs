@@ -10,7 +10,7 @@
 //! them and documents the arithmetic.
 //!
 //! Why per row and two levels (SmolLM2-135M, 16 validation sequences of 256 tokens,
-//! `examples/int8_accuracy.rs`): with the kernel as it is (one activation scale per call),
+//! `nines eval int8`): with the kernel as it is (one activation scale per call),
 //! one token with large activations coarsens every other token of the batch and greedy
 //! decoding agrees with f32 on a few tokens only; per-row scales alone leave perplexity 4.7%
 //! above f32 (top-1 next-token agreement 86%); with the residual level it is 0.4% above

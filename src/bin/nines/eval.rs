@@ -46,6 +46,41 @@ enum EvalCommand {
     /// Which prompts the classifier flags whatever follows them (a floor under every
     /// policy's flagged rate).
     FlagFloor(FlagFloorArgs),
+    /// What int8 weights cost in accuracy: validation perplexity, top-1 agreement and greedy
+    /// agreement against f32.
+    Int8(Int8Args),
+}
+
+/// Flags of `nines eval int8`.
+#[derive(Args, Debug)]
+pub struct Int8Args {
+    /// Model: a Hugging Face folder or a .gguf file.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+    /// Corpus folder; its validation chapters are measured.
+    #[arg(long, default_value = "data/corpus")]
+    corpus: PathBuf,
+    /// Tokens per validation sequence.
+    #[arg(long, default_value_t = 256)]
+    seq_len: usize,
+    /// Validation sequences, evenly spaced (0: all).
+    #[arg(long, default_value_t = 64)]
+    sequences: usize,
+    /// Sequences per forward pass.
+    #[arg(long, default_value_t = 4)]
+    batch_size: usize,
+    /// Validation passages to continue greedily (one at a time).
+    #[arg(long, default_value_t = 16)]
+    prompts: usize,
+    /// New tokens per greedy continuation.
+    #[arg(long, default_value_t = 32)]
+    new_tokens: usize,
+    /// LibTorch intra-op threads (0: LibTorch's default).
+    #[arg(long, default_value_t = 0)]
+    threads: i32,
+    /// Also write the JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// A part of a hand-written set.
@@ -186,7 +221,28 @@ pub fn run(args: EvalArgs) -> CmdResult {
         EvalCommand::Judge(a) => judge(a),
         EvalCommand::LabelNoise(a) => label_noise(a),
         EvalCommand::FlagFloor(a) => floor(a),
+        EvalCommand::Int8(a) => int8(a),
     }
+}
+
+fn int8(a: Int8Args) -> CmdResult {
+    nines::runtime::device::set_threads(a.threads)?;
+    let req = nines::int8_accuracy::Int8Request {
+        model: a.model,
+        corpus: a.corpus,
+        seq_len: a.seq_len,
+        sequences: a.sequences,
+        batch_size: a.batch_size,
+        prompts: a.prompts,
+        new_tokens: a.new_tokens,
+    };
+    let result = nines::int8_accuracy::measure(&req)?;
+    let text = serde_json::to_string_pretty(&result)?;
+    println!("{text}");
+    if let Some(out) = &a.out {
+        std::fs::write(out, &text).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    Ok(())
 }
 
 fn oracle(a: OracleArgs) -> CmdResult {
