@@ -245,9 +245,41 @@ impl BertModel {
         attention_mask: &Tensor,
         train: bool,
     ) -> Tensor {
-        let (b, t) = input_ids.size2().expect("input_ids must be (batch, seq)");
-        let positions = Tensor::arange(t, (Kind::Int64, input_ids.device())).unsqueeze(0);
-        let x = self.word_embeddings.forward(input_ids)
+        self.forward_from_embeddings(
+            &self.word_embeddings(input_ids),
+            token_type_ids,
+            attention_mask,
+            train,
+        )
+    }
+
+    /// The word-embedding table `(vocab, hidden)` (a shallow handle on the parameter).
+    pub fn word_embedding_table(&self) -> Tensor {
+        self.word_embeddings.weight.shallow_clone()
+    }
+
+    /// Word embeddings `(batch, seq, hidden)` of `input_ids` `(batch, seq)`: rows of the
+    /// word-embedding table, before positions, token types and normalization are added.
+    pub fn word_embeddings(&self, input_ids: &Tensor) -> Tensor {
+        self.word_embeddings.forward(input_ids)
+    }
+
+    /// [`forward`](Self::forward) from word embeddings `(batch, seq, hidden)` instead of ids,
+    /// so that gradients can be taken with respect to them (saliency, first-order token
+    /// substitution). `forward(ids, ..)` equals this applied to
+    /// [`word_embeddings`](Self::word_embeddings)`(ids)`.
+    pub fn forward_from_embeddings(
+        &self,
+        word_embeddings: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        train: bool,
+    ) -> Tensor {
+        let (b, t, _) = word_embeddings
+            .size3()
+            .expect("word embeddings must be (batch, seq, hidden)");
+        let positions = Tensor::arange(t, (Kind::Int64, word_embeddings.device())).unsqueeze(0);
+        let x = word_embeddings
             + self.position_embeddings.forward(&positions)
             + self.token_type_embeddings.forward(token_type_ids);
         let mut x = self
