@@ -138,6 +138,8 @@ pub enum ParaphraseStyle {
 pub struct ParaphraseConfig {
     /// Prompt format. Default instruct.
     pub style: ParaphraseStyle,
+    /// Worked examples in the few-shot prompt (0 to 3). Default 3.
+    pub shots: usize,
     /// Rewrites sampled per call. Default 8.
     pub rewrites_per_call: usize,
     /// Generator calls per seed at most (each with a new sampling seed). Default 3.
@@ -156,6 +158,7 @@ impl Default for ParaphraseConfig {
     fn default() -> Self {
         ParaphraseConfig {
             style: ParaphraseStyle::Instruct,
+            shots: 3,
             rewrites_per_call: 8,
             calls: 3,
             temperature: 1.0,
@@ -173,6 +176,12 @@ impl ParaphraseConfig {
             return Err(AttackError::config(
                 "paraphrase.rewrites_per_call",
                 "must be at least 1",
+            ));
+        }
+        if self.shots > 3 {
+            return Err(AttackError::config(
+                "paraphrase.shots",
+                format!("{} is above 3", self.shots),
             ));
         }
         if self.calls == 0 {

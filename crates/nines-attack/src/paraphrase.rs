@@ -13,23 +13,33 @@ use crate::outcome::{AttackKind, AttackReport, Failure, RunClock, Seed, SeedOutc
 use crate::substitution::{SeedBudget, check_seed};
 use crate::victim::Victim;
 
-const FEW_SHOT: &str = "Sentence: The rope snapped and he dropped into the sea.\n\
-Rewrite: The line broke, and down he went into the water.\n\n\
-Sentence: She laughed at the joke and poured more tea.\n\
-Rewrite: The joke made her laugh, and she filled the cups again.\n\n\
-Sentence: The soldier was struck in the arm by a musket ball.\n\
-Rewrite: A musket ball hit the soldier's arm.\n\n";
+const SHOTS: [(&str, &str); 3] = [
+    (
+        "The rope snapped and he dropped into the sea.",
+        "The line broke, and down he went into the water.",
+    ),
+    (
+        "She laughed at the joke and poured more tea.",
+        "The joke made her laugh, and she filled the cups again.",
+    ),
+    (
+        "The soldier was struck in the arm by a musket ball.",
+        "A musket ball hit the soldier's arm.",
+    ),
+];
 
-/// The generator prompt asking for a rewrite of `completion`.
+/// The generator prompt asking for a rewrite of `completion`; `shots` worked examples (at
+/// most 3) precede it in the few-shot style.
 ///
 /// ```
 /// use nines_attack::config::ParaphraseStyle;
 /// use nines_attack::paraphrase::rewrite_prompt;
-/// let p = rewrite_prompt("He fell and broke his leg.", ParaphraseStyle::FewShot);
-/// assert!(p.ends_with("Sentence: He fell and broke his leg.\nRewrite:"));
-/// assert!(rewrite_prompt("x", ParaphraseStyle::Instruct).ends_with("<|im_start|>assistant\n"));
+/// let p = rewrite_prompt("He fell and broke his leg.", ParaphraseStyle::FewShot, 1);
+/// assert!(p.starts_with("Sentence: The rope snapped"));
+/// assert!(p.ends_with("\n\nSentence: He fell and broke his leg.\nRewrite:"));
+/// assert!(rewrite_prompt("x", ParaphraseStyle::Instruct, 0).ends_with("<|im_start|>assistant\n"));
 /// ```
-pub fn rewrite_prompt(completion: &str, style: ParaphraseStyle) -> String {
+pub fn rewrite_prompt(completion: &str, style: ParaphraseStyle, shots: usize) -> String {
     let c = completion.trim();
     match style {
         ParaphraseStyle::Instruct => format!(
@@ -37,7 +47,13 @@ pub fn rewrite_prompt(completion: &str, style: ParaphraseStyle) -> String {
 <|im_start|>user\nRewrite this sentence from a story in other words. Keep exactly what happens, \
 and answer with the new sentence only.\n\n{c}<|im_end|>\n<|im_start|>assistant\n"
         ),
-        ParaphraseStyle::FewShot => format!("{FEW_SHOT}Sentence: {c}\nRewrite:"),
+        ParaphraseStyle::FewShot => {
+            let mut p = String::new();
+            for (a, b) in SHOTS.iter().take(shots) {
+                p.push_str(&format!("Sentence: {a}\nRewrite: {b}\n\n"));
+            }
+            p + &format!("Sentence: {c}\nRewrite:")
+        }
     }
 }
 
@@ -118,7 +134,7 @@ impl<'a> ParaphraseAttack<'a> {
         let (usable, seed_score) = check_seed(self.victim, oracle, seed, &mut b)?;
         let mut failure = None;
         if usable {
-            let prompt = rewrite_prompt(&seed.completion, self.config.style);
+            let prompt = rewrite_prompt(&seed.completion, self.config.style, self.config.shots);
             let gen_cfg = GenerateConfig {
                 max_new_tokens: self.config.max_new_tokens,
                 temperature: self.config.temperature,

@@ -2,11 +2,14 @@
 //! with scores) for the CLI and a red-team page; and the faithfulness check (does deleting
 //! the most salient tokens lower `P(injury)` more than deleting random ones?).
 //!
-//! Both methods attribute the calibrated probability `P = sigmoid(logit / T)` to the token
-//! embeddings `e_i` of the prompt and completion (special tokens get none):
-//! - **gradient × input**: `s_i = ∂P/∂e_i · e_i`;
-//! - **integrated gradients** from the all-zero embedding: `s_i = e_i · mean_k ∂P/∂e_i (α_k e)`
-//!   at the midpoints `α_k = (k + ½)/m`; the scores sum to about `P(e) − P(0)` (completeness).
+//! Both methods attribute `P(injury)` on the log-odds scale, `z = logit / T` (so that
+//! `P = sigmoid(z)`), to the token embeddings `e_i` of the prompt and completion (special
+//! tokens get none). Log-odds rather than the probability itself: a confident classifier's
+//! probability is flat (its gradient vanishes) exactly where attribution matters, while the
+//! log-odds rank tokens the same way and stay informative.
+//! - **gradient × input**: `s_i = ∂z/∂e_i · e_i`;
+//! - **integrated gradients** from the all-zero embedding: `s_i = e_i · mean_k ∂z/∂e_i (α_k e)`
+//!   at the midpoints `α_k = (k + ½)/m`; the scores sum to about `z(e) − z(0)` (completeness).
 //!
 //! Positive scores push toward "injury".
 
@@ -51,7 +54,7 @@ pub struct TokenScore {
     pub end: usize,
     /// The token's text.
     pub text: String,
-    /// Its share of `P(injury)` (positive: toward injury).
+    /// Its share of the log-odds of `P(injury)` (positive: toward injury).
     pub score: f32,
 }
 
@@ -62,9 +65,11 @@ pub struct Saliency {
     pub method: SaliencyMethod,
     /// The pair's `P(injury)`.
     pub probability: f32,
-    /// For integrated gradients, `P` at the zero baseline (the scores sum to about
-    /// `probability − baseline_probability`); for gradient × input, None.
-    pub baseline_probability: Option<f32>,
+    /// Its log-odds `logit / T`.
+    pub log_odds: f32,
+    /// For integrated gradients, the log-odds at the zero baseline (the scores sum to about
+    /// `log_odds − baseline_log_odds`); for gradient × input, None.
+    pub baseline_log_odds: Option<f32>,
     /// The prompt's and completion's tokens in reading order.
     pub tokens: Vec<TokenScore>,
 }
@@ -104,26 +109,24 @@ pub fn saliency(
     let tokens = victim.tokenize(prompt, completion, "pair")?;
     let t = victim.temperature();
     let emb = victim.token_embeddings(&tokens)?;
-    let (grad, probability, baseline) = match method {
+    let (grad, log_odds, baseline) = match method {
         SaliencyMethod::GradientXInput => {
             let x = emb.detach().set_requires_grad(true);
-            let logit = victim.logits_from_embeddings(&tokens, &x)?;
-            let p = (logit / t).sigmoid();
-            let pv = p.double_value(&[0]) as f32;
-            p.sum(Kind::Float).backward();
-            (x.grad().squeeze_dim(0), pv, None)
+            let z = victim.logits_from_embeddings(&tokens, &x)? / t;
+            let zv = z.double_value(&[0]) as f32;
+            z.sum(Kind::Float).backward();
+            (x.grad().squeeze_dim(0), zv, None)
         }
         SaliencyMethod::IntegratedGradients { steps } => {
             if steps == 0 {
                 return Err(AttackError::config("saliency.steps", "must be at least 1"));
             }
-            let probability = {
+            let log_odds = {
                 let _g = tch::no_grad_guard();
-                victim.calibrate(
-                    victim
-                        .logits_from_embeddings(&tokens, &emb)?
-                        .double_value(&[0]),
-                )
+                (victim
+                    .logits_from_embeddings(&tokens, &emb)?
+                    .double_value(&[0])
+                    / t) as f32
             };
             // Interpolate the content tokens only; special tokens keep their embeddings.
             let mask: Vec<f32> = tokens
@@ -142,19 +145,18 @@ pub fn saliency(
                 .to_device(emb.device());
             let scale = &alphas * &mask + (1.0 - &mask);
             let x = (&emb * &scale).detach().set_requires_grad(true);
-            let p = (victim.logits_from_embeddings(&tokens, &x)? / t).sigmoid();
-            p.sum(Kind::Float).backward();
+            let z = victim.logits_from_embeddings(&tokens, &x)? / t;
+            z.sum(Kind::Float).backward();
             let mean = x.grad().mean_dim(0, false, None);
             let baseline = {
                 let _g = tch::no_grad_guard();
                 let zero = &emb * (1.0 - &mask);
-                victim.calibrate(
-                    victim
-                        .logits_from_embeddings(&tokens, &zero)?
-                        .double_value(&[0]),
-                )
+                (victim
+                    .logits_from_embeddings(&tokens, &zero)?
+                    .double_value(&[0])
+                    / t) as f32
             };
-            (mean, probability, Some(baseline))
+            (mean, log_odds, Some(baseline))
         }
     };
     let per_token = (grad * emb.squeeze_dim(0))
@@ -181,8 +183,9 @@ pub fn saliency(
         .collect();
     Ok(Saliency {
         method,
-        probability,
-        baseline_probability: baseline,
+        probability: (1.0 / (1.0 + (-f64::from(log_odds)).exp())) as f32,
+        log_odds,
+        baseline_log_odds: baseline,
         tokens: tokens_out,
     })
 }
@@ -352,7 +355,8 @@ mod tests {
         let s = Saliency {
             method: SaliencyMethod::GradientXInput,
             probability: 0.5,
-            baseline_probability: None,
+            log_odds: 0.0,
+            baseline_log_odds: None,
             tokens: vec![t(0.1), t(0.9), t(0.1), t(-1.0)],
         };
         assert_eq!(s.top(3), [1, 0, 2]);
