@@ -38,22 +38,30 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod adversarial;
 pub mod config;
+pub mod data;
 pub mod error;
 pub mod fluency;
+pub mod measure;
 pub mod oracle;
 pub mod outcome;
 pub mod paraphrase;
 pub mod prompt_search;
 pub mod saliency;
 pub mod substitution;
+pub mod suite;
 pub mod text;
 pub mod victim;
 
+pub use adversarial::{
+    AdversarialConfig, AdversarialExample, AdversarialReport, Provenance, adversarial_training,
+};
 pub use config::{
     Budget, EditPart, ParaphraseConfig, ParaphraseStyle, PromptSearchConfig, SubstitutionConfig,
 };
 pub use error::{AttackError, Result};
+pub use measure::{Comparison, HeldOut, InDistribution, Measure, compare, measure};
 pub use oracle::{CompositeOracle, ExplicitOracle, Oracle, OracleKind};
 pub use outcome::{AttackKind, AttackReport, Edit, Failure, Seed, SeedOutcome, Tally};
 pub use paraphrase::ParaphraseAttack;
@@ -62,4 +70,5 @@ pub use saliency::{
     FaithfulnessReport, Saliency, SaliencyMethod, TokenScore, faithfulness, saliency,
 };
 pub use substitution::SubstitutionAttack;
+pub use suite::{AttackSuite, run_suite};
 pub use victim::Victim;
