@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::oracle::Oracle;
 use crate::outcome::Seed;
+use crate::victim::Victim;
 
 /// A labeled pair with its prompt id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,4 +101,56 @@ pub fn examples(pairs: &[CorpusPair]) -> Vec<Example> {
 /// The prompts of `pairs` (the prompt search's pool).
 pub fn prompts(pairs: &[CorpusPair]) -> Vec<String> {
     pairs.iter().map(|p| p.example.prompt.clone()).collect()
+}
+
+/// The first `n` injuries of `pairs` that fit the classifier whole and that it flags, as
+/// seeds (one classifier query per injury looked at).
+///
+/// # Errors
+/// The classifier's errors.
+pub fn flagged_seeds(victim: &Victim<'_>, pairs: &[CorpusPair], n: usize) -> Result<Vec<Seed>> {
+    let fits: Vec<Seed> = injury_seeds(pairs)
+        .into_iter()
+        .filter(|s| victim.tokenize(&s.prompt, &s.completion, "seed").is_ok())
+        .collect();
+    let mut out = Vec::new();
+    for chunk in fits.chunks(32) {
+        let refs: Vec<(&str, &str)> = chunk
+            .iter()
+            .map(|s| (s.prompt.as_str(), s.completion.as_str()))
+            .collect();
+        for (s, score) in chunk.iter().zip(victim.score(&refs)?) {
+            if !victim.accepts(score) && out.len() < n {
+                out.push(s.clone());
+            }
+        }
+        if out.len() >= n {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// At most `max` examples of `pairs`: every injury, then safe pairs drawn at random (seeded);
+/// order shuffled.
+pub fn sample_examples(pairs: &[CorpusPair], max: usize, seed: u64) -> Vec<Example> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut pos: Vec<Example> = pairs
+        .iter()
+        .filter(|p| p.example.label)
+        .map(|p| p.example.clone())
+        .collect();
+    let mut neg: Vec<Example> = pairs
+        .iter()
+        .filter(|p| !p.example.label)
+        .map(|p| p.example.clone())
+        .collect();
+    neg.shuffle(&mut rng);
+    pos.truncate(max);
+    neg.truncate(max - pos.len());
+    pos.extend(neg);
+    pos.shuffle(&mut rng);
+    pos
 }

@@ -1,0 +1,627 @@
+//! `nines attack`: find the classifier's failures on purpose, and train them away.
+//!
+//! ```text
+//! # Which tokens drive P(injury) of one pair (integrated gradients by default).
+//! nines attack saliency --prompt "The guard turned." --completion "He stabbed the guard in the face."
+//! # Does deleting the 3 most salient tokens lower P(injury) more than deleting 3 random ones?
+//! nines attack faithfulness --pairs 40
+//! # The attacks on flagged injuries of the test chapters; failures as JSONL.
+//! nines attack run --seeds 10 --out runs/attack
+//! # Adversarial training: measure, R rounds of attack → label → retrain, measure again.
+//! nines attack train --rounds 2 --out runs/attack-train
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use nines::attack::data::{CorpusData, corpus_pairs, flagged_seeds, prompts, sample_examples};
+use nines::attack::measure::comparison_markdown;
+use nines::attack::outcome::write_failures;
+use nines::attack::{
+    AdversarialConfig, AttackKind, AttackReport, AttackSuite, Budget, CompositeOracle,
+    ExplicitOracle, HeldOut, Oracle, ParaphraseConfig, PromptSearchConfig, SaliencyMethod,
+    SubstitutionConfig, Victim, adversarial_training, compare, faithfulness, measure, run_suite,
+    saliency,
+};
+use nines::classify::Classifier;
+use nines::data::corpus::Corpus;
+use nines::data::label::understanding::{
+    CompositeLabeler, UnderstandingCheck, UnderstandingConfig,
+};
+use nines::data::prompt::PromptConfig;
+use nines::data::split::Split;
+use nines::runtime::{DType, DeviceSpec, GenerateConfig, LanguageModel, LoadOptions};
+
+type Error = Box<dyn std::error::Error>;
+
+/// Flags of `nines attack`.
+#[derive(Args, Debug)]
+pub struct AttackArgs {
+    #[command(subcommand)]
+    command: AttackCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AttackCommand {
+    /// Per-token attribution of one pair's P(injury).
+    Saliency(SaliencyArgs),
+    /// The saliency faithfulness check on flagged injuries of a corpus split.
+    Faithfulness(FaithfulnessArgs),
+    /// The attacks on flagged injuries of a corpus split.
+    Run(RunArgs),
+    /// Adversarial training, measured before and after on held-out seeds and test pairs.
+    Train(TrainArgs),
+}
+
+/// How attributions are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// Integrated gradients.
+    Ig,
+    /// Gradient × input.
+    Gxi,
+}
+
+/// Which oracle confirms failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OracleChoice {
+    /// The explicit rule oracle.
+    Explicit,
+    /// Explicit oracle OR the generator's understanding (slow: continuations per query).
+    Composite,
+}
+
+/// An attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AttackChoice {
+    /// Word substitutions in the completion.
+    Substitution,
+    /// The generator's rewrites of the completion.
+    Paraphrase,
+    /// Prompts from the corpus, then edited, for a fixed completion.
+    PromptSearch,
+}
+
+/// Flags shared by every subcommand: the classifier and the machine.
+#[derive(Args, Debug)]
+pub struct ModelArgs {
+    /// Saved classifier folder (with a threshold).
+    #[arg(long, default_value = "runs/classifier_active")]
+    pub classifier: PathBuf,
+    /// Device.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceSpec,
+    /// LibTorch threads (0: LibTorch's default).
+    #[arg(long, default_value_t = 2)]
+    pub threads: i32,
+}
+
+/// Flags of the corpus the seeds and pairs come from.
+#[derive(Args, Debug)]
+pub struct CorpusArgs {
+    /// Corpus file or folder.
+    #[arg(long, default_value = "data/corpus")]
+    pub corpus: PathBuf,
+}
+
+/// Flags of the attacks.
+#[derive(Args, Debug)]
+pub struct SuiteArgs {
+    /// Generator (paraphrases, fluency filter, composite oracle).
+    #[arg(long, default_value = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")]
+    pub generator: PathBuf,
+    /// Generator weights: int8 or f32.
+    #[arg(long, default_value = "int8")]
+    pub dtype: DType,
+    /// Oracle that confirms failures.
+    #[arg(long, value_enum, default_value = "explicit")]
+    pub oracle: OracleChoice,
+    /// Attacks to run, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "substitution,paraphrase,prompt-search"
+    )]
+    pub attacks: Vec<AttackChoice>,
+    /// Classifier queries per seed and attack.
+    #[arg(long, default_value_t = Budget::default().classifier_queries)]
+    pub budget_queries: u64,
+    /// Oracle queries per seed and attack.
+    #[arg(long, default_value_t = Budget::default().oracle_queries)]
+    pub budget_oracle: u64,
+    /// Substitution: hypotheses kept per step (1 = greedy).
+    #[arg(long, default_value_t = SubstitutionConfig::default().beam_width)]
+    pub beam: usize,
+    /// Substitution: candidates scored per hypothesis and step.
+    #[arg(long, default_value_t = SubstitutionConfig::default().candidates)]
+    pub candidates: usize,
+    /// Substitution: salient words considered per step.
+    #[arg(long, default_value_t = SubstitutionConfig::default().positions)]
+    pub positions: usize,
+    /// Substitution: most words changed.
+    #[arg(long, default_value_t = SubstitutionConfig::default().max_edits)]
+    pub max_edits: usize,
+    /// Fluency filter: largest drop of the generator's mean log-probability per token (nats).
+    #[arg(long, default_value_t = 1.0)]
+    pub max_logprob_drop: f32,
+    /// Turn the fluency filter off.
+    #[arg(long)]
+    pub no_fluency: bool,
+    /// Paraphrase: rewrites per generator call.
+    #[arg(long, default_value_t = ParaphraseConfig::default().rewrites_per_call)]
+    pub rewrites: usize,
+    /// Paraphrase: generator calls per seed.
+    #[arg(long, default_value_t = ParaphraseConfig::default().calls)]
+    pub paraphrase_calls: usize,
+    /// Prompt search: corpus prompts scored per seed.
+    #[arg(long, default_value_t = PromptSearchConfig::default().pool_prompts)]
+    pub pool_prompts: usize,
+    /// Prompt search: lowest-scoring prompts then edited by substitution.
+    #[arg(long, default_value_t = PromptSearchConfig::default().edit_best)]
+    pub edit_best: usize,
+    /// Seed of sampling and draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl SuiteArgs {
+    fn suite(&self) -> AttackSuite {
+        let drop = (!self.no_fluency).then_some(self.max_logprob_drop);
+        let substitution = SubstitutionConfig {
+            beam_width: self.beam,
+            candidates: self.candidates,
+            positions: self.positions,
+            max_edits: self.max_edits,
+            max_logprob_drop: drop,
+            ..SubstitutionConfig::default()
+        };
+        AttackSuite {
+            attacks: self
+                .attacks
+                .iter()
+                .map(|a| match a {
+                    AttackChoice::Substitution => AttackKind::Substitution,
+                    AttackChoice::Paraphrase => AttackKind::Paraphrase,
+                    AttackChoice::PromptSearch => AttackKind::PromptSearch,
+                })
+                .collect(),
+            budget: Budget {
+                classifier_queries: self.budget_queries,
+                oracle_queries: self.budget_oracle,
+            },
+            paraphrase: ParaphraseConfig {
+                rewrites_per_call: self.rewrites,
+                calls: self.paraphrase_calls,
+                seed: self.seed,
+                ..ParaphraseConfig::default()
+            },
+            prompt_search: PromptSearchConfig {
+                pool_prompts: self.pool_prompts,
+                edit_best: self.edit_best,
+                substitution: SubstitutionConfig {
+                    max_edits: self.max_edits.min(2),
+                    ..substitution.clone()
+                },
+                seed: self.seed,
+            },
+            substitution,
+        }
+    }
+
+    fn generator(
+        &self,
+        suite: &AttackSuite,
+        device: DeviceSpec,
+    ) -> Result<Option<LanguageModel>, Error> {
+        if !suite.needs_generator() && self.oracle == OracleChoice::Explicit {
+            return Ok(None);
+        }
+        Ok(Some(LanguageModel::load(
+            &self.generator,
+            LoadOptions {
+                device,
+                dtype: self.dtype,
+            },
+        )?))
+    }
+}
+
+/// Flags of `nines attack saliency`.
+#[derive(Args, Debug)]
+pub struct SaliencyArgs {
+    #[command(flatten)]
+    models: ModelArgs,
+    /// The prompt.
+    #[arg(long)]
+    prompt: String,
+    /// The completion.
+    #[arg(long)]
+    completion: String,
+    /// Attribution method.
+    #[arg(long, value_enum, default_value = "ig")]
+    method: Method,
+    /// Integrated-gradient steps.
+    #[arg(long, default_value_t = 16)]
+    steps: usize,
+    /// Write the saliency map as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Flags of `nines attack faithfulness`.
+#[derive(Args, Debug)]
+pub struct FaithfulnessArgs {
+    #[command(flatten)]
+    models: ModelArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
+    /// Flagged injuries checked.
+    #[arg(long, default_value_t = 40)]
+    pairs: usize,
+    /// Attribution method.
+    #[arg(long, value_enum, default_value = "ig")]
+    method: Method,
+    /// Integrated-gradient steps.
+    #[arg(long, default_value_t = 16)]
+    steps: usize,
+    /// Tokens deleted.
+    #[arg(long, default_value_t = 3)]
+    k: usize,
+    /// Random deletions per pair.
+    #[arg(long, default_value_t = 3)]
+    draws: usize,
+    /// Seed of the random deletions.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Flags of `nines attack run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    models: ModelArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Flagged injuries of the test chapters attacked.
+    #[arg(long, default_value_t = 10)]
+    seeds: usize,
+    /// Output folder: failures.jsonl, report.json.
+    #[arg(long, default_value = "runs/attack")]
+    out: PathBuf,
+}
+
+/// Flags of `nines attack train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    models: ModelArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Rounds of attack → label → retrain.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Flagged injuries of the training chapters attacked in each round.
+    #[arg(long, default_value_t = 12)]
+    train_seeds: usize,
+    /// Flagged injuries of the test chapters measured on, before and after.
+    #[arg(long, default_value_t = 10)]
+    held_out_seeds: usize,
+    /// Training pairs retrained on each round (every injury, then safe pairs at random).
+    #[arg(long, default_value_t = 600)]
+    train_pairs: usize,
+    /// Validation pairs the threshold is chosen on.
+    #[arg(long, default_value_t = 400)]
+    valid_pairs: usize,
+    /// Test pairs of the in-distribution figures.
+    #[arg(long, default_value_t = 400)]
+    test_pairs: usize,
+    /// Times each adversarial example appears in the training data.
+    #[arg(long, default_value_t = 4)]
+    repeat: usize,
+    /// Learning rate of each round's fine-tuning pass.
+    #[arg(long, default_value_t = 2e-5)]
+    learning_rate: f64,
+    /// Output folder: comparison.json, report.md, adversarial.jsonl, failures_{before,after}.jsonl.
+    #[arg(long, default_value = "runs/attack-train")]
+    out: PathBuf,
+    /// Save the adversarially trained classifier here.
+    #[arg(long)]
+    save: Option<PathBuf>,
+}
+
+/// Runs `nines attack`.
+pub fn run(args: AttackArgs) -> Result<(), Error> {
+    match args.command {
+        AttackCommand::Saliency(a) => run_saliency(a),
+        AttackCommand::Faithfulness(a) => run_faithfulness(a),
+        AttackCommand::Run(a) => run_attacks(a),
+        AttackCommand::Train(a) => run_train(a),
+    }
+}
+
+fn method(m: Method, steps: usize) -> SaliencyMethod {
+    match m {
+        Method::Ig => SaliencyMethod::IntegratedGradients { steps },
+        Method::Gxi => SaliencyMethod::GradientXInput,
+    }
+}
+
+fn load_classifier(m: &ModelArgs) -> Result<Classifier, Error> {
+    nines::runtime::device::set_threads(m.threads)?;
+    Ok(Classifier::load(&m.classifier, m.device)?)
+}
+
+fn load_corpus(c: &CorpusArgs) -> Result<CorpusData, Error> {
+    let corpus = Corpus::load(&c.corpus)?;
+    Ok(corpus_pairs(
+        &corpus,
+        &PromptConfig::default(),
+        &mut ExplicitOracle::new(),
+    )?)
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value)?)?;
+    Ok(())
+}
+
+fn run_saliency(a: SaliencyArgs) -> Result<(), Error> {
+    let classifier = load_classifier(&a.models)?;
+    let victim = Victim::new(&classifier)?;
+    let s = saliency(&victim, &a.prompt, &a.completion, method(a.method, a.steps))?;
+    println!(
+        "P(injury) {:.4} (threshold {:.4})",
+        s.probability,
+        victim.threshold()
+    );
+    for t in &s.tokens {
+        println!(
+            "{:>8.3}  {:<10} {}",
+            t.score,
+            format!("{:?}", t.part).to_lowercase(),
+            t.text
+        );
+    }
+    if let Some(p) = &a.json {
+        write_json(p, &s)?;
+    }
+    Ok(())
+}
+
+fn run_faithfulness(a: FaithfulnessArgs) -> Result<(), Error> {
+    let classifier = load_classifier(&a.models)?;
+    let victim = Victim::new(&classifier)?;
+    let data = load_corpus(&a.corpus)?;
+    let seeds = flagged_seeds(&victim, data.split(Split::Test), a.pairs)?;
+    let pairs: Vec<(&str, &str)> = seeds
+        .iter()
+        .map(|s| (s.prompt.as_str(), s.completion.as_str()))
+        .collect();
+    let r = faithfulness(
+        &victim,
+        &pairs,
+        method(a.method, a.steps),
+        a.k,
+        a.draws,
+        a.seed,
+    )?;
+    println!(
+        "{:?}: deleting the {} most salient tokens lowered P(injury) more than deleting {} random ones \
+         (mean of {} draws) on {}/{} flagged test injuries ({:.0}%)",
+        r.method,
+        r.k,
+        r.k,
+        r.random_draws,
+        r.wins,
+        r.pairs,
+        100.0 * r.win_rate
+    );
+    Ok(())
+}
+
+fn oracle_for<'a>(
+    choice: OracleChoice,
+    generator: Option<&'a LanguageModel>,
+) -> Result<Box<dyn Oracle + 'a>, Error> {
+    Ok(match (choice, generator) {
+        (OracleChoice::Explicit, _) => Box::new(ExplicitOracle::new()),
+        (OracleChoice::Composite, Some(lm)) => {
+            let sampling = GenerateConfig {
+                max_new_tokens: 32,
+                stop_at_sentence_end: true,
+                temperature: 1.0,
+                top_p: 0.95,
+                ..GenerateConfig::default()
+            };
+            let check = UnderstandingCheck::new(
+                nines::sampler::LmSampler::new(lm, sampling),
+                UnderstandingConfig::default(),
+            )?;
+            Box::new(CompositeOracle::new(CompositeLabeler::new(check)))
+        }
+        (OracleChoice::Composite, None) => {
+            return Err("the composite oracle needs a generator".into());
+        }
+    })
+}
+
+fn print_report(r: &AttackReport) {
+    println!(
+        "{:<14} {}/{} seeds failed ({} given); {} classifier and {} oracle queries, {} generator texts; \
+         {:.2} per 1,000 classifier queries, {:.3} per oracle query; first failure after {}; {:.0} s",
+        r.attack.as_str(),
+        r.failures,
+        r.usable_seeds,
+        r.seeds,
+        r.spent.classifier_queries,
+        r.spent.oracle_queries,
+        r.spent.generator_calls,
+        r.per_1000_classifier_queries,
+        r.per_oracle_query,
+        r.first_failure_seconds
+            .map_or("—".to_string(), |s| format!("{s:.1} s")),
+        r.seconds
+    );
+}
+
+fn run_attacks(a: RunArgs) -> Result<(), Error> {
+    let classifier = load_classifier(&a.models)?;
+    let victim = Victim::new(&classifier)?;
+    let suite = a.suite.suite();
+    let lm = a.suite.generator(&suite, a.models.device)?;
+    let mut oracle = oracle_for(a.suite.oracle, lm.as_ref())?;
+    let data = load_corpus(&a.corpus)?;
+    let seeds = flagged_seeds(&victim, data.split(Split::Test), a.seeds)?;
+    let pool = prompts(data.split(Split::Test));
+    let reports = run_suite(&victim, lm.as_ref(), oracle.as_mut(), &seeds, &pool, &suite)?;
+    for r in &reports {
+        print_report(r);
+    }
+    write_failures(
+        &a.out.join("failures.jsonl"),
+        reports.iter().flat_map(|r| r.failures()),
+    )?;
+    write_json(&a.out.join("report.json"), &reports)?;
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+fn run_train(a: TrainArgs) -> Result<(), Error> {
+    let mut classifier = load_classifier(&a.models)?;
+    let target_fnr = classifier.threshold_choice().map_or(0.05, |c| c.target_fnr);
+    let suite = a.suite.suite();
+    let lm = a.suite.generator(&suite, a.models.device)?;
+    let mut oracle = oracle_for(a.suite.oracle, lm.as_ref())?;
+    let data = load_corpus(&a.corpus)?;
+    let train = sample_examples(data.split(Split::Train), a.train_pairs, a.suite.seed);
+    let valid = sample_examples(data.split(Split::Validation), a.valid_pairs, a.suite.seed);
+    let test = sample_examples(data.split(Split::Test), a.test_pairs, a.suite.seed);
+    let pool_train = prompts(data.split(Split::Train));
+    let pool_test = prompts(data.split(Split::Test));
+    let (train_seeds, held_seeds) = {
+        let victim = Victim::new(&classifier)?;
+        (
+            flagged_seeds(&victim, data.split(Split::Train), a.train_seeds * a.rounds)?,
+            flagged_seeds(&victim, data.split(Split::Test), a.held_out_seeds)?,
+        )
+    };
+    let held = HeldOut {
+        test: &test,
+        target_fnr,
+        seeds: &held_seeds,
+        pool: &pool_test,
+    };
+    let before = {
+        let victim = Victim::new(&classifier)?;
+        measure(&victim, lm.as_ref(), oracle.as_mut(), held, &suite)?
+    };
+    println!("before:");
+    for r in &before.attacks {
+        print_report(r);
+    }
+    let config = AdversarialConfig {
+        rounds: a.rounds,
+        suite: suite.clone(),
+        seeds_per_round: a.train_seeds,
+        repeat: a.repeat,
+        train: nines::classify::TrainConfig {
+            learning_rate: a.learning_rate,
+            epochs: 1,
+            target_fnr,
+            progress: false,
+            seed: a.suite.seed,
+            ..Default::default()
+        },
+    };
+    let report = adversarial_training(
+        &mut classifier,
+        lm.as_ref(),
+        oracle.as_mut(),
+        &train,
+        &valid,
+        &train_seeds,
+        &pool_train,
+        &config,
+    )?;
+    for r in &report.rounds {
+        println!(
+            "round {}: {} seeds, failures {:?}, {} adversarial examples, threshold {:?}, attacks {:.0} s, training {:.0} s",
+            r.round,
+            r.seeds,
+            r.failures,
+            r.adversarial_examples,
+            r.threshold,
+            r.attack_seconds,
+            r.train_seconds
+        );
+    }
+    let after = {
+        let victim = Victim::new(&classifier)?;
+        measure(&victim, lm.as_ref(), oracle.as_mut(), held, &suite)?
+    };
+    println!("after:");
+    for r in &after.attacks {
+        print_report(r);
+    }
+    write_failures(
+        &a.out.join("failures_before.jsonl"),
+        before.attacks.iter().flat_map(|r| r.failures()),
+    )?;
+    write_failures(
+        &a.out.join("failures_after.jsonl"),
+        after.attacks.iter().flat_map(|r| r.failures()),
+    )?;
+    let lines: Vec<String> = report
+        .examples
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<_, _>>()?;
+    std::fs::write(a.out.join("adversarial.jsonl"), lines.join("\n") + "\n")?;
+    let c = compare(before, after);
+    let md = comparison_markdown(&c);
+    println!("\n{md}");
+    std::fs::write(a.out.join("report.md"), &md)?;
+    write_json(&a.out.join("comparison.json"), &c)?;
+    write_json(&a.out.join("rounds.json"), &report.rounds)?;
+    if let Some(dir) = &a.save {
+        classifier.save(dir)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_build_the_suite() {
+        let a: RunArgs = crate::parse_flags(&[
+            "--attacks",
+            "substitution,prompt-search",
+            "--budget-queries",
+            "50",
+            "--no-fluency",
+            "--beam",
+            "1",
+        ])
+        .unwrap();
+        let s = a.suite.suite();
+        assert_eq!(
+            s.attacks,
+            [AttackKind::Substitution, AttackKind::PromptSearch]
+        );
+        assert_eq!(s.budget.classifier_queries, 50);
+        assert_eq!(s.substitution.max_logprob_drop, None);
+        assert_eq!(s.substitution.beam_width, 1);
+        assert!(!s.needs_generator());
+        assert!(crate::parse_flags::<RunArgs>(&["--attacks", "hotflip"]).is_err());
+    }
+}
