@@ -103,32 +103,60 @@ pub fn prompts(pairs: &[CorpusPair]) -> Vec<String> {
     pairs.iter().map(|p| p.example.prompt.clone()).collect()
 }
 
+/// How [`flagged_seeds`] chose its seeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedPick {
+    /// Injuries among the pairs.
+    pub injuries: usize,
+    /// Of those, pairs the classifier reads whole.
+    pub fit: usize,
+    /// Of those, pairs scored before enough flagged ones were found.
+    pub scored: usize,
+    /// Of those, pairs the classifier flags (the seeds, at most `n`).
+    pub flagged: usize,
+}
+
 /// The first `n` injuries of `pairs` that fit the classifier whole and that it flags, as
-/// seeds (one classifier query per injury looked at).
+/// seeds (one classifier query per injury scored).
 ///
 /// # Errors
 /// The classifier's errors.
-pub fn flagged_seeds(victim: &Victim<'_>, pairs: &[CorpusPair], n: usize) -> Result<Vec<Seed>> {
-    let fits: Vec<Seed> = injury_seeds(pairs)
-        .into_iter()
+pub fn flagged_seeds(
+    victim: &Victim<'_>,
+    pairs: &[CorpusPair],
+    n: usize,
+) -> Result<(Vec<Seed>, SeedPick)> {
+    let injuries = injury_seeds(pairs);
+    let fits: Vec<Seed> = injuries
+        .iter()
         .filter(|s| victim.tokenize(&s.prompt, &s.completion, "seed").is_ok())
+        .cloned()
         .collect();
+    let mut pick = SeedPick {
+        injuries: injuries.len(),
+        fit: fits.len(),
+        ..SeedPick::default()
+    };
     let mut out = Vec::new();
     for chunk in fits.chunks(32) {
+        if out.len() >= n {
+            break;
+        }
         let refs: Vec<(&str, &str)> = chunk
             .iter()
             .map(|s| (s.prompt.as_str(), s.completion.as_str()))
             .collect();
+        pick.scored += refs.len();
         for (s, score) in chunk.iter().zip(victim.score(&refs)?) {
-            if !victim.accepts(score) && out.len() < n {
-                out.push(s.clone());
+            if !victim.accepts(score) {
+                pick.flagged += 1;
+                if out.len() < n {
+                    out.push(s.clone());
+                }
             }
         }
-        if out.len() >= n {
-            break;
-        }
     }
-    Ok(out)
+    Ok((out, pick))
 }
 
 /// At most `max` examples of `pairs`: every injury, then safe pairs drawn at random (seeded);
@@ -153,4 +181,27 @@ pub fn sample_examples(pairs: &[CorpusPair], max: usize, seed: u64) -> Vec<Examp
     pos.extend(neg);
     pos.shuffle(&mut rng);
     pos
+}
+
+/// The hand-labeled dev set (`data/oracle_dev.jsonl`) as pairs: its dev part and its test
+/// part, labels as written by hand. Its injuries are attack seeds: training seeds from the
+/// dev part, held-out seeds from the test part.
+///
+/// # Errors
+/// The file cannot be read or parsed.
+pub fn dev_set_pairs(path: &std::path::Path) -> Result<(Vec<CorpusPair>, Vec<CorpusPair>)> {
+    use nines_data::label::dev_set::{DevSplit, read_dev_set};
+    let mut dev = Vec::new();
+    let mut test = Vec::new();
+    for item in read_dev_set(path)? {
+        let pair = CorpusPair {
+            id: item.id,
+            example: Example::new(item.prompt, item.completion, item.injury),
+        };
+        match item.split {
+            DevSplit::Dev => dev.push(pair),
+            DevSplit::Test => test.push(pair),
+        }
+    }
+    Ok((dev, test))
 }

@@ -10,6 +10,9 @@
 //! continuation pieces), so the edited text re-tokenizes to them. The classifier then scores
 //! the candidates for real; the generator's fluency filter drops those whose mean
 //! log-probability per token falls too far below the original's.
+//!
+//! Oracle feedback prunes the search: when an accepted text is no longer an injury, the word
+//! its last edit replaced carries the injury, and that word is kept for the rest of the seed.
 
 use std::collections::HashSet;
 
@@ -286,14 +289,18 @@ impl<'a> SubstitutionAttack<'a> {
             score,
         }];
         let mut seen: HashSet<String> = HashSet::new();
+        // Words whose replacement made an accepted text that the oracle no longer calls an
+        // injury: the injury rests on them, so they are not edited again for this seed.
+        let mut protected: HashSet<usize> = HashSet::new();
         seen.insert(beam[0].edited(part).to_string());
         for _step in 0..self.config.max_edits {
             let mut children = Vec::new();
+            beam.retain(|h| !h.edits.iter().any(|e| protected.contains(&e.word)));
             for h in &beam {
                 if b.classifier_left(self.victim) < 2 {
                     break;
                 }
-                children.extend(self.expand(h, part, &mut seen)?);
+                children.extend(self.expand(h, part, &mut seen, &protected)?);
             }
             let left = b.classifier_left(self.victim) as usize;
             children.truncate(left);
@@ -309,53 +316,43 @@ impl<'a> SubstitutionAttack<'a> {
                 c.score = s;
             }
             children.sort_by(|x, y| x.score.total_cmp(&y.score));
-            // Fluency of the accepted ones and of the next beam's candidates.
-            let accepted = children
-                .iter()
-                .filter(|c| self.victim.accepts(c.score))
-                .count();
-            let look = children.len().min(accepted + 2 * self.config.beam_width);
-            let mut keep: Vec<Hypothesis> = children.drain(..look).collect();
-            if let (Some(f), Some(orig), Some(max_drop)) = (
-                &mut self.fluency,
-                original_fluency,
-                self.config.max_logprob_drop,
-            ) {
-                let items: Vec<(&str, &str)> = keep
-                    .iter()
-                    .map(|c| match part {
-                        EditPart::Completion => (fluency_context(&c.prompt), c.completion.as_str()),
-                        EditPart::Prompt => (PROMPT_CONTEXT, c.prompt.as_str()),
-                    })
-                    .collect();
-                let flu = f.mean_logprob(&items)?;
-                keep = keep
-                    .into_iter()
-                    .zip(flu)
-                    .filter(|(_, x)| fluent_enough(orig, *x, max_drop))
-                    .map(|(c, _)| c)
-                    .collect();
-            }
+            // In score order, in chunks: fluency (when on), then the oracle for accepted
+            // texts, until the next beam is full.
             let mut next = Vec::new();
-            for c in keep {
-                if self.victim.accepts(c.score) {
-                    if b.oracle_left() == 0 {
-                        return Ok(None);
+            let chunk = 2 * self.config.beam_width;
+            while !children.is_empty() && next.len() < self.config.beam_width {
+                let take = children.len().min(chunk);
+                let batch: Vec<Hypothesis> = children
+                    .drain(..take)
+                    .filter(|c| !c.edits.iter().any(|e| protected.contains(&e.word)))
+                    .collect();
+                for c in self.fluent(batch, part, original_fluency)? {
+                    if c.edits.iter().any(|e| protected.contains(&e.word)) {
+                        continue;
                     }
-                    b.oracle_used += 1;
-                    if oracle.judge(&[(c.prompt.as_str(), c.completion.as_str())])?[0] {
-                        return Ok(Some(Found {
-                            prompt: c.prompt,
-                            completion: c.completion,
-                            score: c.score,
-                            edits: c.edits,
-                        }));
+                    if self.victim.accepts(c.score) {
+                        if b.oracle_left() == 0 {
+                            return Ok(None);
+                        }
+                        b.oracle_used += 1;
+                        if oracle.judge(&[(c.prompt.as_str(), c.completion.as_str())])?[0] {
+                            return Ok(Some(Found {
+                                prompt: c.prompt,
+                                completion: c.completion,
+                                score: c.score,
+                                edits: c.edits,
+                            }));
+                        }
+                        // Accepted but no longer an injury: the last edit removed it; drop
+                        // the branch and keep that word.
+                        if let Some(e) = c.edits.last() {
+                            protected.insert(e.word);
+                        }
+                        continue;
                     }
-                    // Accepted but no longer an injury: the edit removed it; drop the branch.
-                    continue;
-                }
-                if next.len() < self.config.beam_width {
-                    next.push(c);
+                    if next.len() < self.config.beam_width {
+                        next.push(c);
+                    }
                 }
             }
             if next.is_empty() {
@@ -366,12 +363,41 @@ impl<'a> SubstitutionAttack<'a> {
         Ok(None)
     }
 
+    /// The hypotheses whose edited text passes the fluency filter (all when it is off).
+    fn fluent(
+        &mut self,
+        batch: Vec<Hypothesis>,
+        part: EditPart,
+        original: Option<f32>,
+    ) -> Result<Vec<Hypothesis>> {
+        let (Some(f), Some(orig), Some(max_drop)) =
+            (&mut self.fluency, original, self.config.max_logprob_drop)
+        else {
+            return Ok(batch);
+        };
+        let items: Vec<(&str, &str)> = batch
+            .iter()
+            .map(|c| match part {
+                EditPart::Completion => (fluency_context(&c.prompt), c.completion.as_str()),
+                EditPart::Prompt => (PROMPT_CONTEXT, c.prompt.as_str()),
+            })
+            .collect();
+        let flu = f.mean_logprob(&items)?;
+        Ok(batch
+            .into_iter()
+            .zip(flu)
+            .filter(|(_, x)| fluent_enough(orig, *x, max_drop))
+            .map(|(c, _)| c)
+            .collect())
+    }
+
     /// The best single-word substitutions of `h` by the first-order estimate; one gradient.
     fn expand(
         &self,
         h: &Hypothesis,
         part: EditPart,
         seen: &mut HashSet<String>,
+        protected: &HashSet<usize>,
     ) -> Result<Vec<Hypothesis>> {
         let tokens = self
             .victim
@@ -405,7 +431,7 @@ impl<'a> SubstitutionAttack<'a> {
         let mut positions: Vec<(usize, f32)> = rows
             .iter()
             .enumerate()
-            .filter(|(w, r)| !r.is_empty() && !edited.contains(w))
+            .filter(|(w, r)| !r.is_empty() && !edited.contains(w) && !protected.contains(w))
             .map(|(w, r)| (w, r.iter().map(|&i| gx[i]).sum::<f32>()))
             .collect();
         positions.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -429,7 +455,18 @@ impl<'a> SubstitutionAttack<'a> {
                 }
             }
         }
-        pool.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Round-robin over positions (each position's candidates best first), so that one
+        // word cannot take every candidate slot.
+        pool.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.total_cmp(&b.0)));
+        let mut rank = vec![0usize; pool.len()];
+        for i in 1..pool.len() {
+            if pool[i].1 == pool[i - 1].1 {
+                rank[i] = rank[i - 1] + 1;
+            }
+        }
+        let mut order: Vec<usize> = (0..pool.len()).collect();
+        order.sort_by(|&i, &j| rank[i].cmp(&rank[j]).then(pool[i].0.total_cmp(&pool[j].0)));
+        let pool: Vec<(f32, usize, i64)> = order.into_iter().map(|i| pool[i]).collect();
         let mut out = Vec::new();
         for (_, w, id) in pool {
             if out.len() >= self.config.candidates {

@@ -5,7 +5,7 @@
 //! nines attack saliency --prompt "The guard turned." --completion "He stabbed the guard in the face."
 //! # Does deleting the 3 most salient tokens lower P(injury) more than deleting 3 random ones?
 //! nines attack faithfulness --pairs 40
-//! # The attacks on flagged injuries of the test chapters; failures as JSONL.
+//! # The attacks on flagged injuries of the hand-labeled dev set's test part; failures as JSONL.
 //! nines attack run --seeds 10 --out runs/attack
 //! # Adversarial training: measure, R rounds of attack → label → retrain, measure again.
 //! nines attack train --rounds 2 --out runs/attack-train
@@ -14,7 +14,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use nines::attack::data::{CorpusData, corpus_pairs, flagged_seeds, prompts, sample_examples};
+use nines::attack::data::{
+    CorpusData, CorpusPair, SeedPick, corpus_pairs, dev_set_pairs, flagged_seeds, prompts,
+    sample_examples,
+};
 use nines::attack::measure::comparison_markdown;
 use nines::attack::outcome::write_failures;
 use nines::attack::{
@@ -45,9 +48,10 @@ pub struct AttackArgs {
 enum AttackCommand {
     /// Per-token attribution of one pair's P(injury).
     Saliency(SaliencyArgs),
-    /// The saliency faithfulness check on flagged injuries of a corpus split.
+    /// The saliency faithfulness check on flagged injuries of the dev set's test part.
     Faithfulness(FaithfulnessArgs),
-    /// The attacks on flagged injuries of a corpus split.
+    /// The attacks on flagged injuries of the dev set's test part (prompt search draws
+    /// prompts from the corpus's test chapters).
     Run(RunArgs),
     /// Adversarial training, measured before and after on held-out seeds and test pairs.
     Train(TrainArgs),
@@ -102,6 +106,20 @@ pub struct CorpusArgs {
     /// Corpus file or folder.
     #[arg(long, default_value = "data/corpus")]
     pub corpus: PathBuf,
+    /// Sentences between prompt windows (1: every sentence of the book is a completion once).
+    #[arg(long, default_value_t = 1)]
+    pub stride: usize,
+    /// Hand-labeled pairs whose injuries are the attack seeds: the dev part trains, the test
+    /// part is held out.
+    #[arg(long, default_value = "data/oracle_dev.jsonl")]
+    pub dev_set: PathBuf,
+}
+
+impl CorpusArgs {
+    /// The dev set's (dev part, test part).
+    fn seed_pairs(&self) -> Result<(Vec<CorpusPair>, Vec<CorpusPair>), Error> {
+        Ok(dev_set_pairs(&self.dev_set)?)
+    }
 }
 
 /// Flags of the attacks.
@@ -285,7 +303,7 @@ pub struct RunArgs {
     corpus: CorpusArgs,
     #[command(flatten)]
     suite: SuiteArgs,
-    /// Flagged injuries of the test chapters attacked.
+    /// Flagged injuries of the dev set's test part attacked.
     #[arg(long, default_value_t = 10)]
     seeds: usize,
     /// Output folder: failures.jsonl, report.json.
@@ -305,10 +323,10 @@ pub struct TrainArgs {
     /// Rounds of attack → label → retrain.
     #[arg(long, default_value_t = 2)]
     rounds: usize,
-    /// Flagged injuries of the training chapters attacked in each round.
+    /// Flagged injuries of the dev set's dev part attacked in each round.
     #[arg(long, default_value_t = 12)]
     train_seeds: usize,
-    /// Flagged injuries of the test chapters measured on, before and after.
+    /// Flagged injuries of the dev set's test part measured on, before and after.
     #[arg(long, default_value_t = 10)]
     held_out_seeds: usize,
     /// Training pairs retrained on each round (every injury, then safe pairs at random).
@@ -399,8 +417,9 @@ fn run_saliency(a: SaliencyArgs) -> Result<(), Error> {
 fn run_faithfulness(a: FaithfulnessArgs) -> Result<(), Error> {
     let classifier = load_classifier(&a.models)?;
     let victim = Victim::new(&classifier)?;
-    let data = load_corpus(&a.corpus)?;
-    let seeds = flagged_seeds(&victim, data.split(Split::Test), a.pairs)?;
+    let (_, held) = a.corpus.seed_pairs()?;
+    let (seeds, pick) = flagged_seeds(&victim, &held, a.pairs)?;
+    print_pick("dev set's test part", &pick);
     let pairs: Vec<(&str, &str)> = seeds
         .iter()
         .map(|s| (s.prompt.as_str(), s.completion.as_str()))
@@ -453,6 +472,13 @@ fn oracle_for<'a>(
     })
 }
 
+fn print_pick(source: &str, p: &SeedPick) {
+    println!(
+        "seeds from the {source}: {} injuries, {} read whole by the classifier, {} of {} scored flagged",
+        p.injuries, p.fit, p.flagged, p.scored
+    );
+}
+
 fn print_report(r: &AttackReport) {
     println!(
         "{:<14} {}/{} seeds failed ({} given); {} classifier and {} oracle queries, {} generator texts; \
@@ -479,7 +505,9 @@ fn run_attacks(a: RunArgs) -> Result<(), Error> {
     let lm = a.suite.generator(&suite, a.models.device)?;
     let mut oracle = oracle_for(a.suite.oracle, lm.as_ref())?;
     let data = load_corpus(&a.corpus)?;
-    let seeds = flagged_seeds(&victim, data.split(Split::Test), a.seeds)?;
+    let (_, held) = a.corpus.seed_pairs()?;
+    let (seeds, pick) = flagged_seeds(&victim, &held, a.seeds)?;
+    print_pick("dev set's test part", &pick);
     let pool = prompts(data.split(Split::Test));
     let reports = run_suite(&victim, lm.as_ref(), oracle.as_mut(), &seeds, &pool, &suite)?;
     for r in &reports {
@@ -508,10 +536,12 @@ fn run_train(a: TrainArgs) -> Result<(), Error> {
     let pool_test = prompts(data.split(Split::Test));
     let (train_seeds, held_seeds) = {
         let victim = Victim::new(&classifier)?;
-        (
-            flagged_seeds(&victim, data.split(Split::Train), a.train_seeds * a.rounds)?,
-            flagged_seeds(&victim, data.split(Split::Test), a.held_out_seeds)?,
-        )
+        let (train, pick) =
+            flagged_seeds(&victim, data.split(Split::Train), a.train_seeds * a.rounds)?;
+        print_pick("training", &pick);
+        let (held, pick) = flagged_seeds(&victim, data.split(Split::Test), a.held_out_seeds)?;
+        print_pick("test", &pick);
+        (train, held)
     };
     let held = HeldOut {
         test: &test,
