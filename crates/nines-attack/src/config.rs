@@ -80,6 +80,9 @@ pub struct SubstitutionConfig {
     pub max_logprob_drop: Option<f32>,
     /// Shortest replacement word in characters. Default 2.
     pub min_word_chars: usize,
+    /// A word is no longer edited after this many accepted replacements of it that the
+    /// oracle did not call injuries. Default 3.
+    pub protect_after: usize,
 }
 
 impl Default for SubstitutionConfig {
@@ -91,6 +94,7 @@ impl Default for SubstitutionConfig {
             max_edits: 4,
             max_logprob_drop: Some(1.0),
             min_word_chars: 2,
+            protect_after: 3,
         }
     }
 }
@@ -104,6 +108,7 @@ impl SubstitutionConfig {
             ("substitution.positions", self.positions),
             ("substitution.max_edits", self.max_edits),
             ("substitution.min_word_chars", self.min_word_chars),
+            ("substitution.protect_after", self.protect_after),
         ] {
             if v == 0 {
                 return Err(AttackError::config(f, "must be at least 1"));

@@ -11,8 +11,9 @@
 //! the candidates for real; the generator's fluency filter drops those whose mean
 //! log-probability per token falls too far below the original's.
 //!
-//! Oracle feedback prunes the search: when an accepted text is no longer an injury, the word
-//! its last edit replaced carries the injury, and that word is kept for the rest of the seed.
+//! Oracle feedback prunes the search: when accepted texts are no longer injuries, the word
+//! their last edit replaced carries the injury; after
+//! [`SubstitutionConfig::protect_after`] such texts that word is kept for the rest of the seed.
 
 use std::collections::HashSet;
 
@@ -289,9 +290,10 @@ impl<'a> SubstitutionAttack<'a> {
             score,
         }];
         let mut seen: HashSet<String> = HashSet::new();
-        // Words whose replacement made an accepted text that the oracle no longer calls an
-        // injury: the injury rests on them, so they are not edited again for this seed.
+        // Words whose replacement made `protect_after` accepted texts that the oracle no
+        // longer calls injuries: the injury rests on them, so they are not edited again.
         let mut protected: HashSet<usize> = HashSet::new();
+        let mut misses: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
         seen.insert(beam[0].edited(part).to_string());
         for _step in 0..self.config.max_edits {
             let mut children = Vec::new();
@@ -346,7 +348,11 @@ impl<'a> SubstitutionAttack<'a> {
                         // Accepted but no longer an injury: the last edit removed it; drop
                         // the branch and keep that word.
                         if let Some(e) = c.edits.last() {
-                            protected.insert(e.word);
+                            let n = misses.entry(e.word).or_insert(0);
+                            *n += 1;
+                            if *n >= self.config.protect_after {
+                                protected.insert(e.word);
+                            }
                         }
                         continue;
                     }

@@ -22,10 +22,11 @@ fn adversarial_training_lowers_attack_success_on_held_out_seeds() {
         substitution: SubstitutionConfig {
             beam_width: 2,
             candidates: 32,
-            positions: 8,
+            positions: 1,
             max_edits: 2,
             max_logprob_drop: None,
             min_word_chars: 2,
+            protect_after: 100,
         },
         ..AttackSuite::default()
     };

@@ -55,10 +55,11 @@ fn substitution_finds_an_injury_word_the_classifier_never_saw() {
     let config = SubstitutionConfig {
         beam_width: 2,
         candidates: 64,
-        positions: 8,
+        positions: 1,
         max_edits: 2,
         max_logprob_drop: None,
         min_word_chars: 2,
+        protect_after: 100,
     };
     let mut attack = SubstitutionAttack::new(&victim, None, config, budget).unwrap();
     let seeds = seeds(4, 11);
