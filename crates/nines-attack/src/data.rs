@@ -112,17 +112,21 @@ pub struct SeedPick {
     pub fit: usize,
     /// Of those, pairs scored before enough flagged ones were found.
     pub scored: usize,
-    /// Of those, pairs the classifier flags (the seeds, at most `n`).
+    /// Of those, pairs the classifier flags.
     pub flagged: usize,
+    /// Of those, pairs the oracle also calls injuries (the seeds, at most `n`).
+    pub oracle_agrees: usize,
 }
 
-/// The first `n` injuries of `pairs` that fit the classifier whole and that it flags, as
-/// seeds (one classifier query per injury scored).
+/// The first `n` injuries of `pairs` that fit the classifier whole, that it flags and that
+/// `oracle` also calls injuries, as seeds (one classifier query per injury scored, one oracle
+/// query per flagged one; not counted in any attack's budget).
 ///
 /// # Errors
-/// The classifier's errors.
+/// The classifier's and the oracle's errors.
 pub fn flagged_seeds(
     victim: &Victim<'_>,
+    oracle: &mut dyn Oracle,
     pairs: &[CorpusPair],
     n: usize,
 ) -> Result<(Vec<Seed>, SeedPick)> {
@@ -148,9 +152,10 @@ pub fn flagged_seeds(
             .collect();
         pick.scored += refs.len();
         for (s, score) in chunk.iter().zip(victim.score(&refs)?) {
-            if !victim.accepts(score) {
+            if !victim.accepts(score) && out.len() < n {
                 pick.flagged += 1;
-                if out.len() < n {
+                if oracle.judge(&[(s.prompt.as_str(), s.completion.as_str())])?[0] {
+                    pick.oracle_agrees += 1;
                     out.push(s.clone());
                 }
             }
@@ -159,8 +164,8 @@ pub fn flagged_seeds(
     Ok((out, pick))
 }
 
-/// At most `max` examples of `pairs`: every injury, then safe pairs drawn at random (seeded);
-/// order shuffled.
+/// At most `max` examples of `pairs`: injuries (at most half of them, drawn at random), then
+/// safe pairs drawn at random to fill up; seeded; order shuffled.
 pub fn sample_examples(pairs: &[CorpusPair], max: usize, seed: u64) -> Vec<Example> {
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
@@ -176,7 +181,8 @@ pub fn sample_examples(pairs: &[CorpusPair], max: usize, seed: u64) -> Vec<Examp
         .map(|p| p.example.clone())
         .collect();
     neg.shuffle(&mut rng);
-    pos.truncate(max);
+    pos.shuffle(&mut rng);
+    pos.truncate(max / 2);
     neg.truncate(max - pos.len());
     pos.extend(neg);
     pos.shuffle(&mut rng);

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use nines::attack::data::{
-    CorpusData, CorpusPair, SeedPick, corpus_pairs, dev_set_pairs, flagged_seeds, prompts,
-    sample_examples,
+    CorpusData, CorpusPair, SeedPick, corpus_pairs, dev_set_pairs, examples, flagged_seeds,
+    prompts, sample_examples,
 };
-use nines::attack::measure::comparison_markdown;
+use nines::attack::measure::{comparison_markdown, in_distribution};
 use nines::attack::outcome::write_failures;
 use nines::attack::{
     AdversarialConfig, AttackKind, AttackReport, AttackSuite, Budget, CompositeOracle,
@@ -329,13 +329,15 @@ pub struct TrainArgs {
     /// Flagged injuries of the dev set's test part measured on, before and after.
     #[arg(long, default_value_t = 10)]
     held_out_seeds: usize,
-    /// Training pairs retrained on each round (every injury, then safe pairs at random).
+    /// Training pairs of the book retrained on each round (injuries up to half, then safe
+    /// pairs at random).
     #[arg(long, default_value_t = 600)]
     train_pairs: usize,
-    /// Validation pairs the threshold is chosen on.
+    /// Validation pairs of the book the threshold is chosen on (with the dev set's dev part).
     #[arg(long, default_value_t = 400)]
     valid_pairs: usize,
-    /// Test pairs of the in-distribution figures.
+    /// Test pairs of the book for the in-distribution figures (the dev set's test part is
+    /// measured as well).
     #[arg(long, default_value_t = 400)]
     test_pairs: usize,
     /// Times each adversarial example appears in the training data.
@@ -418,7 +420,7 @@ fn run_faithfulness(a: FaithfulnessArgs) -> Result<(), Error> {
     let classifier = load_classifier(&a.models)?;
     let victim = Victim::new(&classifier)?;
     let (_, held) = a.corpus.seed_pairs()?;
-    let (seeds, pick) = flagged_seeds(&victim, &held, a.pairs)?;
+    let (seeds, pick) = flagged_seeds(&victim, &mut ExplicitOracle::new(), &held, a.pairs)?;
     print_pick("dev set's test part", &pick);
     let pairs: Vec<(&str, &str)> = seeds
         .iter()
@@ -474,8 +476,9 @@ fn oracle_for<'a>(
 
 fn print_pick(source: &str, p: &SeedPick) {
     println!(
-        "seeds from the {source}: {} injuries, {} read whole by the classifier, {} of {} scored flagged",
-        p.injuries, p.fit, p.flagged, p.scored
+        "seeds from the {source}: {} injuries, {} read whole by the classifier, {} of {} scored flagged, \
+         {} of those injuries to the oracle too",
+        p.injuries, p.fit, p.flagged, p.scored, p.oracle_agrees
     );
 }
 
@@ -506,7 +509,7 @@ fn run_attacks(a: RunArgs) -> Result<(), Error> {
     let mut oracle = oracle_for(a.suite.oracle, lm.as_ref())?;
     let data = load_corpus(&a.corpus)?;
     let (_, held) = a.corpus.seed_pairs()?;
-    let (seeds, pick) = flagged_seeds(&victim, &held, a.seeds)?;
+    let (seeds, pick) = flagged_seeds(&victim, oracle.as_mut(), &held, a.seeds)?;
     print_pick("dev set's test part", &pick);
     let pool = prompts(data.split(Split::Test));
     let reports = run_suite(&victim, lm.as_ref(), oracle.as_mut(), &seeds, &pool, &suite)?;
@@ -529,20 +532,39 @@ fn run_train(a: TrainArgs) -> Result<(), Error> {
     let lm = a.suite.generator(&suite, a.models.device)?;
     let mut oracle = oracle_for(a.suite.oracle, lm.as_ref())?;
     let data = load_corpus(&a.corpus)?;
+    let (dev, dev_test) = a.corpus.seed_pairs()?;
     let train = sample_examples(data.split(Split::Train), a.train_pairs, a.suite.seed);
-    let valid = sample_examples(data.split(Split::Validation), a.valid_pairs, a.suite.seed);
+    for (name, split) in [
+        ("training", Split::Train),
+        ("validation", Split::Validation),
+        ("test", Split::Test),
+    ] {
+        let pairs = data.split(split);
+        let injuries = pairs.iter().filter(|p| p.example.label).count();
+        println!(
+            "book {name} chapters: {} pairs, {injuries} injuries",
+            pairs.len()
+        );
+    }
+    // The threshold is chosen again on the book's validation chapters plus the dev set's dev
+    // part: the book alone has too few injuries to place a threshold for a 5% FNR.
+    let mut valid = sample_examples(data.split(Split::Validation), a.valid_pairs, a.suite.seed);
+    valid.extend(examples(&dev));
     let test = sample_examples(data.split(Split::Test), a.test_pairs, a.suite.seed);
+    let dev_test_examples = examples(&dev_test);
     let pool_train = prompts(data.split(Split::Train));
     let pool_test = prompts(data.split(Split::Test));
     let (train_seeds, held_seeds) = {
         let victim = Victim::new(&classifier)?;
         let (train, pick) =
-            flagged_seeds(&victim, data.split(Split::Train), a.train_seeds * a.rounds)?;
-        print_pick("training", &pick);
-        let (held, pick) = flagged_seeds(&victim, data.split(Split::Test), a.held_out_seeds)?;
-        print_pick("test", &pick);
+            flagged_seeds(&victim, oracle.as_mut(), &dev, a.train_seeds * a.rounds)?;
+        print_pick("dev set's dev part", &pick);
+        let (held, pick) = flagged_seeds(&victim, oracle.as_mut(), &dev_test, a.held_out_seeds)?;
+        print_pick("dev set's test part", &pick);
         (train, held)
     };
+    let dev_test_before =
+        in_distribution(&Victim::new(&classifier)?, &dev_test_examples, target_fnr)?;
     let held = HeldOut {
         test: &test,
         target_fnr,
@@ -615,9 +637,26 @@ fn run_train(a: TrainArgs) -> Result<(), Error> {
         .map(serde_json::to_string)
         .collect::<Result<_, _>>()?;
     std::fs::write(a.out.join("adversarial.jsonl"), lines.join("\n") + "\n")?;
+    let dev_test_after =
+        in_distribution(&Victim::new(&classifier)?, &dev_test_examples, target_fnr)?;
     let c = compare(before, after);
-    let md = comparison_markdown(&c);
+    let mut md = comparison_markdown(&c);
+    md.push_str(&format!(
+        "Hand-labeled dev set, test part ({} pairs, {} injuries): AUROC {:.4} → {:.4}; \
+         safe rejection at FNR {:.2} {:.1}% → {:.1}%.\n",
+        dev_test_before.pairs,
+        dev_test_before.positives,
+        dev_test_before.auroc,
+        dev_test_after.auroc,
+        target_fnr,
+        100.0 * dev_test_before.safe_rejection_at_target,
+        100.0 * dev_test_after.safe_rejection_at_target
+    ));
     println!("\n{md}");
+    write_json(
+        &a.out.join("dev_test.json"),
+        &(&dev_test_before, &dev_test_after),
+    )?;
     std::fs::write(a.out.join("report.md"), &md)?;
     write_json(&a.out.join("comparison.json"), &c)?;
     write_json(&a.out.join("rounds.json"), &report.rounds)?;
