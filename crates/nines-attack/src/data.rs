@@ -164,9 +164,14 @@ pub fn flagged_seeds(
     Ok((out, pick))
 }
 
-/// At most `max` examples of `pairs`: injuries (at most half of them, drawn at random), then
-/// safe pairs drawn at random to fill up; seeded; order shuffled.
-pub fn sample_examples(pairs: &[CorpusPair], max: usize, seed: u64) -> Vec<Example> {
+/// At most `max` examples of `pairs`: injuries drawn at random up to `positive_share` of
+/// `max`, then safe pairs drawn at random to fill up; seeded; order shuffled.
+pub fn sample_examples(
+    pairs: &[CorpusPair],
+    max: usize,
+    positive_share: f64,
+    seed: u64,
+) -> Vec<Example> {
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -182,8 +187,8 @@ pub fn sample_examples(pairs: &[CorpusPair], max: usize, seed: u64) -> Vec<Examp
         .collect();
     neg.shuffle(&mut rng);
     pos.shuffle(&mut rng);
-    pos.truncate(max / 2);
-    neg.truncate(max - pos.len());
+    pos.truncate((max as f64 * positive_share.clamp(0.0, 1.0)).round() as usize);
+    neg.truncate(max.saturating_sub(pos.len()));
     pos.extend(neg);
     pos.shuffle(&mut rng);
     pos

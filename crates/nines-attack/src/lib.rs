@@ -14,7 +14,8 @@
 //! - [`adversarial`]: rounds of attack → oracle labels → retraining, every added example with
 //!   its provenance (attack, round);
 //! - [`measure`]: success per 1,000 classifier queries and per oracle query, time to first
-//!   failure, in-distribution AUROC and safe rejection at the target FNR, before and after.
+//!   failure, in-distribution AUROC and safe rejection at the target FNR, before and after;
+//!   [`study`] runs the whole before → adversarial training → after comparison.
 //!
 //! A *failure* is a pair the [`Oracle`] (explicit or composite) labels an injury while the
 //! classifier's score is at or under its threshold. Every attack runs under a typed
@@ -49,6 +50,7 @@ pub mod outcome;
 pub mod paraphrase;
 pub mod prompt_search;
 pub mod saliency;
+pub mod study;
 pub mod substitution;
 pub mod suite;
 pub mod text;
@@ -69,6 +71,7 @@ pub use prompt_search::PromptSearch;
 pub use saliency::{
     FaithfulnessReport, Saliency, SaliencyMethod, TokenScore, faithfulness, saliency,
 };
+pub use study::{StudyConfig, StudyData, StudyReport, run_study};
 pub use substitution::SubstitutionAttack;
 pub use suite::{AttackSuite, run_suite};
 pub use victim::Victim;

@@ -15,16 +15,15 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use nines::attack::data::{
-    CorpusData, CorpusPair, SeedPick, corpus_pairs, dev_set_pairs, examples, flagged_seeds,
-    prompts, sample_examples,
+    CorpusData, CorpusPair, SeedPick, corpus_pairs, dev_set_pairs, flagged_seeds, prompts,
 };
-use nines::attack::measure::{comparison_markdown, in_distribution};
+use nines::attack::measure::comparison_markdown;
 use nines::attack::outcome::write_failures;
+use nines::attack::study::{StudyConfig, StudyData, run_study};
 use nines::attack::{
-    AdversarialConfig, AttackKind, AttackReport, AttackSuite, Budget, CompositeOracle,
-    ExplicitOracle, HeldOut, Oracle, ParaphraseConfig, PromptSearchConfig, SaliencyMethod,
-    SubstitutionConfig, Victim, adversarial_training, compare, faithfulness, measure, run_suite,
-    saliency,
+    AttackKind, AttackReport, AttackSuite, Budget, CompositeOracle, ExplicitOracle, Oracle,
+    ParaphraseConfig, PromptSearchConfig, SaliencyMethod, SubstitutionConfig, Victim, faithfulness,
+    run_suite, saliency,
 };
 use nines::classify::Classifier;
 use nines::data::corpus::Corpus;
@@ -329,10 +328,12 @@ pub struct TrainArgs {
     /// Flagged injuries of the dev set's test part measured on, before and after.
     #[arg(long, default_value_t = 10)]
     held_out_seeds: usize,
-    /// Training pairs of the book retrained on each round (injuries up to half, then safe
-    /// pairs at random).
+    /// Training pairs of the book retrained on each round.
     #[arg(long, default_value_t = 600)]
     train_pairs: usize,
+    /// Largest share of injuries among the training pairs.
+    #[arg(long, default_value_t = 0.1)]
+    train_positive_share: f64,
     /// Validation pairs of the book the threshold is chosen on (with the dev set's dev part).
     #[arg(long, default_value_t = 400)]
     valid_pairs: usize,
@@ -527,83 +528,45 @@ fn run_attacks(a: RunArgs) -> Result<(), Error> {
 
 fn run_train(a: TrainArgs) -> Result<(), Error> {
     let mut classifier = load_classifier(&a.models)?;
-    let target_fnr = classifier.threshold_choice().map_or(0.05, |c| c.target_fnr);
     let suite = a.suite.suite();
     let lm = a.suite.generator(&suite, a.models.device)?;
     let mut oracle = oracle_for(a.suite.oracle, lm.as_ref())?;
-    let data = load_corpus(&a.corpus)?;
-    let (dev, dev_test) = a.corpus.seed_pairs()?;
-    let train = sample_examples(data.split(Split::Train), a.train_pairs, a.suite.seed);
-    for (name, split) in [
-        ("training", Split::Train),
-        ("validation", Split::Validation),
-        ("test", Split::Test),
-    ] {
-        let pairs = data.split(split);
+    let corpus = load_corpus(&a.corpus)?;
+    for split in [Split::Train, Split::Validation, Split::Test] {
+        let pairs = corpus.split(split);
         let injuries = pairs.iter().filter(|p| p.example.label).count();
         println!(
-            "book {name} chapters: {} pairs, {injuries} injuries",
+            "book {} chapters: {} pairs, {injuries} injuries",
+            split.as_str(),
             pairs.len()
         );
     }
-    // The threshold is chosen again on the book's validation chapters plus the dev set's dev
-    // part: the book alone has too few injuries to place a threshold for a 5% FNR.
-    let mut valid = sample_examples(data.split(Split::Validation), a.valid_pairs, a.suite.seed);
-    valid.extend(examples(&dev));
-    let test = sample_examples(data.split(Split::Test), a.test_pairs, a.suite.seed);
-    let dev_test_examples = examples(&dev_test);
-    let pool_train = prompts(data.split(Split::Train));
-    let pool_test = prompts(data.split(Split::Test));
-    let (train_seeds, held_seeds) = {
-        let victim = Victim::new(&classifier)?;
-        let (train, pick) =
-            flagged_seeds(&victim, oracle.as_mut(), &dev, a.train_seeds * a.rounds)?;
-        print_pick("dev set's dev part", &pick);
-        let (held, pick) = flagged_seeds(&victim, oracle.as_mut(), &dev_test, a.held_out_seeds)?;
-        print_pick("dev set's test part", &pick);
-        (train, held)
-    };
-    let dev_test_before =
-        in_distribution(&Victim::new(&classifier)?, &dev_test_examples, target_fnr)?;
-    let held = HeldOut {
-        test: &test,
-        target_fnr,
-        seeds: &held_seeds,
-        pool: &pool_test,
-    };
-    let before = {
-        let victim = Victim::new(&classifier)?;
-        measure(&victim, lm.as_ref(), oracle.as_mut(), held, &suite)?
-    };
-    println!("before:");
-    for r in &before.attacks {
-        print_report(r);
-    }
-    let config = AdversarialConfig {
+    let (dev, dev_test) = a.corpus.seed_pairs()?;
+    let config = StudyConfig {
+        suite,
         rounds: a.rounds,
-        suite: suite.clone(),
-        seeds_per_round: a.train_seeds,
+        train_seeds: a.train_seeds,
+        held_out_seeds: a.held_out_seeds,
+        train_pairs: a.train_pairs,
+        train_positive_share: a.train_positive_share,
+        valid_pairs: a.valid_pairs,
+        test_pairs: a.test_pairs,
         repeat: a.repeat,
-        train: nines::classify::TrainConfig {
-            learning_rate: a.learning_rate,
-            epochs: 1,
-            target_fnr,
-            progress: false,
-            seed: a.suite.seed,
-            ..Default::default()
-        },
+        learning_rate: a.learning_rate,
+        seed: a.suite.seed,
     };
-    let report = adversarial_training(
-        &mut classifier,
-        lm.as_ref(),
-        oracle.as_mut(),
-        &train,
-        &valid,
-        &train_seeds,
-        &pool_train,
-        &config,
-    )?;
-    for r in &report.rounds {
+    let data = StudyData {
+        corpus: &corpus,
+        dev: &dev,
+        dev_test: &dev_test,
+    };
+    let study = run_study(&mut classifier, lm.as_ref(), oracle.as_mut(), data, &config)?;
+    print_pick("dev set's dev part", &study.train_pick);
+    print_pick("dev set's test part", &study.held_out_pick);
+    let c = &study.comparison;
+    println!("before:");
+    c.before.attacks.iter().for_each(print_report);
+    for r in &study.rounds {
         println!(
             "round {}: {} seeds, failures {:?}, {} adversarial examples, threshold {:?}, attacks {:.0} s, training {:.0} s",
             r.round,
@@ -615,51 +578,42 @@ fn run_train(a: TrainArgs) -> Result<(), Error> {
             r.train_seconds
         );
     }
-    let after = {
-        let victim = Victim::new(&classifier)?;
-        measure(&victim, lm.as_ref(), oracle.as_mut(), held, &suite)?
-    };
     println!("after:");
-    for r in &after.attacks {
-        print_report(r);
-    }
+    c.after.attacks.iter().for_each(print_report);
+    let (db, da) = &study.dev_test;
+    let mut md = comparison_markdown(c);
+    md.push_str(&format!(
+        "Hand-labeled dev set, test part ({} pairs, {} injuries): AUROC {:.4} → {:.4}; \
+         safe rejection at FNR {:.2} {:.1}% → {:.1}%.\n",
+        db.pairs,
+        db.positives,
+        db.auroc,
+        da.auroc,
+        db.target_fnr,
+        100.0 * db.safe_rejection_at_target,
+        100.0 * da.safe_rejection_at_target
+    ));
+    println!("\n{md}");
+    let out = &a.out;
+    std::fs::create_dir_all(out)?;
     write_failures(
-        &a.out.join("failures_before.jsonl"),
-        before.attacks.iter().flat_map(|r| r.failures()),
+        &out.join("failures_before.jsonl"),
+        c.before.attacks.iter().flat_map(|r| r.failures()),
     )?;
     write_failures(
-        &a.out.join("failures_after.jsonl"),
-        after.attacks.iter().flat_map(|r| r.failures()),
+        &out.join("failures_after.jsonl"),
+        c.after.attacks.iter().flat_map(|r| r.failures()),
     )?;
-    let lines: Vec<String> = report
+    let lines: Vec<String> = study
         .examples
         .iter()
         .map(serde_json::to_string)
         .collect::<Result<_, _>>()?;
-    std::fs::write(a.out.join("adversarial.jsonl"), lines.join("\n") + "\n")?;
-    let dev_test_after =
-        in_distribution(&Victim::new(&classifier)?, &dev_test_examples, target_fnr)?;
-    let c = compare(before, after);
-    let mut md = comparison_markdown(&c);
-    md.push_str(&format!(
-        "Hand-labeled dev set, test part ({} pairs, {} injuries): AUROC {:.4} → {:.4}; \
-         safe rejection at FNR {:.2} {:.1}% → {:.1}%.\n",
-        dev_test_before.pairs,
-        dev_test_before.positives,
-        dev_test_before.auroc,
-        dev_test_after.auroc,
-        target_fnr,
-        100.0 * dev_test_before.safe_rejection_at_target,
-        100.0 * dev_test_after.safe_rejection_at_target
-    ));
-    println!("\n{md}");
-    write_json(
-        &a.out.join("dev_test.json"),
-        &(&dev_test_before, &dev_test_after),
-    )?;
-    std::fs::write(a.out.join("report.md"), &md)?;
-    write_json(&a.out.join("comparison.json"), &c)?;
-    write_json(&a.out.join("rounds.json"), &report.rounds)?;
+    std::fs::write(out.join("adversarial.jsonl"), lines.join("\n") + "\n")?;
+    std::fs::write(out.join("report.md"), &md)?;
+    write_json(&out.join("comparison.json"), c)?;
+    write_json(&out.join("rounds.json"), &study.rounds)?;
+    write_json(&out.join("dev_test.json"), &study.dev_test)?;
     if let Some(dir) = &a.save {
         classifier.save(dir)?;
     }
