@@ -254,3 +254,64 @@ at the classifier's own threshold ({:.4} → {:.4}) FNR {:.1}% → {:.1}%, safe 
 fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{SeedOutcome, Tally};
+
+    fn report(attack: AttackKind, failures: usize, queries: u64) -> AttackReport {
+        let outcomes = (0..4)
+            .map(|i| SeedOutcome {
+                seed_id: format!("s{i}"),
+                seed_score: 0.9,
+                usable: true,
+                failure: None,
+                spent: Tally {
+                    classifier_queries: queries / 4,
+                    oracle_queries: 2,
+                    generator_calls: 0,
+                },
+                seconds: 1.0,
+            })
+            .collect();
+        let mut r = AttackReport::from_outcomes(attack, outcomes, 4.0);
+        r.failures = failures;
+        r.per_1000_classifier_queries = 1000.0 * failures as f64 / queries as f64;
+        r
+    }
+
+    fn in_dist(auroc: f64, safe: f64) -> InDistribution {
+        InDistribution {
+            pairs: 100,
+            positives: 10,
+            auroc,
+            target_fnr: 0.05,
+            safe_rejection_at_target: safe,
+            threshold_at_target: 0.5,
+            saved_threshold: 0.5,
+            fnr_at_saved: 0.0,
+            safe_rejection_at_saved: safe,
+        }
+    }
+
+    #[test]
+    fn targets_are_checked_against_hand_values() {
+        let m = |f1, f2, auroc, safe| Measure {
+            in_distribution: in_dist(auroc, safe),
+            attacks: vec![
+                report(AttackKind::Substitution, f1, 400),
+                report(AttackKind::Paraphrase, f2, 400),
+            ],
+        };
+        // 6 failures in 800 queries (7.5 per 1,000) → 3 in 800 (3.75): exactly half.
+        let c = compare(m(4, 2, 0.95, 0.20), m(2, 1, 0.941, 0.22));
+        assert_eq!(c.per_1000, (7.5, 3.75));
+        assert!(c.success_halved && c.auroc_kept && c.safe_rejection_kept);
+        assert_eq!(c.attacks[0].failures, (4, 2));
+        let c = compare(m(4, 2, 0.95, 0.20), m(2, 2, 0.939, 0.221));
+        assert!(!c.success_halved && !c.auroc_kept && !c.safe_rejection_kept);
+        assert!((c.auroc_change + 0.011).abs() < 1e-12);
+        assert!(comparison_markdown(&c).contains("| paraphrase | 2/4 | 5.00 |"));
+    }
+}

@@ -95,3 +95,89 @@ fn adversarial_training_lowers_attack_success_on_held_out_seeds() {
     eprintln!("{md}");
     assert!(md.contains("| substitution |"));
 }
+
+fn corpus_pairs(
+    examples: Vec<nines_classify::Example>,
+    tag: &str,
+) -> Vec<nines_attack::data::CorpusPair> {
+    examples
+        .into_iter()
+        .enumerate()
+        .map(|(i, example)| nines_attack::data::CorpusPair {
+            id: format!("{tag}-{i}"),
+            example,
+        })
+        .collect()
+}
+
+#[test]
+fn the_study_measures_before_and_after_on_seeds_training_never_saw() {
+    use nines_attack::data::CorpusData;
+    use nines_attack::{StudyConfig, StudyData, run_study};
+    let mut model = trained();
+    let mut oracle = WordOracle::new(&["fell", "blew", "climbed", "carried"]);
+    let corpus = CorpusData {
+        train: corpus_pairs(synthetic(240, 1), "train"),
+        validation: corpus_pairs(synthetic(90, 2), "valid"),
+        test: corpus_pairs(synthetic(90, 3), "test"),
+    };
+    let dev = corpus_pairs(synthetic(60, 51), "dev");
+    let dev_test = corpus_pairs(synthetic(60, 52), "dev-test");
+    let config = StudyConfig {
+        suite: AttackSuite {
+            attacks: vec![AttackKind::Substitution],
+            budget: Budget {
+                classifier_queries: 150,
+                oracle_queries: 20,
+            },
+            substitution: SubstitutionConfig {
+                positions: 1,
+                candidates: 48,
+                max_edits: 2,
+                max_logprob_drop: None,
+                protect_after: 100,
+                ..SubstitutionConfig::default()
+            },
+            ..AttackSuite::default()
+        },
+        rounds: 1,
+        train_seeds: 4,
+        held_out_seeds: 4,
+        train_pairs: 120,
+        train_positive_share: 0.3,
+        valid_pairs: 60,
+        test_pairs: 60,
+        repeat: 2,
+        learning_rate: 2e-3,
+        seed: 0,
+    };
+    let data = StudyData {
+        corpus: &corpus,
+        dev: &dev,
+        dev_test: &dev_test,
+    };
+    let r = run_study(&mut model, None, &mut oracle, data, &config).unwrap();
+    assert_eq!(
+        (r.train_pick.oracle_agrees, r.held_out_pick.oracle_agrees),
+        (4, 4)
+    );
+    let held: Vec<&str> = r.comparison.before.attacks[0]
+        .outcomes
+        .iter()
+        .map(|o| o.seed_id.as_str())
+        .collect();
+    assert!(
+        held.iter().all(|id| id.starts_with("dev-test-")),
+        "{held:?}"
+    );
+    assert!(
+        r.examples
+            .iter()
+            .all(|e| e.provenance.seed_id.starts_with("dev-")
+                && !e.provenance.seed_id.starts_with("dev-test"))
+    );
+    assert_eq!(r.rounds.len(), 1);
+    assert_eq!(r.comparison.before.in_distribution.pairs, 60);
+    assert_eq!(r.dev_test.0.pairs, 60);
+    assert!(r.comparison.per_1000.0 > 0.0, "{:?}", r.comparison.attacks);
+}
