@@ -1,4 +1,4 @@
-//! Plain-text helpers: words as byte ranges, replacing and deleting ranges.
+//! Plain-text utilities: words as byte ranges, replacing and deleting ranges.
 
 use std::ops::Range;
 
