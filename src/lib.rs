@@ -10,6 +10,8 @@
 //! - [`classify`]: the injury classifier (trainer, threshold for a target FNR, ensembles).
 //! - [`active`]: active learning (which pairs to label, with known inclusion probabilities).
 //! - [`distill`]: PPO distillation of the filter into the generator.
+//! - [`attack`]: the classifier's failures found on purpose (saliency, substitution,
+//!   paraphrase, prompt search) and adversarial training.
 //!
 //! and adds the glue of the end-to-end run: [`pipeline`] (the stages behind `make demo`),
 //! [`sampler`] (the runtime as a completion sampler), [`active_learning`] (the selector
@@ -28,6 +30,7 @@ pub mod sampler;
 pub mod stand_in_checks;
 
 pub use nines_active as active;
+pub use nines_attack as attack;
 pub use nines_classify as classify;
 pub use nines_data as data;
 pub use nines_distill as distill;

@@ -148,8 +148,16 @@ impl Classifier {
         let feats =
             self.backbone
                 .features(pairs, self.config.max_len, self.config.pooling, train)?;
-        let feats = feats.dropout(self.config.head_dropout, train);
-        Ok(feats.apply(&self.head).squeeze_dim(-1))
+        Ok(self.head_logits(&feats, train))
+    }
+
+    /// Head dropout (when `train`) and the linear head: pooled features `(batch, hidden)` →
+    /// logits `(batch,)`.
+    pub(crate) fn head_logits(&self, features: &Tensor, train: bool) -> Tensor {
+        features
+            .dropout(self.config.head_dropout, train)
+            .apply(&self.head)
+            .squeeze_dim(-1)
     }
 
     /// Uncalibrated logits of any number of pairs, in input order (no gradients).

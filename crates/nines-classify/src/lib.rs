@@ -16,6 +16,8 @@
 //! - [`metrics`] (AUROC, AUPRC, log-loss, ECE, reliability bins, temperature),
 //!   [`threshold`] (threshold for a target FNR with a Clopper-Pearson upper bound),
 //!   [`ensemble`], [`search`] (grid or random hyperparameter search).
+//! - [`attribution`]: the classifier from token embeddings (tokens with byte spans, the
+//!   embedding table, differentiable logits), for saliency and token-substitution attacks.
 //! - [`example`]: `(prompt, completion, label)` examples from nines-data snippets, unsure and
 //!   unlabeled ones left out and counted.
 //!
@@ -33,6 +35,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod attribution;
 mod backbone;
 pub mod batching;
 mod classifier;
@@ -46,6 +49,7 @@ pub mod search;
 pub mod threshold;
 pub mod trainer;
 
+pub use attribution::{PairPart, PairToken, PairTokens};
 pub use backbone::BackboneInfo;
 pub use classifier::{CAUSAL_BACKBONE_FILE, Classifier, HEAD_FILE, MANIFEST, Manifest};
 pub use config::{BackboneKind, ClassifierConfig, HeadPooling, LossKind, StopMetric, TrainConfig};

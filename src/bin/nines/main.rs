@@ -7,6 +7,7 @@
 //! nines generate --prompt "The sentry stood at the gate." --n 4 --out pairs.jsonl
 //! nines label pairs.jsonl                     # the rule oracle's verdicts
 //! nines estimate failure-rate labels.jsonl    # a failure rate with its bound, in nines
+//! nines attack run --seeds 10                 # the classifier's failures, found on purpose
 //! ```
 //!
 //! Every subcommand is a thin layer over the crates' typed APIs; `nines <command> --help`
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod active;
+mod attack;
 mod compare;
 mod dataset;
 mod distill;
@@ -75,6 +77,9 @@ enum Command {
     /// The web server where people label pairs and compare completions (SQLite or
     /// PostgreSQL); see docs/web.md.
     Serve(nines_web::ServeArgs),
+    /// Find the classifier's failures on purpose (saliency, token substitution, paraphrase,
+    /// prompt search) and train them away; success per 1,000 queries before and after.
+    Attack(attack::AttackArgs),
     /// Failure or win rate, with intervals, from JSON-lines files of labels or judgments
     /// with inclusion probabilities (data from the pipeline or from anywhere else).
     Estimate(estimate::EstimateArgs),
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Dataset(args) => dataset::run(args),
         Command::Active(args) => active::run(args),
+        Command::Attack(args) => attack::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Filter(args) => filter::run(args),
         Command::TrainClassifier(args) => train_classifier::run(args),

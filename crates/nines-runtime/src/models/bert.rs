@@ -256,19 +256,71 @@ impl BertModel {
                 input_ids.size()
             ))
         })?;
+        if attention_mask.size() != [b, t] {
+            return Err(RuntimeError::InvalidInput(format!(
+                "attention mask has shape {:?}, the input ids [{b}, {t}]",
+                attention_mask.size()
+            )));
+        }
+        self.forward_from_embeddings(
+            &self.word_embeddings(input_ids)?,
+            token_type_ids,
+            attention_mask,
+            train,
+        )
+    }
+
+    /// The word-embedding table `(vocab, hidden)` (a shallow handle on the parameter).
+    pub fn word_embedding_table(&self) -> Tensor {
+        self.word_embeddings.weight.shallow_clone()
+    }
+
+    /// Word embeddings `(batch, seq, hidden)` of `input_ids` `(batch, seq)`: rows of the
+    /// word-embedding table, before positions, token types and normalization are added.
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] for ids outside the vocabulary, on another device or of a
+    /// non-integer dtype.
+    pub fn word_embeddings(&self, input_ids: &Tensor) -> Result<Tensor> {
+        self.word_embeddings.forward(input_ids)
+    }
+
+    /// [`forward`](Self::forward) from word embeddings `(batch, seq, hidden)` instead of ids,
+    /// so that gradients can be taken with respect to them (saliency, first-order token
+    /// substitution). `forward(ids, ..)` equals this applied to
+    /// [`word_embeddings`](Self::word_embeddings)`(ids)`.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when the embeddings are not `(batch, seq, hidden)` or
+    /// the token types and mask do not share their `(batch, seq)`;
+    /// [`RuntimeError::TorchOp`] for a sequence longer than the position table or token types
+    /// outside their table.
+    pub fn forward_from_embeddings(
+        &self,
+        word_embeddings: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let (b, t, _) = word_embeddings.size3().map_err(|_| {
+            RuntimeError::InvalidInput(format!(
+                "word embeddings must be (batch, seq, hidden), got {:?}",
+                word_embeddings.size()
+            ))
+        })?;
         for (what, x) in [
             ("token type ids", token_type_ids),
             ("attention mask", attention_mask),
         ] {
             if x.size() != [b, t] {
                 return Err(RuntimeError::InvalidInput(format!(
-                    "{what} have shape {:?}, the input ids [{b}, {t}]",
+                    "{what} have shape {:?}, the embeddings [{b}, {t}, _]",
                     x.size()
                 )));
             }
         }
-        let positions = Tensor::arange(t, (Kind::Int64, input_ids.device())).unsqueeze(0);
-        let x = self.word_embeddings.forward(input_ids)?
+        let positions = Tensor::arange(t, (Kind::Int64, word_embeddings.device())).unsqueeze(0);
+        let x = word_embeddings
             + self.position_embeddings.forward(&positions)?
             + self.token_type_embeddings.forward(token_type_ids)?;
         let mut x = self
