@@ -16,8 +16,8 @@ if [[ "${1:-}" == "--all" ]]; then
   args=(--workspace --lib --bins --tests --examples)
 else
   # The crates whose tests run an optimizer (PPO, classifier training, active learning,
-  # fine-tuning, LoRA, the checkpoint kill test), all their test binaries.
-  args=(-p nines-distill -p nines-classify -p nines-active -p nines-runtime --tests)
+  # fine-tuning, LoRA, the checkpoint kill test, adversarial training), all their test binaries.
+  args=(-p nines-distill -p nines-classify -p nines-active -p nines-runtime -p nines-attack --tests)
 fi
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 failed=0
