@@ -4,7 +4,7 @@
 //! these reports; the figures in docs/data.md and docs/pipeline.md come from them.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use nines_data::Verdict;
@@ -55,8 +55,8 @@ pub struct CheckCost {
 pub struct MeasuredDevSet {
     /// One measurement per dev pair, in file order.
     pub measured: Vec<Understanding>,
-    /// What measuring cost (unknown for a cache written without it).
-    pub cost: Option<CheckCost>,
+    /// What measuring cost.
+    pub cost: CheckCost,
 }
 
 /// Counts the tokens of what the wrapped sampler returns.
@@ -110,15 +110,6 @@ pub fn measure_dev_set(
     {
         return Ok(m);
     }
-    // A cache of the continuations alone.
-    if let Ok(measured) = read_json::<Vec<Understanding>>(cache)
-        && measured.len() == items.len()
-    {
-        return Ok(MeasuredDevSet {
-            measured,
-            cost: None,
-        });
-    }
     let sampler = Counting {
         inner: LmSampler::new(lm, check_sampling()),
         lm,
@@ -138,11 +129,11 @@ pub fn measure_dev_set(
     let n = items.len().max(1) as f64;
     let out = MeasuredDevSet {
         measured,
-        cost: Some(CheckCost {
+        cost: CheckCost {
             seconds_per_pair: start.elapsed().as_secs_f64() / n,
             tokens_per_pair: check.sampler().tokens as f64 / n,
             threads: tch::get_num_threads(),
-        }),
+        },
     };
     write_json(cache, &out)?;
     Ok(out)
@@ -299,11 +290,6 @@ pub fn agreement_markdown(rows: &[AgreementRow]) -> String {
         ));
     }
     md
-}
-
-/// Where `nines eval understanding` caches the check's continuations by default.
-pub fn default_understanding_cache() -> PathBuf {
-    PathBuf::from("runs/understanding_dev.json")
 }
 
 /// The likelihood probe: does the generator, reading prompt + completion, find a statement

@@ -182,13 +182,6 @@ pub struct ActiveOutput {
     pub after: TestEvaluation,
 }
 
-impl ActiveOutput {
-    /// The draw of `strategy`, if it ran.
-    pub fn draw(&self, strategy: StrategyName) -> Option<&StrategyDraw> {
-        self.strategies.iter().find(|d| d.strategy == strategy)
-    }
-}
-
 /// The `completions` stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompletionsOutput {

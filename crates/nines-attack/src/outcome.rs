@@ -176,6 +176,27 @@ pub struct AttackReport {
 }
 
 impl AttackReport {
+    /// Runs `attack_seed` on every seed in order, timed by one clock, and summarizes.
+    ///
+    /// # Errors
+    /// The first error of `attack_seed`.
+    pub fn over_seeds<S, E>(
+        attack: AttackKind,
+        seeds: &[S],
+        mut attack_seed: impl FnMut(&S, &RunClock) -> std::result::Result<SeedOutcome, E>,
+    ) -> std::result::Result<Self, E> {
+        let clock = RunClock::start();
+        let outcomes = seeds
+            .iter()
+            .map(|s| attack_seed(s, &clock))
+            .collect::<std::result::Result<Vec<_>, E>>()?;
+        Ok(AttackReport::from_outcomes(
+            attack,
+            outcomes,
+            clock.seconds(),
+        ))
+    }
+
     /// Summarizes per-seed outcomes.
     pub fn from_outcomes(attack: AttackKind, outcomes: Vec<SeedOutcome>, seconds: f64) -> Self {
         let mut spent = Tally::default();

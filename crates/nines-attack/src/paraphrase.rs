@@ -110,16 +110,9 @@ impl<'a> ParaphraseAttack<'a> {
 
     /// Attacks every seed.
     pub fn run(&mut self, seeds: &[Seed], oracle: &mut dyn Oracle) -> Result<AttackReport> {
-        let clock = RunClock::start();
-        let mut outcomes = Vec::with_capacity(seeds.len());
-        for s in seeds {
-            outcomes.push(self.attack_seed(s, oracle, &clock)?);
-        }
-        Ok(AttackReport::from_outcomes(
-            AttackKind::Paraphrase,
-            outcomes,
-            clock.seconds(),
-        ))
+        AttackReport::over_seeds(AttackKind::Paraphrase, seeds, |s, clock| {
+            self.attack_seed(s, oracle, clock)
+        })
     }
 
     /// Attacks one seed.

@@ -63,16 +63,9 @@ impl<'a> PromptSearch<'a> {
 
     /// Searches a prompt for every seed's completion.
     pub fn run(&mut self, seeds: &[Seed], oracle: &mut dyn Oracle) -> Result<AttackReport> {
-        let clock = RunClock::start();
-        let mut outcomes = Vec::with_capacity(seeds.len());
-        for s in seeds {
-            outcomes.push(self.attack_seed(s, oracle, &clock)?);
-        }
-        Ok(AttackReport::from_outcomes(
-            AttackKind::PromptSearch,
-            outcomes,
-            clock.seconds(),
-        ))
+        AttackReport::over_seeds(AttackKind::PromptSearch, seeds, |s, clock| {
+            self.attack_seed(s, oracle, clock)
+        })
     }
 
     /// Searches a prompt for one seed's completion (the seed's own prompt only decides

@@ -205,16 +205,9 @@ impl<'a> SubstitutionAttack<'a> {
 
     /// Attacks every seed's completion; failures at most one per seed.
     pub fn run(&mut self, seeds: &[Seed], oracle: &mut dyn Oracle) -> Result<AttackReport> {
-        let clock = RunClock::start();
-        let mut outcomes = Vec::with_capacity(seeds.len());
-        for s in seeds {
-            outcomes.push(self.attack_seed(s, oracle, &clock)?);
-        }
-        Ok(AttackReport::from_outcomes(
-            AttackKind::Substitution,
-            outcomes,
-            clock.seconds(),
-        ))
+        AttackReport::over_seeds(AttackKind::Substitution, seeds, |s, clock| {
+            self.attack_seed(s, oracle, clock)
+        })
     }
 
     /// Attacks one seed's completion.

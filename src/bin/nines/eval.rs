@@ -318,16 +318,15 @@ fn understanding(a: UnderstandingArgs) -> CmdResult {
         bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();
-    if let Some(c) = measured.cost {
-        println!(
-            "cost: {:.1} s and {:.0} generated tokens per pair ({}, {:?}, {} threads)\n",
-            c.seconds_per_pair,
-            c.tokens_per_pair,
-            a.model.display(),
-            a.dtype,
-            c.threads
-        );
-    }
+    let c = measured.cost;
+    println!(
+        "cost: {:.1} s and {:.0} generated tokens per pair ({}, {:?}, {} threads)\n",
+        c.seconds_per_pair,
+        c.tokens_per_pair,
+        a.model.display(),
+        a.dtype,
+        c.threads
+    );
     let study = understanding_study(&items, &measured.measured, a.max_safe_flagged)?;
     println!(
         "chosen on the dev part ({} pairs): m = {}, min_share = {}, min_lift = {}\n",
