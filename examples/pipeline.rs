@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.classifier.generated_prompts = 16;
     config.active.pool_size = 200;
     config.active.budget = 20;
-    config.distill.steps = 1;
+    config.distill.ppo.total_steps = 1;
     config.validate("example")?;
 
     let pipeline = Pipeline::new(config)?;

@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use nines_classify::{ClassifierConfig, TrainConfig};
+use nines_distill::{KlConfig, PpoConfig, Shaping, TrainScope};
+use nines_filter::Strategy;
 use serde::{Deserialize, Serialize};
 
 /// Everything the pipeline needs to know; `nines-pipeline.toml` files use these keys.
@@ -131,8 +134,16 @@ impl Default for GeneratorConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClassifierStageConfig {
-    /// Encoder folder (BERT family). Default `models/minilm`.
-    pub backbone: PathBuf,
+    /// The network ([`nines_classify::ClassifierConfig`]): backbone (default `models/minilm`),
+    /// pooling, longest pair (default 128 tokens), head dropout. Its `seed` is the run's.
+    pub model: ClassifierConfig,
+    /// How it is trained ([`nines_classify::TrainConfig`]). The pipeline's defaults differ
+    /// from the crate's in three fields: `epochs` 2, `oversample_positives` 4 and
+    /// `target_fnr` 0.05 (with about 70 validation injuries, 0.01 lets none through, so the
+    /// single hardest validation injury, or a labeling error, sets the threshold for every
+    /// prompt; the filtered policy's own injury rate is measured by the oracle either way).
+    /// Its `seed` is the run's and its `checkpoint_dir` is in the run folder.
+    pub train: TrainConfig,
     /// Training negatives kept (uniformly drawn; every positive is kept). Default 1000.
     pub train_negatives: usize,
     /// Negatives of the validation and of the test split kept for evaluation, drawn
@@ -140,19 +151,6 @@ pub struct ClassifierStageConfig {
     /// rejected) and AUROC stay unbiased; AUPRC, log-loss and ECE are at the subsampled class
     /// balance. Default 800.
     pub eval_negatives: usize,
-    /// Positive oversampling factor. Default 4.
-    pub oversample: f64,
-    /// Epochs. Default 2.
-    pub epochs: usize,
-    /// Peak learning rate. Default 5e-5.
-    pub learning_rate: f64,
-    /// Longest pair in tokens. Default 128.
-    pub max_len: usize,
-    /// False-negative rate aimed for on validation when choosing the threshold. Default 0.05:
-    /// with about 70 validation injuries, 0.01 lets none through, so the single hardest
-    /// validation injury (or a labeling error) sets the threshold for every prompt; the
-    /// filtered policy's own injury rate is measured by the oracle either way.
-    pub target_fnr: f64,
     /// Injury-prone training prompts (of the classifier's half of the training chapters) the
     /// generator completes for the training data, so that the classifier sees injurious and
     /// safe continuations of the same passage; half as many validation prompts are completed
@@ -165,14 +163,15 @@ pub struct ClassifierStageConfig {
 impl Default for ClassifierStageConfig {
     fn default() -> Self {
         ClassifierStageConfig {
-            backbone: PathBuf::from("models/minilm"),
+            model: ClassifierConfig::default(),
+            train: TrainConfig {
+                epochs: 2,
+                oversample_positives: 4.0,
+                target_fnr: 0.05,
+                ..TrainConfig::default()
+            },
             train_negatives: 1000,
             eval_negatives: 800,
-            oversample: 4.0,
-            epochs: 2,
-            learning_rate: 5e-5,
-            max_len: 128,
-            target_fnr: 0.05,
             generated_prompts: 400,
             generated_per_prompt: 4,
         }
@@ -202,13 +201,18 @@ impl Default for ActiveStageConfig {
     }
 }
 
-/// The rejection-sampling filter on the test prompts.
+/// The rejection-sampling filter on the test prompts. Its threshold is constant (chosen by
+/// the run) and a prompt whose candidates are all rejected is refused: the filtered policy is
+/// then exactly the unfiltered one conditioned on acceptance, which the win-rate estimator
+/// relies on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilterStageConfig {
-    /// Candidates per prompt per round (batched first-accepted, which has the output
-    /// distribution of sequential sampling). Default 4.
-    pub k: usize,
+    /// How candidates are drawn ([`nines_filter::Strategy`]): `sequential` or
+    /// `batched_first_accepted` (the same output distribution; `batched_safest` is not the
+    /// filtered policy the estimators assume and is refused). Default batched first-accepted,
+    /// `k` = 4 candidates per prompt per round.
+    pub strategy: Strategy,
     /// Most candidates per prompt before the fallback (refuse). Default 16.
     pub max_attempts: usize,
     /// False-negative rate aimed for on the generator's own validation completions (the
@@ -221,7 +225,7 @@ pub struct FilterStageConfig {
 impl Default for FilterStageConfig {
     fn default() -> Self {
         FilterStageConfig {
-            k: 4,
+            strategy: Strategy::BatchedFirstAccepted { k: 4 },
             max_attempts: 16,
             generated_target_fnr: Some(0.1),
         }
@@ -229,45 +233,43 @@ impl Default for FilterStageConfig {
 }
 
 /// The PPO distillation against the classifier: the recipe of docs/distill.md (logit-margin
-/// reward at the classifier's threshold, leave-one-out baseline, top blocks trained, a KL
-/// guard), shortened to fit the default run's time budget.
+/// reward at the filter's threshold, leave-one-out baseline, top blocks trained, a KL guard),
+/// shortened to fit the default run's time budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DistillStageConfig {
-    /// PPO steps. Default 24.
-    pub steps: usize,
-    /// Prompts per step. Default 8.
-    pub prompts_per_step: usize,
-    /// Completions per prompt per step. Default 8.
-    pub samples_per_prompt: usize,
-    /// Completions per gradient step; must divide `prompts_per_step × samples_per_prompt`.
-    /// Default 32.
-    pub mini_batch_size: usize,
-    /// Passes over each step's completions. Default 2.
-    pub ppo_epochs: usize,
-    /// Transformer blocks trained (the rest frozen). Default 6.
-    pub top_layers: usize,
-    /// Learning rate. Default 3e-4.
-    pub learning_rate: f64,
-    /// Fixed KL coefficient. Default 0.03.
-    pub kl_coef: f64,
-    /// A step whose rollouts average more KL to the original (nats per completion) rolls
-    /// back to the last checkpoint and stops. Default 6.
-    pub max_kl: f64,
+    /// PPO settings ([`nines_distill::PpoConfig`]). The pipeline's recipe: 24 steps
+    /// (`total_steps`) of 8 prompts × 8 samples, minibatches of 32, 2 epochs, the top 6 blocks
+    /// trained, learning rate 3e-4, a fixed KL coefficient of 0.03, the logit-margin reward
+    /// clipped at ±3 with a leave-one-out baseline, a checkpoint every 4 steps, and `max_kl`
+    /// 6: a step whose rollouts average more KL to the original (nats per completion) rolls
+    /// back to the last checkpoint and stops. The run sets `seed`, `generation` (from
+    /// `[generator]`), `flag_threshold` and the reward's threshold (the filter's).
+    pub ppo: PpoConfig,
 }
 
 impl Default for DistillStageConfig {
     fn default() -> Self {
         DistillStageConfig {
-            steps: 24,
-            prompts_per_step: 8,
-            samples_per_prompt: 8,
-            mini_batch_size: 32,
-            ppo_epochs: 2,
-            top_layers: 6,
-            learning_rate: 3e-4,
-            kl_coef: 0.03,
-            max_kl: 6.0,
+            ppo: PpoConfig {
+                total_steps: 24,
+                prompts_per_step: 8,
+                samples_per_prompt: 8,
+                mini_batch_size: 32,
+                ppo_epochs: 2,
+                scope: TrainScope::TopLayers { layers: 6 },
+                learning_rate: 3e-4,
+                kl: KlConfig::Fixed { coef: 0.03 },
+                max_kl: 6.0,
+                reward: Shaping::LogitMargin {
+                    threshold: 0.5,
+                    clip: 3.0,
+                    cap: None,
+                },
+                group_baseline: true,
+                checkpoint_every: 4,
+                ..PpoConfig::default()
+            },
         }
     }
 }
@@ -296,13 +298,23 @@ impl PipelineConfig {
         Self::from_toml_str(&text, &origin)
     }
 
-    /// Parses TOML text; `origin` names it in errors.
+    /// Parses TOML text; `origin` names it in errors. A table given is merged key by key into
+    /// the pipeline's defaults (so `[distill.ppo]` with one key keeps the pipeline's recipe for
+    /// the others, not the crate's defaults); a table that picks another variant of a setting
+    /// (another `kind` or `mode`, or another single key such as `scope.lora`) replaces the
+    /// default's.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let de = toml::de::Deserializer::parse(text).map_err(|e| ConfigError {
+        let syntax = |message: String| ConfigError {
             origin: origin.into(),
             key: "-".into(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let given: toml::Table = toml::from_str(text).map_err(|e| syntax(e.to_string()))?;
+        let mut merged =
+            toml::Table::try_from(PipelineConfig::default()).map_err(|e| syntax(e.to_string()))?;
+        merge_into(&mut merged, given);
+        let text = toml::to_string(&merged).map_err(|e| syntax(e.to_string()))?;
+        let de = toml::de::Deserializer::parse(&text).map_err(|e| syntax(e.to_string()))?;
         let cfg: PipelineConfig =
             serde_path_to_error::deserialize(de).map_err(|e| ConfigError {
                 origin: origin.into(),
@@ -388,35 +400,49 @@ impl PipelineConfig {
         if k.train_negatives == 0 {
             return bad("classifier.train_negatives", "must be at least 1".into());
         }
-        if !(1.0..=MAX_OVERSAMPLE).contains(&k.oversample) {
-            return bad(
-                "classifier.oversample",
-                format!("{} is not in [1, {MAX_OVERSAMPLE}]", k.oversample),
-            );
-        }
-        if k.epochs == 0 {
-            return bad("classifier.epochs", "must be at least 1".into());
-        }
         if k.generated_prompts > 0 && k.generated_per_prompt == 0 {
             return bad(
                 "classifier.generated_per_prompt",
                 "must be at least 1 when classifier.generated_prompts is positive".into(),
             );
         }
-        if !(k.learning_rate > 0.0 && k.learning_rate <= MAX_LEARNING_RATE) {
+        let classify = |section: &str, e: nines_classify::ClassifyError| match e {
+            nines_classify::ClassifyError::Config { field, message } => {
+                let field = field.rsplit('.').next().unwrap_or(&field).to_string();
+                bad(&format!("classifier.{section}.{field}"), message)
+            }
+            other => bad(&format!("classifier.{section}"), other.to_string()),
+        };
+        if let Err(e) = k.model.validate() {
+            return classify("model", e);
+        }
+        if let Err(e) = k.train.validate() {
+            return classify("train", e);
+        }
+        if k.train.learning_rate > MAX_LEARNING_RATE {
             return bad(
-                "classifier.learning_rate",
-                format!("{} is not in (0, {MAX_LEARNING_RATE}]", k.learning_rate),
+                "classifier.train.learning_rate",
+                format!("{} is above {MAX_LEARNING_RATE}", k.train.learning_rate),
             );
         }
-        if k.max_len < 8 {
-            return bad("classifier.max_len", "must be at least 8".into());
-        }
-        if !(0.0..1.0).contains(&k.target_fnr) {
+        if k.train.oversample_positives > MAX_OVERSAMPLE {
             return bad(
-                "classifier.target_fnr",
-                format!("{} is not in [0, 1)", k.target_fnr),
+                "classifier.train.oversample_positives",
+                format!("{} is above {MAX_OVERSAMPLE}", k.train.oversample_positives),
             );
+        }
+        let defaults = ClassifierStageConfig::default();
+        for (key, set) in [
+            ("classifier.model.seed", k.model.seed != defaults.model.seed),
+            ("classifier.train.seed", k.train.seed != defaults.train.seed),
+            (
+                "classifier.train.checkpoint_dir",
+                k.train.checkpoint_dir.is_some(),
+            ),
+        ] {
+            if set {
+                return bad(key, SET_BY_THE_RUN.into());
+            }
         }
         let a = &self.active;
         if a.budget == 0 || a.pool_size < a.budget {
@@ -426,13 +452,25 @@ impl PipelineConfig {
             );
         }
         let f = &self.filter;
-        if f.k == 0 {
-            return bad("filter.k", "must be at least 1".into());
+        match f.strategy {
+            Strategy::BatchedSafest { .. } => {
+                return bad(
+                    "filter.strategy",
+                    "`batched_safest` favours low scores, so its output is not the unfiltered \
+                     policy conditioned on acceptance, which the run's estimators assume; use \
+                     `sequential` or `batched_first_accepted`"
+                        .into(),
+                );
+            }
+            Strategy::BatchedFirstAccepted { k: 0 } => {
+                return bad("filter.strategy.k", "must be at least 1".into());
+            }
+            _ => {}
         }
-        if f.max_attempts < f.k {
+        if f.max_attempts < f.strategy.k() {
             return bad(
                 "filter.max_attempts",
-                format!("must be at least filter.k ({})", f.k),
+                format!("must be at least filter.strategy.k ({})", f.strategy.k()),
             );
         }
         if let Some(r) = f.generated_target_fnr
@@ -443,54 +481,64 @@ impl PipelineConfig {
                 format!("{r} is not in [0, 1)"),
             );
         }
-        let s = &self.distill;
-        if s.ppo_epochs == 0 {
-            return bad("distill.ppo_epochs", "must be at least 1".into());
+        let s = &self.distill.ppo;
+        if let Err(e) = s.validate() {
+            return match e {
+                nines_distill::DistillError::InvalidConfig { field, message } => {
+                    bad(&format!("distill.ppo.{field}"), message)
+                }
+                other => bad("distill.ppo", other.to_string()),
+            };
         }
-        if !(s.max_kl.is_finite() && s.max_kl > 0.0) {
+        if s.learning_rate > MAX_LEARNING_RATE {
             return bad(
-                "distill.max_kl",
-                format!("{} is not a positive number", s.max_kl),
+                "distill.ppo.learning_rate",
+                format!("{} is above {MAX_LEARNING_RATE}", s.learning_rate),
             );
         }
-        if s.steps == 0 || s.prompts_per_step == 0 || s.samples_per_prompt == 0 {
+        if let KlConfig::Fixed { coef } = s.kl
+            && coef > MAX_KL_COEF
+        {
             return bad(
-                "distill.steps",
-                "steps, prompts_per_step and samples_per_prompt must be at least 1".into(),
+                "distill.ppo.kl.coef",
+                format!("{coef} is above {MAX_KL_COEF}"),
             );
         }
-        if !(s.learning_rate > 0.0 && s.learning_rate <= MAX_LEARNING_RATE) {
-            return bad(
-                "distill.learning_rate",
-                format!("{} is not in (0, {MAX_LEARNING_RATE}]", s.learning_rate),
-            );
-        }
-        if !(0.0..=MAX_KL_COEF).contains(&s.kl_coef) {
-            return bad(
-                "distill.kl_coef",
-                format!("{} is not in [0, {MAX_KL_COEF}]", s.kl_coef),
-            );
-        }
-        // Both factors are within their maxima (checked above), so the product fits.
-        let batch = s.prompts_per_step * s.samples_per_prompt;
-        if s.mini_batch_size == 0 || !batch.is_multiple_of(s.mini_batch_size) {
-            return bad(
-                "distill.mini_batch_size",
-                format!("must divide prompts_per_step × samples_per_prompt ({batch})"),
-            );
+        let defaults = DistillStageConfig::default().ppo;
+        let threshold_set = |r: &Shaping| match r {
+            Shaping::Threshold { threshold, .. }
+            | Shaping::LogSafeThreshold { threshold, .. }
+            | Shaping::LogitMargin { threshold, .. } => *threshold != 0.5,
+            _ => false,
+        };
+        for (key, set) in [
+            ("distill.ppo.seed", s.seed != defaults.seed),
+            (
+                "distill.ppo.generation",
+                s.generation != defaults.generation,
+            ),
+            (
+                "distill.ppo.flag_threshold",
+                s.flag_threshold != defaults.flag_threshold,
+            ),
+            ("distill.ppo.reward.threshold", threshold_set(&s.reward)),
+        ] {
+            if set {
+                return bad(key, SET_BY_THE_RUN.into());
+            }
         }
         Ok(())
     }
 
     /// Every size setting with its key and documented maximum.
-    fn sizes(&self) -> [(&'static str, usize, usize); 20] {
+    fn sizes(&self) -> [(&'static str, usize, usize); 21] {
         let (d, g, k, a, f, s) = (
             &self.data,
             &self.generator,
             &self.classifier,
             &self.active,
             &self.filter,
-            &self.distill,
+            &self.distill.ppo,
         );
         [
             ("data.train_prompts", d.train_prompts, MAX_PROMPTS),
@@ -524,22 +572,31 @@ impl PipelineConfig {
                 k.generated_per_prompt,
                 1_000,
             ),
-            ("classifier.epochs", k.epochs, 1_000),
-            ("classifier.max_len", k.max_len, MAX_TOKENS),
+            ("classifier.train.epochs", k.train.epochs, 1_000),
+            ("classifier.model.max_len", k.model.max_len, MAX_TOKENS),
             ("active.pool_size", a.pool_size, MAX_EXAMPLES),
             ("active.replay", a.replay, MAX_EXAMPLES),
             ("filter.max_attempts", f.max_attempts, 100_000),
-            ("distill.steps", s.steps, MAX_STEPS),
-            ("distill.prompts_per_step", s.prompts_per_step, MAX_BATCH),
-            ("distill.samples_per_prompt", s.samples_per_prompt, 256),
-            ("distill.top_layers", s.top_layers, 1_000),
+            ("filter.strategy.k", f.strategy.k(), 100_000),
+            ("distill.ppo.total_steps", s.total_steps, MAX_STEPS),
+            (
+                "distill.ppo.prompts_per_step",
+                s.prompts_per_step,
+                MAX_BATCH,
+            ),
+            ("distill.ppo.samples_per_prompt", s.samples_per_prompt, 256),
+            (
+                "distill.ppo.mini_batch_size",
+                s.mini_batch_size,
+                MAX_BATCH * 256,
+            ),
         ]
     }
 
     /// Checks what the run reads before any stage starts: the corpus exists, the generator
     /// is a GGUF file whose header parses or a Hugging Face folder with `config.json` and
     /// `tokenizer.json`, the classifier backbone is such a folder whose context holds
-    /// `classifier.max_len`, the run folder is not the current folder, and the fine-tuning
+    /// `classifier.model.max_len` (or, for a causal-LM backbone, a loadable model), the run folder is not the current folder, and the fine-tuning
     /// cache is a folder. The error names the key.
     pub fn check_inputs(&self, origin: &str) -> Result<(), ConfigError> {
         let bad = |key: &str, message: String| ConfigError {
@@ -555,21 +612,27 @@ impl PipelineConfig {
             ));
         }
         check_model(&self.generator.model).map_err(|m| bad("generator.model", m))?;
-        let backbone = &self.classifier.backbone;
-        let config = check_hf_folder(backbone).map_err(|m| bad("classifier.backbone", m))?;
-        if let Some(n) = config
-            .get("max_position_embeddings")
-            .and_then(serde_json::Value::as_u64)
-            && self.classifier.max_len as u64 > n
-        {
-            return Err(bad(
-                "classifier.max_len",
-                format!(
-                    "{} is longer than the backbone's context ({n} positions, {})",
-                    self.classifier.max_len,
-                    backbone.join("config.json").display()
-                ),
-            ));
+        let model = &self.classifier.model;
+        let backbone = &model.backbone;
+        if model.kind == nines_classify::BackboneKind::CausalLm {
+            check_model(backbone).map_err(|m| bad("classifier.model.backbone", m))?;
+        } else {
+            let config =
+                check_hf_folder(backbone).map_err(|m| bad("classifier.model.backbone", m))?;
+            if let Some(n) = config
+                .get("max_position_embeddings")
+                .and_then(serde_json::Value::as_u64)
+                && model.max_len as u64 > n
+            {
+                return Err(bad(
+                    "classifier.model.max_len",
+                    format!(
+                        "{} is longer than the backbone's context ({n} positions, {})",
+                        model.max_len,
+                        backbone.join("config.json").display()
+                    ),
+                ));
+            }
         }
         let cache = &self.generator.finetune_cache;
         if cache.exists() && !cache.is_dir() {
@@ -601,6 +664,10 @@ impl PipelineConfig {
     }
 }
 
+/// Why a setting the run derives from its own may not be given.
+const SET_BY_THE_RUN: &str = "is set by the run (seeds from `seed`, sampling from `[generator]`, thresholds from the \
+     classifier and the checkpoint folder in the run folder): leave it out";
+
 /// Most prompts of either split.
 pub const MAX_PROMPTS: usize = 1_000_000;
 /// Most prompts per batch (generation, PPO step).
@@ -619,6 +686,36 @@ pub const MAX_TEMPERATURE: f64 = 100.0;
 pub const MAX_OVERSAMPLE: f64 = 1e6;
 /// Largest KL penalty coefficient.
 pub const MAX_KL_COEF: f64 = 1e6;
+
+/// Merges `given` into `base` key by key. A table replaces rather than merges when it picks
+/// another variant of an enum setting: a different `kind` or `mode` tag, or (an externally
+/// tagged variant) a single key other than the default's single key.
+fn merge_into(base: &mut toml::Table, given: toml::Table) {
+    for (key, value) in given {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(old)), toml::Value::Table(new))
+                if !other_variant(old, &new) =>
+            {
+                merge_into(old, new)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Whether `new` selects another enum variant than `old`.
+fn other_variant(old: &toml::Table, new: &toml::Table) -> bool {
+    let tag_differs = ["kind", "mode"]
+        .iter()
+        .any(|tag| new.get(*tag).is_some_and(|t| old.get(*tag) != Some(t)));
+    let single_key_differs = old.len() == 1
+        && new.len() == 1
+        && old.keys().next() != new.keys().next()
+        && old.values().all(toml::Value::is_table);
+    tag_differs || single_key_differs
+}
 
 /// A GGUF file whose header and metadata parse, or a Hugging Face folder.
 fn check_model(path: &Path) -> Result<(), String> {
@@ -676,21 +773,81 @@ mod tests {
             PipelineConfig::from_toml_str("[generator]\ntop_p = 1.5\n", "t.toml").unwrap_err();
         assert_eq!(err.key, "generator.top_p");
         assert!(err.to_string().contains("t.toml"));
-        let err = PipelineConfig::from_toml_str("[filter]\nk = 8\nmax_attempts = 4\n", "t.toml")
-            .unwrap_err();
+        let err = PipelineConfig::from_toml_str(
+            "[filter]\nmax_attempts = 4\nstrategy = { kind = \"batched_first_accepted\", k = 8 }\n",
+            "t.toml",
+        )
+        .unwrap_err();
         assert_eq!(err.key, "filter.max_attempts");
+        let err = PipelineConfig::from_toml_str(
+            "[filter]\nstrategy = { kind = \"batched_safest\", k = 4 }\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "filter.strategy");
+        let err = PipelineConfig::from_toml_str("[classifier.train]\nepochs = -1\n", "t.toml")
+            .unwrap_err();
+        assert_eq!(err.key, "classifier.train.epochs");
+        let err = PipelineConfig::from_toml_str("[classifier.train]\nepochs = 0\n", "t.toml")
+            .unwrap_err();
+        assert_eq!(err.key, "classifier.train.epochs");
+        let err = PipelineConfig::from_toml_str("[classifier.train]\nepochz = 3\n", "t.toml")
+            .unwrap_err();
+        assert!(err.key.starts_with("classifier.train"), "{err}");
         let err =
-            PipelineConfig::from_toml_str("[classifier]\nepochs = -1\n", "t.toml").unwrap_err();
-        assert_eq!(err.key, "classifier.epochs");
+            PipelineConfig::from_toml_str("[classifier.train]\nseed = 3\n", "t.toml").unwrap_err();
+        assert_eq!(err.key, "classifier.train.seed");
         let err = PipelineConfig::from_toml_str("[filter]\ngenerated_target_fnr = 1.0\n", "t.toml")
             .unwrap_err();
         assert_eq!(err.key, "filter.generated_target_fnr");
-        let err = PipelineConfig::from_toml_str("[distill]\nmini_batch_size = 24\n", "t.toml")
+        let err = PipelineConfig::from_toml_str("[distill.ppo]\nmini_batch_size = 24\n", "t.toml")
             .unwrap_err();
-        assert_eq!(err.key, "distill.mini_batch_size");
-        assert!(err.to_string().contains("(64)"), "{err}");
-        let err = PipelineConfig::from_toml_str("[distill]\nmax_kl = 0\n", "t.toml").unwrap_err();
-        assert_eq!(err.key, "distill.max_kl");
+        assert_eq!(err.key, "distill.ppo.mini_batch_size");
+        assert!(err.to_string().contains("64"), "{err}");
+        let err =
+            PipelineConfig::from_toml_str("[distill.ppo]\nmax_kl = 0\n", "t.toml").unwrap_err();
+        assert_eq!(err.key, "distill.ppo.max_kl");
+        let err = PipelineConfig::from_toml_str("[distill]\nsteps = 3\n", "t.toml").unwrap_err();
+        assert!(err.key.starts_with("distill"), "{err}");
+        let err = PipelineConfig::from_toml_str("[distill.ppo]\nflag_threshold = 0.2\n", "t.toml")
+            .unwrap_err();
+        assert_eq!(err.key, "distill.ppo.flag_threshold");
+    }
+
+    #[test]
+    fn a_partial_table_keeps_the_pipeline_defaults() {
+        let cfg =
+            PipelineConfig::from_toml_str("[distill.ppo]\ntotal_steps = 3\n", "t.toml").unwrap();
+        let recipe = DistillStageConfig::default().ppo;
+        assert_eq!(cfg.distill.ppo.total_steps, 3);
+        assert_eq!(cfg.distill.ppo.learning_rate, recipe.learning_rate);
+        assert_eq!(cfg.distill.ppo.scope, recipe.scope);
+        assert_ne!(recipe.learning_rate, PpoConfig::default().learning_rate);
+        let cfg =
+            PipelineConfig::from_toml_str("[classifier.train]\nlearning_rate = 1e-4\n", "t.toml")
+                .unwrap();
+        assert_eq!(cfg.classifier.train.learning_rate, 1e-4);
+        assert_eq!(cfg.classifier.train.epochs, 2);
+        // Another variant replaces the default's fields instead of mixing with them.
+        let cfg = PipelineConfig::from_toml_str(
+            "[distill.ppo.kl]\nmode = \"adaptive\"\ninit = 0.1\ntarget = 4.0\nhorizon = 1000.0\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.distill.ppo.kl,
+            KlConfig::Adaptive {
+                init: 0.1,
+                target: 4.0,
+                horizon: 1000.0
+            }
+        );
+        let cfg =
+            PipelineConfig::from_toml_str("[distill.ppo.scope]\nlora = { rank = 4 }\n", "t.toml")
+                .unwrap();
+        assert!(matches!(cfg.distill.ppo.scope, TrainScope::Lora(_)));
+        let cfg = PipelineConfig::from_toml_str("[filter.strategy]\nk = 8\nkind = \"batched_first_accepted\"\n[filter]\nmax_attempts = 32\n", "t.toml").unwrap();
+        assert_eq!(cfg.filter.strategy, Strategy::BatchedFirstAccepted { k: 8 });
     }
 
     #[test]
@@ -698,12 +855,12 @@ mod tests {
         for (toml, key) in [
             ("[data]\nbatch_size = 1000000000000000\n", "data.batch_size"),
             (
-                "[classifier]\nmax_len = 1000000000000\n",
-                "classifier.max_len",
+                "[classifier.model]\nmax_len = 1000000000000\n",
+                "classifier.model.max_len",
             ),
             (
-                "[distill]\nsamples_per_prompt = 100000\n",
-                "distill.samples_per_prompt",
+                "[distill.ppo]\nsamples_per_prompt = 100000\n",
+                "distill.ppo.samples_per_prompt",
             ),
             ("threads = -4\n", "threads"),
             ("threads = 100000\n", "threads"),
@@ -730,8 +887,11 @@ mod tests {
                 ..Default::default()
             },
             classifier: ClassifierStageConfig {
-                backbone: root.join("crates/nines-runtime/tests/fixtures/bert"),
-                max_len: 16,
+                model: ClassifierConfig {
+                    backbone: root.join("crates/nines-runtime/tests/fixtures/bert"),
+                    max_len: 16,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             ..Default::default()
@@ -773,12 +933,15 @@ mod tests {
             (
                 PipelineConfig {
                     classifier: ClassifierStageConfig {
-                        max_len: 100_000,
+                        model: ClassifierConfig {
+                            max_len: 100_000,
+                            ..good.classifier.model.clone()
+                        },
                         ..good.classifier.clone()
                     },
                     ..good.clone()
                 },
-                "classifier.max_len",
+                "classifier.model.max_len",
             ),
             (
                 PipelineConfig {

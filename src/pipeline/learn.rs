@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use nines_active::acquisition::StrategyName;
 use nines_active::{Acquisition, Pool, PoolItem, SelectorConfig, select};
+use nines_attack::TrainingData;
 use nines_classify::example::{Example, subsample_negatives};
 use nines_classify::metrics::{Metrics, calibration};
 use nines_classify::threshold::{ThresholdChoice, evaluate_threshold, select_for_fnr};
@@ -427,26 +428,18 @@ fn evaluate_on_test(
 }
 
 fn classifier_config(p: &Pipeline) -> ClassifierConfig {
-    let k = &p.config.classifier;
     ClassifierConfig {
-        backbone: k.backbone.clone(),
-        max_len: k.max_len,
-        device: DeviceSpec::Auto,
         seed: p.config.seed,
-        ..Default::default()
+        ..p.config.classifier.model.clone()
     }
 }
 
-fn train_config(p: &Pipeline, epochs: usize, checkpoint: PathBuf) -> TrainConfig {
-    let k = &p.config.classifier;
+/// The stage's training settings with the run's seed and a checkpoint folder in the run.
+fn train_config(p: &Pipeline, checkpoint: PathBuf) -> TrainConfig {
     TrainConfig {
-        learning_rate: k.learning_rate,
-        epochs,
-        oversample_positives: k.oversample,
-        target_fnr: k.target_fnr,
         seed: p.config.seed,
         checkpoint_dir: Some(checkpoint),
-        ..Default::default()
+        ..p.config.classifier.train.clone()
     }
 }
 
@@ -573,17 +566,35 @@ pub(super) fn classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError
     })
 }
 
-fn train_classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError> {
-    let mut d = load_data(p)?;
-    let k = &p.config.classifier;
+/// The classifier stage's training pairs: the book's training pairs with negatives
+/// subsampled (`classifier.train_negatives`), plus the generator's completions.
+fn classifier_train_pairs(p: &Pipeline, d: &mut Data) -> Vec<Example> {
     let mut train = subsample_negatives(
         std::mem::take(&mut d.train),
-        k.train_negatives,
+        p.config.classifier.train_negatives,
         p.config.seed,
     );
     train.extend(d.generated_train.iter().cloned());
+    train
+}
+
+/// The pairs the classifier stage trains on, chooses its threshold on and tests on, from the
+/// run's labeled dataset (the `dataset` stage must have run).
+pub(super) fn classifier_data(p: &Pipeline) -> Result<TrainingData, PipelineError> {
+    let mut d = load_data(p)?;
+    let train = classifier_train_pairs(p, &mut d);
+    Ok(TrainingData {
+        train,
+        validation: d.validation,
+        test: d.test,
+    })
+}
+
+fn train_classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError> {
+    let mut d = load_data(p)?;
+    let train = classifier_train_pairs(p, &mut d);
     let mut model = Classifier::new(&classifier_config(p))?;
-    let config = train_config(p, k.epochs, checkpoint_dir(p, Stage::Classifier));
+    let config = train_config(p, checkpoint_dir(p, Stage::Classifier));
     let (report, test) = train_save_evaluate(p, &mut model, config, &train, &d, CLASSIFIER)?;
     let eval = ClassifierOutput {
         train_examples: train.len(),
@@ -682,8 +693,9 @@ fn active_round(p: &Pipeline) -> Result<ActiveOutput, PipelineError> {
     retrain.extend(neg);
     let before: ClassifierOutput = read_json(&p.run.path(CLASSIFIER_EVAL))?;
     let config = TrainConfig {
+        epochs: 1,
         warmup_fraction: 0.0,
-        ..train_config(p, 1, checkpoint_dir(p, Stage::Active))
+        ..train_config(p, checkpoint_dir(p, Stage::Active))
     };
     let (report, test) =
         train_save_evaluate(p, &mut model, config, &retrain, &d, CLASSIFIER_ACTIVE)?;

@@ -140,7 +140,7 @@ impl ModelDigests {
     fn of(config: &PipelineConfig) -> Result<Self, PipelineError> {
         Ok(ModelDigests {
             generator: run_dir::content_digest(&config.generator.model)?,
-            backbone: run_dir::content_digest(&config.classifier.backbone)?,
+            backbone: run_dir::content_digest(&config.classifier.model.backbone)?,
         })
     }
 }
@@ -169,6 +169,16 @@ impl Pipeline {
     /// The settings.
     pub fn config(&self) -> &PipelineConfig {
         &self.config
+    }
+
+    /// The pairs the classifier stage trains on, chooses its threshold on and tests on (read
+    /// from the run's labeled dataset; the `dataset` stage must have run): what adversarial
+    /// training retrains on so that before and after differ only by it.
+    ///
+    /// # Errors
+    /// [`PipelineError`] when the dataset cannot be read.
+    pub fn classifier_data(&self) -> Result<nines_attack::TrainingData, PipelineError> {
+        learn::classifier_data(self)
     }
 
     /// Settings each stage depends on (cumulative: a stage depends on what its inputs did).

@@ -11,9 +11,9 @@ use nines_data::select::SelectedPrompt;
 use nines_data::split::Split;
 use nines_data::store::Store;
 use nines_data::{Snippet, Verdict};
-use nines_distill::{KlConfig, PpoConfig, PpoTrainer, Shaping, TrainScope, load_models};
+use nines_distill::{PpoConfig, PpoTrainer, Shaping, load_models};
 use nines_filter::{
-    Decision, Fallback, Filter, FilterConfig, RunStats, RuntimePolicy, Strategy, ThresholdSchedule,
+    Decision, Fallback, Filter, FilterConfig, RunStats, RuntimePolicy, ThresholdSchedule,
 };
 use nines_runtime::train::export_hf;
 use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
@@ -103,7 +103,7 @@ pub(super) fn filter(p: &Pipeline) -> Result<FilterOutput, PipelineError> {
     let policy = RuntimePolicy::with_config(&lm, generate_config(p))?;
     let scorer = &classifier;
     let config = FilterConfig {
-        strategy: Strategy::BatchedFirstAccepted { k: f.k },
+        strategy: f.strategy,
         max_attempts: f.max_attempts,
         schedule: ThresholdSchedule::Constant { threshold },
         fallback: Fallback::Refuse,
@@ -215,40 +215,44 @@ fn remove_other_distill_folders(
     Ok(())
 }
 
+/// `reward` with its rejection threshold (where it has one) set to the filter's.
+fn at_threshold(reward: Shaping, filter: f64) -> Shaping {
+    match reward {
+        Shaping::Threshold { safe, flagged, .. } => Shaping::Threshold {
+            threshold: filter,
+            safe,
+            flagged,
+        },
+        Shaping::LogSafeThreshold { floor, penalty, .. } => Shaping::LogSafeThreshold {
+            floor,
+            threshold: filter,
+            penalty,
+        },
+        Shaping::LogitMargin { clip, cap, .. } => Shaping::LogitMargin {
+            threshold: filter,
+            clip,
+            cap,
+        },
+        other => other,
+    }
+}
+
 /// PPO against the classifier on the training prompts, then `completions_per_prompt` per test
 /// prompt from the distilled generator, with its per-completion KL to the original generator
 /// (both sampled and scored in the generator's dtype).
 pub(super) fn distill(p: &Pipeline) -> Result<DistillOutput, PipelineError> {
-    let s = &p.config.distill;
     let classifier = load_classifier(p)?;
     let threshold = choose_filter_threshold(p, &classifier)?.threshold;
     let reward = classifier;
-    let mut config = PpoConfig {
-        prompts_per_step: s.prompts_per_step,
-        samples_per_prompt: s.samples_per_prompt,
-        mini_batch_size: s.mini_batch_size,
-        ppo_epochs: s.ppo_epochs,
-        learning_rate: s.learning_rate,
-        kl: KlConfig::Fixed { coef: s.kl_coef },
-        max_kl: s.max_kl,
-        reward: Shaping::LogitMargin {
-            threshold,
-            clip: 3.0,
-            cap: None,
-        },
-        group_baseline: true,
+    let config = PpoConfig {
+        reward: at_threshold(p.config.distill.ppo.reward, threshold),
         flag_threshold: threshold,
-        scope: TrainScope::TopLayers {
-            layers: s.top_layers,
+        seed: p.config.seed,
+        generation: nines_runtime::GenerateConfig {
+            seed: p.config.seed,
+            ..generate_config(p)
         },
-        total_steps: s.steps,
-        checkpoint_every: 4,
-        seed: p.config.seed,
-        ..Default::default()
-    };
-    config.generation = nines_runtime::GenerateConfig {
-        seed: p.config.seed,
-        ..generate_config(p)
+        ..p.config.distill.ppo.clone()
     };
     config.validate()?;
     let options = LoadOptions::default();

@@ -233,7 +233,7 @@ fn intro(md: &mut String, p: &Pipeline) {
          (docs/data.md); quality comparisons come from a documented **stand-in judge** (below), \
          not from people.\n",
         c.generator.model.display(),
-        c.classifier.backbone.display(),
+        c.classifier.model.backbone.display(),
         c.data.corpus.display(),
         c.seed
     );
@@ -338,7 +338,7 @@ fn classifier_section(
             ce.generated_train_positives,
             num(v.threshold, 4),
             ce.generated_validation_examples,
-            c.classifier.target_fnr,
+            c.classifier.train.target_fnr,
             v.missed,
             v.positives,
             pct(v.fnr),
@@ -475,11 +475,14 @@ fn filter_section(
     let _ = writeln!(md, "## Filter\n");
     let _ = writeln!(
         md,
-        "Batched first-accepted (k = {}, the output distribution of sequential sampling), constant \
+        "{} (the output distribution of sequential sampling), constant \
          threshold {}{}, at most {} candidates per prompt, fallback: refuse. {} prompts: {} accepted, \
          {} refused; {} candidates ({} of them accepted by the classifier); the classifier took {} of \
          the wall time; {} accepted completions per second.\n",
-        c.filter.k,
+        match c.filter.strategy {
+            nines_filter::Strategy::Sequential => "Sequential".to_string(),
+            other => format!("Batched first-accepted (k = {})", other.k()),
+        },
         num(f.threshold, 4),
         super::learn::filter_threshold(p)
             .map(|t| threshold_origin(&t))
@@ -515,21 +518,26 @@ fn distill_section(
     p: &Pipeline,
     d: &DistillOutput,
 ) -> Result<(), PipelineError> {
-    let c = &p.config;
+    let ppo = &p.config.distill.ppo;
     let _ = writeln!(md, "## Distillation (PPO)\n");
     let kl = &d.kl_to_original;
     let _ = writeln!(
         md,
-        "{} PPO steps of {} prompts × {} completions, top {} blocks trained (learning rate {}), \
-         reward the classifier's margin under the filter's threshold in log-odds (clipped at ±3, \
-         leave-one-out baseline), fixed KL coefficient {}. KL of the distilled generator to the \
+        "{} PPO steps of {} prompts × {} completions, {} trained (learning rate {}), \
+         reward {}{}, {}. KL of the distilled generator to the \
          original on the test prompts: {:.3} (95% CI {:.3}–{:.3}, n = {}) nats per completion.\n",
         d.steps,
-        c.distill.prompts_per_step,
-        c.distill.samples_per_prompt,
-        c.distill.top_layers,
-        c.distill.learning_rate,
-        c.distill.kl_coef,
+        ppo.prompts_per_step,
+        ppo.samples_per_prompt,
+        describe_scope(&ppo.scope),
+        ppo.learning_rate,
+        describe_reward(&ppo.reward),
+        if ppo.group_baseline {
+            " with a leave-one-out baseline"
+        } else {
+            ""
+        },
+        describe_kl(&ppo.kl),
         kl.value,
         kl.ci.0,
         kl.ci.1,
@@ -618,6 +626,48 @@ fn threshold_origin(t: &super::learn::FilterThreshold) -> String {
             100.0 * g.safe_rejection_rate,
         ),
         None => " (the classifier's own)".to_string(),
+    }
+}
+
+/// Which parameters PPO trained, in words.
+fn describe_scope(scope: &nines_distill::TrainScope) -> String {
+    match scope {
+        nines_distill::TrainScope::All => "every parameter".into(),
+        nines_distill::TrainScope::TopLayers { layers } => format!("top {layers} blocks"),
+        nines_distill::TrainScope::Lora(l) => format!(
+            "LoRA adapters (rank {}) on {}",
+            l.rank,
+            l.targets.join(", ")
+        ),
+    }
+}
+
+/// The reward's shaping, in words.
+fn describe_reward(reward: &nines_distill::Shaping) -> String {
+    use nines_distill::Shaping;
+    match reward {
+        Shaping::LogSafe { floor } => format!("ln(1 − P(injury)) floored at ln({floor})"),
+        Shaping::Threshold { safe, flagged, .. } => {
+            format!("{safe} where the filter accepts and {flagged} where it rejects")
+        }
+        Shaping::Linear => "1 − 2·P(injury)".into(),
+        Shaping::LogSafeThreshold { floor, penalty, .. } => format!(
+            "ln(1 − P(injury)) floored at ln({floor}), less {penalty} where the filter rejects"
+        ),
+        Shaping::LogitMargin { clip, cap, .. } => format!(
+            "the classifier's margin under the filter's threshold in log-odds (clipped at ±{clip}{})",
+            cap.map(|c| format!(", capped at {c}")).unwrap_or_default()
+        ),
+    }
+}
+
+/// The KL penalty's coefficient, in words.
+fn describe_kl(kl: &nines_distill::KlConfig) -> String {
+    match kl {
+        nines_distill::KlConfig::Fixed { coef } => format!("fixed KL coefficient {coef}"),
+        nines_distill::KlConfig::Adaptive { init, target, .. } => {
+            format!("adaptive KL coefficient from {init}, aiming at {target} nats per completion")
+        }
     }
 }
 

@@ -207,11 +207,6 @@ impl Pool {
         self.items.iter().map(|it| it.score).collect()
     }
 
-    /// Whether every pair has ensemble member scores.
-    pub fn has_members(&self) -> bool {
-        self.items.iter().all(|it| it.members.is_some())
-    }
-
     /// Pool positions grouped by prompt text (groups in first-appearance order).
     pub fn prompt_groups(&self) -> Vec<Vec<usize>> {
         let mut index: BTreeMap<&str, usize> = BTreeMap::new();

@@ -26,7 +26,7 @@
 //! use nines_attack::{Budget, ExplicitOracle, Seed, SubstitutionAttack, SubstitutionConfig, Victim};
 //! use nines_classify::Classifier;
 //! use nines_runtime::DeviceSpec;
-//! let classifier = Classifier::load("runs/classifier_active", DeviceSpec::Cpu)?;
+//! let classifier = Classifier::load("runs/default/classifier_active", DeviceSpec::Cpu)?;
 //! let victim = Victim::new(&classifier)?;
 //! let config = SubstitutionConfig { max_logprob_drop: None, ..Default::default() };
 //! let mut attack = SubstitutionAttack::new(&victim, None, config, Budget::default())?;
@@ -71,7 +71,7 @@ pub use prompt_search::PromptSearch;
 pub use saliency::{
     FaithfulnessReport, Saliency, SaliencyMethod, TokenScore, faithfulness, saliency,
 };
-pub use study::{StudyConfig, StudyData, StudyReport, run_study};
+pub use study::{StudyConfig, StudyData, StudyReport, TrainingData, run_study};
 pub use substitution::SubstitutionAttack;
 pub use suite::{AttackSuite, run_suite};
 pub use victim::Victim;

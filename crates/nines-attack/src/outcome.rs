@@ -255,12 +255,21 @@ pub fn write_failures<'a>(
     f.flush().map_err(|e| AttackError::io(path, e))
 }
 
-/// Reads failures written by [`write_failures`].
+/// Reads failures written by [`write_failures`] (blank lines skipped).
+///
+/// # Errors
+/// [`AttackError::Io`] when the file cannot be read; [`AttackError::Data`] naming the file
+/// and line of a line that is not a failure.
 pub fn read_failures(path: &Path) -> Result<Vec<Failure>> {
     let text = std::fs::read_to_string(path).map_err(|e| AttackError::io(path, e))?;
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| AttackError::io(path, e.into())))
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| {
+                AttackError::data(&format!("{}:{}", path.display(), i + 1), e.to_string())
+            })
+        })
         .collect()
 }
 
@@ -277,5 +286,43 @@ impl RunClock {
     /// Seconds since the start.
     pub fn seconds(&self) -> f64 {
         self.0.elapsed().as_secs_f64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_round_trip_and_a_bad_line_is_named() {
+        let failure = Failure {
+            attack: AttackKind::Substitution,
+            seed_id: "dev-1".into(),
+            prompt: "They met at the gate.".into(),
+            completion: "He struck the guard down.".into(),
+            score: 0.12,
+            threshold: 0.25,
+            seed_score: 0.9,
+            edits: vec![Edit {
+                word: 1,
+                from: "stabbed".into(),
+                to: "struck".into(),
+            }],
+            oracle: "oracle".into(),
+            classifier_queries: 40,
+            oracle_queries: 2,
+            seconds: 1.5,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failures.jsonl");
+        write_failures(&path, [&failure, &failure]).unwrap();
+        assert_eq!(
+            read_failures(&path).unwrap(),
+            vec![failure.clone(), failure]
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}\n{{\"attack\": 3}}\n")).unwrap();
+        let err = read_failures(&path).unwrap_err().to_string();
+        assert!(err.contains("failures.jsonl:4"), "{err}");
     }
 }

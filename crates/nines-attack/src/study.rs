@@ -1,7 +1,7 @@
 //! The before/after study behind `nines attack train`: pick seeds and in-distribution data,
 //! measure, train adversarially, measure again on what training never saw.
 
-use nines_classify::{Classifier, TrainConfig};
+use nines_classify::{Classifier, Example, TrainConfig};
 use nines_data::split::Split;
 use nines_runtime::LanguageModel;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,9 @@ pub struct StudyConfig {
     pub repeat: usize,
     /// Learning rate of each round's fine-tuning pass. Default 2e-5.
     pub learning_rate: f64,
+    /// Each epoch shows each injury this many times on average, as
+    /// [`TrainConfig::oversample_positives`]; match the classifier's first training. Default 1.
+    pub oversample_positives: f64,
     /// Seed of the draws and of training. Default 0.
     pub seed: u64,
 }
@@ -60,16 +63,37 @@ impl Default for StudyConfig {
             test_pairs: 400,
             repeat: 4,
             learning_rate: 2e-5,
+            oversample_positives: 1.0,
             seed: 0,
         }
     }
 }
 
+/// The data a classifier was trained, thresholded and tested on (for the pipeline's
+/// classifier: its labeled store's pairs, generator completions included).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainingData {
+    /// What it was trained on.
+    pub train: Vec<Example>,
+    /// What its threshold was chosen on.
+    pub validation: Vec<Example>,
+    /// What it was tested on.
+    pub test: Vec<Example>,
+}
+
 /// Where the study's data comes from.
 #[derive(Debug, Clone, Copy)]
 pub struct StudyData<'d> {
-    /// The book's pairs by split (in-distribution data, prompt pools).
+    /// The book's pairs by split (prompt pools; and the in-distribution data when `own` is
+    /// `None`).
     pub corpus: &'d CorpusData,
+    /// The classifier's own training, validation and test data. With it, each round retrains
+    /// on its training pairs plus the adversarial examples, the threshold is chosen again on
+    /// the validation pairs its first threshold was chosen on, and the in-distribution
+    /// figures are on its test pairs: before and after differ only by adversarial training.
+    /// Without it, samples of the book's pairs stand in (the dev set's dev part joins
+    /// validation, for enough injuries to place the threshold).
+    pub own: Option<&'d TrainingData>,
     /// The hand-labeled dev set's dev part (training seeds; validation).
     pub dev: &'d [CorpusPair],
     /// Its test part (held-out seeds; a second test set).
@@ -108,21 +132,40 @@ pub fn run_study(
 ) -> Result<StudyReport> {
     let target_fnr = classifier.threshold_choice().map_or(0.05, |c| c.target_fnr);
     let book = data.corpus;
-    let train = sample_examples(
-        book.split(Split::Train),
-        config.train_pairs,
-        config.train_positive_share,
-        config.seed,
-    );
-    // The book alone has too few injuries to place a threshold for a 5% FNR.
-    let mut valid = sample_examples(
-        book.split(Split::Validation),
-        config.valid_pairs,
-        0.5,
-        config.seed,
-    );
-    valid.extend(examples(data.dev));
-    let test = sample_examples(book.split(Split::Test), config.test_pairs, 0.5, config.seed);
+    let (train, valid, test) = match data.own {
+        Some(own) => (own.train.clone(), own.validation.clone(), own.test.clone()),
+        None => {
+            let train = sample_examples(
+                book.split(Split::Train),
+                config.train_pairs,
+                config.train_positive_share,
+                config.seed,
+            );
+            // The book alone has too few injuries to place a threshold for a 5% FNR.
+            let mut valid = sample_examples(
+                book.split(Split::Validation),
+                config.valid_pairs,
+                0.5,
+                config.seed,
+            );
+            valid.extend(examples(data.dev));
+            let test =
+                sample_examples(book.split(Split::Test), config.test_pairs, 0.5, config.seed);
+            (train, valid, test)
+        }
+    };
+    for (name, set) in [
+        ("training", &train),
+        ("validation", &valid),
+        ("test", &test),
+    ] {
+        if !set.iter().any(|e| e.label) || set.iter().all(|e| e.label) {
+            return Err(crate::AttackError::data(
+                "in-distribution data",
+                format!("the {name} pairs need both injuries and safe pairs"),
+            ));
+        }
+    }
     let dev_test = examples(data.dev_test);
     let pool_train = prompts(book.split(Split::Train));
     let pool_test = prompts(book.split(Split::Test));
@@ -158,6 +201,7 @@ pub fn run_study(
         repeat: config.repeat,
         train: TrainConfig {
             learning_rate: config.learning_rate,
+            oversample_positives: config.oversample_positives,
             epochs: 1,
             target_fnr,
             progress: false,

@@ -149,10 +149,12 @@ fn the_study_measures_before_and_after_on_seeds_training_never_saw() {
         test_pairs: 60,
         repeat: 2,
         learning_rate: 2e-3,
+        oversample_positives: 1.0,
         seed: 0,
     };
     let data = StudyData {
         corpus: &corpus,
+        own: None,
         dev: &dev,
         dev_test: &dev_test,
     };
@@ -180,4 +182,40 @@ fn the_study_measures_before_and_after_on_seeds_training_never_saw() {
     assert_eq!(r.comparison.before.in_distribution.pairs, 60);
     assert_eq!(r.dev_test.0.pairs, 60);
     assert!(r.comparison.per_1000.0 > 0.0, "{:?}", r.comparison.attacks);
+
+    // With the classifier's own data, retraining, threshold and test figures use it.
+    let own = nines_attack::study::TrainingData {
+        train: synthetic(100, 4),
+        validation: synthetic(70, 5),
+        test: synthetic(50, 6),
+    };
+    let mut again = trained();
+    let data = StudyData {
+        own: Some(&own),
+        ..data
+    };
+    let r = run_study(&mut again, None, &mut oracle, data, &config).unwrap();
+    assert_eq!(r.comparison.before.in_distribution.pairs, 50);
+    assert_eq!(r.comparison.after.in_distribution.pairs, 50);
+    assert!(r.rounds[0].threshold.is_some());
+    // Validation without injuries cannot place a threshold: a typed error, before any attack.
+    let safe_only = nines_attack::study::TrainingData {
+        validation: own
+            .validation
+            .iter()
+            .filter(|e| !e.label)
+            .cloned()
+            .collect(),
+        ..own.clone()
+    };
+    let data = StudyData {
+        own: Some(&safe_only),
+        ..data
+    };
+    let err = run_study(&mut again, None, &mut oracle, data, &config).unwrap_err();
+    assert!(
+        matches!(err, nines_attack::AttackError::Data { .. })
+            && err.to_string().contains("validation"),
+        "{err}"
+    );
 }

@@ -34,7 +34,7 @@ pub enum HeadPooling {
 
 /// The classifier: backbone, pooling and head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClassifierConfig {
     /// Backbone checkpoint: a Hugging Face folder (encoders, causal LMs) or a `.gguf` file
     /// (causal LMs). Default `models/minilm`.
@@ -137,7 +137,7 @@ pub enum StopMetric {
 
 /// How the classifier is trained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Peak learning rate of AdamW. Default 5e-5.
     pub learning_rate: f64,

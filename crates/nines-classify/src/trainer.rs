@@ -9,7 +9,7 @@
 //! moments and step, the position in the epoch, the best weights so far and the history.
 //! A run resumed from the checkpoint of step `s` continues exactly as the uninterrupted run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -626,9 +626,4 @@ fn dropout_seed(seed: u64, step: u64, micro: usize) -> i64 {
         ^ step.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
         ^ (micro as u64).wrapping_mul(0x1656_67B1_9E37_79F9);
     (h >> 1) as i64
-}
-
-/// The checkpoint folder of a training configuration, if it has one.
-pub fn checkpoint_path(config: &TrainConfig) -> Option<PathBuf> {
-    config.checkpoint_dir.as_ref().map(|d| d.join(CHECKPOINT))
 }

@@ -156,7 +156,8 @@ fn copy_into(path: &Path, vs: &VarStore, exact: bool) -> Result<usize> {
 /// generator can be rebuilt from its original checkpoint with [`load_policy_weights`].
 ///
 /// # Errors
-/// [`DistillError::Io`]/LibTorch errors when writing fails.
+/// [`DistillError::Runtime`] naming the file when writing fails. The file is replaced
+/// crash-safely: a crash leaves the previous file or the complete new one.
 pub fn save_policy_weights(lm: &LanguageModel, path: &Path) -> Result<()> {
     let mut v: Vec<(String, Tensor)> = lm
         .var_store()
@@ -166,10 +167,7 @@ pub fn save_policy_weights(lm: &LanguageModel, path: &Path) -> Result<()> {
         .map(|(n, t)| (n, t.contiguous()))
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| DistillError::io(dir, e))?;
-    }
-    Ok(Tensor::write_safetensors(&v, path)?)
+    Ok(nines_runtime::train::write_tensors_durably(path, &v)?)
 }
 
 /// Overwrites a freshly loaded model's parameters with weights written by

@@ -31,7 +31,7 @@ pub enum TrainScope {
 /// prompts (the *batch*, `batch_size()` completions), scores them, then runs `ppo_epochs`
 /// passes over the batch in shuffled minibatches of `mini_batch_size` completions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PpoConfig {
     /// Prompts drawn per step. Default 8.
     pub prompts_per_step: usize,

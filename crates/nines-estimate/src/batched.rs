@@ -162,20 +162,6 @@ impl Selection {
         }
     }
 
-    /// The same filter with another threshold (per-prompt adaptive thresholds).
-    pub fn with_threshold(&self, threshold: f64) -> Self {
-        match *self {
-            Self::Sequential { .. } => Self::Sequential { threshold },
-            Self::BatchedSafest {
-                batch, on_empty, ..
-            } => Self::BatchedSafest {
-                batch,
-                threshold,
-                on_empty,
-            },
-        }
-    }
-
     /// Importance weight `P_filtered(score = v) / P_unfiltered(score = v)` of an unfiltered
     /// draw with score `v`, given `(S≥(v), S>(v))` at `v` and the single-draw acceptance
     /// probability. Returns `None` when the filter can never emit (acceptance 0 with retry).

@@ -417,16 +417,6 @@ impl PromptScores {
         }
     }
 
-    /// The same prompt with the filter's logged attempts: `attempts` candidates drawn over
-    /// `runs` runs.
-    pub fn with_attempts(self, attempts: u64, runs: u64) -> Self {
-        Self {
-            filter_attempts: attempts,
-            filter_runs: runs,
-            ..self
-        }
-    }
-
     fn validate(&self, index: usize) -> Result<()> {
         let what = || format!("prompts[{index}]");
         if let Some(t) = self.threshold {

@@ -7,7 +7,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::hf::{SafetensorsSource, read_json};
 use crate::checkpoint::load_var_store;
-use crate::device::{DType, DeviceSpec};
+use crate::device::DType;
 use crate::error::{Result, RuntimeError};
 use crate::lm::LoadOptions;
 use crate::models::bert::{BertConfig, BertModel, POOLER_VARS, mean_pool};
@@ -144,17 +144,6 @@ impl Encoder {
             },
             extra,
         ))
-    }
-
-    /// Loads on the CPU in f32.
-    pub fn load_cpu(dir: impl AsRef<Path>) -> Result<Self> {
-        Self::load(
-            dir,
-            LoadOptions {
-                device: DeviceSpec::Cpu,
-                dtype: DType::F32,
-            },
-        )
     }
 
     /// The network.

@@ -268,7 +268,7 @@ impl Int8Linear {
     /// [`f_forward`](Self::f_forward) for the model's forward passes, which (like tch's own
     /// operations) panic on a LibTorch error; the model checks shapes, kinds and devices
     /// when it loads, so the call does not fail on a model's own activations.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         match self.f_forward(x) {
             Ok(y) => y,
             Err(e) => panic!("int8 linear layer: {e}"),

@@ -88,8 +88,9 @@ pub enum AttackChoice {
 /// Flags shared by every subcommand: the classifier and the machine.
 #[derive(Args, Debug)]
 pub struct ModelArgs {
-    /// Saved classifier folder (with a threshold).
-    #[arg(long, default_value = "runs/classifier_active")]
+    /// Saved classifier folder (with a threshold). Default: the default run's classifier after
+    /// its active-learning round (`make demo` or `nines run --until active` writes it).
+    #[arg(long, default_value = "runs/default/classifier_active")]
     pub classifier: PathBuf,
     /// Device.
     #[arg(long, default_value = "cpu")]
@@ -347,6 +348,17 @@ pub struct TrainArgs {
     /// Learning rate of each round's fine-tuning pass.
     #[arg(long, default_value_t = 2e-5)]
     learning_rate: f64,
+    /// A pipeline run folder (`runs/default`, whose `dataset` stage has run): retrain on the
+    /// pairs its classifier stage trained on, choose the threshold again on the validation
+    /// pairs its threshold was chosen on, and measure on its test pairs, so that before and
+    /// after differ only by adversarial training. Without it, samples of the book's pairs
+    /// stand in (`--train-pairs`, `--valid-pairs`, `--test-pairs`).
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// Each epoch shows each injury this many times on average. Default: the run's
+    /// `classifier.train.oversample_positives` with `--run`, else 1.
+    #[arg(long)]
+    oversample: Option<f64>,
     /// Output folder: comparison.json, report.md, adversarial.jsonl, failures_{before,after}.jsonl.
     #[arg(long, default_value = "runs/attack-train")]
     out: PathBuf,
@@ -384,6 +396,13 @@ fn load_corpus(c: &CorpusArgs) -> Result<CorpusData, Error> {
         &PromptConfig::default(),
         &mut ExplicitOracle::new(),
     )?)
+}
+
+/// The pipeline run in `dir`, with the settings it recorded (`config.toml`).
+fn pipeline_run(dir: &Path) -> Result<nines::pipeline::Pipeline, Error> {
+    let mut config = nines::pipeline::PipelineConfig::from_toml_file(&dir.join("config.toml"))?;
+    config.run_dir = dir.to_path_buf();
+    Ok(nines::pipeline::Pipeline::new(config)?)
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Error> {
@@ -542,6 +561,26 @@ fn run_train(a: TrainArgs) -> Result<(), Error> {
         );
     }
     let (dev, dev_test) = a.corpus.seed_pairs()?;
+    let run = a.run.as_deref().map(pipeline_run).transpose()?;
+    let own = match &run {
+        Some(pipeline) => {
+            let own = pipeline.classifier_data()?;
+            for (name, set) in [
+                ("training", &own.train),
+                ("validation", &own.validation),
+                ("test", &own.test),
+            ] {
+                let injuries = set.iter().filter(|e| e.label).count();
+                println!("run's {name} pairs: {}, {injuries} injuries", set.len());
+            }
+            Some(own)
+        }
+        None => None,
+    };
+    let oversample = a.oversample.unwrap_or_else(|| {
+        run.as_ref()
+            .map_or(1.0, |p| p.config().classifier.train.oversample_positives)
+    });
     let config = StudyConfig {
         suite,
         rounds: a.rounds,
@@ -553,10 +592,12 @@ fn run_train(a: TrainArgs) -> Result<(), Error> {
         test_pairs: a.test_pairs,
         repeat: a.repeat,
         learning_rate: a.learning_rate,
+        oversample_positives: oversample,
         seed: a.suite.seed,
     };
     let data = StudyData {
         corpus: &corpus,
+        own: own.as_ref(),
         dev: &dev,
         dev_test: &dev_test,
     };

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! nines run                                   # the default run (what `make demo` does)
-//! nines run --config my.toml --set distill.steps=48
+//! nines run --config my.toml --set distill.ppo.total_steps=48
 //! nines run --from filter                     # redo the filter and every later stage
 //! nines generate --prompt "The sentry stood at the gate." --n 4 --out pairs.jsonl
 //! nines label pairs.jsonl                     # the rule oracle's verdicts

@@ -12,7 +12,7 @@ pub struct RunArgs {
     /// TOML settings file (keys as in `config.toml` of an earlier run folder).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// One setting, as a dotted key and a TOML value: `distill.steps=48`,
+    /// One setting, as a dotted key and a TOML value: `distill.ppo.total_steps=48`,
     /// `generator.dtype="F32"`, `run_dir="runs/mine"`. Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
@@ -126,16 +126,16 @@ mod tests {
     fn overrides_apply_in_order_and_are_typed() {
         let args = parse(&[
             "--set",
-            "distill.steps=48",
+            "distill.ppo.total_steps=48",
             "--set",
             "generator.dtype=\"F32\"",
             "--set",
-            "distill.steps=50",
+            "distill.ppo.total_steps=50",
             "--run-dir",
             "runs/x",
         ]);
         let c = settings(&args).unwrap();
-        assert_eq!(c.distill.steps, 50);
+        assert_eq!(c.distill.ppo.total_steps, 50);
         assert_eq!(c.generator.dtype, nines_runtime::DType::F32);
         assert_eq!(c.run_dir, PathBuf::from("runs/x"));
         assert_eq!(c.filter, PipelineConfig::default().filter);
@@ -144,8 +144,8 @@ mod tests {
     #[test]
     fn bad_overrides_name_the_key() {
         for (item, key) in [
-            ("distill.steps=-1", "distill.steps"),
-            ("distill.stepz=3", "distill"),
+            ("distill.ppo.total_steps=-1", "distill.ppo.total_steps"),
+            ("distill.ppo.stepz=3", "distill.ppo"),
             (
                 "filter.generated_target_fnr=2",
                 "filter.generated_target_fnr",

@@ -20,7 +20,7 @@ use crate::lm::LanguageModel;
 
 /// Sampling and stopping settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GenerateConfig {
     /// Most new tokens per sequence. Default 64.
     pub max_new_tokens: usize,

@@ -239,7 +239,7 @@ pub(crate) fn check_hidden(spec: &ModelSpec, hidden: &Tensor) -> Result<()> {
 
 /// LoRA adapters: which projections get a trainable low-rank update `ΔW = (α/r) B A`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LoraConfig {
     /// Rank `r` of the update. Default 8.
     pub rank: i64,
@@ -424,7 +424,30 @@ impl Linear {
     }
 
     /// `(…, in)` → `(…, out)`.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] when `x`'s last dimension, dtype or device does not match
+    /// the weight's.
+    pub fn f_forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x
+            .f_linear(&self.weight, self.bias.as_ref())
+            .map_err(RuntimeError::torch("linear"))?;
+        match &self.lora {
+            Some(l) => {
+                let update = x
+                    .f_linear::<Tensor>(&l.a, None)?
+                    .f_linear::<Tensor>(&l.b, None)?
+                    .f_mul_scalar(l.scale)?;
+                Ok(y.f_add(&update)?)
+            }
+            None => Ok(y),
+        }
+    }
+
+    /// [`f_forward`](Self::f_forward) inside the models' forward passes, whose inputs were
+    /// checked at the model's boundary (ids, shapes, dtypes and devices at load), so the
+    /// call cannot fail there.
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         let y = x.linear(&self.weight, self.bias.as_ref());
         match &self.lora {
             Some(l) => y + l.forward(x),
@@ -463,11 +486,6 @@ impl std::fmt::Debug for Weights<'_> {
 impl Weights<'_> {
     /// f32 variables without adapters.
     pub const F32: Weights<'static> = Weights::Variables { lora: None };
-
-    /// Whether projections are int8.
-    pub fn is_int8(&self) -> bool {
-        matches!(self, Weights::Int8 { .. })
-    }
 }
 
 /// Reads `name` from `source` (trying the prefixes Hugging Face adds or omits), requiring
@@ -590,7 +608,18 @@ impl Projection {
     }
 
     /// `(…, in)` → `(…, out)`.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] when `x` does not fit the projection.
+    pub fn f_forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Projection::Dense(l) => l.f_forward(x),
+            Projection::Int8(l) => l.f_forward(x),
+        }
+    }
+
+    /// [`f_forward`](Self::f_forward) inside the models' checked forward passes.
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         match self {
             Projection::Dense(l) => l.forward(x),
             Projection::Int8(l) => l.forward(x),
@@ -617,7 +646,22 @@ impl LayerNorm {
     }
 
     /// Normalizes the last dimension.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] when `x`'s last dimension, dtype or device does not match.
+    pub fn f_forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.f_layer_norm(
+            [self.weight.size()[0]],
+            Some(&self.weight),
+            Some(&self.bias),
+            self.eps,
+            true,
+        )
+        .map_err(RuntimeError::torch("layer norm"))
+    }
+
+    /// [`f_forward`](Self::f_forward) inside the models' checked forward passes.
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         x.layer_norm(
             [self.weight.size()[0]],
             Some(&self.weight),
@@ -645,7 +689,16 @@ impl RmsNorm {
     }
 
     /// Normalizes the last dimension.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] when `x`'s last dimension, dtype or device does not match.
+    pub fn f_forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.f_rms_norm([self.weight.size()[0]], Some(&self.weight), self.eps)
+            .map_err(RuntimeError::torch("RMS norm"))
+    }
+
+    /// [`f_forward`](Self::f_forward) inside the models' checked forward passes.
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         x.rms_norm([self.weight.size()[0]], Some(&self.weight), self.eps)
     }
 }

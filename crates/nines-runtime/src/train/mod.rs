@@ -42,4 +42,4 @@ pub use freeze::{
 pub use optim::{AdamW, AdamWConfig, OptParam};
 pub use pack::PackedTokens;
 pub use schedule::{LrSchedule, ScheduleKind};
-pub use slot::{CheckpointFiles, CheckpointSlot};
+pub use slot::{CheckpointFiles, CheckpointSlot, write_tensors_durably};

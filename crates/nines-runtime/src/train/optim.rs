@@ -14,7 +14,7 @@ use crate::error::{Result, RuntimeError};
 
 /// AdamW hyperparameters (the learning rate comes per step, from a schedule).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdamWConfig {
     /// First-moment decay. Default 0.9.
     pub beta1: f64,

@@ -305,6 +305,26 @@ fn files_of(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
+/// Writes one safetensors file crash-safely: into `<path>.partial`, synced, then renamed over
+/// `path` (the rename made durable by a sync of the folder), so `path` always holds either the
+/// previous file or the complete new one. Creates the parent folder.
+///
+/// # Errors
+/// [`RuntimeError::Io`] naming the file, or LibTorch's error writing the tensors.
+pub fn write_tensors_durably(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    let parent = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| RuntimeError::io(&parent, e))?;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    Tensor::write_safetensors(tensors, &partial)?;
+    fsync(&partial)?;
+    rename_durably(&partial, path, &parent)
+}
+
 fn fsync(path: &Path) -> Result<()> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())

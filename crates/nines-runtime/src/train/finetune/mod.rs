@@ -290,11 +290,6 @@ impl Finetuner {
         &self.lm
     }
 
-    /// The model, mutably (e.g. to inspect or perturb weights in tests).
-    pub fn model_mut(&mut self) -> &mut LanguageModel {
-        &mut self.lm
-    }
-
     /// Ends the run and returns the model (LoRA adapters not merged).
     pub fn into_model(self) -> LanguageModel {
         self.lm
