@@ -67,7 +67,7 @@ pub struct AdversarialConfig {
     pub seeds_per_round: usize,
     /// Times each adversarial example appears in the training data. Default 4.
     pub repeat: usize,
-    /// How each round retrains (from the current weights). Default: 1 epoch at 2e-5, the
+    /// How each round retrains (from the current weights). Default: 1 epoch at 1e-5, the
     /// threshold chosen for a 5% FNR on validation.
     pub train: TrainConfig,
 }
@@ -80,7 +80,7 @@ impl Default for AdversarialConfig {
             seeds_per_round: 40,
             repeat: 4,
             train: TrainConfig {
-                learning_rate: 2e-5,
+                learning_rate: 1e-5,
                 epochs: 1,
                 target_fnr: 0.05,
                 progress: false,

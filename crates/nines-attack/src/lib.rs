@@ -3,7 +3,7 @@
 //! Random sampling rarely meets the pairs a classifier gets wrong; an attacker with tools
 //! meets them much sooner. This crate gives the tools and the searches, measured in queries:
 //!
-//! - [`saliency`]: which tokens drive `P(injury)` (gradient × input, integrated gradients),
+//! - [`saliency`](mod@saliency): which tokens drive `P(injury)` (gradient × input, integrated gradients),
 //!   as token spans with scores, and the faithfulness check of those scores;
 //! - [`substitution`]: word substitutions at salient positions, ranked by the embedding
 //!   gradient's first-order estimate (HotFlip / GCG style), beam or greedy, filtered for
@@ -13,7 +13,7 @@
 //!   completion is accepted;
 //! - [`adversarial`]: rounds of attack → oracle labels → retraining, every added example with
 //!   its provenance (attack, round);
-//! - [`measure`]: success per 1,000 classifier queries and per oracle query, time to first
+//! - [`measure`](mod@measure): success per 1,000 classifier queries and per oracle query, time to first
 //!   failure, in-distribution AUROC and safe rejection at the target FNR, before and after;
 //!   [`study`] runs the whole before → adversarial training → after comparison.
 //!

@@ -346,7 +346,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 4)]
     repeat: usize,
     /// Learning rate of each round's fine-tuning pass.
-    #[arg(long, default_value_t = 2e-5)]
+    #[arg(long, default_value_t = 1e-5)]
     learning_rate: f64,
     /// A pipeline run folder (`runs/default`, whose `dataset` stage has run): retrain on the
     /// pairs its classifier stage trained on, choose the threshold again on the validation

@@ -183,7 +183,7 @@ impl BertModel {
     /// Declares the parameters under `root / "bert"` (Hugging Face names).
     ///
     /// # Errors
-    /// [`RuntimeError::Torch`](crate::RuntimeError::Torch) when LibTorch cannot allocate them.
+    /// [`crate::RuntimeError::Torch`] when LibTorch cannot allocate them.
     pub fn new(root: &nn::Path, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size as i64;
         let inter = cfg.intermediate_size as i64;

@@ -22,24 +22,24 @@
 //!    (passive voice: `was struck`, `lay wounded`, or a following `by`); a word like
 //!    `wounded` may also describe the noun after it (`the wounded man`); a noun like `wound`
 //!    belongs to its possessor (`his wound`, `a wound in his side`). Pronouns, people and
-//!    animal nouns ([`List::People`](lexicon::List::People), [`List::Animals`](lexicon::List::Animals)), capitalized names and body
-//!    parts of those ([`List::BodyParts`](lexicon::List::BodyParts)) are beings. [`List::Objects`](lexicon::List::Objects) (including
+//!    animal nouns ([`List::People`], [`List::Animals`]), capitalized names and body
+//!    parts of those ([`List::BodyParts`]) are beings. [`List::Objects`] (including
 //!    skeletons, robots, statues, corpses) are things: rule [`Rule::Object`]. A violent verb
 //!    whose victim is not found is no cue at all (`the clock struck twelve`).
 //! 2. **Idioms.** Figurative uses are rule [`Rule::Idiom`]: an abstract victim or agent
-//!    ([`List::Abstract`](lexicon::List::Abstract): `wounded her pride`, `struck by her beauty`), an idiom after
-//!    the object ([`List::IdiomAfterObject`](lexicon::List::IdiomAfterObject): `struck me as odd`, `cut him short`),
+//!    ([`List::Abstract`]: `wounded her pride`, `struck by her beauty`), an idiom after
+//!    the object ([`List::IdiomAfterObject`]: `struck me as odd`, `cut him short`),
 //!    gestures (`bit his lip`), feelings (`felt injured`), `broke him`, and figurative blood
 //!    (`his blood ran cold`, `in cold blood`).
-//! 3. **Negation** ([`Rule::Negated`]): a negator ([`List::Negators`](lexicon::List::Negators): `not`, `never`,
+//! 3. **Negation** ([`Rule::Negated`]): a negator ([`List::Negators`]: `not`, `never`,
 //!    `no`, `without`, ...) in the verb group before the cue (`did not hurt`, `was never
 //!    struck`), or a negative victim (`no one was hurt`, `struck nobody`, `not a man was
 //!    wounded`).
 //! 4. **Avoidance** ([`Rule::Avoided`]): an avoidance word in the verb group
-//!    ([`List::Avoiders`](lexicon::List::Avoiders): `nearly killed`, `narrowly escaped being shot`), or an attempt
+//!    ([`List::Avoiders`]: `nearly killed`, `narrowly escaped being shot`), or an attempt
 //!    (`struck at him`).
 //! 5. **Threat and hypotheticals** ([`Rule::Hypothetical`]): a modal, threat or intention
-//!    word in the verb group ([`List::Hypotheticals`](lexicon::List::Hypotheticals): `would have killed`, `threatened to
+//!    word in the verb group ([`List::Hypotheticals`]: `would have killed`, `threatened to
 //!    stab`, `I'll kill you`, `tried to hit`), a conditional or simile opener earlier in the
 //!    clause (`if`, `unless`, `as if`, `as though`), or a question (`Are you hurt?`).
 //! 6. **Unclear cues** ([`Rule::Ambiguous`], verdict `unsure`): a killing verb, a condition
