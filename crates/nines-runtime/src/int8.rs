@@ -269,10 +269,7 @@ impl Int8Linear {
     /// operations) panic on a LibTorch error; the model checks shapes, kinds and devices
     /// when it loads, so the call does not fail on a model's own activations.
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        match self.f_forward(x) {
-            Ok(y) => y,
-            Err(e) => panic!("int8 linear layer: {e}"),
-        }
+        crate::models::checked(self.f_forward(x), "int8 linear layer")
     }
 }
 

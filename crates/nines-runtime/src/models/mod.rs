@@ -347,10 +347,17 @@ impl Lora {
         }))
     }
 
+    /// The update `scale · B (A x)`.
+    fn f_forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x
+            .f_linear::<Tensor>(&self.a, None)?
+            .f_linear::<Tensor>(&self.b, None)?
+            .f_mul_scalar(self.scale)?)
+    }
+
+    /// [`f_forward`](Self::f_forward) inside the models' checked forward passes.
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear::<Tensor>(&self.a, None)
-            .linear::<Tensor>(&self.b, None)
-            * self.scale
+        checked(self.f_forward(x), "LoRA adapter")
     }
 }
 
@@ -433,13 +440,7 @@ impl Linear {
             .f_linear(&self.weight, self.bias.as_ref())
             .map_err(RuntimeError::torch("linear"))?;
         match &self.lora {
-            Some(l) => {
-                let update = x
-                    .f_linear::<Tensor>(&l.a, None)?
-                    .f_linear::<Tensor>(&l.b, None)?
-                    .f_mul_scalar(l.scale)?;
-                Ok(y.f_add(&update)?)
-            }
+            Some(l) => Ok(y.f_add(&l.f_forward(x)?)?),
             None => Ok(y),
         }
     }
@@ -448,11 +449,7 @@ impl Linear {
     /// checked at the model's boundary (ids, shapes, dtypes and devices at load), so the
     /// call cannot fail there.
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        let y = x.linear(&self.weight, self.bias.as_ref());
-        match &self.lora {
-            Some(l) => y + l.forward(x),
-            None => y,
-        }
+        checked(self.f_forward(x), "linear layer")
     }
 }
 
@@ -620,10 +617,16 @@ impl Projection {
 
     /// [`f_forward`](Self::f_forward) inside the models' checked forward passes.
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        match self {
-            Projection::Dense(l) => l.forward(x),
-            Projection::Int8(l) => l.forward(x),
-        }
+        checked(self.f_forward(x), "projection")
+    }
+}
+
+/// The value of a layer's `f_forward` inside a model's forward pass, whose inputs were checked
+/// at the model's boundary: an error there is a bug, so it panics (as tch's own operations do).
+pub(crate) fn checked(y: Result<Tensor>, layer: &str) -> Tensor {
+    match y {
+        Ok(y) => y,
+        Err(e) => panic!("{layer}: {e}"),
     }
 }
 
@@ -662,13 +665,7 @@ impl LayerNorm {
 
     /// [`f_forward`](Self::f_forward) inside the models' checked forward passes.
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        x.layer_norm(
-            [self.weight.size()[0]],
-            Some(&self.weight),
-            Some(&self.bias),
-            self.eps,
-            true,
-        )
+        checked(self.f_forward(x), "layer norm")
     }
 }
 
@@ -699,7 +696,7 @@ impl RmsNorm {
 
     /// [`f_forward`](Self::f_forward) inside the models' checked forward passes.
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        x.rms_norm([self.weight.size()[0]], Some(&self.weight), self.eps)
+        checked(self.f_forward(x), "RMS norm")
     }
 }
 
