@@ -36,7 +36,7 @@ use super::outputs::{
     ActiveOutput, ClassifierOutput, DatasetOutput, DatasetSplit, StrategyDraw, TestEvaluation,
 };
 use super::stages::bar;
-use super::{Pipeline, PipelineError, Stage, fingerprint, read_json, write_json};
+use super::{Pipeline, PipelineConfig, PipelineError, Stage, fingerprint, read_json, write_json};
 
 /// A training checkpoint folder keyed by the stage's settings: a crashed stage resumes from
 /// it; a stage rerun with other settings starts afresh.
@@ -283,7 +283,12 @@ struct Data {
 }
 
 fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
-    let store = Store::open_read_only(p.run.path(DATASET), StoreOptions::default())?;
+    load_dataset(&p.run.path(DATASET), &p.config)
+}
+
+/// The labeled dataset at `path` split as the classifier stages use it under `config`.
+fn load_dataset(path: &std::path::Path, config: &PipelineConfig) -> Result<Data, PipelineError> {
+    let store = Store::open_read_only(path, StoreOptions::default())?;
     let mut d = Data {
         train: Vec::new(),
         validation: Vec::new(),
@@ -303,18 +308,18 @@ fn load_data(p: &Pipeline) -> Result<Data, PipelineError> {
             continue;
         }
         match split_of(s) {
-            Some(Split::Train) if in_pool_half(s, p.config.seed) => d.pool.push(e),
+            Some(Split::Train) if in_pool_half(s, config.seed) => d.pool.push(e),
             Some(Split::Train) => d.train.push(e),
             Some(Split::Validation) => d.validation.push(e),
             Some(Split::Test) => d.test.push(e),
             None => {}
         }
     }
-    let keep = p.config.classifier.eval_negatives;
+    let keep = config.classifier.eval_negatives;
     if keep > 0 {
         d.validation =
-            subsample_negatives(std::mem::take(&mut d.validation), keep, p.config.seed ^ 1);
-        d.test = subsample_negatives(std::mem::take(&mut d.test), keep, p.config.seed ^ 2);
+            subsample_negatives(std::mem::take(&mut d.validation), keep, config.seed ^ 1);
+        d.test = subsample_negatives(std::mem::take(&mut d.test), keep, config.seed ^ 2);
     }
     d.validation.extend(d.generated_validation.iter().cloned());
     Ok(d)
@@ -568,21 +573,26 @@ pub(super) fn classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError
 
 /// The classifier stage's training pairs: the book's training pairs with negatives
 /// subsampled (`classifier.train_negatives`), plus the generator's completions.
-fn classifier_train_pairs(p: &Pipeline, d: &mut Data) -> Vec<Example> {
+fn classifier_train_pairs(config: &PipelineConfig, d: &mut Data) -> Vec<Example> {
     let mut train = subsample_negatives(
         std::mem::take(&mut d.train),
-        p.config.classifier.train_negatives,
-        p.config.seed,
+        config.classifier.train_negatives,
+        config.seed,
     );
     train.extend(d.generated_train.iter().cloned());
     train
 }
 
-/// The pairs the classifier stage trains on, chooses its threshold on and tests on, from the
-/// run's labeled dataset (the `dataset` stage must have run).
-pub(super) fn classifier_data(p: &Pipeline) -> Result<TrainingData, PipelineError> {
-    let mut d = load_data(p)?;
-    let train = classifier_train_pairs(p, &mut d);
+/// The pairs the classifier stage of the run in `config.run_dir` trained on, chose its
+/// threshold on and tested on, read from the run's labeled dataset (its `dataset` stage must
+/// have run); nothing in the run folder is written. What adversarial training retrains on,
+/// so that before and after differ only by it.
+///
+/// # Errors
+/// [`PipelineError`] when the dataset cannot be read.
+pub fn classifier_data(config: &PipelineConfig) -> Result<TrainingData, PipelineError> {
+    let mut d = load_dataset(&config.run_dir.join(DATASET), config)?;
+    let train = classifier_train_pairs(config, &mut d);
     Ok(TrainingData {
         train,
         validation: d.validation,
@@ -592,7 +602,7 @@ pub(super) fn classifier_data(p: &Pipeline) -> Result<TrainingData, PipelineErro
 
 fn train_classifier(p: &Pipeline) -> Result<ClassifierOutput, PipelineError> {
     let mut d = load_data(p)?;
-    let train = classifier_train_pairs(p, &mut d);
+    let train = classifier_train_pairs(&p.config, &mut d);
     let mut model = Classifier::new(&classifier_config(p))?;
     let config = train_config(p, checkpoint_dir(p, Stage::Classifier));
     let (report, test) = train_save_evaluate(p, &mut model, config, &train, &d, CLASSIFIER)?;

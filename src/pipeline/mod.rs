@@ -22,6 +22,7 @@ pub use config::{
     FilterStageConfig, GeneratorConfig, PipelineConfig,
 };
 pub use estimates::{Headline, Policy, Regime};
+pub use learn::classifier_data;
 pub use run_dir::{RunDir, Stage, StageRecord, fingerprint, read_json, write_atomic, write_json};
 
 /// What can stop the pipeline.
@@ -169,16 +170,6 @@ impl Pipeline {
     /// The settings.
     pub fn config(&self) -> &PipelineConfig {
         &self.config
-    }
-
-    /// The pairs the classifier stage trains on, chooses its threshold on and tests on (read
-    /// from the run's labeled dataset; the `dataset` stage must have run): what adversarial
-    /// training retrains on so that before and after differ only by it.
-    ///
-    /// # Errors
-    /// [`PipelineError`] when the dataset cannot be read.
-    pub fn classifier_data(&self) -> Result<nines_attack::TrainingData, PipelineError> {
-        learn::classifier_data(self)
     }
 
     /// Settings each stage depends on (cumulative: a stage depends on what its inputs did).

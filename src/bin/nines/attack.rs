@@ -398,11 +398,12 @@ fn load_corpus(c: &CorpusArgs) -> Result<CorpusData, Error> {
     )?)
 }
 
-/// The pipeline run in `dir`, with the settings it recorded (`config.toml`).
-fn pipeline_run(dir: &Path) -> Result<nines::pipeline::Pipeline, Error> {
+/// The settings the pipeline run in `dir` recorded (`config.toml`), with `run_dir` set to
+/// `dir` wherever the run was made.
+fn run_settings(dir: &Path) -> Result<nines::pipeline::PipelineConfig, Error> {
     let mut config = nines::pipeline::PipelineConfig::from_toml_file(&dir.join("config.toml"))?;
     config.run_dir = dir.to_path_buf();
-    Ok(nines::pipeline::Pipeline::new(config)?)
+    Ok(config)
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Error> {
@@ -561,10 +562,10 @@ fn run_train(a: TrainArgs) -> Result<(), Error> {
         );
     }
     let (dev, dev_test) = a.corpus.seed_pairs()?;
-    let run = a.run.as_deref().map(pipeline_run).transpose()?;
+    let run = a.run.as_deref().map(run_settings).transpose()?;
     let own = match &run {
-        Some(pipeline) => {
-            let own = pipeline.classifier_data()?;
+        Some(settings) => {
+            let own = nines::pipeline::classifier_data(settings)?;
             for (name, set) in [
                 ("training", &own.train),
                 ("validation", &own.validation),
@@ -579,7 +580,7 @@ fn run_train(a: TrainArgs) -> Result<(), Error> {
     };
     let oversample = a.oversample.unwrap_or_else(|| {
         run.as_ref()
-            .map_or(1.0, |p| p.config().classifier.train.oversample_positives)
+            .map_or(1.0, |c| c.classifier.train.oversample_positives)
     });
     let config = StudyConfig {
         suite,

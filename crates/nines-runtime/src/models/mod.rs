@@ -349,8 +349,7 @@ impl Lora {
 
     /// The update `scale · B (A x)`.
     fn f_forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x
-            .f_linear::<Tensor>(&self.a, None)?
+        Ok(x.f_linear::<Tensor>(&self.a, None)?
             .f_linear::<Tensor>(&self.b, None)?
             .f_mul_scalar(self.scale)?)
     }
