@@ -773,45 +773,53 @@ mod tests {
             PipelineConfig::from_toml_str("[generator]\ntop_p = 1.5\n", "t.toml").unwrap_err();
         assert_eq!(err.key, "generator.top_p");
         assert!(err.to_string().contains("t.toml"));
-        let err = PipelineConfig::from_toml_str(
-            "[filter]\nmax_attempts = 4\nstrategy = { kind = \"batched_first_accepted\", k = 8 }\n",
-            "t.toml",
-        )
-        .unwrap_err();
-        assert_eq!(err.key, "filter.max_attempts");
-        let err = PipelineConfig::from_toml_str(
-            "[filter]\nstrategy = { kind = \"batched_safest\", k = 4 }\n",
-            "t.toml",
-        )
-        .unwrap_err();
-        assert_eq!(err.key, "filter.strategy");
-        let err = PipelineConfig::from_toml_str("[classifier.train]\nepochs = -1\n", "t.toml")
-            .unwrap_err();
-        assert_eq!(err.key, "classifier.train.epochs");
-        let err = PipelineConfig::from_toml_str("[classifier.train]\nepochs = 0\n", "t.toml")
-            .unwrap_err();
-        assert_eq!(err.key, "classifier.train.epochs");
-        let err = PipelineConfig::from_toml_str("[classifier.train]\nepochz = 3\n", "t.toml")
-            .unwrap_err();
-        assert!(err.key.starts_with("classifier.train"), "{err}");
-        let err =
-            PipelineConfig::from_toml_str("[classifier.train]\nseed = 3\n", "t.toml").unwrap_err();
-        assert_eq!(err.key, "classifier.train.seed");
-        let err = PipelineConfig::from_toml_str("[filter]\ngenerated_target_fnr = 1.0\n", "t.toml")
-            .unwrap_err();
-        assert_eq!(err.key, "filter.generated_target_fnr");
+        // Exact keys.
+        for (toml, key) in [
+            (
+                "[filter]\nmax_attempts = 4\nstrategy = { kind = \"batched_first_accepted\", k = 8 }\n",
+                "filter.max_attempts",
+            ),
+            (
+                "[filter]\nstrategy = { kind = \"batched_safest\", k = 4 }\n",
+                "filter.strategy",
+            ),
+            (
+                "[classifier.train]\nepochs = -1\n",
+                "classifier.train.epochs",
+            ),
+            (
+                "[classifier.train]\nepochs = 0\n",
+                "classifier.train.epochs",
+            ),
+            ("[classifier.train]\nseed = 3\n", "classifier.train.seed"),
+            (
+                "[filter]\ngenerated_target_fnr = 1.0\n",
+                "filter.generated_target_fnr",
+            ),
+            (
+                "[distill.ppo]\nmini_batch_size = 24\n",
+                "distill.ppo.mini_batch_size",
+            ),
+            ("[distill.ppo]\nmax_kl = 0\n", "distill.ppo.max_kl"),
+            (
+                "[distill.ppo]\nflag_threshold = 0.2\n",
+                "distill.ppo.flag_threshold",
+            ),
+        ] {
+            let err = PipelineConfig::from_toml_str(toml, "t.toml").unwrap_err();
+            assert_eq!(err.key, key, "{toml}: {err}");
+        }
         let err = PipelineConfig::from_toml_str("[distill.ppo]\nmini_batch_size = 24\n", "t.toml")
             .unwrap_err();
-        assert_eq!(err.key, "distill.ppo.mini_batch_size");
         assert!(err.to_string().contains("64"), "{err}");
-        let err =
-            PipelineConfig::from_toml_str("[distill.ppo]\nmax_kl = 0\n", "t.toml").unwrap_err();
-        assert_eq!(err.key, "distill.ppo.max_kl");
-        let err = PipelineConfig::from_toml_str("[distill]\nsteps = 3\n", "t.toml").unwrap_err();
-        assert!(err.key.starts_with("distill"), "{err}");
-        let err = PipelineConfig::from_toml_str("[distill.ppo]\nflag_threshold = 0.2\n", "t.toml")
-            .unwrap_err();
-        assert_eq!(err.key, "distill.ppo.flag_threshold");
+        // Unknown keys: the section is named.
+        for (toml, section) in [
+            ("[classifier.train]\nepochz = 3\n", "classifier.train"),
+            ("[distill]\nsteps = 3\n", "distill"),
+        ] {
+            let err = PipelineConfig::from_toml_str(toml, "t.toml").unwrap_err();
+            assert!(err.key.starts_with(section), "{toml}: {err}");
+        }
     }
 
     #[test]
