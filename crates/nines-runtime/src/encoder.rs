@@ -64,6 +64,7 @@ impl std::fmt::Debug for Encoder {
 impl Encoder {
     /// Loads a Hugging Face BERT folder (`config.json`, safetensors, `tokenizer.json`).
     pub fn load(dir: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
+        crate::allocator::fix_mmap_threshold();
         Ok(Self::load_with(dir, options, |_| ())?.0)
     }
 

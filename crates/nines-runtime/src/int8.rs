@@ -64,6 +64,180 @@ fn check(error: *mut c_char) -> Result<()> {
     Err(RuntimeError::Torch(tch::TchError::Torch(message)))
 }
 
+/// A matrix `(rows, cols)` quantized per row: int8 values and one f32 scale per row
+/// (`W[j] ≈ s[j] · Q[j]`). The form in which weights are quantized before they are packed
+/// for the kernel ([`Int8Linear::pack`]), and the table an int8 model looks its token
+/// embeddings up in ([`lookup`](Self::lookup)): for a tied output projection the same rows
+/// serve both.
+///
+/// ```
+/// use nines_runtime::int8::Int8Rows;
+/// use nines_runtime::tch::{Device, Kind, Tensor};
+/// let w = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 4.0]).reshape([2, 2]);
+/// let rows = Int8Rows::quantize(&w)?;
+/// let looked_up = rows.lookup(&Tensor::from_slice(&[1i64, 0]))?;
+/// assert_eq!(looked_up.size(), vec![2, 2]);
+/// assert!((looked_up.double_value(&[0, 1]) - 4.0).abs() < 1e-6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Int8Rows {
+    /// `(rows, cols)` int8.
+    values: Tensor,
+    /// `(rows,)` f32.
+    scale: Tensor,
+}
+
+impl Int8Rows {
+    /// Quantizes `weight` `(rows, cols)` (any float kind, on the CPU).
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] for a weight that is not a finite 2-D CPU float tensor.
+    pub fn quantize(weight: &Tensor) -> Result<Self> {
+        let (rows, cols) = match weight.size().as_slice() {
+            &[o, i] if o > 0 && i > 0 => (o, i),
+            s => {
+                return Err(RuntimeError::InvalidInput(format!(
+                    "int8 linear weight must be 2-D and non-empty, got {s:?}"
+                )));
+            }
+        };
+        Self::quantize_blocks(rows, cols, |start, count| {
+            Ok(weight.f_narrow(0, start, count)?)
+        })
+    }
+
+    /// Quantizes a `(rows, cols)` matrix read in blocks of rows: `read(start, count)` returns
+    /// rows `start..start + count` (any float kind, on the CPU). Blocks hold about 4 MB of
+    /// f32, so a large matrix (a 113 MB output projection) is quantized without an f32 copy
+    /// of its size, straight from a checkpoint that can read part of a tensor.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] for a block of another shape, kind or device, or with
+    /// non-finite values; `read`'s own errors.
+    pub fn quantize_blocks(
+        rows: i64,
+        cols: i64,
+        mut read: impl FnMut(i64, i64) -> Result<Tensor>,
+    ) -> Result<Self> {
+        let _guard = tch::no_grad_guard();
+        let bad = |m: String| Err(RuntimeError::InvalidInput(m));
+        if rows <= 0 || cols <= 0 {
+            return bad(format!(
+                "int8 linear weight must be non-empty, got [{rows}, {cols}]"
+            ));
+        }
+        let values = Tensor::f_empty([rows, cols], (Kind::Int8, Device::Cpu))?;
+        let scale = Tensor::f_ones([rows], (Kind::Float, Device::Cpu))?;
+        let block = (1 << 20) / cols + 1;
+        let dim = [1i64];
+        let mut start = 0;
+        while start < rows {
+            let count = block.min(rows - start);
+            let w = read(start, count)?;
+            if w.device() != Device::Cpu {
+                return bad(format!(
+                    "int8 weights are quantized on the CPU, got {:?}",
+                    w.device()
+                ));
+            }
+            if !w.is_floating_point() {
+                return bad(format!(
+                    "int8 linear weight must be floating point, got {:?}",
+                    w.kind()
+                ));
+            }
+            if w.size() != [count, cols] {
+                return bad(format!(
+                    "rows {start}..{} of an int8 weight [{rows}, {cols}] came as {:?}",
+                    start + count,
+                    w.size()
+                ));
+            }
+            let w = w.f_to_kind(Kind::Float)?;
+            if !bool::try_from(w.f_isfinite()?.f_all()?)? {
+                return bad("int8 linear weight has non-finite values".into());
+            }
+            let absmax = w
+                .f_amax(dim.as_slice(), true)?
+                .f_maximum(&w.f_amin(dim.as_slice(), true)?.f_neg()?)?;
+            // An all-zero row keeps scale 1 (its weights quantize to 0 either way).
+            let s =
+                (&absmax / WEIGHT_MAX).f_where_self(&absmax.f_gt(0.0)?, &absmax.f_ones_like()?)?;
+            let mut block_q = w.f_div(&s)?;
+            let _ = block_q.f_round_()?;
+            let _ = block_q.f_clamp_(-WEIGHT_MAX, WEIGHT_MAX)?;
+            values.f_narrow(0, start, count)?.f_copy_(&block_q)?;
+            scale
+                .f_narrow(0, start, count)?
+                .f_copy_(&s.f_squeeze_dim(1)?)?;
+            start += count;
+        }
+        Ok(Int8Rows { values, scale })
+    }
+
+    /// The rows of several matrices with one column count, stacked in order (e.g. a layer's
+    /// query, key and value projections). Per-row scales make this the same as quantizing
+    /// the stacked matrix.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] for no parts or parts whose column counts differ.
+    pub fn stack(parts: Vec<Int8Rows>) -> Result<Self> {
+        let cols: Vec<i64> = parts.iter().map(Int8Rows::cols).collect();
+        if cols.windows(2).any(|p| p[0] != p[1]) || parts.is_empty() {
+            return Err(RuntimeError::InvalidInput(format!(
+                "stacked int8 weights need one input size, got {cols:?}"
+            )));
+        }
+        if parts.len() == 1 {
+            return Ok(parts.into_iter().next().expect("one part"));
+        }
+        let values: Vec<&Tensor> = parts.iter().map(|p| &p.values).collect();
+        let scale: Vec<&Tensor> = parts.iter().map(|p| &p.scale).collect();
+        Ok(Int8Rows {
+            values: Tensor::f_cat(&values, 0)?,
+            scale: Tensor::f_cat(&scale, 0)?,
+        })
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> i64 {
+        self.values.size()[0]
+    }
+
+    /// Columns.
+    pub fn cols(&self) -> i64 {
+        self.values.size()[1]
+    }
+
+    /// Bytes held (int8 values and scales).
+    pub fn bytes(&self) -> i64 {
+        self.values.numel() as i64 + 4 * self.scale.numel() as i64
+    }
+
+    /// Rows `ids` `(…)` (int64, on the CPU) dequantized to f32 `(…, cols)`: an embedding
+    /// lookup.
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] for an id outside `0..rows` or ids of a non-integer kind.
+    pub fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
+        let flat = ids
+            .f_reshape([-1])
+            .map_err(RuntimeError::torch("int8 embedding lookup"))?;
+        let values = self
+            .values
+            .f_index_select(0, &flat)
+            .map_err(RuntimeError::torch("int8 embedding lookup"))?;
+        let scale = self.scale.f_index_select(0, &flat)?.f_unsqueeze(1)?;
+        let mut shape = ids.size();
+        shape.push(self.cols());
+        Ok(values
+            .f_to_kind(Kind::Float)?
+            .f_mul(&scale)?
+            .f_reshape(&shape)?)
+    }
+}
+
 /// A linear layer `y = x Wᵀ + b` with `W` `(out, in)` held as packed int8.
 #[derive(Debug)]
 pub struct Int8Linear {
@@ -89,57 +263,20 @@ impl Int8Linear {
     /// or a bias of the wrong size; [`RuntimeError::Torch`] when FBGEMM cannot run (a CPU
     /// without AVX2).
     pub fn quantize(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self> {
+        Self::pack(&Int8Rows::quantize(weight)?, bias)
+    }
+
+    /// The layer whose weight `W` `(out, in)` is `weight` (quantized per output channel),
+    /// with `bias` `(out,)`. `weight` is copied into FBGEMM's layout; it can be dropped, or
+    /// kept as the embedding table of a tied model.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] for a bias of the wrong size; [`RuntimeError::Torch`]
+    /// when FBGEMM cannot run (a CPU without AVX2).
+    pub fn pack(weight: &Int8Rows, bias: Option<&Tensor>) -> Result<Self> {
         let _guard = tch::no_grad_guard();
-        let bad = |m: String| Err(RuntimeError::InvalidInput(m));
-        if weight.device() != Device::Cpu {
-            return bad(format!(
-                "int8 weights are quantized on the CPU, got {:?}",
-                weight.device()
-            ));
-        }
-        let (out, inp) = match weight.size().as_slice() {
-            &[o, i] if o > 0 && i > 0 => (o, i),
-            s => {
-                return bad(format!(
-                    "int8 linear weight must be 2-D and non-empty, got {s:?}"
-                ));
-            }
-        };
-        if !weight.is_floating_point() {
-            return bad(format!(
-                "int8 linear weight must be floating point, got {:?}",
-                weight.kind()
-            ));
-        }
-        let w = weight.f_to_kind(Kind::Float)?;
-        if !bool::try_from(w.f_isfinite()?.f_all()?)? {
-            return bad("int8 linear weight has non-finite values".into());
-        }
-        // Row by row (in blocks of about 4 MB), so that quantizing a large matrix (a tied
-        // output projection is 113 MB in f32) holds no f32 temporary of its size.
-        let q = Tensor::f_empty([out, inp], (Kind::Int8, Device::Cpu))?;
-        let scale = Tensor::f_ones([out], (Kind::Float, Device::Cpu))?;
-        let block = (1 << 20) / inp + 1;
-        let dim = [1i64];
-        let mut start = 0;
-        while start < out {
-            let rows = block.min(out - start);
-            let w = w.f_narrow(0, start, rows)?;
-            let absmax = w
-                .f_amax(dim.as_slice(), true)?
-                .f_maximum(&w.f_amin(dim.as_slice(), true)?.f_neg()?)?;
-            // An all-zero row keeps scale 1 (its weights quantize to 0 either way).
-            let s =
-                (&absmax / WEIGHT_MAX).f_where_self(&absmax.f_gt(0.0)?, &absmax.f_ones_like()?)?;
-            let mut block_q = w.f_div(&s)?;
-            let _ = block_q.f_round_()?;
-            let _ = block_q.f_clamp_(-WEIGHT_MAX, WEIGHT_MAX)?;
-            q.f_narrow(0, start, rows)?.f_copy_(&block_q)?;
-            scale
-                .f_narrow(0, start, rows)?
-                .f_copy_(&s.f_squeeze_dim(1)?)?;
-            start += rows;
-        }
+        let (out, inp) = (weight.rows(), weight.cols());
+        let q = &weight.values;
         let col_offsets = q.f_sum_dim_intlist([1i64].as_slice(), false, Kind::Int)?;
         let bias = match bias {
             Some(b) if b.size() == [out] => Some(
@@ -148,10 +285,10 @@ impl Int8Linear {
                     .f_contiguous()?,
             ),
             Some(b) => {
-                return bad(format!(
+                return Err(RuntimeError::InvalidInput(format!(
                     "int8 linear bias has shape {:?}, the weight implies [{out}]",
                     b.size()
-                ));
+                )));
             }
             None => None,
         };
@@ -167,7 +304,7 @@ impl Int8Linear {
             packed,
             col_offsets,
             zeros: Tensor::f_zeros([out], (Kind::Float, Device::Cpu))?,
-            scale: scale.f_contiguous()?,
+            scale: weight.scale.f_contiguous()?,
             bias,
         })
     }
@@ -179,21 +316,12 @@ impl Int8Linear {
     /// # Errors
     /// As [`quantize`](Self::quantize), and for parts whose input sizes differ.
     pub fn quantize_stacked(weights: &[Tensor], biases: Option<&[Tensor]>) -> Result<Self> {
-        let inputs: Vec<i64> = weights
+        let rows = weights
             .iter()
-            .map(|w| *w.size().last().unwrap_or(&0))
-            .collect();
-        if inputs.windows(2).any(|p| p[0] != p[1]) || weights.is_empty() {
-            return Err(RuntimeError::InvalidInput(format!(
-                "stacked int8 weights need one input size, got {inputs:?}"
-            )));
-        }
-        if let ([w], b) = (weights, biases) {
-            return Self::quantize(w, b.and_then(|b| b.first()));
-        }
-        let w = Tensor::f_cat(weights, 0)?;
+            .map(Int8Rows::quantize)
+            .collect::<Result<Vec<_>>>()?;
         let b = biases.map(|b| Tensor::f_cat(b, 0)).transpose()?;
-        Self::quantize(&w, b.as_ref())
+        Self::pack(&Int8Rows::stack(rows)?, b.as_ref())
     }
 
     /// Output features.
@@ -359,6 +487,58 @@ mod tests {
             1,
         );
         assert!(rel_err(&fused, &apart) < 1e-6);
+    }
+
+    #[test]
+    fn rows_read_in_blocks_equal_rows_quantized_whole() {
+        tch::manual_seed(7);
+        let opts = (Kind::Float, Device::Cpu);
+        // 65 536 columns make blocks of 17 rows: three reads for 40 rows.
+        let w = Tensor::randn([40, 65_536], opts);
+        let mut reads = Vec::new();
+        let blocks = Int8Rows::quantize_blocks(40, 65_536, |start, count| {
+            reads.push((start, count));
+            Ok(w.narrow(0, start, count))
+        })
+        .unwrap();
+        assert_eq!(reads, vec![(0, 17), (17, 17), (34, 6)]);
+        let whole = Int8Rows::quantize(&w).unwrap();
+        assert!(blocks.values.equal(&whole.values) && blocks.scale.equal(&whole.scale));
+        assert_eq!(blocks.bytes(), 40 * 65_536 + 4 * 40);
+        // A block of the wrong shape is refused.
+        let short = Int8Rows::quantize_blocks(40, 65_536, |start, _| Ok(w.narrow(0, start, 1)));
+        assert!(matches!(short, Err(RuntimeError::InvalidInput(m)) if m.contains("came as")));
+    }
+
+    #[test]
+    fn lookup_returns_the_dequantized_rows() {
+        tch::manual_seed(8);
+        let opts = (Kind::Float, Device::Cpu);
+        let w = Tensor::randn([10, 6], opts);
+        let rows = Int8Rows::quantize(&w).unwrap();
+        let ids = Tensor::from_slice(&[3i64, 0, 9, 3, 1, 1]).reshape([2, 3]);
+        let got = rows.lookup(&ids).unwrap();
+        assert_eq!(got.size(), vec![2, 3, 6]);
+        let want = w.index_select(0, &ids.reshape([-1])).reshape([2, 3, 6]);
+        // Within half a quantization step of each row (max |w| / 127 / 2).
+        let step = w
+            .abs()
+            .amax([1i64].as_slice(), false)
+            .max()
+            .double_value(&[])
+            / 127.0;
+        let err = (&got - &want).abs().max().double_value(&[]);
+        assert!(err <= step / 2.0 + 1e-6, "error {err}, step {step}");
+        assert!(rows.lookup(&Tensor::from_slice(&[10i64])).is_err());
+        // Stacked rows look up as the parts did.
+        let stacked = Int8Rows::stack(vec![
+            Int8Rows::quantize(&w.narrow(0, 0, 4)).unwrap(),
+            Int8Rows::quantize(&w.narrow(0, 4, 6)).unwrap(),
+        ])
+        .unwrap();
+        assert!(stacked.lookup(&ids).unwrap().equal(&got));
+        let other = Int8Rows::quantize(&Tensor::ones([2, 5], opts)).unwrap();
+        assert!(Int8Rows::stack(vec![rows, other]).is_err());
     }
 
     #[test]

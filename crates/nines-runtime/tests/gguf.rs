@@ -30,6 +30,22 @@ fn dequantizes_every_supported_type_like_gguf_py() {
         let (values, shape) = file.dequantize(name).expect("dequantizes");
         let got = Tensor::from_slice(&values).reshape(&shape);
         assert_close(name, &got, want, 0.0);
+        // Any run of rows reads as the same rows of the whole.
+        let rows = shape[0];
+        for (start, count) in [(0, rows), (1, rows - 1), (rows / 2, 1), (rows, 0)] {
+            let (part, part_shape) = file
+                .dequantize_rows(name, start as u64, count as u64)
+                .expect("dequantizes rows");
+            let part = Tensor::from_slice(&part).reshape(&part_shape);
+            assert_eq!(part.size(), got.narrow(0, start, count).size(), "{name}");
+            if count > 0 {
+                assert_close(name, &part, &got.narrow(0, start, count), 0.0);
+            }
+        }
+        assert!(matches!(
+            file.dequantize_rows(name, 1, rows as u64),
+            Err(RuntimeError::InvalidInput(m)) if m.contains(name.as_str())
+        ));
     }
 }
 

@@ -479,6 +479,65 @@ impl GgufFile {
     /// # Errors
     /// [`RuntimeError::MissingTensor`] or [`RuntimeError::UnsupportedQuantization`].
     pub fn dequantize(&self, name: &str) -> Result<(Vec<f32>, Vec<i64>)> {
+        let (info, ty) = self.quantized(name)?;
+        let mut values = Vec::new();
+        ty.dequantize(
+            &self.mmap[info.offset..info.offset + info.size],
+            &mut values,
+        );
+        self.release(info.offset, info.size);
+        Ok((values, info.torch_shape()))
+    }
+
+    /// Dequantizes rows `start..start + count` of a tensor (along its outermost PyTorch
+    /// dimension) to `f32`, returning the values and their PyTorch-order shape: a large
+    /// matrix read in blocks, without an f32 copy of the whole.
+    ///
+    /// # Errors
+    /// As [`dequantize`](Self::dequantize), and [`RuntimeError::InvalidInput`] for rows
+    /// outside the tensor.
+    pub fn dequantize_rows(
+        &self,
+        name: &str,
+        start: u64,
+        count: u64,
+    ) -> Result<(Vec<f32>, Vec<i64>)> {
+        let (info, ty) = self.quantized(name)?;
+        let mut shape = info.torch_shape();
+        let total = shape.first().copied().unwrap_or(0) as u64;
+        if start.checked_add(count).is_none_or(|end| end > total) {
+            return Err(RuntimeError::InvalidInput(format!(
+                "rows {start}..{} of `{name}` ({total} rows) in {}",
+                start.saturating_add(count),
+                self.path.display()
+            )));
+        }
+        let row_elements = info.dims[..info.dims.len().saturating_sub(1)]
+            .iter()
+            .product::<u64>();
+        let mut values = Vec::new();
+        match ty.bytes_for(row_elements as usize) {
+            // Rows made of whole blocks (every matrix llama.cpp writes): read just them.
+            Some(row_bytes) => {
+                let from = info.offset + start as usize * row_bytes;
+                let len = count as usize * row_bytes;
+                ty.dequantize(&self.mmap[from..from + len], &mut values);
+                self.release(from, len);
+            }
+            None => {
+                let (all, _) = self.dequantize(name)?;
+                let r = row_elements as usize;
+                values = all[start as usize * r..(start + count) as usize * r].to_vec();
+            }
+        }
+        if let Some(rows) = shape.first_mut() {
+            *rows = count as i64;
+        }
+        Ok((values, shape))
+    }
+
+    /// A tensor's directory entry and element type.
+    fn quantized(&self, name: &str) -> Result<(&GgufTensorInfo, GgmlType)> {
         let info = self
             .tensor_info(name)
             .ok_or_else(|| RuntimeError::MissingTensor {
@@ -492,12 +551,22 @@ impl GgufFile {
                 ggml_type: GgmlType::name_of(info.ggml_type),
             }
         })?;
-        let mut values = Vec::new();
-        ty.dequantize(
-            &self.mmap[info.offset..info.offset + info.size],
-            &mut values,
-        );
-        Ok((values, info.torch_shape()))
+        Ok((info, ty))
+    }
+
+    /// Lets the kernel drop the mapped pages of bytes already read, so that the file does not
+    /// stay resident beside the weights made from it (a page read again is read from the
+    /// file again).
+    fn release(&self, offset: usize, len: usize) {
+        #[cfg(unix)]
+        // SAFETY: the map is private and read-only and no slice of it outlives the caller's
+        // use: dropping its pages only makes the next access read the file again.
+        let _ = unsafe {
+            self.mmap
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
+        };
+        #[cfg(not(unix))]
+        let _ = (offset, len);
     }
 }
 
@@ -554,6 +623,33 @@ impl GgufLlamaSource {
 }
 
 impl super::TensorSource for GgufLlamaSource {
+    fn shape(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        Ok(self
+            .gguf_name(name)
+            .and_then(|(gguf_name, _)| self.file.tensor_info(&gguf_name))
+            .map(GgufTensorInfo::torch_shape))
+    }
+
+    fn read_rows(&self, name: &str, start: i64, count: i64) -> Result<Option<tch::Tensor>> {
+        let Some((gguf_name, heads)) = self.gguf_name(name) else {
+            return Ok(None);
+        };
+        if self.file.tensor_info(&gguf_name).is_none() {
+            return Ok(None);
+        }
+        if heads.is_some() || start < 0 || count < 0 {
+            // Query and key rows are permuted within heads: read them whole (they are small).
+            return self
+                .read(name)?
+                .map(|t| t.f_narrow(0, start, count).map_err(Into::into))
+                .transpose();
+        }
+        let (values, shape) = self
+            .file
+            .dequantize_rows(&gguf_name, start as u64, count as u64)?;
+        Ok(Some(tch::Tensor::f_from_slice(&values)?.f_reshape(&shape)?))
+    }
+
     fn read(&self, name: &str) -> Result<Option<tch::Tensor>> {
         let Some((gguf_name, heads)) = self.gguf_name(name) else {
             return Ok(None);

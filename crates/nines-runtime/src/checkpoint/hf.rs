@@ -115,8 +115,10 @@ impl SafetensorsSource {
     }
 }
 
-impl TensorSource for SafetensorsSource {
-    fn read(&self, name: &str) -> Result<Option<Tensor>> {
+impl SafetensorsSource {
+    /// The stored view of `name` and its kind, or `None` when no file holds it; `rows`
+    /// narrows it to rows `start..start + count` of the first dimension.
+    fn tensor(&self, name: &str, rows: Option<(i64, i64)>) -> Result<Option<Tensor>> {
         let Some(&i) = self.index.get(name) else {
             return Ok(None);
         };
@@ -140,8 +142,49 @@ impl TensorSource for SafetensorsSource {
                 });
             }
         };
-        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-        tensor_from_bytes(view.data(), &shape, kind).map(Some)
+        let mut shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let data = view.data();
+        let Some((start, count)) = rows else {
+            return tensor_from_bytes(data, &shape, kind).map(Some);
+        };
+        let total = shape.first().copied().unwrap_or(0);
+        if start < 0 || count < 0 || start + count > total {
+            return Err(RuntimeError::InvalidInput(format!(
+                "rows {start}..{} of `{name}` ({total} rows) in {}",
+                start + count,
+                path.display()
+            )));
+        }
+        let row_bytes = data.len().checked_div(total as usize).unwrap_or(0);
+        shape[0] = count;
+        let (from, to) = (
+            start as usize * row_bytes,
+            (start + count) as usize * row_bytes,
+        );
+        tensor_from_bytes(&data[from..to], &shape, kind).map(Some)
+    }
+}
+
+impl TensorSource for SafetensorsSource {
+    fn read(&self, name: &str) -> Result<Option<Tensor>> {
+        self.tensor(name, None)
+    }
+
+    fn shape(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        let Some(&i) = self.index.get(name) else {
+            return Ok(None);
+        };
+        let (path, mmap) = &self.files[i];
+        let st = SafeTensors::deserialize(mmap)
+            .map_err(|e| RuntimeError::corrupt(path, format!("safetensors header: {e}")))?;
+        let view = st
+            .tensor(name)
+            .map_err(|e| RuntimeError::corrupt(path, format!("tensor `{name}`: {e}")))?;
+        Ok(Some(view.shape().iter().map(|&d| d as i64).collect()))
+    }
+
+    fn read_rows(&self, name: &str, start: i64, count: i64) -> Result<Option<Tensor>> {
+        self.tensor(name, Some((start, count)))
     }
 
     fn origin(&self, name: &str) -> PathBuf {

@@ -195,6 +195,24 @@ mod tests {
     }
 
     #[test]
+    fn safetensors_rows_and_shapes_are_read_without_the_whole_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Tensor::arange(24, (Kind::Float, Device::Cpu)).reshape([6, 4]);
+        let path = write(dir.path(), &[("w", w.shallow_clone())]);
+        let source = SafetensorsSource::open_file(&path).unwrap();
+        assert_eq!(source.shape("w").unwrap(), Some(vec![6, 4]));
+        assert_eq!(source.shape("x").unwrap(), None);
+        let rows = source.read_rows("w", 2, 3).unwrap().unwrap();
+        assert!(rows.equal(&w.narrow(0, 2, 3)));
+        assert!(source.read_rows("w", 6, 0).unwrap().unwrap().size() == [0, 4]);
+        assert!(matches!(
+            source.read_rows("w", 5, 2),
+            Err(RuntimeError::InvalidInput(m)) if m.contains("`w`")
+        ));
+        assert!(source.read_rows("x", 0, 1).unwrap().is_none());
+    }
+
+    #[test]
     fn names_are_checked_as_asked() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(

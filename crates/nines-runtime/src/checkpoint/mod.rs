@@ -27,6 +27,22 @@ pub trait TensorSource {
     /// `None` when the checkpoint does not hold it.
     fn read(&self, name: &str) -> Result<Option<Tensor>>;
 
+    /// The stored shape of `name`, or `None` when the checkpoint does not hold it. The
+    /// default reads the tensor; sources that know shapes without reading override it.
+    fn shape(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        Ok(self.read(name)?.map(|t| t.size()))
+    }
+
+    /// Rows `start..start + count` (along the first dimension) of `name`, or `None` when the
+    /// checkpoint does not hold it. The default reads the whole tensor and narrows it;
+    /// sources that can read part of a tensor override it, so that a large matrix can be
+    /// processed in blocks without an f32 copy of its size.
+    fn read_rows(&self, name: &str, start: i64, count: i64) -> Result<Option<Tensor>> {
+        self.read(name)?
+            .map(|t| t.f_narrow(0, start, count).map_err(Into::into))
+            .transpose()
+    }
+
     /// The file that holds (or would hold) `name`, for error messages.
     fn origin(&self, name: &str) -> PathBuf;
 }
@@ -48,6 +64,25 @@ pub(crate) fn read_with_prefix_fallback(
             && let Some(t) = source.read(stripped)?
         {
             return Ok(Some(t));
+        }
+    }
+    Ok(None)
+}
+
+/// The name under which `source` stores `name` (`name` itself, or `name` without one of the
+/// prefixes Hugging Face adds or omits) and its stored shape.
+pub(crate) fn stored_name(
+    source: &dyn TensorSource,
+    name: &str,
+) -> Result<Option<(String, Vec<i64>)>> {
+    if let Some(shape) = source.shape(name)? {
+        return Ok(Some((name.to_string(), shape)));
+    }
+    for prefix in OPTIONAL_PREFIXES {
+        if let Some(stripped) = name.strip_prefix(prefix)
+            && let Some(shape) = source.shape(stripped)?
+        {
+            return Ok(Some((stripped.to_string(), shape)));
         }
     }
     Ok(None)

@@ -13,7 +13,8 @@ use super::limits::{
 };
 use super::{
     ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, Int8Part, LayerNorm, Lora,
-    ModelSpec, Weights, activation, attention, cached_kv, merge_heads, read_int8, split_heads,
+    ModelSpec, TokenEmbedding, Weights, activation, attention, cached_kv, merge_heads, read_int8,
+    split_heads,
 };
 use crate::error::{Result, RuntimeError};
 use crate::int8::Int8Linear;
@@ -192,12 +193,12 @@ struct Block {
 pub struct Gpt2 {
     spec: ModelSpec,
     cfg: Gpt2Config,
-    wte: Embedding,
+    wte: TokenEmbedding,
     wpe: Embedding,
     h: Vec<Block>,
     ln_f: LayerNorm,
-    /// The output projection as int8, when the projections are (the tied embedding stays
-    /// f32 for the input side).
+    /// The output projection as int8, when the projections are (packed from the int8
+    /// embedding rows).
     int8_head: Option<Int8Linear>,
 }
 
@@ -224,18 +225,9 @@ impl Gpt2 {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let int8_head = match weights {
-            Weights::Int8 { source } => Some(read_int8(
-                source,
-                &[Int8Part::linear(
-                    &(&t / "wte"),
-                    e,
-                    cfg.vocab_size as i64,
-                    false,
-                )],
-            )?),
-            Weights::Variables { .. } => None,
-        };
+        let wte = TokenEmbedding::declare(&t / "wte", cfg.vocab_size as i64, e, weights)?;
+        // An int8 model packs its output projection from the embedding's int8 rows.
+        let int8_head = wte.tied_int8_head()?;
         Ok(Gpt2 {
             spec: ModelSpec {
                 architecture: Architecture::Gpt2,
@@ -245,7 +237,7 @@ impl Gpt2 {
                 context_length: cfg.n_positions,
             },
             cfg: cfg.clone(),
-            wte: Embedding::new(&t / "wte", cfg.vocab_size as i64, e)?,
+            wte,
             wpe: Embedding::new(&t / "wpe", cfg.n_positions as i64, e)?,
             h,
             ln_f: LayerNorm::new(&t / "ln_f", e, cfg.layer_norm_epsilon)?,
@@ -330,9 +322,14 @@ impl CausalLm for Gpt2 {
         super::check_hidden(self.spec(), hidden)?;
         match &self.int8_head {
             Some(head) => Ok(head.forward(hidden)),
-            None => hidden
-                .f_linear::<Tensor>(&self.wte.weight, None)
-                .map_err(RuntimeError::torch("vocabulary projection")),
+            None => {
+                let weight = self.wte.dense_weight().ok_or_else(|| {
+                    RuntimeError::InvalidInput("a tied f32 head needs an f32 embedding".into())
+                })?;
+                hidden
+                    .f_linear::<Tensor>(weight, None)
+                    .map_err(RuntimeError::torch("vocabulary projection"))
+            }
         }
     }
 }

@@ -12,8 +12,9 @@ use super::limits::{
     check_positive, check_probability, check_sizes,
 };
 use super::{
-    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, Int8Part, LayerNorm, ModelSpec,
-    Projection, Weights, activation, attention, cached_kv, merge_heads, read_int8, split_heads,
+    ACTIVATIONS, Architecture, AttentionMask, CausalLm, Embedding, LayerNorm, ModelSpec,
+    Projection, TokenEmbedding, Weights, activation, attention, cached_kv, merge_heads,
+    split_heads,
 };
 use crate::error::{Result, RuntimeError};
 use crate::int8::Int8Linear;
@@ -217,12 +218,12 @@ struct Block {
 pub struct GptNeo {
     spec: ModelSpec,
     cfg: GptNeoConfig,
-    wte: Embedding,
+    wte: TokenEmbedding,
     wpe: Embedding,
     h: Vec<Block>,
     ln_f: LayerNorm,
-    /// The output projection as int8, when the projections are (the tied embedding stays
-    /// f32 for the input side).
+    /// The output projection as int8, when the projections are (packed from the int8
+    /// embedding rows).
     int8_head: Option<Int8Linear>,
 }
 
@@ -257,18 +258,9 @@ impl GptNeo {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let int8_head = match weights {
-            Weights::Int8 { source } => Some(read_int8(
-                source,
-                &[Int8Part::linear(
-                    &(&t / "wte"),
-                    e,
-                    cfg.vocab_size as i64,
-                    false,
-                )],
-            )?),
-            Weights::Variables { .. } => None,
-        };
+        let wte = TokenEmbedding::declare(&t / "wte", cfg.vocab_size as i64, e, weights)?;
+        // An int8 model packs its output projection from the embedding's int8 rows.
+        let int8_head = wte.tied_int8_head()?;
         Ok(GptNeo {
             spec: ModelSpec {
                 architecture: Architecture::GptNeo,
@@ -278,7 +270,7 @@ impl GptNeo {
                 context_length: cfg.max_position_embeddings,
             },
             cfg: cfg.clone(),
-            wte: Embedding::new(&t / "wte", cfg.vocab_size as i64, e)?,
+            wte,
             wpe: Embedding::new(&t / "wpe", cfg.max_position_embeddings as i64, e)?,
             h,
             ln_f: LayerNorm::new(&t / "ln_f", e, cfg.layer_norm_epsilon)?,
@@ -366,9 +358,14 @@ impl CausalLm for GptNeo {
         super::check_hidden(self.spec(), hidden)?;
         match &self.int8_head {
             Some(head) => Ok(head.forward(hidden)),
-            None => hidden
-                .f_linear::<Tensor>(&self.wte.weight, None)
-                .map_err(RuntimeError::torch("vocabulary projection")),
+            None => {
+                let weight = self.wte.dense_weight().ok_or_else(|| {
+                    RuntimeError::InvalidInput("a tied f32 head needs an f32 embedding".into())
+                })?;
+                hidden
+                    .f_linear::<Tensor>(weight, None)
+                    .map_err(RuntimeError::torch("vocabulary projection"))
+            }
         }
     }
 }

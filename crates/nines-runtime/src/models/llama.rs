@@ -13,7 +13,7 @@ use super::limits::{
     check_positive, check_sizes,
 };
 use super::{
-    Architecture, AttentionMask, CausalLm, Embedding, Int8Part, Linear, ModelSpec, RmsNorm,
+    Architecture, AttentionMask, CausalLm, Int8Part, Linear, ModelSpec, RmsNorm, TokenEmbedding,
     Weights, attention, cached_kv, merge_heads, read_int8,
 };
 use crate::checkpoint::gguf::GgufFile;
@@ -315,7 +315,7 @@ enum Head {
 #[derive(Debug)]
 pub struct Llama {
     spec: ModelSpec,
-    embed_tokens: Embedding,
+    embed_tokens: TokenEmbedding,
     layers: Vec<Block>,
     norm: RmsNorm,
     lm_head: Head,
@@ -476,19 +476,21 @@ impl Llama {
             })
             .collect::<Result<Vec<_>>>()?;
         let vocab = cfg.vocab_size as i64;
+        let embed_tokens = TokenEmbedding::declare(&m / "embed_tokens", vocab, h, weights)?;
         let lm_head = match (weights, cfg.tie_word_embeddings) {
             (Weights::Variables { .. }, true) => Head::Tied,
             (Weights::Variables { .. }, false) => {
                 Head::Dense(Linear::new(root / "lm_head", h, vocab, false)?)
             }
-            (Weights::Int8 { source }, tied) => {
-                let p = if tied {
-                    &m / "embed_tokens"
-                } else {
-                    root / "lm_head"
-                };
-                Head::Int8(read_int8(source, &[Int8Part::linear(&p, h, vocab, false)])?)
-            }
+            // The same int8 rows as the embedding, packed for the kernel.
+            (Weights::Int8 { .. }, true) => match embed_tokens.tied_int8_head()? {
+                Some(head) => Head::Int8(head),
+                None => Head::Tied,
+            },
+            (Weights::Int8 { source }, false) => Head::Int8(read_int8(
+                source,
+                &[Int8Part::linear(&(root / "lm_head"), h, vocab, false)],
+            )?),
         };
         let (cos, sin) = rope_tables(
             cfg.max_position_embeddings as i64,
@@ -512,7 +514,7 @@ impl Llama {
                 num_layers: cfg.num_hidden_layers,
                 context_length: cfg.max_position_embeddings,
             },
-            embed_tokens: Embedding::new(&m / "embed_tokens", cfg.vocab_size as i64, h)?,
+            embed_tokens,
             layers,
             norm: RmsNorm::new(&m / "norm", h, cfg.rms_norm_eps)?,
             lm_head,
@@ -788,7 +790,12 @@ impl CausalLm for Llama {
         let few_rows = seq == 1 && (2..=FEW_ROWS).contains(&rows);
         Ok(match &self.lm_head {
             Head::Dense(head) => plain_projection(head, hidden, few_rows),
-            Head::Tied => project(hidden, &self.embed_tokens.weight, few_rows),
+            Head::Tied => {
+                let weight = self.embed_tokens.dense_weight().ok_or_else(|| {
+                    RuntimeError::InvalidInput("a tied f32 head needs an f32 embedding".into())
+                })?;
+                project(hidden, weight, few_rows)
+            }
             Head::Int8(head) => head.forward(hidden),
         })
     }

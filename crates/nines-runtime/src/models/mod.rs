@@ -13,9 +13,9 @@ use std::ops::Range;
 
 use tch::{Kind, Tensor, nn};
 
-use crate::checkpoint::{TensorSource, read_with_prefix_fallback};
+use crate::checkpoint::{TensorSource, read_with_prefix_fallback, stored_name};
 use crate::error::{Result, RuntimeError};
-use crate::int8::Int8Linear;
+use crate::int8::{Int8Linear, Int8Rows};
 use crate::kv_cache::KvCache;
 
 /// Causal-LM architectures the runtime implements.
@@ -462,8 +462,10 @@ pub enum Weights<'a> {
         lora: Option<&'a LoraConfig>,
     },
     /// Int8 layers ([`Int8Linear`]) quantized from `source` while the model is built, one
-    /// tensor at a time; they are not variables (and have no gradients). Embeddings,
-    /// normalizations and biases outside the projections stay f32 variables.
+    /// tensor at a time; they are not variables (and have no gradients). The token
+    /// embedding is held as int8 rows too ([`TokenEmbedding::Int8`]), which a tied output
+    /// projection is packed from; position embeddings, normalizations and biases outside
+    /// the projections stay f32 variables.
     Int8 {
         /// The checkpoint.
         source: &'a dyn TensorSource,
@@ -532,46 +534,148 @@ impl Int8Part {
     }
 }
 
+/// Reads one part's weight from `source` and quantizes it per row: a weight stored
+/// `(out, in)` is read in blocks of rows, so no f32 copy of a large matrix is held.
+///
+/// # Errors
+/// A missing tensor, a shape mismatch, and non-finite weights ([`RuntimeError::Corrupt`]),
+/// naming the tensor and file.
+pub(crate) fn read_int8_rows(source: &dyn TensorSource, part: &Int8Part) -> Result<Int8Rows> {
+    let (i, o) = (part.in_dim, part.out_dim);
+    let shape = if part.transposed { [i, o] } else { [o, i] };
+    let Some((stored, found)) = stored_name(source, &part.weight)? else {
+        return Err(RuntimeError::MissingTensor {
+            path: source.origin(&part.weight),
+            tensor: part.weight.clone(),
+        });
+    };
+    if found != shape {
+        return Err(RuntimeError::ShapeMismatch {
+            path: source.origin(&part.weight),
+            tensor: part.weight.clone(),
+            expected: shape.to_vec(),
+            found,
+        });
+    }
+    let rows = if part.transposed {
+        let w = read_tensor(source, &part.weight, &shape)?;
+        Int8Rows::quantize(&w.f_tr()?.f_contiguous()?)
+    } else {
+        Int8Rows::quantize_blocks(o, i, |start, count| {
+            source
+                .read_rows(&stored, start, count)?
+                .ok_or_else(|| RuntimeError::MissingTensor {
+                    path: source.origin(&stored),
+                    tensor: stored.clone(),
+                })
+        })
+    };
+    rows.map_err(|e| match e {
+        RuntimeError::InvalidInput(m) => RuntimeError::corrupt(
+            source.origin(&part.weight),
+            format!("tensor `{}`: {m}", part.weight),
+        ),
+        other => other,
+    })
+}
+
 /// Reads `parts` from `source` and quantizes them, stacked along the output dimension, into
-/// one int8 layer. Only one part's f32 weights are held at a time besides the stack.
+/// one int8 layer. Each part is read in blocks of rows besides the int8 stack.
 ///
 /// # Errors
 /// Missing tensors, shape mismatches, and non-finite weights ([`RuntimeError::Corrupt`]),
 /// naming the tensor and file.
 pub(crate) fn read_int8(source: &dyn TensorSource, parts: &[Int8Part]) -> Result<Int8Linear> {
-    let mut weights = Vec::with_capacity(parts.len());
-    let mut biases = Vec::new();
-    for part in parts {
-        let (i, o) = (part.in_dim, part.out_dim);
-        let shape = if part.transposed { [i, o] } else { [o, i] };
-        let w = read_tensor(source, &part.weight, &shape)?.to_kind(Kind::Float);
-        weights.push(if part.transposed {
-            w.tr().contiguous()
-        } else {
-            w
-        });
-        if part.bias {
-            let name = match part.weight.strip_suffix("weight") {
-                Some(stem) => format!("{stem}bias"),
-                None => format!("{}.bias", part.weight),
-            };
-            biases.push(read_tensor(source, &name, &[o])?.to_kind(Kind::Float));
-        }
-    }
     let names = parts.iter().map(|p| p.weight.as_str()).collect::<Vec<_>>();
-    let biases = (!biases.is_empty()).then_some(biases.as_slice());
-    if biases.is_some_and(|b| b.len() != parts.len()) {
+    if parts.iter().any(|p| p.bias) && !parts.iter().all(|p| p.bias) {
         return Err(RuntimeError::InvalidInput(format!(
             "stacked int8 projections {names:?} must all have biases or none"
         )));
     }
-    Int8Linear::quantize_stacked(&weights, biases).map_err(|e| match e {
+    let rows = parts
+        .iter()
+        .map(|part| read_int8_rows(source, part))
+        .collect::<Result<Vec<_>>>()?;
+    let biases = parts
+        .iter()
+        .filter(|part| part.bias)
+        .map(|part| {
+            let name = match part.weight.strip_suffix("weight") {
+                Some(stem) => format!("{stem}bias"),
+                None => format!("{}.bias", part.weight),
+            };
+            Ok(read_tensor(source, &name, &[part.out_dim])?.f_to_kind(Kind::Float)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bias = (!biases.is_empty())
+        .then(|| Tensor::f_cat(&biases, 0))
+        .transpose()?;
+    let rows = Int8Rows::stack(rows).map_err(|e| match e {
         RuntimeError::InvalidInput(m) => RuntimeError::corrupt(
             source.origin(names[0]),
             format!("tensor `{}`: {m}", names.join("`, `")),
         ),
         other => other,
-    })
+    })?;
+    Int8Linear::pack(&rows, bias.as_ref())
+}
+
+/// A token embedding table: an f32 variable, or (in a model with int8 projections) int8
+/// rows, four times smaller, which a tied output projection is packed from.
+#[derive(Debug)]
+pub enum TokenEmbedding {
+    /// An f32 (or bf16) variable.
+    Dense(Embedding),
+    /// Int8 rows, quantized from the checkpoint while the model is built.
+    Int8(Int8Rows),
+}
+
+impl TokenEmbedding {
+    /// Declares the table `(rows, dim)` under `p` as `weights` says: a variable, or int8
+    /// rows read from the checkpoint now.
+    ///
+    /// # Errors
+    /// For int8, the checkpoint's missing, misshapen or non-finite tensor.
+    pub(crate) fn declare(p: nn::Path, rows: i64, dim: i64, weights: Weights) -> Result<Self> {
+        Ok(match weights {
+            Weights::Variables { .. } => TokenEmbedding::Dense(Embedding::new(p, rows, dim)?),
+            Weights::Int8 { source } => TokenEmbedding::Int8(read_int8_rows(
+                source,
+                &Int8Part::linear(&p, dim, rows, false),
+            )?),
+        })
+    }
+
+    /// `(…)` ids → `(…, dim)` f32.
+    ///
+    /// # Errors
+    /// [`RuntimeError::TorchOp`] for an id outside the table or ids of a non-integer dtype.
+    pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        match self {
+            TokenEmbedding::Dense(e) => e.forward(ids),
+            TokenEmbedding::Int8(rows) => rows.lookup(ids),
+        }
+    }
+
+    /// The f32 table, for a tied output projection of a model without int8 layers.
+    pub fn dense_weight(&self) -> Option<&Tensor> {
+        match self {
+            TokenEmbedding::Dense(e) => Some(&e.weight),
+            TokenEmbedding::Int8(_) => None,
+        }
+    }
+
+    /// An int8 output projection tied to this table (packed from the same int8 rows), or
+    /// `None` for an f32 table.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Torch`] when FBGEMM cannot run.
+    pub(crate) fn tied_int8_head(&self) -> Result<Option<Int8Linear>> {
+        match self {
+            TokenEmbedding::Dense(_) => Ok(None),
+            TokenEmbedding::Int8(rows) => Int8Linear::pack(rows, None).map(Some),
+        }
+    }
 }
 
 /// A projection: a dense layer whose weight is a variable, or an int8 layer.
