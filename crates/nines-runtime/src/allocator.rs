@@ -1,38 +1,86 @@
-//! The C allocator's setting for processes that load models.
+//! The C allocator's settings while models load and while they run.
 //!
 //! LibTorch allocates tensors with the C library's `malloc`. glibc's `malloc` serves large
-//! blocks (at least 128 KiB) by `mmap`, giving them back to the system when freed, but each
-//! time such a block is freed it raises that threshold to the block's size (up to 32 MiB).
-//! From then on, large temporaries such as a model load's per-tensor buffers are carved from
-//! the heap, whose freed holes between live weights it does not give back. Loading
-//! SmolLM2-135M with int8 projections and generating peaked at 639 MB of resident memory
-//! that way, and at 407 MB with the threshold held at its default (docs/performance.md,
-//! "int8 generation").
+//! blocks (from 128 KiB) by `mmap`, giving them back to the system when freed, but each time
+//! such a block is freed it raises that threshold to the block's size (up to 32 MiB). During
+//! a model load that is the wrong way round: the per-tensor temporaries are then carved from
+//! the heap between the weights being kept, and the freed holes are not given back. Loading
+//! SmolLM2-135M with int8 projections and generating peaked at 630 MB of resident memory that
+//! way, and at 408 MB with the threshold held at 128 KiB during the load. Held there for
+//! generation as well, every step's logits and sampling buffers would be fresh zeroed pages
+//! from the kernel: batch-16 int8 generation ran at half the speed.
 //!
-//! [`fix_mmap_threshold`] holds it: model loads call it, and a program can call it first.
+//! So a load holds glibc's thresholds at their defaults ([`loading`]), and when the last load
+//! ends they are set to where glibc's own rule ends up after large blocks have been freed
+//! (mmap from 32 MiB, heap trimmed above 64 MiB) and the heap's free pages are given back.
+//! Elsewhere than glibc nothing changes.
 
-use std::sync::Once;
+use std::sync::Mutex;
 
-/// glibc's default mmap threshold (bytes).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MMAP_THRESHOLD: i32 = 128 * 1024;
+/// Loads in progress.
+static LOADS: Mutex<usize> = Mutex::new(0);
 
-/// Holds glibc's mmap threshold at its default of 128 KiB, turning off its dynamic raising,
-/// so that freed large blocks go back to the system. Does nothing on other C libraries; runs
-/// once per process. [`LanguageModel::load`](crate::lm::LanguageModel::load) and
-/// [`Encoder::load`](crate::encoder::Encoder::load) call it.
-///
-/// ```
-/// nines_runtime::allocator::fix_mmap_threshold();
-/// ```
-pub fn fix_mmap_threshold() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: `mallopt` changes a tuning parameter of the allocator; it is safe to call at
-        // any time, from any thread.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+/// Marks a model load in progress; dropping it ends the load.
+#[must_use = "the load ends when the guard is dropped"]
+pub(crate) struct Loading(());
+
+/// Starts a model load: large blocks are allocated by `mmap` and given back when freed until
+/// the returned guard (and every other load's) is dropped.
+pub(crate) fn loading() -> Loading {
+    let mut loads = LOADS.lock().unwrap_or_else(|e| e.into_inner());
+    if *loads == 0 {
+        set_thresholds(128 * 1024, 128 * 1024);
+    }
+    *loads += 1;
+    Loading(())
+}
+
+impl Drop for Loading {
+    fn drop(&mut self) {
+        let mut loads = LOADS.lock().unwrap_or_else(|e| e.into_inner());
+        *loads = loads.saturating_sub(1);
+        if *loads == 0 {
+            set_thresholds(32 * 1024 * 1024, 64 * 1024 * 1024);
+            trim();
         }
-    });
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn set_thresholds(mmap: i32, trim: i32) {
+    // SAFETY: `mallopt` changes tuning parameters of the allocator; it may be called at any
+    // time, from any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, mmap);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, trim);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn set_thresholds(_mmap: i32, _trim: i32) {}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim() {
+    // SAFETY: gives free heap pages back to the system; no allocation is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_loads_end_with_the_last() {
+        let outer = loading();
+        let inner = loading();
+        drop(inner);
+        assert_eq!(*LOADS.lock().unwrap(), 1);
+        drop(outer);
+        assert_eq!(*LOADS.lock().unwrap(), 0);
+    }
 }

@@ -64,7 +64,6 @@ impl std::fmt::Debug for Encoder {
 impl Encoder {
     /// Loads a Hugging Face BERT folder (`config.json`, safetensors, `tokenizer.json`).
     pub fn load(dir: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
-        crate::allocator::fix_mmap_threshold();
         Ok(Self::load_with(dir, options, |_| ())?.0)
     }
 
@@ -77,6 +76,7 @@ impl Encoder {
         options: LoadOptions,
         extend: impl FnOnce(&tch::nn::Path) -> T,
     ) -> Result<(Self, T)> {
+        let _loading = crate::allocator::loading();
         let dir = dir.as_ref();
         let config_path = dir.join("config.json");
         if !config_path.is_file() {

@@ -30,7 +30,7 @@
 // breaks autograd (the old `x` is saved for the backward pass) and aliases views.
 #![allow(clippy::assign_op_pattern)]
 
-pub mod allocator;
+mod allocator;
 pub mod checkpoint;
 pub mod device;
 pub mod encoder;

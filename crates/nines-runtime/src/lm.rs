@@ -93,7 +93,7 @@ impl LanguageModel {
                 });
             }
         }
-        crate::allocator::fix_mmap_threshold();
+        let _loading = crate::allocator::loading();
         let options = Loading { options, lora };
         let path = path.as_ref();
         if !path.exists() {
