@@ -68,6 +68,11 @@ impl LanguageModel {
     /// Loads a model from a Hugging Face folder (`config.json`, safetensors, `tokenizer.json`),
     /// a `.gguf` file, or a folder holding exactly one `.gguf` file.
     ///
+    /// On glibc the load also sets the C allocator's mmap threshold: held at its default
+    /// while loading, so that freed per-tensor temporaries go back to the system, then raised
+    /// to 32 MiB, so that generation reuses its buffers (docs/performance.md, "int8
+    /// generation"). The setting is process-wide.
+    ///
     /// # Errors
     /// Missing or corrupt files, unknown architectures, shape mismatches, tokenizer problems,
     /// each naming the file and tensor or field; [`RuntimeError::InvalidSetting`] for
