@@ -6,6 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
+use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use tch::{Kind, Tensor};
 
@@ -116,9 +117,8 @@ impl SafetensorsSource {
 }
 
 impl SafetensorsSource {
-    /// The stored view of `name` and its kind, or `None` when no file holds it; `rows`
-    /// narrows it to rows `start..start + count` of the first dimension.
-    fn tensor(&self, name: &str, rows: Option<(i64, i64)>) -> Result<Option<Tensor>> {
+    /// The file holding `name` and its stored view, or `None` when no file holds it.
+    fn view(&self, name: &str) -> Result<Option<(&PathBuf, TensorView<'_>)>> {
         let Some(&i) = self.index.get(name) else {
             return Ok(None);
         };
@@ -128,6 +128,15 @@ impl SafetensorsSource {
         let view = st
             .tensor(name)
             .map_err(|e| RuntimeError::corrupt(path, format!("tensor `{name}`: {e}")))?;
+        Ok(Some((path, view)))
+    }
+
+    /// The tensor `name`, or `None` when no file holds it; `rows` narrows it to rows
+    /// `start..start + count` of the first dimension.
+    fn tensor(&self, name: &str, rows: Option<(i64, i64)>) -> Result<Option<Tensor>> {
+        let Some((path, view)) = self.view(name)? else {
+            return Ok(None);
+        };
         let kind = match view.dtype() {
             Dtype::F32 => Kind::Float,
             Dtype::F16 => Kind::Half,
@@ -171,16 +180,9 @@ impl TensorSource for SafetensorsSource {
     }
 
     fn shape(&self, name: &str) -> Result<Option<Vec<i64>>> {
-        let Some(&i) = self.index.get(name) else {
-            return Ok(None);
-        };
-        let (path, mmap) = &self.files[i];
-        let st = SafeTensors::deserialize(mmap)
-            .map_err(|e| RuntimeError::corrupt(path, format!("safetensors header: {e}")))?;
-        let view = st
-            .tensor(name)
-            .map_err(|e| RuntimeError::corrupt(path, format!("tensor `{name}`: {e}")))?;
-        Ok(Some(view.shape().iter().map(|&d| d as i64).collect()))
+        Ok(self
+            .view(name)?
+            .map(|(_, view)| view.shape().iter().map(|&d| d as i64).collect()))
     }
 
     fn read_rows(&self, name: &str, start: i64, count: i64) -> Result<Option<Tensor>> {

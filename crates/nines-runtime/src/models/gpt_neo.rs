@@ -358,14 +358,7 @@ impl CausalLm for GptNeo {
         super::check_hidden(self.spec(), hidden)?;
         match &self.int8_head {
             Some(head) => Ok(head.forward(hidden)),
-            None => {
-                let weight = self.wte.dense_weight().ok_or_else(|| {
-                    RuntimeError::InvalidInput("a tied f32 head needs an f32 embedding".into())
-                })?;
-                hidden
-                    .f_linear::<Tensor>(weight, None)
-                    .map_err(RuntimeError::torch("vocabulary projection"))
-            }
+            None => self.wte.tied_logits(hidden),
         }
     }
 }

@@ -665,6 +665,22 @@ impl TokenEmbedding {
         }
     }
 
+    /// `hidden` `(…, dim)` projected on the f32 table: the logits of a tied output
+    /// projection in a model without int8 layers.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] for an int8 table (whose tied projection is
+    /// [`tied_int8_head`](Self::tied_int8_head)); [`RuntimeError::TorchOp`] for a misshapen
+    /// `hidden`.
+    pub(crate) fn tied_logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let weight = self.dense_weight().ok_or_else(|| {
+            RuntimeError::InvalidInput("a tied f32 head needs an f32 embedding".into())
+        })?;
+        hidden
+            .f_linear::<Tensor>(weight, None)
+            .map_err(RuntimeError::torch("vocabulary projection"))
+    }
+
     /// An int8 output projection tied to this table (packed from the same int8 rows), or
     /// `None` for an f32 table.
     ///
