@@ -120,6 +120,23 @@ NINES_INLINE std::pair<float, float> split_row(const float* src, float* hi, floa
   return {r / kRange, (r / kRange) * (e / kRange)};
 }
 
+// Writes row `src` normalized; returns the factor that undoes the normalization.
+NINES_INLINE float scale_row(const float* src, float* hi, int64_t k) {
+  const float r = abs_max(src, k);
+  const float inv = r > 0.0f ? kRange / r : 0.0f;
+  for (int64_t c = 0; c < k; ++c) hi[c] = src[c] * inv;
+  return r / kRange;
+}
+
+NINES_INLINE void scale_back_row(const float* hi, float r, const float* scale,
+                                 const float* bias, float* out, int64_t n) {
+  if (bias != nullptr) {
+    for (int64_t j = 0; j < n; ++j) out[j] = hi[j] * r * scale[j] + bias[j];
+  } else {
+    for (int64_t j = 0; j < n; ++j) out[j] = hi[j] * r * scale[j];
+  }
+}
+
 NINES_INLINE void combine_row(const float* hi, const float* lo, float r, float re,
                               const float* scale, const float* bias, float* out, int64_t n) {
   if (bias != nullptr) {
@@ -138,6 +155,15 @@ NINES_TARGET_AVX2 void combine_row_avx2(const float* hi, const float* lo, float 
                                         const float* scale, const float* bias, float* out,
                                         int64_t n) {
   combine_row(hi, lo, r, re, scale, bias, out, n);
+}
+
+NINES_TARGET_AVX2 float scale_row_avx2(const float* src, float* hi, int64_t k) {
+  return scale_row(src, hi, k);
+}
+
+NINES_TARGET_AVX2 void scale_back_row_avx2(const float* hi, float r, const float* scale,
+                                           const float* bias, float* out, int64_t n) {
+  scale_back_row(hi, r, scale, bias, out, n);
 }
 
 bool has_avx2() {
@@ -181,12 +207,12 @@ char* nines_int8_pack(const at::Tensor* weight, at::Tensor** packed) {
 // * Per-row scales. Each input row is divided by its largest magnitude `r_i`, so that every
 //   row spans [-1, 1] and one scale fits them all; the output row is multiplied back. (One
 //   token with large activations would otherwise coarsen every other row of the batch.)
-// * Two levels. 8 bits per activation cost SmolLM2 4.4% validation perplexity; the rounding
-//   residual of each normalized row, itself normalized by its largest magnitude `e_i`
-//   (about half a quantization step), goes through the kernel as a second row, and the two
-//   outputs are added: activations carry about 15 bits, the weights 8. At a decoding step
-//   the rows are few and the kernel's time is reading the weights, which happens once for
-//   both levels.
+// * Two levels (`levels` = 2). 8 bits per activation cost SmolLM2 4.4% validation
+//   perplexity; the rounding residual of each normalized row, itself normalized by its
+//   largest magnitude `e_i` (about half a quantization step), goes through the kernel as a
+//   second row, and the two outputs are added: activations carry about 15 bits, the weights
+//   8. The kernel does twice the arithmetic. With `levels` = 1 the residual rows are left
+//   out (`e_i` = 0): for inputs smoothed per channel beforehand, where 8 bits suffice.
 //
 // An anchor row holding -1 and 1 fixes the kernel's range to exactly [-1, 1] (step 2/255),
 // so the rounding residual is computed here as the kernel will round. Rows are scaled to
@@ -202,7 +228,7 @@ char* nines_int8_pack(const at::Tensor* weight, at::Tensor** packed) {
 char* nines_int8_linear(const at::Tensor* input, const at::Tensor* shape,
                         const at::Tensor* packed, const at::Tensor* col_offsets,
                         const at::Tensor* zeros, const at::Tensor* row_scale,
-                        const at::Tensor* bias, at::Tensor** out) {
+                        const at::Tensor* bias, int64_t levels, at::Tensor** out) {
   try {
     consume_deprecation_notices();
     TORCH_CHECK(input->scalar_type() == at::kFloat, "f32 input expected, got ",
@@ -213,10 +239,14 @@ char* nines_int8_linear(const at::Tensor* input, const at::Tensor* shape,
     const int64_t n = shape->size(0);
     TORCH_CHECK(k >= 2, "int8 linear layers need at least 2 input features");
     TORCH_CHECK(k == shape->size(1), "input has ", k, " features, the weight ", shape->size(1));
+    TORCH_CHECK(levels == 1 || levels == 2, "1 or 2 activation levels, got ", levels);
     auto x = input->reshape({-1, k}).contiguous();
     const int64_t m = x.size(0);
-    // Kernel rows: 0..m the normalized inputs, m..2m their normalized residuals, 2m the anchor.
-    auto a = at::empty({2 * m + 1, k}, x.options());
+    const bool two = levels == 2;
+    // Kernel rows: 0..m the normalized inputs, m..2m their normalized residuals (two levels),
+    // then the anchor.
+    const int64_t rows = two ? 2 * m : m;
+    auto a = at::empty({rows + 1, k}, x.options());
     auto row_max = at::empty({2 * m}, x.options());
     const bool avx2 = has_avx2();
     {
@@ -225,13 +255,19 @@ char* nines_int8_linear(const at::Tensor* input, const at::Tensor* shape,
       float* rmax = row_max.data_ptr<float>();
       at::parallel_for(0, m, std::max<int64_t>(1, 16384 / k), [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
+          if (!two) {
+            rmax[i] = avx2 ? scale_row_avx2(src + i * k, dst + i * k, k)
+                           : scale_row(src + i * k, dst + i * k, k);
+            rmax[m + i] = 0.0f;
+            continue;
+          }
           auto f = avx2 ? split_row_avx2(src + i * k, dst + i * k, dst + (m + i) * k, k)
                         : split_row(src + i * k, dst + i * k, dst + (m + i) * k, k);
           rmax[i] = f.first;
           rmax[m + i] = f.second;
         }
       });
-      float* anchor = dst + 2 * m * k;
+      float* anchor = dst + rows * k;
       std::fill(anchor, anchor + k, 0.0f);
       anchor[0] = -1.0f;
       anchor[1] = 1.0f;
@@ -248,6 +284,14 @@ char* nines_int8_linear(const at::Tensor* input, const at::Tensor* shape,
       at::parallel_for(0, m, std::max<int64_t>(1, 16384 / n), [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
           const float* hi = src + i * n;
+          if (!two) {
+            if (avx2) {
+              scale_back_row_avx2(hi, rmax[i], scale, b, dst + i * n, n);
+            } else {
+              scale_back_row(hi, rmax[i], scale, b, dst + i * n, n);
+            }
+            continue;
+          }
           const float* lo = src + (m + i) * n;
           if (avx2) {
             combine_row_avx2(hi, lo, rmax[i], rmax[m + i], scale, b, dst + i * n, n);

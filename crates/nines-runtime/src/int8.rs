@@ -2,20 +2,23 @@
 //!
 //! A weight `(out, in)` is quantized once, symmetrically per output channel (row `j` is stored
 //! as `round(W[j] / s[j])` with `s[j] = max|W[j]| / 127`), and packed into FBGEMM's blocked
-//! layout. At each call the activations are quantized per row (token) in two levels — the
-//! row in 8 bits, then its rounding residual in 8 more — multiplied in int8 with int32
-//! accumulation in one kernel call, and dequantized. The kernels are LibTorch's own
+//! layout. At each call the activations are quantized per row (token), in one or two 8-bit
+//! levels ([`ActivationLevels`]), multiplied in int8 with int32 accumulation in one kernel
+//! call, and dequantized. The kernels are LibTorch's own
 //! (`at::fbgemm_pack_quantized_matrix`, `at::fbgemm_linear_int8_weight_fp32_activation`),
 //! which the Rust bindings do not expose; a small C++ shim (`csrc/int8_linear.cpp`) reaches
 //! them and documents the arithmetic.
 //!
-//! Why per row and two levels (SmolLM2-135M, 16 validation sequences of 256 tokens,
-//! `nines eval int8`): with the kernel as it is (one activation scale per call),
-//! one token with large activations coarsens every other token of the batch and greedy
-//! decoding agrees with f32 on a few tokens only; per-row scales alone leave perplexity 4.7%
-//! above f32 (top-1 next-token agreement 86%); with the residual level it is 0.4% above
-//! (top-1 agreement 95%), the same as int8 weights with f32 activations. Decoding reads the
-//! weights once for both levels, so the second level costs little there.
+//! Why per row, and which levels (SmolLM2-135M, 16 validation sequences of 256 tokens,
+//! `nines eval int8`): with the kernel as it is (one activation scale per call), one token
+//! with large activations coarsens every other token of the batch and greedy decoding
+//! agrees with f32 on a few tokens only. Per-row scales in one level leave perplexity 4.7%
+//! above f32 (top-1 next-token agreement 86%), because a few input features run far larger
+//! than the rest. Two levels (the row, then its rounding residual) bring it to 0.4% (top-1
+//! 95%), at twice the kernel's arithmetic. Smoothing the inputs per feature first (the
+//! Llama models do, calibrated when they load: [`record_input_maxima`] gives the
+//! statistics) gets one level to 0.5% (top-1 92%) at the cost of one: 1.5× faster prefill
+//! and batched decoding. Output projections tied to the embedding keep two levels.
 //!
 //! Layers hold no f32 copy of their weights and record no gradients: a model with int8
 //! projections generates and scores, and is not trained.
@@ -42,6 +45,7 @@ mod ffi {
             zeros: *const C_tensor,
             row_scale: *const C_tensor,
             bias: *const C_tensor,
+            levels: i64,
             out: *mut *mut C_tensor,
         ) -> *mut c_char;
     }
@@ -200,6 +204,31 @@ impl Int8Rows {
         })
     }
 
+    /// Multiplies row `j` by `factors[j]` `(rows,)` (f32, positive), exactly: only the
+    /// per-row scales change.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] for factors of another size or not finite and positive.
+    pub fn scale_rows(&mut self, factors: &Tensor) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        let factors = factors.f_to_kind(Kind::Float)?;
+        let positive = bool::try_from(
+            factors
+                .f_isfinite()?
+                .f_logical_and(&factors.f_gt(0.0)?)?
+                .f_all()?,
+        )?;
+        if factors.size() != [self.rows()] || !positive {
+            return Err(RuntimeError::InvalidInput(format!(
+                "row factors must be {} finite positive numbers, got {:?}",
+                self.rows(),
+                factors.size()
+            )));
+        }
+        self.scale = self.scale.f_mul(&factors)?;
+        Ok(())
+    }
+
     /// Rows.
     pub fn rows(&self) -> i64 {
         self.values.size()[0]
@@ -253,6 +282,20 @@ pub struct Int8Linear {
     scale: Tensor,
     /// `(out,)` f32.
     bias: Option<Tensor>,
+    /// How inputs are quantized.
+    levels: ActivationLevels,
+}
+
+/// How an [`Int8Linear`] quantizes its input activations, row by row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationLevels {
+    /// Each row in 8 bits, then its rounding residual in 8 more (about 15 bits): close to
+    /// f32 activations on any input, at twice the kernel's arithmetic.
+    Two,
+    /// Each row in 8 bits: half the arithmetic, for inputs whose channels have been
+    /// smoothed to similar ranges (see the models' int8 calibration), since one channel of
+    /// large activations coarsens the whole row.
+    One,
 }
 
 impl Int8Linear {
@@ -306,6 +349,7 @@ impl Int8Linear {
             zeros: Tensor::f_zeros([out], (Kind::Float, Device::Cpu))?,
             scale: weight.scale.f_contiguous()?,
             bias,
+            levels: ActivationLevels::Two,
         })
     }
 
@@ -322,6 +366,18 @@ impl Int8Linear {
             .collect::<Result<Vec<_>>>()?;
         let b = biases.map(|b| Tensor::f_cat(b, 0)).transpose()?;
         Self::pack(&Int8Rows::stack(rows)?, b.as_ref())
+    }
+
+    /// The layer with its inputs quantized as `levels` says (packing gives
+    /// [`ActivationLevels::Two`]).
+    pub fn with_activation_levels(mut self, levels: ActivationLevels) -> Self {
+        self.levels = levels;
+        self
+    }
+
+    /// How the layer quantizes its inputs.
+    pub fn activation_levels(&self) -> ActivationLevels {
+        self.levels
     }
 
     /// Output features.
@@ -364,6 +420,7 @@ impl Int8Linear {
                 sizes
             )));
         }
+        record_input(self, x)?;
         // The kernel wants at least two dimensions.
         let x2 = if sizes.len() < 2 {
             x.f_reshape([1, -1])?
@@ -382,6 +439,10 @@ impl Int8Linear {
                 self.zeros.as_ptr(),
                 self.scale.as_ptr(),
                 self.bias.as_ref().map_or(std::ptr::null(), Tensor::as_ptr),
+                match self.levels {
+                    ActivationLevels::One => 1,
+                    ActivationLevels::Two => 2,
+                },
                 &mut out,
             )
         })?;
@@ -399,6 +460,73 @@ impl Int8Linear {
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         crate::models::checked(self.f_forward(x), "int8 linear layer")
     }
+}
+
+thread_local! {
+    /// While [`record_input_maxima`] runs: each layer's (by address) largest input magnitude
+    /// per input feature.
+    static INPUT_MAXIMA: std::cell::RefCell<Option<InputMaxima>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The largest magnitude each input feature of a layer reached, per layer, as recorded by
+/// [`record_input_maxima`].
+#[derive(Debug, Default)]
+pub struct InputMaxima {
+    by_layer: std::collections::HashMap<usize, Tensor>,
+}
+
+impl InputMaxima {
+    /// `(in,)` f32: the largest magnitude of each input feature `layer` saw, or `None` if it
+    /// was not called.
+    pub fn get(&self, layer: &Int8Linear) -> Option<&Tensor> {
+        self.by_layer.get(&(layer as *const Int8Linear as usize))
+    }
+}
+
+/// Runs `f` and returns, with its result, the largest magnitude of every input feature of
+/// every [`Int8Linear`] called on this thread meanwhile: the activation statistics that
+/// per-channel smoothing is computed from. Layers are told apart by address, so the model
+/// must not move while `f` runs or before the maxima are looked up.
+///
+/// # Errors
+/// [`RuntimeError::InvalidInput`] when called inside another recording; `f`'s own errors.
+pub fn record_input_maxima<R>(f: impl FnOnce() -> Result<R>) -> Result<(R, InputMaxima)> {
+    INPUT_MAXIMA.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.is_some() {
+            return Err(RuntimeError::InvalidInput(
+                "int8 input maxima are already being recorded".into(),
+            ));
+        }
+        *m = Some(InputMaxima::default());
+        Ok(())
+    })?;
+    let out = f();
+    let maxima = INPUT_MAXIMA.with(|m| m.borrow_mut().take().unwrap_or_default());
+    Ok((out?, maxima))
+}
+
+/// Folds `x`'s per-feature maxima into the recording, if one is running.
+fn record_input(layer: &Int8Linear, x: &Tensor) -> Result<()> {
+    INPUT_MAXIMA.with(|m| {
+        let mut m = m.borrow_mut();
+        let Some(maxima) = m.as_mut() else {
+            return Ok(());
+        };
+        let _guard = tch::no_grad_guard();
+        let cols = x.size().last().copied().unwrap_or(1);
+        let now = x
+            .f_reshape([-1, cols])?
+            .f_abs()?
+            .f_amax([0i64].as_slice(), false)?;
+        let key = layer as *const Int8Linear as usize;
+        let merged = match maxima.by_layer.remove(&key) {
+            Some(before) => before.f_maximum(&now)?,
+            None => now,
+        };
+        maxima.by_layer.insert(key, merged);
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -565,5 +693,52 @@ mod tests {
             Vec::<f32>::try_from(y.flatten(0, -1)).unwrap(),
             vec![1.0, 1.0]
         );
+    }
+
+    #[test]
+    fn input_maxima_are_recorded_per_layer_and_feature() {
+        let a =
+            Int8Linear::quantize(&Tensor::ones([2, 3], (Kind::Float, Device::Cpu)), None).unwrap();
+        let b =
+            Int8Linear::quantize(&Tensor::ones([2, 2], (Kind::Float, Device::Cpu)), None).unwrap();
+        let x1 = Tensor::from_slice(&[1.0f32, -4.0, 0.5, -2.0, 1.0, 0.0]).view([2, 3]);
+        let x2 = Tensor::from_slice(&[3.0f32, 0.0, 0.0]).view([1, 1, 3]);
+        let (_, maxima) = record_input_maxima(|| {
+            let _ = a.f_forward(&x1)?;
+            a.f_forward(&x2)
+        })
+        .unwrap();
+        let got = Vec::<f32>::try_from(maxima.get(&a).unwrap()).unwrap();
+        assert_eq!(got, vec![3.0, 4.0, 0.5]);
+        assert!(maxima.get(&b).is_none(), "b was not called");
+        // Outside a recording nothing is kept.
+        let _ = a.f_forward(&x1).unwrap();
+        let (_, empty) = record_input_maxima(|| Ok(())).unwrap();
+        assert!(empty.get(&a).is_none());
+    }
+
+    #[test]
+    fn a_recording_inside_a_recording_is_an_error() {
+        let (inner, _) =
+            record_input_maxima(|| Ok(record_input_maxima(|| Ok(())).is_err())).unwrap();
+        assert!(inner);
+    }
+
+    #[test]
+    fn scaling_rows_is_exact_and_checked() {
+        let w = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 4.0]).reshape([2, 2]);
+        let mut rows = Int8Rows::quantize(&w).unwrap();
+        let before = rows.lookup(&Tensor::from_slice(&[0i64, 1])).unwrap();
+        rows.scale_rows(&Tensor::from_slice(&[2.0f32, 0.5]))
+            .unwrap();
+        let after = rows.lookup(&Tensor::from_slice(&[0i64, 1])).unwrap();
+        let want = before * Tensor::from_slice(&[2.0f32, 0.5]).unsqueeze(1);
+        assert_eq!((after - want).abs().max().double_value(&[]), 0.0);
+        for bad in [vec![1.0f32], vec![1.0, 0.0], vec![1.0, f32::NAN]] {
+            assert!(
+                rows.scale_rows(&Tensor::from_slice(&bad)).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

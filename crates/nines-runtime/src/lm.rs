@@ -194,7 +194,7 @@ impl LanguageModel {
     }
 
     fn finish(
-        model: Box<dyn CausalLm>,
+        mut model: Box<dyn CausalLm>,
         tokenizer: Tokenizer,
         mut vars: VarStore,
         source: &dyn TensorSource,
@@ -231,6 +231,17 @@ impl LanguageModel {
             }
         }
         load_var_store(&vars, source, &is_lora_parameter)?;
+        if dtype == DType::Int8 {
+            // Calibrate the int8 projections' input smoothing on a short fixed text.
+            let mut ids: Vec<i64> = tokenizer
+                .encode(crate::models::CALIBRATION_TEXT)?
+                .into_iter()
+                .map(i64::from)
+                .collect();
+            ids.truncate(model.spec().context_length);
+            let ids = tch::Tensor::from_slice(&ids).view([1, -1]);
+            model.smooth_int8(source, &ids)?;
+        }
         if dtype.kind() != tch::Kind::Float {
             vars.set_kind(dtype.kind());
         }

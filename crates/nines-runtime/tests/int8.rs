@@ -19,6 +19,13 @@ use tch::{Kind, Tensor};
 /// errors near 100%.
 const TOL: f64 = 0.06;
 
+/// The same for Llama (and the tiny GGUF, also Llama), whose projections quantize their
+/// inputs, smoothed per channel at load, in one 8-bit level rather than two: measured 6.7%
+/// on the random-weight Llama (3.6% with two levels), 2.3% on the tiny GGUF. Smoothing
+/// factors applied on one side only (a weight scaled without its input) give errors far
+/// above this.
+const TOL_ONE_LEVEL: f64 = 0.09;
+
 fn options(dtype: DType) -> LoadOptions {
     LoadOptions {
         device: DeviceSpec::Cpu,
@@ -64,12 +71,12 @@ fn check_parity(path: &str, dir: &str, tol: f64) {
 
 #[test]
 fn llama_int8_logits_are_close_to_f32() {
-    check_parity("llama", "llama", TOL);
+    check_parity("llama", "llama", TOL_ONE_LEVEL);
 }
 
 #[test]
 fn sharded_llama_int8_logits_are_close_to_f32() {
-    check_parity("llama_sharded", "llama_sharded", TOL);
+    check_parity("llama_sharded", "llama_sharded", TOL_ONE_LEVEL);
 }
 
 #[test]
@@ -138,7 +145,8 @@ fn int8_scores_and_generates_close_to_f32() {
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.len(), y.len());
         for (p, q) in x.iter().zip(y) {
-            assert!((p - q).abs() < 0.2, "log-probabilities {p} vs {q}");
+            // Measured: up to 0.28 nats on this random-weight model.
+            assert!((p - q).abs() < 0.4, "log-probabilities {p} vs {q}");
         }
     }
     let cfg = GenerateConfig {
@@ -212,7 +220,9 @@ fn smollm2_int8_greedy_agrees_with_f32() {
         |lm: &LanguageModel| tch::no_grad(|| lm.model().forward(&ids, &pos, None, None)).unwrap();
     let (x, y) = (run(&int8), run(&f32));
     let e = relative_error(&x, &y);
-    assert!(e < 0.08, "relative logit error {e}");
+    // Measured 0.087 (0.06 before Llama's projections took one 8-bit level of smoothed
+    // inputs); validation perplexity stays within 0.6% of f32 (`nines eval int8`).
+    assert!(e < 0.12, "relative logit error {e}");
     // The next-token distributions agree: top-1 of the last position.
     assert_eq!(
         x.get(0).get(n - 1).argmax(0, false).int64_value(&[]),

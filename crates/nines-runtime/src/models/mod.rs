@@ -8,6 +8,9 @@ pub mod gpt2;
 pub mod gpt_neo;
 pub mod limits;
 pub mod llama;
+mod smoothing;
+
+pub(crate) use smoothing::CALIBRATION_TEXT;
 
 use std::ops::Range;
 
@@ -144,6 +147,22 @@ pub trait CausalLm: Send {
         cache: Option<&mut KvCache>,
     ) -> Result<Tensor> {
         self.logits(&self.forward_hidden(input_ids, position_ids, key_valid, cache, false)?)
+    }
+
+    /// For a model with int8 projections: runs `calibration_ids` `(1, seq)` through it,
+    /// records each projection's input ranges, and quantizes the projections again from
+    /// `source` with their inputs smoothed per channel and quantized in one 8-bit level
+    /// (see [`ActivationLevels`](crate::int8::ActivationLevels)); returns whether it did.
+    /// The default, for architectures that keep two levels, does nothing.
+    ///
+    /// # Errors
+    /// The checkpoint's errors while reading the projections again, and LibTorch's.
+    fn smooth_int8(
+        &mut self,
+        _source: &dyn TensorSource,
+        _calibration_ids: &Tensor,
+    ) -> Result<bool> {
+        Ok(false)
     }
 }
 
@@ -508,6 +527,7 @@ pub(crate) fn read_tensor(source: &dyn TensorSource, name: &str, shape: &[i64]) 
 
 /// One projection to read for an int8 layer: the checkpoint name of its weight (its bias,
 /// when it has one, is the same name ending in `bias`), and how it is stored.
+#[derive(Debug, Clone)]
 pub(crate) struct Int8Part {
     /// Checkpoint name of the weight, e.g. `model.layers.0.self_attn.q_proj.weight`.
     pub weight: String,
@@ -541,6 +561,16 @@ impl Int8Part {
 /// A missing tensor, a shape mismatch, and non-finite weights ([`RuntimeError::Corrupt`]),
 /// naming the tensor and file.
 pub(crate) fn read_int8_rows(source: &dyn TensorSource, part: &Int8Part) -> Result<Int8Rows> {
+    read_int8_rows_scaled(source, part, None)
+}
+
+/// [`read_int8_rows`] with column `j` of the weight multiplied by `columns[j]` `(in,)` before
+/// it is quantized.
+pub(crate) fn read_int8_rows_scaled(
+    source: &dyn TensorSource,
+    part: &Int8Part,
+    columns: Option<&Tensor>,
+) -> Result<Int8Rows> {
     let (i, o) = (part.in_dim, part.out_dim);
     let shape = if part.transposed { [i, o] } else { [o, i] };
     let Some((stored, found)) = stored_name(source, &part.weight)? else {
@@ -557,17 +587,32 @@ pub(crate) fn read_int8_rows(source: &dyn TensorSource, part: &Int8Part) -> Resu
             found,
         });
     }
+    if let Some(c) = columns
+        && c.size() != [i]
+    {
+        return Err(RuntimeError::InvalidInput(format!(
+            "column factors for `{}` must have {i} entries, got {:?}",
+            part.weight,
+            c.size()
+        )));
+    }
+    let scaled = |w: Tensor| -> Result<Tensor> {
+        Ok(match columns {
+            Some(c) => w.f_to_kind(Kind::Float)?.f_mul(c)?,
+            None => w,
+        })
+    };
     let rows = if part.transposed {
         let w = read_tensor(source, &part.weight, &shape)?;
-        Int8Rows::quantize(&w.f_tr()?.f_contiguous()?)
+        Int8Rows::quantize(&scaled(w.f_tr()?.f_contiguous()?)?)
     } else {
         Int8Rows::quantize_blocks(o, i, |start, count| {
-            source
-                .read_rows(&stored, start, count)?
-                .ok_or_else(|| RuntimeError::MissingTensor {
+            scaled(source.read_rows(&stored, start, count)?.ok_or_else(|| {
+                RuntimeError::MissingTensor {
                     path: source.origin(&stored),
                     tensor: stored.clone(),
-                })
+                }
+            })?)
         })
     };
     rows.map_err(|e| match e {
@@ -586,15 +631,28 @@ pub(crate) fn read_int8_rows(source: &dyn TensorSource, part: &Int8Part) -> Resu
 /// Missing tensors, shape mismatches, and non-finite weights ([`RuntimeError::Corrupt`]),
 /// naming the tensor and file.
 pub(crate) fn read_int8(source: &dyn TensorSource, parts: &[Int8Part]) -> Result<Int8Linear> {
+    read_int8_scaled(source, parts, None, None)
+}
+
+/// [`read_int8`] with column `j` of every part multiplied by `columns[j]` `(in,)` before
+/// quantizing, and row `r` of the stack (and its bias) by `rows[r]` `(out,)` after: the
+/// weights of a layer whose inputs are smoothed per channel (see `smoothing`).
+pub(crate) fn read_int8_scaled(
+    source: &dyn TensorSource,
+    parts: &[Int8Part],
+    columns: Option<&Tensor>,
+    rows: Option<&Tensor>,
+) -> Result<Int8Linear> {
     let names = parts.iter().map(|p| p.weight.as_str()).collect::<Vec<_>>();
     if parts.iter().any(|p| p.bias) && !parts.iter().all(|p| p.bias) {
         return Err(RuntimeError::InvalidInput(format!(
             "stacked int8 projections {names:?} must all have biases or none"
         )));
     }
+    let row_factors = rows;
     let rows = parts
         .iter()
-        .map(|part| read_int8_rows(source, part))
+        .map(|part| read_int8_rows_scaled(source, part, columns))
         .collect::<Result<Vec<_>>>()?;
     let biases = parts
         .iter()
@@ -607,16 +665,20 @@ pub(crate) fn read_int8(source: &dyn TensorSource, parts: &[Int8Part]) -> Result
             Ok(read_tensor(source, &name, &[part.out_dim])?.f_to_kind(Kind::Float)?)
         })
         .collect::<Result<Vec<_>>>()?;
-    let bias = (!biases.is_empty())
+    let mut bias = (!biases.is_empty())
         .then(|| Tensor::f_cat(&biases, 0))
         .transpose()?;
-    let rows = Int8Rows::stack(rows).map_err(|e| match e {
+    let mut rows = Int8Rows::stack(rows).map_err(|e| match e {
         RuntimeError::InvalidInput(m) => RuntimeError::corrupt(
             source.origin(names[0]),
             format!("tensor `{}`: {m}", names.join("`, `")),
         ),
         other => other,
     })?;
+    if let Some(f) = row_factors {
+        rows.scale_rows(f)?;
+        bias = bias.map(|b| b.f_mul(f)).transpose()?;
+    }
     Int8Linear::pack(&rows, bias.as_ref())
 }
 
@@ -796,6 +858,16 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
+    /// Divides the weight by `factors` `(dim,)` in place: the output feature `c` is divided
+    /// by `factors[c]` (smoothing the input of the projections that read it).
+    pub(crate) fn divide_weight(&mut self, factors: &Tensor) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        let _ = self
+            .weight
+            .f_div_(&factors.f_to_kind(self.weight.kind())?)?;
+        Ok(())
+    }
+
     /// Declares `weight` of size `dim` under `p`.
     pub fn new(p: nn::Path, dim: i64, eps: f64) -> Result<Self> {
         Ok(RmsNorm {
