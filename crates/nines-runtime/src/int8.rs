@@ -17,8 +17,8 @@
 //! than the rest. Two levels (the row, then its rounding residual) bring it to 0.4% (top-1
 //! 95%), at twice the kernel's arithmetic. Smoothing the inputs per feature first (the
 //! Llama models do, calibrated when they load: [`record_input_maxima`] gives the
-//! statistics) gets one level to 0.5% (top-1 92%) at the cost of one: 1.5× faster prefill
-//! and batched decoding. Output projections tied to the embedding keep two levels.
+//! statistics) gets one level to 0.5% (top-1 92%; on 64 sequences +1.0%, top-1 91%): 1.5×
+//! faster prefill and batched decoding. Output projections tied to the embedding keep two levels.
 //!
 //! Layers hold no f32 copy of their weights and record no gradients: a model with int8
 //! projections generates and scores, and is not trained.
@@ -487,6 +487,16 @@ impl InputMaxima {
 /// every [`Int8Linear`] called on this thread meanwhile: the activation statistics that
 /// per-channel smoothing is computed from. Layers are told apart by address, so the model
 /// must not move while `f` runs or before the maxima are looked up.
+///
+/// ```
+/// use nines_runtime::int8::{Int8Linear, record_input_maxima};
+/// use nines_runtime::tch::{Device, Kind, Tensor};
+/// let layer = Int8Linear::quantize(&Tensor::ones([4, 2], (Kind::Float, Device::Cpu)), None)?;
+/// let x = Tensor::from_slice(&[1.0f32, -3.0, 2.0, 0.5]).view([2, 2]);
+/// let (_, maxima) = record_input_maxima(|| layer.f_forward(&x))?;
+/// assert_eq!(Vec::<f32>::try_from(maxima.get(&layer).unwrap())?, vec![2.0, 3.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 /// [`RuntimeError::InvalidInput`] when called inside another recording; `f`'s own errors.
