@@ -163,8 +163,9 @@ fn int8_scores_and_generates_close_to_f32() {
     }
 }
 
-/// SmolLM2 (the default model): int8 greedy continuations agree with f32 on most tokens,
-/// and the logits of a prompt stay close.
+/// SmolLM2 (the default model): int8 picks f32's next token at nearly every position of a
+/// text, greedy continuations share their first tokens, and the logits of a prompt stay
+/// close.
 #[test]
 fn smollm2_int8_greedy_agrees_with_f32() {
     let path = model_path("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -188,6 +189,7 @@ fn smollm2_int8_greedy_agrees_with_f32() {
         ..Default::default()
     };
     let a = int8.generate(&prompts, &cfg).unwrap();
+
     let b = f32.generate(&prompts, &cfg).unwrap();
     // Tokens before the first disagreement, over all prompts.
     let agreed: usize = a
@@ -202,9 +204,45 @@ fn smollm2_int8_greedy_agrees_with_f32() {
         })
         .sum();
     let total = prompts.len() * 16;
+    // Measured 24–44 of 64 across CPU kernel sets (one near-tie that goes the other way
+    // parts the texts for good; 32 or more with two activation levels).
     assert!(
-        agreed * 2 >= total,
+        agreed * 4 >= total,
         "greedy prefixes agree on {agreed} of {total} tokens"
+    );
+    // The next token at every position of f32's greedy continuations, both models reading
+    // the same text: what the int8 arithmetic changes, without the divergence.
+    let mut same = 0;
+    for (prompt, g) in prompts.iter().zip(&b) {
+        let mut ids: Vec<i64> = f32
+            .tokenizer()
+            .encode(prompt)
+            .unwrap()
+            .iter()
+            .map(|&t| i64::from(t))
+            .collect();
+        let start = ids.len() as i64 - 1;
+        ids.extend(g.token_ids.iter().map(|&t| i64::from(t)));
+        let n = ids.len() as i64;
+        let ids = Tensor::from_slice(&ids).unsqueeze(0);
+        let pos = Tensor::arange(n, (Kind::Int64, tch::Device::Cpu)).unsqueeze(0);
+        let top = |lm: &LanguageModel| {
+            tch::no_grad(|| lm.model().forward(&ids, &pos, None, None))
+                .unwrap()
+                .get(0)
+                .narrow(0, start, 16)
+                .argmax(-1, false)
+        };
+        same += top(&int8)
+            .eq_tensor(&top(&f32))
+            .sum(Kind::Int64)
+            .int64_value(&[]);
+    }
+    // Measured 59–61 of 64 across CPU kernel sets (validation text: 91% with one level, 95%
+    // with two).
+    assert!(
+        same * 100 >= total as i64 * 85,
+        "next tokens agree at {same} of {total} positions"
     );
     let ids: Vec<i64> = f32
         .tokenizer()
