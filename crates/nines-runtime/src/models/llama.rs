@@ -283,8 +283,16 @@ struct Int8Block {
     /// `(2·intermediate, hidden)`.
     gate_up: Int8Linear,
     down_proj: Int8Linear,
-    /// Where the four were read from, in the same order: to read them again, smoothed.
-    parts: Box<[Vec<Int8Part>; 4]>,
+    /// Until the inputs are smoothed: what smoothing needs from the first read.
+    unsmoothed: Option<Box<Unsmoothed>>,
+}
+
+/// Where a layer's four int8 projections (in [`Int8Block`]'s order) were read from, to read
+/// them again smoothed, and the largest magnitude of each of their weight columns as stored.
+#[derive(Debug)]
+struct Unsmoothed {
+    parts: [Vec<Int8Part>; 4],
+    column_max: [Tensor; 4],
 }
 
 /// A layer's projections.
@@ -446,7 +454,7 @@ impl Llama {
                     }
                     Weights::Int8 { source } => {
                         let part = |p: nn::Path, i, o, bias| Int8Part::linear(&p, i, o, bias);
-                        let parts = Box::new([
+                        let parts = [
                             vec![
                                 part(&a / "q_proj", h, heads * hd, ab),
                                 part(&a / "k_proj", h, kv_heads * hd, ab),
@@ -458,13 +466,22 @@ impl Llama {
                                 part(&f / "up_proj", h, inter, mb),
                             ],
                             vec![part(&f / "down_proj", inter, h, mb)],
-                        ]);
+                        ];
+                        let [(qkv, m0), (o_proj, m1), (gate_up, m2), (down_proj, m3)] = [
+                            read_int8_scaled(source, &parts[0], None, None)?,
+                            read_int8_scaled(source, &parts[1], None, None)?,
+                            read_int8_scaled(source, &parts[2], None, None)?,
+                            read_int8_scaled(source, &parts[3], None, None)?,
+                        ];
                         Projections::Int8(Int8Block {
-                            qkv: read_int8(source, &parts[0])?,
-                            o_proj: read_int8(source, &parts[1])?,
-                            gate_up: read_int8(source, &parts[2])?,
-                            down_proj: read_int8(source, &parts[3])?,
-                            parts,
+                            qkv,
+                            o_proj,
+                            gate_up,
+                            down_proj,
+                            unsmoothed: Some(Box::new(Unsmoothed {
+                                parts,
+                                column_max: [m0, m1, m2, m3],
+                            })),
                         })
                     }
                 };
@@ -811,24 +828,26 @@ impl CausalLm for Llama {
             let Projections::Int8(p) = &layer.proj else {
                 continue;
             };
+            let Some(u) = p.unsmoothed.as_deref() else {
+                continue;
+            };
             let seen = |l: &Int8Linear| {
                 maxima.get(l).map(Tensor::shallow_clone).ok_or_else(|| {
                     RuntimeError::InvalidInput("an int8 projection was not called".into())
                 })
             };
-            let column_max = |i: usize| smoothing::column_abs_max(source, &p.parts[i]);
-            let s_qkv = smoothing::factors(&seen(&p.qkv)?, &column_max(0)?)?;
+            let s_qkv = smoothing::factors(&seen(&p.qkv)?, &u.column_max[0])?;
             // The attention output of query head h comes from value head h / group: one
             // factor per value feature, the largest over its query heads.
-            let s_v = smoothing::factors(&seen(&p.o_proj)?, &column_max(1)?)?
+            let s_v = smoothing::factors(&seen(&p.o_proj)?, &u.column_max[1])?
                 .f_view([kv_heads, group, d])?
                 .f_amax([1i64].as_slice(), false)?;
             let s_o = s_v
                 .f_unsqueeze(1)?
                 .f_expand([kv_heads, group, d], false)?
                 .f_reshape([heads * d])?;
-            let s_gu = smoothing::factors(&seen(&p.gate_up)?, &column_max(2)?)?;
-            let s_down = smoothing::factors(&seen(&p.down_proj)?, &column_max(3)?)?;
+            let s_gu = smoothing::factors(&seen(&p.gate_up)?, &u.column_max[2])?;
+            let s_down = smoothing::factors(&seen(&p.down_proj)?, &u.column_max[3])?;
             let ones = |n: i64| Tensor::f_ones([n], (Kind::Float, tch::Device::Cpu));
             // Value rows divided by their factor (the attention output follows), the down
             // projection's input divided through the up projection's rows.
@@ -844,7 +863,8 @@ impl CausalLm for Llama {
             let one = crate::int8::ActivationLevels::One;
             let read = |i: usize, columns: &Tensor, rows: Option<&Tensor>| {
                 Ok::<_, RuntimeError>(
-                    read_int8_scaled(source, &p.parts[i], Some(columns), rows)?
+                    read_int8_scaled(source, &u.parts[i], Some(columns), rows)?
+                        .0
                         .with_activation_levels(one),
                 )
             };
@@ -853,7 +873,7 @@ impl CausalLm for Llama {
                 o_proj: read(1, &s_o, None)?,
                 gate_up: read(2, &s_gu, Some(&gate_up_rows))?,
                 down_proj: read(3, &s_down, None)?,
-                parts: p.parts.clone(),
+                unsmoothed: None,
             };
             layer.input_layernorm.divide_weight(&s_qkv)?;
             layer.post_attention_layernorm.divide_weight(&s_gu)?;

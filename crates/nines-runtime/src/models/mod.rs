@@ -561,16 +561,17 @@ impl Int8Part {
 /// A missing tensor, a shape mismatch, and non-finite weights ([`RuntimeError::Corrupt`]),
 /// naming the tensor and file.
 pub(crate) fn read_int8_rows(source: &dyn TensorSource, part: &Int8Part) -> Result<Int8Rows> {
-    read_int8_rows_scaled(source, part, None)
+    Ok(read_int8_rows_scaled(source, part, None)?.0)
 }
 
 /// [`read_int8_rows`] with column `j` of the weight multiplied by `columns[j]` `(in,)` before
-/// it is quantized.
+/// it is quantized; also returns the largest magnitude of each column as stored (before
+/// `columns`), gathered from the same reads.
 pub(crate) fn read_int8_rows_scaled(
     source: &dyn TensorSource,
     part: &Int8Part,
     columns: Option<&Tensor>,
-) -> Result<Int8Rows> {
+) -> Result<(Int8Rows, Tensor)> {
     let (i, o) = (part.in_dim, part.out_dim);
     let shape = if part.transposed { [i, o] } else { [o, i] };
     let Some((stored, found)) = stored_name(source, &part.weight)? else {
@@ -596,9 +597,16 @@ pub(crate) fn read_int8_rows_scaled(
             c.size()
         )));
     }
-    let scaled = |w: Tensor| -> Result<Tensor> {
+    let mut column_max: Option<Tensor> = None;
+    let mut scaled = |w: Tensor| -> Result<Tensor> {
+        let w = w.f_to_kind(Kind::Float)?;
+        let m = w.f_abs()?.f_amax([0i64].as_slice(), false)?;
+        column_max = Some(match column_max.take() {
+            Some(before) => before.f_maximum(&m)?,
+            None => m,
+        });
         Ok(match columns {
-            Some(c) => w.f_to_kind(Kind::Float)?.f_mul(c)?,
+            Some(c) => w.f_mul(c)?,
             None => w,
         })
     };
@@ -615,13 +623,20 @@ pub(crate) fn read_int8_rows_scaled(
             })?)
         })
     };
-    rows.map_err(|e| match e {
+    let rows = rows.map_err(|e| match e {
         RuntimeError::InvalidInput(m) => RuntimeError::corrupt(
             source.origin(&part.weight),
             format!("tensor `{}`: {m}", part.weight),
         ),
         other => other,
-    })
+    })?;
+    let column_max = column_max.ok_or_else(|| {
+        RuntimeError::corrupt(
+            source.origin(&part.weight),
+            format!("tensor `{}` is empty", part.weight),
+        )
+    })?;
+    Ok((rows, column_max))
 }
 
 /// Reads `parts` from `source` and quantizes them, stacked along the output dimension, into
@@ -631,18 +646,20 @@ pub(crate) fn read_int8_rows_scaled(
 /// Missing tensors, shape mismatches, and non-finite weights ([`RuntimeError::Corrupt`]),
 /// naming the tensor and file.
 pub(crate) fn read_int8(source: &dyn TensorSource, parts: &[Int8Part]) -> Result<Int8Linear> {
-    read_int8_scaled(source, parts, None, None)
+    Ok(read_int8_scaled(source, parts, None, None)?.0)
 }
 
 /// [`read_int8`] with column `j` of every part multiplied by `columns[j]` `(in,)` before
 /// quantizing, and row `r` of the stack (and its bias) by `rows[r]` `(out,)` after: the
-/// weights of a layer whose inputs are smoothed per channel (see `smoothing`).
+/// weights of a layer whose inputs are smoothed per channel (see `smoothing`). Also returns
+/// the largest magnitude of each column over the stacked weights as stored, `(in,)`, which
+/// smoothing factors are computed from.
 pub(crate) fn read_int8_scaled(
     source: &dyn TensorSource,
     parts: &[Int8Part],
     columns: Option<&Tensor>,
     rows: Option<&Tensor>,
-) -> Result<Int8Linear> {
+) -> Result<(Int8Linear, Tensor)> {
     let names = parts.iter().map(|p| p.weight.as_str()).collect::<Vec<_>>();
     if parts.iter().any(|p| p.bias) && !parts.iter().all(|p| p.bias) {
         return Err(RuntimeError::InvalidInput(format!(
@@ -650,10 +667,17 @@ pub(crate) fn read_int8_scaled(
         )));
     }
     let row_factors = rows;
-    let rows = parts
-        .iter()
-        .map(|part| read_int8_rows_scaled(source, part, columns))
-        .collect::<Result<Vec<_>>>()?;
+    let mut column_max: Option<Tensor> = None;
+    let mut stacked = Vec::with_capacity(parts.len());
+    for part in parts {
+        let (part_rows, part_max) = read_int8_rows_scaled(source, part, columns)?;
+        column_max = Some(match column_max.take() {
+            Some(before) => before.f_maximum(&part_max)?,
+            None => part_max,
+        });
+        stacked.push(part_rows);
+    }
+    let rows = stacked;
     let biases = parts
         .iter()
         .filter(|part| part.bias)
@@ -679,7 +703,9 @@ pub(crate) fn read_int8_scaled(
         rows.scale_rows(f)?;
         bias = bias.map(|b| b.f_mul(f)).transpose()?;
     }
-    Int8Linear::pack(&rows, bias.as_ref())
+    let column_max = column_max
+        .ok_or_else(|| RuntimeError::InvalidInput("no int8 projections to read".into()))?;
+    Ok((Int8Linear::pack(&rows, bias.as_ref())?, column_max))
 }
 
 /// A token embedding table: an f32 variable, or (in a model with int8 projections) int8

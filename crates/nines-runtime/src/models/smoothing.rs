@@ -14,9 +14,7 @@
 
 use tch::{Kind, Tensor};
 
-use super::{Int8Part, read_tensor};
-use crate::checkpoint::{TensorSource, stored_name};
-use crate::error::{Result, RuntimeError};
+use crate::error::Result;
 
 /// Migration strength: 0.5 splits the range evenly between activations and weights.
 /// (A simulation on SmolLM2-135M with every projection's activations at 8 bits, output
@@ -42,53 +40,12 @@ pub(crate) fn factors(activation_max: &Tensor, weight_max: &Tensor) -> Result<Te
         .f_clamp_min(FLOOR)?)
 }
 
-/// The largest magnitude in each column (input feature) over the stacked weights of `parts`,
-/// `(in,)`, read in blocks of rows as quantization reads them.
-pub(crate) fn column_abs_max(source: &dyn TensorSource, parts: &[Int8Part]) -> Result<Tensor> {
-    let mut max: Option<Tensor> = None;
-    let mut fold = |block: Tensor, dim: i64| -> Result<()> {
-        let m = block
-            .f_to_kind(Kind::Float)?
-            .f_abs()?
-            .f_amax([dim].as_slice(), false)?;
-        max = Some(match max.take() {
-            Some(before) => before.f_maximum(&m)?,
-            None => m,
-        });
-        Ok(())
-    };
-    for part in parts {
-        let (i, o) = (part.in_dim, part.out_dim);
-        if part.transposed {
-            fold(read_tensor(source, &part.weight, &[i, o])?, 1)?;
-            continue;
-        }
-        let Some((stored, _)) = stored_name(source, &part.weight)? else {
-            return Err(RuntimeError::MissingTensor {
-                path: source.origin(&part.weight),
-                tensor: part.weight.clone(),
-            });
-        };
-        let block = (1 << 20) / i + 1;
-        let mut start = 0;
-        while start < o {
-            let count = block.min(o - start);
-            let rows = source.read_rows(&stored, start, count)?.ok_or_else(|| {
-                RuntimeError::MissingTensor {
-                    path: source.origin(&stored),
-                    tensor: stored.clone(),
-                }
-            })?;
-            fold(rows, 0)?;
-            start += count;
-        }
-    }
-    max.ok_or_else(|| RuntimeError::InvalidInput("no weights to smooth".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::TensorSource;
+    use crate::error::RuntimeError;
+    use crate::models::{Int8Part, read_int8_scaled};
 
     #[test]
     fn factors_balance_activation_and_weight_ranges() {
@@ -140,13 +97,14 @@ mod tests {
         let a = Tensor::from_slice(&[1.0f32, -5.0, 2.0, 0.5]).view([2, 2]);
         let b = Tensor::from_slice(&[-3.0f32, 1.0]).view([1, 2]);
         let src = Tensors(vec![("a.weight", a), ("b.weight", b)]);
-        let m = column_abs_max(
-            &src,
-            &[part("a.weight", 2, 2, false), part("b.weight", 2, 1, false)],
-        )
-        .unwrap();
-        assert_eq!(Vec::<f32>::try_from(&m).unwrap(), vec![3.0, 5.0]);
-        let missing = column_abs_max(&src, &[part("c.weight", 2, 1, false)]).unwrap_err();
+        let parts = [part("a.weight", 2, 2, false), part("b.weight", 2, 1, false)];
+        // Maxima of the weights as stored, whatever the column factors.
+        for columns in [None, Some(Tensor::from_slice(&[2.0f32, 0.5]))] {
+            let (_, m) = read_int8_scaled(&src, &parts, columns.as_ref(), None).unwrap();
+            assert_eq!(Vec::<f32>::try_from(&m).unwrap(), vec![3.0, 5.0]);
+        }
+        let missing =
+            read_int8_scaled(&src, &[part("c.weight", 2, 1, false)], None, None).unwrap_err();
         assert!(
             matches!(missing, RuntimeError::MissingTensor { .. }),
             "{missing}"
@@ -167,7 +125,7 @@ mod tests {
         ]);
         let columns = Tensor::from_slice(&[4.0f32, 0.25, 1.0, 2.0, 0.5, 8.0, 1.0, 0.125]);
         let rows = Tensor::from_slice(&[1.0f32, 2.0, 0.5, 1.0, 4.0, 1.0]);
-        let layer = super::super::read_int8_scaled(
+        let (layer, _) = read_int8_scaled(
             &src,
             &[part("p.weight", 8, 6, true)],
             Some(&columns),
@@ -179,12 +137,7 @@ mod tests {
         let want = (x.linear(&w, Some(&bias))) * &rows;
         let err = (&got - &want).norm().double_value(&[]) / want.norm().double_value(&[]);
         assert!(err < 0.03, "relative error {err}");
-        let wrong = super::super::read_int8_scaled(
-            &src,
-            &[part("p.weight", 8, 6, true)],
-            Some(&rows),
-            None,
-        );
+        let wrong = read_int8_scaled(&src, &[part("p.weight", 8, 6, true)], Some(&rows), None);
         assert!(
             wrong.is_err(),
             "column factors of the wrong size are refused"
