@@ -762,8 +762,8 @@ impl CausalLm for Llama {
                     }
                     // On the CPU, for a batch of rows, two batched products and a softmax
                     // take about half the time of SDPA's flash kernel, which works through
-                    // the few query rows block by block (batch 16: 62 against 114 µs a
-                    // layer at 40 keys).
+                    // the few query rows block by block (batch 16: 75 against 148 µs a
+                    // layer at 40 keys, `scripts/peers/decode_ops.py`).
                     _ if b > 1 && !q.device().is_cuda() && kind == Kind::Float => {
                         let scores = (&q * (d as f64).sqrt().recip()).matmul(&k.transpose(-2, -1));
                         let scores = match bias {

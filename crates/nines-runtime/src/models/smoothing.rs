@@ -17,9 +17,9 @@ use tch::{Kind, Tensor};
 use crate::error::Result;
 
 /// Migration strength: 0.5 splits the range evenly between activations and weights.
-/// (A simulation on SmolLM2-135M with every projection's activations at 8 bits, output
-/// projection included: validation perplexity +1.6% over f32 at 0.5, +2.1% at 0.3, +1.8% at
-/// 0.7, +3.3% at 0.85, +4.0% unsmoothed.)
+/// (`scripts/peers/int8_smoothing_sim.py`, SmolLM2-135M with every projection's activations
+/// at 8 bits, output projection included: perplexity +1.6% over f32 at 0.5, +1.9% at 0.3,
+/// +2.5% at 0.7, +2.7% at 0.85, +4.0% unsmoothed.)
 pub(crate) const ALPHA: f64 = 0.5;
 
 /// The text whose activations set the smoothing factors: original prose written for this
