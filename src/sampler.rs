@@ -56,6 +56,8 @@ impl CompletionSampler for LmSampler<'_> {
             "stop_at_sentence_end".to_string(),
             self.config.stop_at_sentence_end.into(),
         );
+        // Completions of an int8 and an f32 generator are different samples.
+        extra.insert("dtype".to_string(), self.lm.dtype().to_string().into());
         GeneratorInfo {
             model: self.lm.model_id(),
             settings: SamplingSettings {

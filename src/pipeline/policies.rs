@@ -11,12 +11,12 @@ use nines_data::select::SelectedPrompt;
 use nines_data::split::Split;
 use nines_data::store::Store;
 use nines_data::{Snippet, Verdict};
-use nines_distill::{PpoConfig, PpoTrainer, Shaping, load_models};
+use nines_distill::{PpoConfig, PpoTrainer, Shaping, TrainScope, load_models};
 use nines_filter::{
     Decision, Fallback, Filter, FilterConfig, RunStats, RuntimePolicy, ThresholdSchedule,
 };
 use nines_runtime::train::export_hf;
-use nines_runtime::{DeviceSpec, LanguageModel, LoadOptions};
+use nines_runtime::{DType, DeviceSpec, LanguageModel, LoadOptions};
 
 use super::learn::{CLASSIFIER_ACTIVE, choose_filter_threshold, filter_threshold};
 use super::outputs::{DistillOutput, FilterOutput};
@@ -43,6 +43,7 @@ fn settings(p: &Pipeline, policy: &str) -> SamplingSettings {
     let g = &p.config.generator;
     let mut extra = std::collections::BTreeMap::new();
     extra.insert("policy".to_string(), serde_json::Value::from(policy));
+    extra.insert("dtype".to_string(), g.dtype.to_string().into());
     SamplingSettings {
         temperature: g.temperature,
         top_p: g.top_p,
@@ -248,6 +249,10 @@ pub(super) fn distill(p: &Pipeline) -> Result<DistillOutput, PipelineError> {
         reward: at_threshold(p.config.distill.ppo.reward, threshold),
         flag_threshold: threshold,
         seed: p.config.seed,
+        // The frozen bottom runs in the generator's dtype: int8 for an int8 generator
+        // (with a frozen bottom to run).
+        int8_frozen_blocks: p.config.generator.dtype == DType::Int8
+            && matches!(p.config.distill.ppo.scope, TrainScope::TopLayers { .. }),
         generation: nines_runtime::GenerateConfig {
             seed: p.config.seed,
             ..generate_config(p)

@@ -91,6 +91,15 @@ pub struct PpoConfig {
     pub generation: GenerateConfig,
     /// Which parameters train. Default the top 2 blocks.
     pub scope: TrainScope,
+    /// Run the frozen bottom blocks that the policy shares with the reference (with
+    /// [`TrainScope::TopLayers`]) in int8, smoothed as an int8 load is
+    /// ([`LanguageModel::quantize_blocks`](nines_runtime::LanguageModel::quantize_blocks)):
+    /// rollouts are sampled, and their trunk through those blocks computed, several times
+    /// faster on the CPU. Both models then see the same int8 bottom, so rollouts stay samples
+    /// of the policy whose ratios and KL terms are computed; the trained blocks, the output
+    /// projection and every gradient stay f32, and the saved weights are the f32 ones.
+    /// CPU only; needs `TopLayers`. Default false.
+    pub int8_frozen_blocks: bool,
     /// PPO steps of a run. Default 100.
     pub total_steps: usize,
     /// Write a checkpoint every this many steps (and at the end); 0: only at the end. Default 10.
@@ -147,6 +156,7 @@ impl Default for PpoConfig {
                 ..Default::default()
             },
             scope: TrainScope::TopLayers { layers: 2 },
+            int8_frozen_blocks: false,
             total_steps: 100,
             checkpoint_every: 10,
             seed: 0,
@@ -265,6 +275,12 @@ impl PpoConfig {
             return bad(
                 "scope.layers",
                 "must train at least one block (or use `all`)".into(),
+            );
+        }
+        if self.int8_frozen_blocks && !matches!(self.scope, TrainScope::TopLayers { .. }) {
+            return bad(
+                "int8_frozen_blocks",
+                "int8 frozen blocks need a frozen bottom: scope `top_layers`".into(),
             );
         }
         if let TrainScope::Lora(l) = &self.scope {

@@ -198,8 +198,8 @@ impl<R: PairScorer> PpoTrainer<R> {
     /// # Errors
     /// [`DistillError::InvalidConfig`], [`DistillError::VocabMismatch`].
     pub fn new(
-        policy: LanguageModel,
-        reference: LanguageModel,
+        mut policy: LanguageModel,
+        mut reference: LanguageModel,
         reward: R,
         config: PpoConfig,
     ) -> Result<Self> {
@@ -225,6 +225,17 @@ impl<R: PairScorer> PpoTrainer<R> {
         let value_head = ValueHead::attach(&policy);
         let trainable = apply_scope(&policy, &config.scope)?;
         let shared_blocks = shared_frozen_blocks(&policy, &reference);
+        if config.int8_frozen_blocks {
+            if shared_blocks == 0 {
+                return Err(DistillError::config(
+                    "int8_frozen_blocks",
+                    "the policy shares no frozen bottom blocks with the reference",
+                ));
+            }
+            // The same weights quantized the same way: one int8 bottom for both models.
+            policy.quantize_blocks(0..shared_blocks)?;
+            reference.quantize_blocks(0..shared_blocks)?;
+        }
         let optimizer = AdamW::new(policy.var_store(), config.adamw);
         Ok(PpoTrainer {
             policy,
@@ -413,8 +424,10 @@ impl<R: PairScorer> PpoTrainer<R> {
                         cb.hidden_above(model, &trunk, self.shared_blocks, false)?
                     }
                 };
-                let logits = self.policy.model().logits(&h)?;
-                let logprobs = cb.logprobs_from_logits(&logits);
+                // Logits at the real completion positions only, `(tokens, vocab)`.
+                let logits = cb.real_logits(self.policy.model(), &h)?;
+                let logprobs = cb.logprobs_from_real_logits(&logits);
+                let real = || Tensor::ones([1, logits.size()[0]], (Kind::Bool, device));
                 let values = self.value_head.values(&h, &cb.mask);
                 let (loss, stats) = ppo_loss(
                     &LossInputs {
@@ -440,7 +453,7 @@ impl<R: PairScorer> PpoTrainer<R> {
                     stopped = true;
                     if ent_n == 0 {
                         let _guard = tch::no_grad_guard();
-                        ent_sum += entropy(&logits, &cb.mask).double_value(&[]);
+                        ent_sum += entropy(&logits.unsqueeze(0), &real()).double_value(&[]);
                         ent_n += 1;
                     }
                     break;
@@ -461,7 +474,7 @@ impl<R: PairScorer> PpoTrainer<R> {
                 self.optimizer.step(cfg.learning_rate);
                 if epoch + 1 == cfg.ppo_epochs {
                     let _guard = tch::no_grad_guard();
-                    ent_sum += entropy(&logits, &cb.mask).double_value(&[]);
+                    ent_sum += entropy(&logits.unsqueeze(0), &real()).double_value(&[]);
                     ent_n += 1;
                 }
                 grad_norm += norm;

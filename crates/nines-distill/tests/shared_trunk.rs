@@ -125,3 +125,95 @@ fn empty_completions_score_as_flagged() {
     assert_eq!(&scores(true)[..3], &[-1.0, -1.0, 1.0]);
     assert_eq!(&scores(false)[..3], &[1.0, 1.0, 1.0]);
 }
+
+#[test]
+fn int8_frozen_bottom_is_shared_and_only_the_top_trains() {
+    let cfg = PpoConfig {
+        scope: TrainScope::TopLayers { layers: 1 },
+        int8_frozen_blocks: true,
+        total_steps: 2,
+        ..toy_config()
+    };
+    let prompts = prompts();
+    let ps: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
+    let before: Vec<(String, Tensor)> = policy
+        .var_store()
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.detach().copy()))
+        .collect();
+    let f32_batch = {
+        let (policy, reference) = load_models(fixture("llama"), cpu(), &cfg).unwrap();
+        let f32_cfg = PpoConfig {
+            int8_frozen_blocks: false,
+            ..cfg.clone()
+        };
+        let t = nines_distill::PpoTrainer::new(policy, reference, toy_reward(), f32_cfg).unwrap();
+        t.collect(&ps[..4]).unwrap()
+    };
+    let mut t = nines_distill::PpoTrainer::new(policy, reference, toy_reward(), cfg).unwrap();
+    let batch = t.collect(&ps[..4]).unwrap();
+    assert!(batch.trunks.is_some());
+    // Before any update the policy is the reference, int8 bottom included.
+    assert!(max_diff(&batch.old_logprobs, &batch.ref_logprobs) < 1e-5);
+    // Full passes through the int8 bottom give what the shared trunk gave.
+    let head = ValueHead::attach(t.policy());
+    let reward = toy_reward();
+    let full = rollout::score(
+        &scorers(
+            t.policy(),
+            &head,
+            t.reference(),
+            &reward,
+            Shaping::default(),
+        ),
+        &ps[..4],
+        batch.rollout.clone(),
+    )
+    .unwrap();
+    assert!(max_diff(&full.old_logprobs, &batch.old_logprobs) < 1e-4);
+    // Not the f32 bottom: the same rollout position scores differently, but not by much.
+    let f32_full = rollout::score(
+        &scorers(
+            t.policy(),
+            &head,
+            t.reference(),
+            &reward,
+            Shaping::default(),
+        ),
+        &ps[..4],
+        f32_batch.rollout.clone(),
+    )
+    .unwrap();
+    let d = max_diff(&f32_full.old_logprobs, &f32_batch.old_logprobs);
+    assert!(d > 1e-6 && d < 1.0, "int8 against f32 log-probs: {d}");
+    t.update(batch).unwrap();
+    // The f32 weights of the frozen bottom are kept; the top (block and final norm) trained.
+    let layers = t.policy().model().spec().num_layers;
+    let top = format!("layers.{}.", layers - 1);
+    let after = t.policy().var_store().variables();
+    let mut top_changed = false;
+    for (name, b) in &before {
+        let same = after[name].equal(b);
+        if name.contains(&top) || name.starts_with("model.norm.") {
+            top_changed |= !same;
+        } else {
+            assert!(same, "{name} changed");
+        }
+    }
+    assert!(top_changed, "the top block did not train");
+}
+
+#[test]
+fn int8_frozen_blocks_need_a_frozen_bottom() {
+    for scope in [TrainScope::All, TrainScope::Lora(Default::default())] {
+        let cfg = PpoConfig {
+            scope,
+            int8_frozen_blocks: true,
+            ..toy_config()
+        };
+        let err = cfg.validate().unwrap_err();
+        assert!(err.to_string().contains("int8_frozen_blocks"), "{err}");
+    }
+}

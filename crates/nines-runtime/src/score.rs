@@ -139,8 +139,9 @@ impl CompletionBatch {
     /// # Errors
     /// As [`CausalLm::logits`].
     pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Result<Tensor> {
-        Ok(target_logprobs(
-            &model.logits(hidden)?,
+        let logits = real_logits(model, hidden, &self.mask)?;
+        Ok(logprobs_from_real_logits(
+            &logits,
             &self.targets,
             &self.mask,
         ))
@@ -155,6 +156,70 @@ impl CompletionBatch {
     }
 }
 
+/// The distinct prompts of `pairs` and each completion's prompt index, when some prompt
+/// appears more than once and every prompt and completion has tokens (what
+/// [`SharedPromptBatch`](crate::SharedPromptBatch) takes); `None` otherwise.
+#[allow(clippy::type_complexity)]
+fn shared_prompts<'a>(
+    pairs: &[(&'a [u32], &'a [u32])],
+) -> Option<(Vec<&'a [u32]>, Vec<(usize, &'a [u32])>)> {
+    if pairs.iter().any(|(p, c)| p.is_empty() || c.is_empty()) {
+        return None;
+    }
+    let mut prompts: Vec<&[u32]> = Vec::new();
+    let mut completions = Vec::with_capacity(pairs.len());
+    for &(p, c) in pairs {
+        let i = match prompts.iter().position(|&q| q == p) {
+            Some(i) => i,
+            None => {
+                prompts.push(p);
+                prompts.len() - 1
+            }
+        };
+        completions.push((i, c));
+    }
+    (prompts.len() < pairs.len()).then_some((prompts, completions))
+}
+
+/// Flat indices `(n,)` into `(batch · completion)` of the true positions of `mask`.
+fn real_positions(mask: &Tensor) -> Tensor {
+    mask.flatten(0, 1).nonzero().squeeze_dim(1)
+}
+
+/// Vocabulary logits `(n, vocab)` at the `n` real positions of `mask` `(batch, completion)`
+/// only, from hidden states `(batch, completion, hidden)`, in row-major order: the output
+/// projection, the largest product of scoring, is not spent on padding (completions of a
+/// batch differ in length, so a padded batch is often mostly padding).
+///
+/// # Errors
+/// As [`CausalLm::logits`].
+pub(crate) fn real_logits(model: &dyn CausalLm, hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let rows = hidden
+        .flatten(0, 1)
+        .index_select(0, &real_positions(mask))
+        .unsqueeze(0);
+    Ok(model.logits(&rows)?.squeeze_dim(0))
+}
+
+/// Log-probabilities `(batch, completion)` of `targets` given the logits at the real
+/// positions of `mask` ([`real_logits`]); zero where `mask` is false (differentiable).
+pub(crate) fn logprobs_from_real_logits(
+    logits: &Tensor,
+    targets: &Tensor,
+    mask: &Tensor,
+) -> Tensor {
+    let index = real_positions(mask);
+    let wanted = targets.flatten(0, 1).index_select(0, &index);
+    let lp = logits
+        .log_softmax(-1, Kind::Float)
+        .gather(1, &wanted.unsqueeze(-1), false)
+        .squeeze_dim(-1);
+    let size = mask.size();
+    Tensor::zeros([size[0] * size[1]], (Kind::Float, lp.device()))
+        .index_add(0, &index, &lp)
+        .view([size[0], size[1]])
+}
+
 /// Log-probabilities `(batch, completion)` of `targets` under full-vocabulary `logits`
 /// `(batch, completion, vocab)`, zero where `mask` is false.
 pub(crate) fn target_logprobs(logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Tensor {
@@ -167,7 +232,10 @@ pub(crate) fn target_logprobs(logits: &Tensor, targets: &Tensor, mask: &Tensor) 
 
 impl LanguageModel {
     /// Per-token log-probabilities of each completion given its prompt, in batches of
-    /// `batch_size`, without gradients.
+    /// `batch_size`, without gradients. Within a batch, items with the same prompt share it:
+    /// the prompt runs once and its keys and values serve each of its completions
+    /// ([`SharedPromptBatch`](crate::SharedPromptBatch)), so scoring several completions of
+    /// one prompt costs about one prompt, not several.
     pub fn score_ids(
         &self,
         items: &[(Vec<u32>, Vec<u32>)],
@@ -203,8 +271,18 @@ impl LanguageModel {
                 .iter()
                 .map(|(p, c)| (p.as_slice(), c.as_slice()))
                 .collect();
-            let batch = CompletionBatch::new(&pairs, self.tokenizer().pad_id(), self.device())?;
-            let lp = batch.logprobs(self.model(), false)?.to_device(Device::Cpu);
+            let lp = match shared_prompts(&pairs) {
+                Some((prompts, completions)) => crate::SharedPromptBatch::new(
+                    &prompts,
+                    &completions,
+                    self.tokenizer().pad_id(),
+                    self.device(),
+                )?
+                .logprobs(self.model(), false)?,
+                None => CompletionBatch::new(&pairs, self.tokenizer().pad_id(), self.device())?
+                    .logprobs(self.model(), false)?,
+            }
+            .to_device(Device::Cpu);
             for (r, (_, c)) in chunk.iter().enumerate() {
                 let row = Vec::<f32>::try_from(lp.get(r as i64).narrow(0, 0, c.len() as i64))?;
                 out.push(row);

@@ -248,7 +248,25 @@ impl SharedPromptBatch {
     /// # Errors
     /// As [`CausalLm::logits`].
     pub fn logprobs_from_hidden(&self, model: &dyn CausalLm, hidden: &Tensor) -> Result<Tensor> {
-        Ok(self.logprobs_from_logits(&model.logits(hidden)?))
+        Ok(self.logprobs_from_real_logits(&self.real_logits(model, hidden)?))
+    }
+
+    /// Vocabulary logits `(n, vocab)` at the `n` real completion positions (where `mask`
+    /// is true, in row-major order), from hidden states from [`hidden`](Self::hidden): the
+    /// output projection is not spent on padding. For callers that need the logits
+    /// themselves too (e.g. for an entropy); [`logprobs_from_real_logits`](Self::logprobs_from_real_logits)
+    /// turns them into log-probabilities.
+    ///
+    /// # Errors
+    /// As [`CausalLm::logits`].
+    pub fn real_logits(&self, model: &dyn CausalLm, hidden: &Tensor) -> Result<Tensor> {
+        crate::score::real_logits(model, hidden, &self.mask)
+    }
+
+    /// Log-probabilities `(batch, completion)` of the completion tokens given the logits of
+    /// [`real_logits`](Self::real_logits); zero where padded (differentiable).
+    pub fn logprobs_from_real_logits(&self, logits: &Tensor) -> Tensor {
+        crate::score::logprobs_from_real_logits(logits, &self.targets, &self.mask)
     }
 
     /// Log-probabilities `(batch, completion)` of the completion tokens given their

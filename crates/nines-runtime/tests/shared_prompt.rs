@@ -105,3 +105,33 @@ fn bad_batches_are_typed_errors() {
     assert!(SharedPromptBatch::new(&PROMPTS, &[(0, &[])], 0, cpu).is_err());
     assert!(SharedPromptBatch::new(&[&[]], &[(0, &[1])], 0, cpu).is_err());
 }
+
+/// `LanguageModel::score_ids` shares a prompt repeated within a batch: the same
+/// log-probabilities as scoring every item alone, for each architecture.
+#[test]
+fn scoring_repeated_prompts_matches_scoring_items_alone() {
+    for dir in ["llama", "gpt2", "gpt_neo"] {
+        let lm = load(dir);
+        let items: Vec<(Vec<u32>, Vec<u32>)> = vec![
+            (vec![5, 17, 42], vec![7, 99]),
+            (vec![5, 17, 42], vec![3, 8, 11, 2]),
+            (vec![9, 4], vec![1]),
+            (vec![5, 17, 42], vec![64]),
+            (vec![9, 4], vec![30, 31, 32]),
+            (vec![2, 4, 6, 8], vec![10, 12]),
+        ];
+        let alone = lm.score_ids(&items, 1).unwrap();
+        // The first batch shares prompts each time; the second of 4 and of 5 shares none.
+        for batch in [4, 5, 6] {
+            let together = lm.score_ids(&items, batch).unwrap();
+            assert_eq!(together.len(), items.len());
+            for (i, (a, b)) in alone.iter().zip(&together).enumerate() {
+                assert_eq!(a.len(), items[i].1.len(), "{dir}: item {i}");
+                assert_eq!(a.len(), b.len(), "{dir}: item {i}");
+                for (x, y) in a.iter().zip(b) {
+                    assert!((x - y).abs() < 1e-4, "{dir} item {i}: {x} vs {y}");
+                }
+            }
+        }
+    }
+}

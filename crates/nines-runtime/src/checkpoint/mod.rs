@@ -12,8 +12,10 @@ pub mod dequant;
 pub mod gguf;
 pub mod hf;
 mod load;
+mod variables;
 
 pub use load::{Expect, LoadReport, copy_named, load_into};
+pub(crate) use variables::VariablesSource;
 
 use std::path::PathBuf;
 

@@ -287,6 +287,76 @@ struct Int8Block {
     unsmoothed: Option<Box<Unsmoothed>>,
 }
 
+/// The sizes of a layer's projections.
+#[derive(Debug, Clone, Copy)]
+struct BlockShape {
+    hidden: i64,
+    heads: i64,
+    kv_heads: i64,
+    head_dim: i64,
+    intermediate: i64,
+    attention_bias: bool,
+    mlp_bias: bool,
+}
+
+impl Int8Block {
+    /// Reads a layer's projections from `source` and quantizes them (two activation levels,
+    /// until smoothed), keeping what smoothing needs. `name(module, projection)` is the
+    /// checkpoint name of a projection's weight, e.g. `("self_attn", "q_proj")` →
+    /// `model.layers.0.self_attn.q_proj.weight`.
+    fn read(
+        source: &dyn TensorSource,
+        name: &dyn Fn(&str, &str) -> String,
+        shape: &BlockShape,
+    ) -> Result<Self> {
+        let BlockShape {
+            hidden: h,
+            heads,
+            kv_heads,
+            head_dim: hd,
+            intermediate: inter,
+            attention_bias: ab,
+            mlp_bias: mb,
+        } = *shape;
+        let part = |module: &str, proj: &str, in_dim, out_dim, bias| Int8Part {
+            weight: name(module, proj),
+            in_dim,
+            out_dim,
+            bias,
+            transposed: false,
+        };
+        let parts = [
+            vec![
+                part("self_attn", "q_proj", h, heads * hd, ab),
+                part("self_attn", "k_proj", h, kv_heads * hd, ab),
+                part("self_attn", "v_proj", h, kv_heads * hd, ab),
+            ],
+            vec![part("self_attn", "o_proj", heads * hd, h, ab)],
+            vec![
+                part("mlp", "gate_proj", h, inter, mb),
+                part("mlp", "up_proj", h, inter, mb),
+            ],
+            vec![part("mlp", "down_proj", inter, h, mb)],
+        ];
+        let [(qkv, m0), (o_proj, m1), (gate_up, m2), (down_proj, m3)] = [
+            read_int8_scaled(source, &parts[0], None, None)?,
+            read_int8_scaled(source, &parts[1], None, None)?,
+            read_int8_scaled(source, &parts[2], None, None)?,
+            read_int8_scaled(source, &parts[3], None, None)?,
+        ];
+        Ok(Int8Block {
+            qkv,
+            o_proj,
+            gate_up,
+            down_proj,
+            unsmoothed: Some(Box::new(Unsmoothed {
+                parts,
+                column_max: [m0, m1, m2, m3],
+            })),
+        })
+    }
+}
+
 /// Where a layer's four int8 projections (in [`Int8Block`]'s order) were read from, to read
 /// them again smoothed, and the largest magnitude of each of their weight columns as stored.
 #[derive(Debug)]
@@ -338,8 +408,9 @@ pub struct Llama {
     cos: Tensor,
     sin: Tensor,
     head_dim: i64,
-    /// Inference-time fused projections, built at the first forward pass without gradients.
-    fused: Mutex<Vec<FusedLayer>>,
+    /// Inference-time fused projections, built at the first forward pass without gradients;
+    /// `None` for a layer that cannot be fused (int8, biases, adapters).
+    fused: Mutex<Vec<Option<FusedLayer>>>,
 }
 
 /// One layer's q/k/v and gate/up weights concatenated along the output dimension, so that
@@ -375,13 +446,18 @@ impl FusedLayer {
         }
     }
 
-    /// Fuses `block`'s projections, or `None` when one has a bias or an adapter (or they
-    /// are int8).
+    /// Whether `block`'s projections can be fused: f32 or bf16 variables, none with a bias
+    /// or an adapter.
+    fn fusable(block: &Block) -> bool {
+        Self::linears(block).is_some_and(|l| l.iter().all(|l| l.bias.is_none() && l.lora.is_none()))
+    }
+
+    /// Fuses `block`'s projections, or `None` when they cannot be ([`Self::fusable`]).
     fn build(block: &Block) -> Option<Self> {
-        let l = Self::linears(block)?;
-        if l.iter().any(|l| l.bias.is_some() || l.lora.is_some()) {
+        if !Self::fusable(block) {
             return None;
         }
+        let l = Self::linears(block)?;
         let _guard = tch::no_grad_guard();
         let w: Vec<&Tensor> = l.iter().map(|l| &l.weight).collect();
         let qkv = Tensor::cat(&w[0..3], 0);
@@ -428,6 +504,15 @@ impl Llama {
         let kv_heads = cfg.kv_heads() as i64;
         let hd = cfg.head_dim() as i64;
         let inter = cfg.intermediate_size as i64;
+        let shape = BlockShape {
+            hidden: h,
+            heads,
+            kv_heads,
+            head_dim: hd,
+            intermediate: inter,
+            attention_bias: cfg.attention_bias,
+            mlp_bias: cfg.mlp_bias,
+        };
         let m = root / "model";
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| {
@@ -453,36 +538,8 @@ impl Llama {
                         }
                     }
                     Weights::Int8 { source } => {
-                        let part = |p: nn::Path, i, o, bias| Int8Part::linear(&p, i, o, bias);
-                        let parts = [
-                            vec![
-                                part(&a / "q_proj", h, heads * hd, ab),
-                                part(&a / "k_proj", h, kv_heads * hd, ab),
-                                part(&a / "v_proj", h, kv_heads * hd, ab),
-                            ],
-                            vec![part(&a / "o_proj", heads * hd, h, ab)],
-                            vec![
-                                part(&f / "gate_proj", h, inter, mb),
-                                part(&f / "up_proj", h, inter, mb),
-                            ],
-                            vec![part(&f / "down_proj", inter, h, mb)],
-                        ];
-                        let [(qkv, m0), (o_proj, m1), (gate_up, m2), (down_proj, m3)] = [
-                            read_int8_scaled(source, &parts[0], None, None)?,
-                            read_int8_scaled(source, &parts[1], None, None)?,
-                            read_int8_scaled(source, &parts[2], None, None)?,
-                            read_int8_scaled(source, &parts[3], None, None)?,
-                        ];
-                        Projections::Int8(Int8Block {
-                            qkv,
-                            o_proj,
-                            gate_up,
-                            down_proj,
-                            unsmoothed: Some(Box::new(Unsmoothed {
-                                parts,
-                                column_max: [m0, m1, m2, m3],
-                            })),
-                        })
+                        let name = |module: &str, proj: &str| (&p / module / proj).path("weight");
+                        Projections::Int8(Int8Block::read(source, &name, &shape)?)
                     }
                 };
                 Ok(Block {
@@ -548,19 +605,102 @@ impl Llama {
         })
     }
 
-    /// The fused projections of every layer, (re)built when missing or stale; `None` when
-    /// some layer cannot be fused (biases, adapters).
-    fn fused_layers(&self) -> Option<MutexGuard<'_, Vec<FusedLayer>>> {
+    /// Smooths every int8 layer still in its first, two-level form: runs
+    /// `calibration_ids` `(1, seq)` through the model, records each int8 projection's input
+    /// ranges, and quantizes those layers again from `source` with their inputs smoothed per
+    /// channel and quantized in one level; the normalizations before them are replaced by
+    /// copies divided by the factors. Returns the number of layers smoothed.
+    fn smooth_unsmoothed(
+        &mut self,
+        source: &dyn TensorSource,
+        calibration_ids: &Tensor,
+    ) -> Result<usize> {
+        let waiting = |l: &Block| matches!(&l.proj, Projections::Int8(p) if p.unsmoothed.is_some());
+        if !self.layers.iter().any(waiting) {
+            return Ok(0);
+        }
+        let mut smoothed_layers = 0;
+        let _guard = tch::no_grad_guard();
+        let seq = calibration_ids.size().last().copied().unwrap_or(0);
+        let positions =
+            Tensor::f_arange(seq, (Kind::Int64, calibration_ids.device()))?.f_view([1, seq])?;
+        let (_, maxima) = crate::int8::record_input_maxima(|| {
+            self.forward_hidden(calibration_ids, &positions, None, None, false)
+        })?;
+        let (heads, kv_heads, d) = (self.heads, self.kv_heads, self.head_dim);
+        let group = heads / kv_heads;
+        for layer in &mut self.layers {
+            let Projections::Int8(p) = &layer.proj else {
+                continue;
+            };
+            let Some(u) = p.unsmoothed.as_deref() else {
+                continue;
+            };
+            let seen = |l: &Int8Linear| {
+                maxima.get(l).map(Tensor::shallow_clone).ok_or_else(|| {
+                    RuntimeError::InvalidInput("an int8 projection was not called".into())
+                })
+            };
+            let s_qkv = smoothing::factors(&seen(&p.qkv)?, &u.column_max[0])?;
+            // The attention output of query head h comes from value head h / group: one
+            // factor per value feature, the largest over its query heads.
+            let s_v = smoothing::factors(&seen(&p.o_proj)?, &u.column_max[1])?
+                .f_view([kv_heads, group, d])?
+                .f_amax([1i64].as_slice(), false)?;
+            let s_o = s_v
+                .f_unsqueeze(1)?
+                .f_expand([kv_heads, group, d], false)?
+                .f_reshape([heads * d])?;
+            let s_gu = smoothing::factors(&seen(&p.gate_up)?, &u.column_max[2])?;
+            let s_down = smoothing::factors(&seen(&p.down_proj)?, &u.column_max[3])?;
+            let ones = |n: i64| Tensor::f_ones([n], (Kind::Float, tch::Device::Cpu));
+            // Value rows divided by their factor (the attention output follows), the down
+            // projection's input divided through the up projection's rows.
+            let qkv_rows = Tensor::f_cat(
+                &[
+                    ones((heads + kv_heads) * d)?,
+                    s_v.f_reshape([kv_heads * d])?.f_reciprocal()?,
+                ],
+                0,
+            )?;
+            let gate_up_rows =
+                Tensor::f_cat(&[ones(s_down.size()[0])?, s_down.f_reciprocal()?], 0)?;
+            let one = crate::int8::ActivationLevels::One;
+            let read = |i: usize, columns: &Tensor, rows: Option<&Tensor>| {
+                Ok::<_, RuntimeError>(
+                    read_int8_scaled(source, &u.parts[i], Some(columns), rows)?
+                        .0
+                        .with_activation_levels(one),
+                )
+            };
+            let smoothed = Int8Block {
+                qkv: read(0, &s_qkv, Some(&qkv_rows))?,
+                o_proj: read(1, &s_o, None)?,
+                gate_up: read(2, &s_gu, Some(&gate_up_rows))?,
+                down_proj: read(3, &s_down, None)?,
+                unsmoothed: None,
+            };
+            // Copies: the normalizations' variables keep the checkpoint's values.
+            layer.input_layernorm = layer.input_layernorm.divided(&s_qkv)?;
+            layer.post_attention_layernorm = layer.post_attention_layernorm.divided(&s_gu)?;
+            layer.proj = Projections::Int8(smoothed);
+            smoothed_layers += 1;
+        }
+        Ok(smoothed_layers)
+    }
+
+    /// The fused projections of every layer (`None` for a layer that cannot be fused),
+    /// (re)built when missing or stale.
+    fn fused_layers(&self) -> Option<MutexGuard<'_, Vec<Option<FusedLayer>>>> {
         let mut fused = self.fused.lock().ok()?;
         let fresh = fused.len() == self.layers.len()
-            && fused.iter().zip(&self.layers).all(|(f, l)| f.current(l));
+            && fused.iter().zip(&self.layers).all(|(f, l)| match f {
+                Some(f) => f.current(l),
+                None => !FusedLayer::fusable(l),
+            });
         if !fresh {
             fused.clear();
-            *fused = self
-                .layers
-                .iter()
-                .map(FusedLayer::build)
-                .collect::<Option<Vec<_>>>()?;
+            *fused = self.layers.iter().map(FusedLayer::build).collect();
         }
         Some(fused)
     }
@@ -677,11 +817,7 @@ impl CausalLm for Llama {
         let d = self.head_dim;
         // Fused projections serve inference; with gradients (training) the layers' own
         // weights and adapters are used.
-        let int8 = self
-            .layers
-            .first()
-            .is_some_and(|l| matches!(l.proj, Projections::Int8(_)));
-        let fused = if int8 || train || grad_enabled() {
+        let fused = if train || grad_enabled() {
             None
         } else {
             self.fused_layers()
@@ -697,6 +833,7 @@ impl CausalLm for Llama {
             .skip(layers.start)
         {
             let (heads, kv_heads) = (self.heads, self.kv_heads);
+            let fused_layer = fused.as_ref().and_then(|f| f[i].as_ref());
             let h = layer.input_layernorm.forward(&x);
             // The stacked q/k/v product `(b, t, (heads + 2·kv_heads)·d)` split into heads,
             // q and k rotated together.
@@ -714,7 +851,7 @@ impl CausalLm for Llama {
                     qkv.narrow(2, nq + nkv, nkv).reshape([b, t, kv_heads, d]),
                 )
             };
-            let (q, k, v) = match (&layer.proj, fused.as_ref().map(|f| &f[i])) {
+            let (q, k, v) = match (&layer.proj, fused_layer) {
                 (Projections::Int8(p), _) => split(p.qkv.forward(&h)),
                 (Projections::Dense { .. }, Some(f)) => split(project(&h, &f.qkv, few_rows)),
                 (Projections::Dense { self_attn: a, .. }, None) => (
@@ -783,7 +920,7 @@ impl CausalLm for Llama {
             x = x + match &layer.proj {
                 Projections::Int8(p) => p.o_proj.forward(&attn),
                 Projections::Dense { self_attn: a, .. } => {
-                    plain_projection(&a.o_proj, &attn, few_rows && fused.is_some())
+                    plain_projection(&a.o_proj, &attn, few_rows && fused_layer.is_some())
                 }
             };
             let h = layer.post_attention_layernorm.forward(&x);
@@ -791,7 +928,7 @@ impl CausalLm for Llama {
                 let inter = gu.size()[2] / 2;
                 gu.narrow(2, 0, inter).silu() * gu.narrow(2, inter, inter)
             };
-            x = x + match (&layer.proj, fused.as_ref().map(|f| &f[i])) {
+            x = x + match (&layer.proj, fused_layer) {
                 (Projections::Int8(p), _) => p.down_proj.forward(&gate_up(p.gate_up.forward(&h))),
                 (Projections::Dense { mlp, .. }, Some(f)) => plain_projection(
                     &mlp.down_proj,
@@ -807,79 +944,57 @@ impl CausalLm for Llama {
     }
 
     fn smooth_int8(&mut self, source: &dyn TensorSource, calibration_ids: &Tensor) -> Result<bool> {
-        if !self
-            .layers
-            .iter()
-            .all(|l| matches!(l.proj, Projections::Int8(_)))
-            || self.layers.is_empty()
-        {
-            return Ok(false);
+        Ok(self.smooth_unsmoothed(source, calibration_ids)? > 0)
+    }
+
+    fn quantize_blocks(
+        &mut self,
+        source: &dyn TensorSource,
+        layers: Range<usize>,
+        calibration_ids: &Tensor,
+    ) -> Result<usize> {
+        if layers.end > self.layers.len() || layers.start > layers.end {
+            return Err(RuntimeError::InvalidInput(format!(
+                "blocks {layers:?} to quantize: the model has {}",
+                self.layers.len()
+            )));
         }
-        let _guard = tch::no_grad_guard();
-        let seq = calibration_ids.size().last().copied().unwrap_or(0);
-        let positions =
-            Tensor::f_arange(seq, (Kind::Int64, calibration_ids.device()))?.f_view([1, seq])?;
-        let (_, maxima) = crate::int8::record_input_maxima(|| {
-            self.forward_hidden(calibration_ids, &positions, None, None, false)
-        })?;
-        let (heads, kv_heads, d) = (self.heads, self.kv_heads, self.head_dim);
-        let group = heads / kv_heads;
-        for layer in &mut self.layers {
-            let Projections::Int8(p) = &layer.proj else {
+        let mut quantized = 0;
+        for i in layers {
+            let Projections::Dense { self_attn: a, mlp } = &self.layers[i].proj else {
                 continue;
             };
-            let Some(u) = p.unsmoothed.as_deref() else {
-                continue;
+            let linears = [
+                &a.q_proj,
+                &a.k_proj,
+                &a.v_proj,
+                &a.o_proj,
+                &mlp.gate_proj,
+                &mlp.up_proj,
+                &mlp.down_proj,
+            ];
+            if linears.iter().any(|l| l.lora.is_some()) {
+                return Err(RuntimeError::InvalidInput(format!(
+                    "block {i} has LoRA adapters; int8 copies would leave them out"
+                )));
+            }
+            let shape = BlockShape {
+                hidden: self.spec.hidden_size as i64,
+                heads: self.heads,
+                kv_heads: self.kv_heads,
+                head_dim: self.head_dim,
+                intermediate: mlp.gate_proj.weight.size()[0],
+                attention_bias: a.q_proj.bias.is_some(),
+                mlp_bias: mlp.gate_proj.bias.is_some(),
             };
-            let seen = |l: &Int8Linear| {
-                maxima.get(l).map(Tensor::shallow_clone).ok_or_else(|| {
-                    RuntimeError::InvalidInput("an int8 projection was not called".into())
-                })
-            };
-            let s_qkv = smoothing::factors(&seen(&p.qkv)?, &u.column_max[0])?;
-            // The attention output of query head h comes from value head h / group: one
-            // factor per value feature, the largest over its query heads.
-            let s_v = smoothing::factors(&seen(&p.o_proj)?, &u.column_max[1])?
-                .f_view([kv_heads, group, d])?
-                .f_amax([1i64].as_slice(), false)?;
-            let s_o = s_v
-                .f_unsqueeze(1)?
-                .f_expand([kv_heads, group, d], false)?
-                .f_reshape([heads * d])?;
-            let s_gu = smoothing::factors(&seen(&p.gate_up)?, &u.column_max[2])?;
-            let s_down = smoothing::factors(&seen(&p.down_proj)?, &u.column_max[3])?;
-            let ones = |n: i64| Tensor::f_ones([n], (Kind::Float, tch::Device::Cpu));
-            // Value rows divided by their factor (the attention output follows), the down
-            // projection's input divided through the up projection's rows.
-            let qkv_rows = Tensor::f_cat(
-                &[
-                    ones((heads + kv_heads) * d)?,
-                    s_v.f_reshape([kv_heads * d])?.f_reciprocal()?,
-                ],
-                0,
-            )?;
-            let gate_up_rows =
-                Tensor::f_cat(&[ones(s_down.size()[0])?, s_down.f_reciprocal()?], 0)?;
-            let one = crate::int8::ActivationLevels::One;
-            let read = |i: usize, columns: &Tensor, rows: Option<&Tensor>| {
-                Ok::<_, RuntimeError>(
-                    read_int8_scaled(source, &u.parts[i], Some(columns), rows)?
-                        .0
-                        .with_activation_levels(one),
-                )
-            };
-            let smoothed = Int8Block {
-                qkv: read(0, &s_qkv, Some(&qkv_rows))?,
-                o_proj: read(1, &s_o, None)?,
-                gate_up: read(2, &s_gu, Some(&gate_up_rows))?,
-                down_proj: read(3, &s_down, None)?,
-                unsmoothed: None,
-            };
-            layer.input_layernorm.divide_weight(&s_qkv)?;
-            layer.post_attention_layernorm.divide_weight(&s_gu)?;
-            layer.proj = Projections::Int8(smoothed);
+            let name =
+                |module: &str, proj: &str| format!("model.layers.{i}.{module}.{proj}.weight");
+            let block = Int8Block::read(source, &name, &shape)?;
+            self.layers[i].proj = Projections::Int8(block);
+            quantized += 1;
         }
-        Ok(true)
+        self.smooth_unsmoothed(source, calibration_ids)?;
+        Ok(quantized)
     }
 
     fn final_norm(&self, x: &Tensor) -> Result<Tensor> {

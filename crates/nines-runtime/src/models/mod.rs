@@ -164,6 +164,27 @@ pub trait CausalLm: Send {
     ) -> Result<bool> {
         Ok(false)
     }
+
+    /// Replaces the projections of the blocks `layers` by int8 copies of their weights as
+    /// `source` holds them (for a loaded model, its own variables), calibrated and smoothed
+    /// on `calibration_ids` as [`smooth_int8`](Self::smooth_int8) does, the normalizations
+    /// before them replaced by divided copies. The variables themselves are left as they
+    /// were, but those blocks' forward passes no longer read them: changes to them are not
+    /// seen, and no gradient reaches them. Blocks already in int8 are skipped. Returns the
+    /// number of blocks replaced; the default, for architectures without int8 blocks of
+    /// their own, replaces none.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidInput`] when `layers` reaches past the stack or a block has
+    /// LoRA adapters; `source`'s and LibTorch's errors.
+    fn quantize_blocks(
+        &mut self,
+        _source: &dyn TensorSource,
+        _layers: Range<usize>,
+        _calibration_ids: &Tensor,
+    ) -> Result<usize> {
+        Ok(0)
+    }
 }
 
 /// Checks that ids `(batch, seq)` `i64`, positions of the same shape, a key mask
@@ -884,14 +905,15 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
-    /// Divides the weight by `factors` `(dim,)` in place: the output feature `c` is divided
-    /// by `factors[c]` (smoothing the input of the projections that read it).
-    pub(crate) fn divide_weight(&mut self, factors: &Tensor) -> Result<()> {
+    /// A copy whose weight is divided by `factors` `(dim,)`: output feature `c` divided by
+    /// `factors[c]` (smoothing the input of the projections that read it). The copy is not
+    /// a variable; `self`'s weight is unchanged.
+    pub(crate) fn divided(&self, factors: &Tensor) -> Result<Self> {
         let _guard = tch::no_grad_guard();
-        let _ = self
-            .weight
-            .f_div_(&factors.f_to_kind(self.weight.kind())?)?;
-        Ok(())
+        Ok(RmsNorm {
+            weight: self.weight.f_div(&factors.f_to_kind(self.weight.kind())?)?,
+            eps: self.eps,
+        })
     }
 
     /// Declares `weight` of size `dim` under `p`.
