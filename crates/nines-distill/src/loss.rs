@@ -89,13 +89,11 @@ pub fn ppo_loss(x: &LossInputs<'_>, s: LossSettings) -> (Tensor, LossStats) {
     (loss, stats)
 }
 
-/// Mean entropy (nats) of the next-token distributions at the masked positions.
-///
-/// Shapes: `logits` `(batch, completion, vocab)`, `mask` `(batch, completion)`.
-pub fn entropy(logits: &Tensor, mask: &Tensor) -> Tensor {
+/// Mean entropy (nats) of next-token distributions given as logits `(tokens, vocab)`, one
+/// row per real completion position (as `SharedPromptBatch::real_logits` gives them).
+pub fn entropy(logits: &Tensor) -> Tensor {
     let logp = logits.log_softmax(-1, Kind::Float);
-    let h = -(logp.exp() * &logp).sum_dim_intlist(-1, false, Kind::Float);
-    masked_mean(&h, mask)
+    (-(logp.exp() * &logp).sum_dim_intlist(-1, false, Kind::Float)).mean(Kind::Float)
 }
 
 #[cfg(test)]
@@ -210,8 +208,14 @@ mod tests {
 
     #[test]
     fn entropy_of_uniform_is_log_vocab() {
-        let logits = Tensor::zeros([2, 3, 8], (Kind::Float, tch::Device::Cpu));
-        let mask = Tensor::ones([2, 3], (Kind::Bool, tch::Device::Cpu));
-        assert!((entropy(&logits, &mask).double_value(&[]) - 8f64.ln()).abs() < 1e-6);
+        let logits = Tensor::zeros([6, 8], (Kind::Float, tch::Device::Cpu));
+        assert!((entropy(&logits).double_value(&[]) - 8f64.ln()).abs() < 1e-6);
+        // A certain next token has none; the mean is over rows.
+        let sure = Tensor::from_slice(&[50f32, 0., 0., 0.]).view([1, 4]);
+        let both = Tensor::cat(
+            &[sure, Tensor::zeros([1, 4], (Kind::Float, tch::Device::Cpu))],
+            0,
+        );
+        assert!((entropy(&both).double_value(&[]) - 4f64.ln() / 2.0).abs() < 1e-6);
     }
 }

@@ -427,7 +427,6 @@ impl<R: PairScorer> PpoTrainer<R> {
                 // Logits at the real completion positions only, `(tokens, vocab)`.
                 let logits = cb.real_logits(self.policy.model(), &h)?;
                 let logprobs = cb.logprobs_from_real_logits(&logits);
-                let real = || Tensor::ones([1, logits.size()[0]], (Kind::Bool, device));
                 let values = self.value_head.values(&h, &cb.mask);
                 let (loss, stats) = ppo_loss(
                     &LossInputs {
@@ -453,7 +452,7 @@ impl<R: PairScorer> PpoTrainer<R> {
                     stopped = true;
                     if ent_n == 0 {
                         let _guard = tch::no_grad_guard();
-                        ent_sum += entropy(&logits.unsqueeze(0), &real()).double_value(&[]);
+                        ent_sum += entropy(&logits).double_value(&[]);
                         ent_n += 1;
                     }
                     break;
@@ -474,7 +473,7 @@ impl<R: PairScorer> PpoTrainer<R> {
                 self.optimizer.step(cfg.learning_rate);
                 if epoch + 1 == cfg.ppo_epochs {
                     let _guard = tch::no_grad_guard();
-                    ent_sum += entropy(&logits.unsqueeze(0), &real()).double_value(&[]);
+                    ent_sum += entropy(&logits).double_value(&[]);
                     ent_n += 1;
                 }
                 grad_norm += norm;

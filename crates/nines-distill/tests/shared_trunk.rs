@@ -160,32 +160,21 @@ fn int8_frozen_bottom_is_shared_and_only_the_top_trains() {
     // Full passes through the int8 bottom give what the shared trunk gave.
     let head = ValueHead::attach(t.policy());
     let reward = toy_reward();
-    let full = rollout::score(
-        &scorers(
+    let full_passes = |r: &rollout::Rollout| {
+        let s = scorers(
             t.policy(),
             &head,
             t.reference(),
             &reward,
             Shaping::default(),
-        ),
-        &ps[..4],
-        batch.rollout.clone(),
-    )
-    .unwrap();
+        );
+        rollout::score(&s, &ps[..4], r.clone()).unwrap()
+    };
+    let full = full_passes(&batch.rollout);
     assert!(max_diff(&full.old_logprobs, &batch.old_logprobs) < 1e-4);
-    // Not the f32 bottom: the same rollout position scores differently, but not by much.
-    let f32_full = rollout::score(
-        &scorers(
-            t.policy(),
-            &head,
-            t.reference(),
-            &reward,
-            Shaping::default(),
-        ),
-        &ps[..4],
-        f32_batch.rollout.clone(),
-    )
-    .unwrap();
+    // Not the f32 bottom: the f32 trainer's rollout, scored through the int8 bottom, scores
+    // differently, but not by much.
+    let f32_full = full_passes(&f32_batch.rollout);
     let d = max_diff(&f32_full.old_logprobs, &f32_batch.old_logprobs);
     assert!(d > 1e-6 && d < 1.0, "int8 against f32 log-probs: {d}");
     t.update(batch).unwrap();

@@ -220,16 +220,6 @@ pub(crate) fn logprobs_from_real_logits(
         .view([size[0], size[1]])
 }
 
-/// Log-probabilities `(batch, completion)` of `targets` under full-vocabulary `logits`
-/// `(batch, completion, vocab)`, zero where `mask` is false.
-pub(crate) fn target_logprobs(logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Tensor {
-    let logp = logits.log_softmax(-1, Kind::Float);
-    let lp = logp
-        .gather(2, &targets.unsqueeze(-1), false)
-        .squeeze_dim(-1);
-    lp * mask.to_kind(Kind::Float)
-}
-
 impl LanguageModel {
     /// Per-token log-probabilities of each completion given its prompt, in batches of
     /// `batch_size`, without gradients. Within a batch, items with the same prompt share it:

@@ -269,13 +269,6 @@ impl SharedPromptBatch {
         crate::score::logprobs_from_real_logits(logits, &self.targets, &self.mask)
     }
 
-    /// Log-probabilities `(batch, completion)` of the completion tokens given their
-    /// full-vocabulary logits `(batch, completion, vocab)`, for callers that need the logits
-    /// themselves too (e.g. for an entropy); zero where padded.
-    pub fn logprobs_from_logits(&self, logits: &Tensor) -> Tensor {
-        crate::score::target_logprobs(logits, &self.targets, &self.mask)
-    }
-
     /// Log-probabilities `(batch, completion)` of the completion tokens (differentiable).
     ///
     /// # Errors
